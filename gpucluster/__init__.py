@@ -1,0 +1,19 @@
+"""gpucluster: clustering on the GPU and the CPU with the scikit-learn API.
+
+``import gpucluster`` needs neither CuPy, torch nor a GPU, and loads none of
+them: GPU libraries are imported when an array that needs them arrives.
+"""
+
+from ._config import config_context, get_config, set_config
+from .cluster import KMeans, k_means, kmeans_plusplus
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KMeans",
+    "config_context",
+    "get_config",
+    "k_means",
+    "kmeans_plusplus",
+    "set_config",
+]

@@ -1,0 +1,519 @@
+"""K-means clustering: ``KMeans``, ``k_means`` and ``kmeans_plusplus``.
+
+One array-API implementation for every backend; the hot steps are the
+``assign`` and ``centroid_update`` kernels. The Lloyd loop follows
+scikit-learn's ``_kmeans_single_lloyd``: strict convergence on unchanged
+labels, then the shift tolerance, and a final E-step so that labels match the
+returned centres.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .. import backend, kernels
+from .._distances import normalize_rows, pairwise_distances, row_norms_sq
+from .._validation import check_input, check_option, check_scalar
+from ._base import DeviceEstimatorMixin
+
+METRICS = ("euclidean", "cosine")
+# The kernel metric each estimator metric runs on: cosine k-means works on
+# unit rows and unit centres, where the nearest centre by cosine is the one
+# with the largest inner product.
+_KERNEL_METRIC = {"euclidean": "sqeuclidean", "cosine": "inner_product"}
+
+
+# --------------------------------------------------------------------------
+# Building blocks shared with MiniBatchKMeans
+
+
+def host_to_like(values, X, dtype=None):
+    """A host NumPy array as an array in X's namespace and on X's device."""
+    xp = backend.namespace(X)
+    out = xp.asarray(np.asarray(values), device=backend.device(X))
+    return out if dtype is None else xp.astype(out, dtype)
+
+
+def labels_and_distances(X, centers, metric):
+    """Nearest centre of every row and the metric's distance to it (float64 for cosine is 1 - cos).
+
+    ``X`` must already be prepared for the metric (unit rows for cosine).
+    Returns labels (int32) and distances (X's dtype, squared for euclidean).
+    """
+    labels, distances = kernels.assign(X, centers, _KERNEL_METRIC[metric])
+    if metric == "cosine":
+        distances = 1.0 + distances  # negated inner product of unit vectors -> 1 - cos
+    return labels, distances
+
+
+def weighted_sum(values, sample_weight):
+    """sum(w * v) as a Python float, accumulated in float64."""
+    xp = backend.namespace(values)
+    return float(xp.sum(xp.astype(values, xp.float64) * xp.astype(sample_weight, xp.float64)))
+
+
+def prepare_for_metric(X, metric):
+    """Unit rows for cosine; X unchanged for euclidean."""
+    return normalize_rows(X) if metric == "cosine" else X
+
+
+def finish_centers(centers, metric):
+    """Project centres back onto the unit sphere for cosine k-means."""
+    return normalize_rows(centers) if metric == "cosine" else centers
+
+
+def relocate_empty_clusters(X, sample_weight, labels, distances, sums, weights):
+    """Re-seed clusters with zero weight from the points farthest from their centres.
+
+    As scikit-learn does: the ``n_empty`` points with the largest distances
+    become the new centres, and each leaves the cluster it was in. Updates
+    and returns ``(sums, weights)`` (float64).
+    """
+    xp = backend.namespace(X)
+    empty = xp.nonzero(weights == 0)[0]
+    n_empty = int(empty.shape[0])
+    if n_empty == 0:
+        return sums, weights
+    far = backend.top_k(distances, n_empty, largest=True)
+    X64 = xp.astype(X, xp.float64)
+    w64 = xp.astype(sample_weight, xp.float64)
+    for new_id, point in zip(backend.to_numpy(empty).tolist(), backend.to_numpy(far).tolist()):
+        old_id = int(labels[point])
+        w = w64[point]
+        sums[old_id, :] -= X64[point, :] * w
+        weights[old_id] -= w
+        sums[new_id, :] = X64[point, :] * w
+        weights[new_id] = w
+    return sums, weights
+
+
+def centers_from_sums(sums, weights, previous, dtype):
+    """Weighted means sums / weights in ``dtype``; a centre with no weight keeps its previous value."""
+    xp = backend.namespace(sums)
+    safe = xp.where(weights > 0, weights, xp.ones_like(weights))
+    means = xp.astype(sums / safe[:, None], dtype)
+    return xp.where((weights > 0)[:, None], means, previous)
+
+
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
+                    random_state=None, n_local_trials=None):
+    """Greedy k-means++ seeding, as scikit-learn's.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), float32 or float64; NumPy, CuPy, torch or array-API
+    n_clusters : int
+    sample_weight : array of shape (n_samples,) or None
+    x_squared_norms : ignored; accepted for scikit-learn compatibility
+    random_state : int, RandomState instance or None
+        Random draws are made on the host, so one seed gives the same
+        centres on every backend (up to rounding).
+    n_local_trials : int or None
+        Candidates tried per centre; ``2 + int(log(n_clusters))`` by default.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, n_features), X's type and device
+    indices : ndarray of shape (n_clusters,), int64, rows of X chosen
+    """
+    X = check_input(X, min_samples=int(n_clusters))
+    xp = backend.namespace(X)
+    n_samples, n_features = X.shape
+    random_state = check_random_state(random_state)
+    sample_weight = (
+        xp.ones(n_samples, dtype=xp.float64, device=backend.device(X))
+        if sample_weight is None
+        else xp.astype(backend.asarray_like(sample_weight, X), xp.float64)
+    )
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    weights_host = backend.to_numpy(sample_weight).astype(np.float64)
+
+    indices = np.full(n_clusters, -1, dtype=np.int64)
+    indices[0] = random_state.choice(n_samples, p=weights_host / weights_host.sum())
+    first = X[int(indices[0]), :][None, :]
+    closest_dist_sq = xp.astype(pairwise_distances(first, X)[0, :], xp.float64)
+    current_pot = float(xp.sum(closest_dist_sq * sample_weight))
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        cumulative = xp.cumulative_sum(sample_weight * closest_dist_sq)
+        candidate_ids = xp.searchsorted(cumulative, host_to_like(rand_vals, cumulative))
+        candidate_ids = xp.minimum(candidate_ids, xp.asarray(n_samples - 1, dtype=candidate_ids.dtype))
+        candidates = xp.take(X, candidate_ids, axis=0)
+        distance_to_candidates = xp.astype(pairwise_distances(candidates, X), xp.float64)
+        distance_to_candidates = xp.minimum(closest_dist_sq[None, :], distance_to_candidates)
+        candidates_pot = xp.sum(distance_to_candidates * sample_weight[None, :], axis=1)
+        best = int(xp.argmin(candidates_pot))
+        current_pot = float(candidates_pot[best])
+        closest_dist_sq = distance_to_candidates[best, :]
+        indices[c] = int(candidate_ids[best])
+    centers = xp.take(X, host_to_like(indices, X), axis=0)
+    return centers, indices
+
+
+def init_centroids(X, n_clusters, init, random_state, sample_weight, metric):
+    """Initial centres in X's namespace: "k-means++", "random", an array or a callable.
+
+    X is already prepared for the metric (centred for euclidean, unit rows
+    for cosine), and so is an array ``init`` (by the caller).
+    """
+    xp = backend.namespace(X)
+    n_samples = X.shape[0]
+    if isinstance(init, str) and init == "k-means++":
+        centers, _ = kmeans_plusplus(
+            X, n_clusters, sample_weight=sample_weight, random_state=random_state
+        )
+    elif isinstance(init, str) and init == "random":
+        weights = backend.to_numpy(sample_weight).astype(np.float64)
+        seeds = random_state.choice(
+            n_samples, size=n_clusters, replace=False, p=weights / weights.sum()
+        )
+        centers = xp.take(X, host_to_like(seeds, X), axis=0)
+    elif callable(init):
+        centers = init(X, n_clusters, random_state=random_state)
+        centers = xp.astype(backend.asarray_like(check_input(centers, name="init"), X), X.dtype)
+        validate_center_shape(centers, n_clusters, X.shape[1])
+    else:
+        centers = init
+    return finish_centers(centers, metric)
+
+
+def validate_center_shape(centers, n_clusters, n_features):
+    """Raise ValueError unless the initial centres have shape (n_clusters, n_features)."""
+    if centers.shape[0] != n_clusters:
+        raise ValueError(
+            f"The shape of the initial centers {tuple(centers.shape)} does not match "
+            f"the number of clusters {n_clusters}."
+        )
+    if centers.shape[1] != n_features:
+        raise ValueError(
+            f"The shape of the initial centers {tuple(centers.shape)} does not match "
+            f"the number of features of the data {n_features}."
+        )
+
+
+def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, verbose=0):
+    """One run of Lloyd's algorithm from ``centers``.
+
+    Returns ``(labels, inertia, centers, n_iter)``; labels int32 in X's
+    namespace, inertia a Python float (weighted sum of squared distances, or
+    of cosine distances).
+    """
+    xp = backend.namespace(X)
+    n_clusters = centers.shape[0]
+    labels_old = None
+    strict_convergence = False
+    for i in range(max_iter):
+        labels, distances = labels_and_distances(X, centers, metric)
+        sums, weights = kernels.centroid_update(X, labels, n_clusters, sample_weight)
+        sums, weights = relocate_empty_clusters(X, sample_weight, labels, distances, sums, weights)
+        centers_new = finish_centers(centers_from_sums(sums, weights, centers, X.dtype), metric)
+        if verbose:
+            print(f"Iteration {i}, inertia {weighted_sum(distances, sample_weight)}.")
+        if labels_old is not None and bool(xp.all(labels == labels_old)):
+            if verbose:
+                print(f"Converged at iteration {i}: strict convergence.")
+            strict_convergence = True
+            centers = centers_new
+            break
+        diff = xp.astype(centers_new - centers, xp.float64)
+        center_shift_tot = float(xp.sum(diff * diff))
+        centers = centers_new
+        if center_shift_tot <= tol:
+            if verbose:
+                print(
+                    f"Converged at iteration {i}: center shift {center_shift_tot} "
+                    f"within tolerance {tol}."
+                )
+            break
+        labels_old = labels
+    if not strict_convergence:
+        # Rerun the E-step so that the labels match the returned centres.
+        labels, distances = labels_and_distances(X, centers, metric)
+    return labels, weighted_sum(distances, sample_weight), centers, i + 1
+
+
+def tolerance(X, tol):
+    """scikit-learn's tolerance: ``tol`` times the mean per-feature variance of X."""
+    if tol == 0:
+        return 0.0
+    xp = backend.namespace(X)
+    return float(xp.mean(xp.var(xp.astype(X, xp.float64), axis=0))) * tol
+
+
+def is_same_clustering(labels1, labels2, n_clusters):
+    """True when two labelings are the same partition up to a permutation of cluster ids."""
+    a = backend.to_numpy(labels1)
+    b = backend.to_numpy(labels2)
+    mapping = np.full(n_clusters, -1, dtype=np.int64)
+    for i, j in zip(a.tolist(), b.tolist()):
+        if mapping[i] == -1:
+            mapping[i] = j
+        elif mapping[i] != j:
+            return False
+    return True
+
+
+def check_kmeans_params(est, X):
+    """Validation shared by KMeans and MiniBatchKMeans; returns the effective n_init."""
+    check_scalar(est.n_clusters, "n_clusters", min_value=1)
+    check_scalar(est.max_iter, "max_iter", min_value=1)
+    check_scalar(est.tol, "tol", kind=numbers.Real, min_value=0)
+    check_option(est.metric, "metric", METRICS)
+    est._check_device_params()
+    if X.shape[0] < est.n_clusters:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={est.n_clusters}.")
+    init = est.init
+    if isinstance(init, str):
+        check_option(init, "init", ("k-means++", "random"))
+    elif not callable(init):
+        if backend.array_kind(backend.coerce_array(init)) == "other":
+            raise TypeError(f"init must be 'k-means++', 'random', an array or a callable, got {init!r}.")
+    if isinstance(est.n_init, str):
+        check_option(est.n_init, "n_init", ("auto",))
+        n_init = 1 if (not isinstance(init, str) or init == "k-means++") else est._default_n_init
+    else:
+        n_init = check_scalar(est.n_init, "n_init", min_value=1)
+    if not isinstance(init, str) and not callable(init) and n_init != 1:
+        warnings.warn(
+            f"Explicit initial center position passed: performing only one init in "
+            f"{type(est).__name__} instead of n_init={n_init}.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        n_init = 1
+    return n_init
+
+
+def prepare_init_array(init, X, n_clusters, offset, metric):
+    """An array ``init`` in X's namespace, shifted like X (centred) and checked for shape."""
+    centers = check_input(init, name="init")
+    centers = backend.namespace(X).astype(backend.asarray_like(centers, X), X.dtype)
+    validate_center_shape(centers, n_clusters, X.shape[1])
+    if offset is not None:
+        centers = centers - offset
+    return prepare_for_metric(centers, metric)
+
+
+class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+    """K-means clustering on the GPU or the CPU, a drop-in replacement for scikit-learn's.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        The number of clusters and centres.
+    init : {"k-means++", "random"}, callable or array of shape (n_clusters, n_features), default="k-means++"
+        "k-means++" is scikit-learn's greedy k-means++; "random" picks rows
+        (weighted by ``sample_weight``); a callable is called as
+        ``init(X, n_clusters, random_state=random_state)``.
+    n_init : "auto" or int, default="auto"
+        Runs from different seeds; the lowest inertia wins. "auto" is 1 for
+        k-means++ and explicit centres, 10 for "random".
+    max_iter : int, default=300
+        Most Lloyd iterations per run.
+    tol : float, default=1e-4
+        Convergence tolerance on the squared centre shift, relative to the
+        mean per-feature variance of X.
+    verbose : int, default=0
+    random_state : int, RandomState instance or None, default=None
+        Seeds every random choice; draws are made on the host, so a seed gives
+        the same initialisation on the CPU and the GPU.
+    copy_x : bool, default=True
+        Accepted for compatibility: X is never modified in any case.
+    algorithm : {"lloyd", "elkan"}, default="lloyd"
+        Both run Lloyd's iterations (Elkan's bounds give the same result and do
+        not pay on GPUs).
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        "cosine" is spherical k-means: rows and centres are unit vectors, and
+        ``inertia_`` sums the cosine distances.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to compute; "auto" uses a GPU for data already on one, or for
+        host data when the work is large enough.
+    output_type : {"input", "numpy", "cupy", "torch"}, default="input"
+        The array type of fitted attributes and results; "input" mirrors X.
+
+    Attributes
+    ----------
+    cluster_centers_ : array of shape (n_clusters, n_features)
+        Same array type and device as the X given to ``fit`` (see ``output_type``).
+    labels_ : array of shape (n_samples,), int32
+    inertia_ : float
+        Sum of weighted squared distances of samples to their closest centre.
+    n_iter_ : int
+    n_features_in_ : int
+
+    Notes
+    -----
+    Each iteration costs O(n_samples * n_clusters * n_features), run as GEMM
+    tiles plus a fused argmin (BLAS on the CPU, cuBLAS on the GPU), then a
+    weighted scatter-sum in float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpucluster import KMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+    >>> sorted(km.cluster_centers_.tolist())
+    [[1.0, 2.0], [10.0, 2.0]]
+    >>> km.predict([[0, 0], [12, 3]]).tolist() == [km.labels_[0], km.labels_[3]]
+    True
+    """
+
+    _default_n_init = 10
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
+                 tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="lloyd",
+                 metric="euclidean", device="auto", output_type="input"):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.metric = metric
+        self.device = device
+        self.output_type = output_type
+
+    def _work(self, n_samples, n_features):
+        return 2.0 * n_samples * n_features * self.n_clusters * min(self.max_iter, 20)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+        y : ignored
+        sample_weight : array of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : KMeans
+        """
+        X, sample_weight, like = self._prepare_input(X, sample_weight, reset=True, work=self._work)
+        n_init = check_kmeans_params(self, X)
+        check_option(self.algorithm, "algorithm", ("lloyd", "elkan"))
+        xp = backend.namespace(X)
+        random_state = check_random_state(self.random_state)
+
+        # Centring X makes |x|^2 - 2x.c + |c|^2 lose less to cancellation.
+        offset = xp.mean(X, axis=0) if self.metric == "euclidean" else None
+        Xw = X - offset if offset is not None else prepare_for_metric(X, self.metric)
+        init = self.init
+        if not isinstance(init, str) and not callable(init):
+            init = prepare_init_array(init, Xw, self.n_clusters, offset, self.metric)
+        tol = tolerance(Xw, self.tol)
+
+        best = None
+        for _ in range(n_init):
+            centers = init_centroids(Xw, self.n_clusters, init, random_state, sample_weight, self.metric)
+            if self.verbose:
+                print("Initialization complete")
+            labels, inertia, centers, n_iter = kmeans_single_lloyd(
+                Xw, sample_weight, centers, max_iter=self.max_iter, tol=tol,
+                metric=self.metric, verbose=self.verbose,
+            )
+            if best is None or (
+                inertia < best[1] and not is_same_clustering(labels, best[0], self.n_clusters)
+            ):
+                best = (labels, inertia, centers, n_iter)
+        labels, inertia, centers, n_iter = best
+
+        distinct = int(backend.unique_counts(labels)[0].shape[0])
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than "
+                f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        if offset is not None:
+            centers = centers + offset
+        self._centers = centers
+        self.cluster_centers_ = self._to_output(centers, like)
+        self.labels_ = self._to_output(labels, like)
+        self.inertia_ = float(inertia)
+        self.n_iter_ = int(n_iter)
+        self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def _centers_for(self, X):
+        """The fitted centres in X's namespace and on X's device, prepared for the metric."""
+        centers = backend.asarray_like(self._centers, X)
+        return prepare_for_metric(centers, self.metric)
+
+    def _labels_inertia(self, X, sample_weight):
+        """Labels and weighted inertia of X against the fitted centres (used by predict and score)."""
+        Xm = prepare_for_metric(X, self.metric)
+        labels, distances = labels_and_distances(Xm, self._centers_for(X), self.metric)
+        return labels, weighted_sum(distances, sample_weight)
+
+    def predict(self, X, sample_weight=None):
+        """Index of the closest centre for each row of X.
+
+        Returns
+        -------
+        labels : array of shape (n_samples,), int32, X's array type and device
+        """
+        check_is_fitted(self)
+        X, sample_weight, like = self._prepare_input(X, sample_weight, reset=False, work=self._work)
+        Xm = prepare_for_metric(X, self.metric)
+        labels, _ = labels_and_distances(Xm, self._centers_for(X), self.metric)
+        return self._to_output(labels, like)
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return ``labels_``."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Distances (n_samples, n_clusters) from each row of X to every centre.
+
+        Euclidean distances for ``metric="euclidean"``, cosine distances for
+        ``metric="cosine"``; X's array type and device.
+        """
+        check_is_fitted(self)
+        X, _, like = self._prepare_input(X, reset=False, work=self._work)
+        return self._to_output(pairwise_distances(X, self._centers_for(X), self.metric), like)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit, then return the distances of X to the centres (see ``transform``)."""
+        return self.fit(X, sample_weight=sample_weight).transform(X)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X against the fitted centres, a Python float."""
+        check_is_fitted(self)
+        X, sample_weight, _ = self._prepare_input(X, sample_weight, reset=False, work=self._work)
+        return -self._labels_inertia(X, sample_weight)[1]
+
+
+def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto",
+            max_iter=300, verbose=False, tol=1e-4, random_state=None, copy_x=True,
+            algorithm="lloyd", return_n_iter=False, metric="euclidean", device="auto",
+            output_type="input"):
+    """Functional k-means: fit a :class:`KMeans` and return its results.
+
+    Returns
+    -------
+    centroid : array (n_clusters, n_features)
+    label : array (n_samples,), int32
+    inertia : float
+    best_n_iter : int, only when ``return_n_iter`` is True
+    """
+    est = KMeans(
+        n_clusters=n_clusters, init=init, n_init=n_init, max_iter=max_iter, verbose=verbose,
+        tol=tol, random_state=random_state, copy_x=copy_x, algorithm=algorithm,
+        metric=metric, device=device, output_type=output_type,
+    ).fit(X, sample_weight=sample_weight)
+    if return_n_iter:
+        return est.cluster_centers_, est.labels_, est.inertia_, est.n_iter_
+    return est.cluster_centers_, est.labels_, est.inertia_

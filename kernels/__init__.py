@@ -1,0 +1,119 @@
+"""gpucluster's custom kernels, installed as ``gpucluster.kernels``.
+
+Each public function takes arrays of any supported kind and returns arrays of
+the same namespace and device: host arrays (NumPy, torch CPU,
+array_api_strict) go to the Numba CPU kernels through zero-copy NumPy views;
+CUDA arrays (CuPy, torch CUDA) go to the numba.cuda kernels, launched on
+CuPy's current stream. ``.cuda`` is imported only in the CUDA branch.
+"""
+
+import numpy as np
+
+from .. import backend
+
+from ._numba import METRIC_CODES
+
+__all__ = ["assign", "centroid_update", "METRICS"]
+
+METRICS = tuple(METRIC_CODES)
+
+
+def _metric_code(metric):
+    try:
+        return METRIC_CODES[metric]
+    except KeyError:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.") from None
+
+
+def _check_pair(X, centers):
+    if X.ndim != 2 or centers.ndim != 2:
+        raise ValueError(
+            f"X and centers must be 2-D, got shapes {tuple(X.shape)} and {tuple(centers.shape)}."
+        )
+    if X.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"X has {X.shape[1]} features but centers have {centers.shape[1]}."
+        )
+    if centers.shape[0] < 1:
+        raise ValueError("assign needs at least one centre.")
+
+
+def assign(X, centers, metric="sqeuclidean"):
+    """Nearest centre of every row of X, and the distance to it.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    centers : array (n_clusters, n_features), same kind and device as X (cast to X's dtype)
+    metric : {"sqeuclidean", "inner_product", "cosine"}
+        The distance is the squared Euclidean distance, the *negated* inner
+        product (so smaller is always nearer), or the cosine distance
+        ``1 - cos(x, c)`` (1 when either vector is zero).
+
+    Returns
+    -------
+    labels : array (n_samples,) int32, index of the nearest centre; ties go to the lowest index
+    distances : array (n_samples,) in X's dtype
+        Both in X's namespace and on X's device.
+    """
+    code = _metric_code(metric)
+    _check_pair(X, centers)
+    if backend.is_cuda_array(X):
+        from .cuda import assign as cuda_assign
+
+        Xc = backend.cuda_view(X)
+        labels, distances = cuda_assign.assign(
+            Xc, backend.cuda_view(centers).astype(Xc.dtype, copy=False), code
+        )
+        return backend.wrap_cuda_like(labels, X), backend.wrap_cuda_like(distances, X)
+    from .cpu import assign as cpu_assign
+
+    Xh = backend.host_view(X)
+    Ch = np.ascontiguousarray(backend.host_view(centers), dtype=Xh.dtype)
+    labels, distances = cpu_assign.assign(Xh, Ch, code)
+    return backend.wrap_like(labels, X), backend.wrap_like(distances, X)
+
+
+def centroid_update(X, labels, n_clusters, sample_weight=None):
+    """Weighted per-cluster sums and total weights.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64
+    labels : array (n_samples,), integer, values in [0, n_clusters); negative values are skipped
+    n_clusters : int
+    sample_weight : array (n_samples,) or None (all ones)
+
+    Returns
+    -------
+    sums : array (n_clusters, n_features) float64, :math:`\\sum_{l_i=j} w_i x_i`
+    weights : array (n_clusters,) float64, :math:`\\sum_{l_i=j} w_i`
+        Both in X's namespace and on X's device.
+    """
+    n_clusters = int(n_clusters)
+    if backend.is_cuda_array(X):
+        from .cuda import centroids as cuda_centroids
+
+        Xc = backend.cuda_view(X)
+        weights = None if sample_weight is None else backend.cuda_view(sample_weight)
+        sums, counts = cuda_centroids.centroid_update(
+            Xc, backend.cuda_view(labels), weights, n_clusters
+        )
+        return backend.wrap_cuda_like(sums, X), backend.wrap_cuda_like(counts, X)
+    from .cpu import centroids as cpu_centroids
+
+    Xh = backend.host_view(X)
+    lab = backend.host_view(labels)
+    if sample_weight is None:
+        weights = np.ones(Xh.shape[0], dtype=np.float64)
+    else:
+        weights = backend.host_view(sample_weight)
+    if lab.shape[0] != Xh.shape[0] or weights.shape[0] != Xh.shape[0]:
+        raise ValueError(
+            f"labels and sample_weight need {Xh.shape[0]} entries, got "
+            f"{lab.shape[0]} and {weights.shape[0]}."
+        )
+    if lab.size and int(lab.max()) >= n_clusters:
+        raise ValueError(f"labels must be < n_clusters={n_clusters}, got {int(lab.max())}.")
+    sums, counts = cpu_centroids.centroid_update(Xh, lab, weights, n_clusters)
+    return backend.wrap_like(sums, X), backend.wrap_like(counts, X)

@@ -1,0 +1,2 @@
+"""Numba CPU kernels: one module per kernel family."""
+
