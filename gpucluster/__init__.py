@@ -5,12 +5,13 @@ them: GPU libraries are imported when an array that needs them arrives.
 """
 
 from ._config import config_context, get_config, set_config
-from .cluster import KMeans, k_means, kmeans_plusplus
+from .cluster import KMeans, MiniBatchKMeans, k_means, kmeans_plusplus
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KMeans",
+    "MiniBatchKMeans",
     "config_context",
     "get_config",
     "k_means",

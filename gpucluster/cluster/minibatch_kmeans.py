@@ -1,0 +1,351 @@
+"""Mini-batch k-means: ``MiniBatchKMeans``, with ``partial_fit`` for data streamed in pieces.
+
+The steps follow scikit-learn's ``MiniBatchKMeans``: per-centre learning
+rates from accumulated weights, random reassignment of centres that receive
+too little weight, and early stopping on an exponentially weighted average
+of the batch inertia or on the squared centre shift.
+"""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils import check_random_state
+
+from .. import backend, kernels
+from .._validation import check_scalar
+from .kmeans import (
+    KMeans,
+    check_kmeans_params,
+    finish_centers,
+    host_to_like,
+    init_centroids,
+    labels_and_distances,
+    prepare_for_metric,
+    prepare_init_array,
+    tolerance,
+    weighted_sum,
+)
+
+
+def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
+                   random_reassign, reassignment_ratio, verbose=0):
+    """One mini-batch update; X is the batch, prepared for the metric.
+
+    Each centre moves to the weighted mean of its old position (weighted by
+    the weight it has seen so far, ``counts``) and the batch rows assigned to
+    it. With ``random_reassign``, centres whose weight is below
+    ``reassignment_ratio`` times the largest are moved to random batch rows.
+
+    Returns ``(centers, counts, batch_inertia)``; counts are float64.
+    """
+    xp = backend.namespace(X)
+    n_clusters = centers.shape[0]
+    labels, distances = labels_and_distances(X, centers, metric)
+    inertia = weighted_sum(distances, sample_weight)
+    sums, batch_weights = kernels.centroid_update(X, labels, n_clusters, sample_weight)
+    new_counts = counts + batch_weights
+    seen = batch_weights > 0
+    safe = xp.where(seen, new_counts, xp.ones_like(new_counts))
+    moved = (xp.astype(centers, xp.float64) * counts[:, None] + sums) / safe[:, None]
+    centers = finish_centers(xp.where(seen[:, None], xp.astype(moved, X.dtype), centers), metric)
+    counts = new_counts
+
+    if random_reassign and reassignment_ratio > 0:
+        counts_host = backend.to_numpy(counts)
+        to_reassign = counts_host < reassignment_ratio * counts_host.max()
+        # Move at most half a batch of centres at once.
+        if to_reassign.sum() > 0.5 * X.shape[0]:
+            to_reassign[np.argsort(counts_host, kind="stable")[int(0.5 * X.shape[0]):]] = False
+        n_reassigns = int(to_reassign.sum())
+        if n_reassigns:
+            rows = random_state.choice(X.shape[0], replace=False, size=n_reassigns)
+            if verbose:
+                print(f"[MiniBatchKMeans] Reassigning {n_reassigns} cluster centers.")
+            for j, row in zip(np.flatnonzero(to_reassign).tolist(), rows.tolist()):
+                centers[j, :] = X[row, :]
+            # Reassigned centres restart with the smallest weight among the
+            # others rather than zero, so they are not reassigned at once.
+            counts_host[to_reassign] = counts_host[~to_reassign].min()
+            counts = host_to_like(counts_host, counts)
+    return centers, counts, inertia
+
+
+class MiniBatchKMeans(KMeans):
+    """Mini-batch k-means on the GPU or the CPU, a drop-in replacement for scikit-learn's.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+    init : {"k-means++", "random"}, callable or array of shape (n_clusters, n_features), default="k-means++"
+        Computed on a random subset of ``init_size`` rows.
+    max_iter : int, default=100
+        Passes over the data (in batches) before stopping.
+    batch_size : int, default=1024
+    verbose : int, default=0
+    compute_labels : bool, default=True
+        Compute ``labels_`` and ``inertia_`` on the whole data after fitting.
+    random_state : int, RandomState instance or None, default=None
+        Batches, initialisation and reassignment are drawn on the host.
+    tol : float, default=0.0
+        Stop when the squared centre shift of a step falls below ``tol``
+        times the mean feature variance; 0 turns this off.
+    max_no_improvement : int or None, default=10
+        Stop after this many steps without improvement of the smoothed batch
+        inertia; None turns this off.
+    init_size : int or None, default=None
+        Rows used for initialisation; ``3 * batch_size`` by default.
+    n_init : "auto" or int, default="auto"
+        Initialisations tried, each scored on the same random validation rows.
+    reassignment_ratio : float, default=0.01
+        Centres with less than this share of the largest weight are moved.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    output_type : {"input", "numpy", "cupy", "torch"}, default="input"
+
+    Attributes
+    ----------
+    cluster_centers_ : array of shape (n_clusters, n_features)
+    labels_ : array of shape (n_samples,), int32 (when ``compute_labels``)
+    inertia_ : float
+    n_iter_ : int
+        Passes over the data.
+    n_steps_ : int
+        Mini-batches processed.
+    n_features_in_ : int
+
+    Notes
+    -----
+    Each step costs O(batch_size * n_clusters * n_features) on the device
+    holding X; only the batch indices and the small per-centre decisions are
+    made on the host.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpucluster import MiniBatchKMeans
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [4, 0], [4, 4],
+    ...               [4, 5], [0, 1], [2, 2], [3, 2], [5, 5], [1, -1]])
+    >>> km = MiniBatchKMeans(n_clusters=2, batch_size=6, random_state=0, n_init="auto")
+    >>> km = km.partial_fit(X[:6]).partial_fit(X[6:])
+    >>> km.cluster_centers_.shape
+    (2, 2)
+    """
+
+    _default_n_init = 3
+
+    def __init__(self, n_clusters=8, *, init="k-means++", max_iter=100, batch_size=1024,
+                 verbose=0, compute_labels=True, random_state=None, tol=0.0,
+                 max_no_improvement=10, init_size=None, n_init="auto",
+                 reassignment_ratio=0.01, metric="euclidean", device="auto",
+                 output_type="input"):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.verbose = verbose
+        self.compute_labels = compute_labels
+        self.random_state = random_state
+        self.tol = tol
+        self.max_no_improvement = max_no_improvement
+        self.init_size = init_size
+        self.n_init = n_init
+        self.reassignment_ratio = reassignment_ratio
+        self.metric = metric
+        self.device = device
+        self.output_type = output_type
+
+    def _work(self, n_samples, n_features):
+        return 2.0 * n_samples * n_features * self.n_clusters * min(self.max_iter, 20)
+
+    def _check_params(self, X):
+        """Validate parameters against X; returns (n_init, batch_size, init_size)."""
+        n_init = check_kmeans_params(self, X)
+        check_scalar(self.batch_size, "batch_size", min_value=1)
+        check_scalar(self.reassignment_ratio, "reassignment_ratio", kind=numbers.Real, min_value=0)
+        if self.max_no_improvement is not None:
+            check_scalar(self.max_no_improvement, "max_no_improvement", min_value=0)
+        batch_size = min(self.batch_size, X.shape[0])
+        init_size = self.init_size
+        if init_size is None:
+            init_size = 3 * batch_size
+            if init_size < self.n_clusters:
+                init_size = 3 * self.n_clusters
+        else:
+            check_scalar(init_size, "init_size", min_value=1)
+            if init_size < self.n_clusters:
+                warnings.warn(
+                    f"init_size={init_size} should be larger than n_clusters="
+                    f"{self.n_clusters}. Setting it to min(3*n_clusters, n_samples)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                init_size = 3 * self.n_clusters
+        return n_init, batch_size, min(init_size, X.shape[0])
+
+    def _init_on_subset(self, X, sample_weight, init, init_size, random_state):
+        """Initial centres computed on ``init_size`` random rows, as scikit-learn does."""
+        if init_size < X.shape[0]:
+            rows = host_to_like(random_state.randint(0, X.shape[0], init_size), X)
+            xp = backend.namespace(X)
+            X = xp.take(X, rows, axis=0)
+            sample_weight = xp.take(sample_weight, rows, axis=0)
+        return init_centroids(X, self.n_clusters, init, random_state, sample_weight, self.metric)
+
+    def _random_reassign(self, batch_size):
+        """Whether this step may reassign centres: an empty centre, or 10*k rows since the last time."""
+        self._n_since_last_reassign += batch_size
+        if bool(backend.namespace(self._counts).any(self._counts == 0)) or (
+            self._n_since_last_reassign >= 10 * self.n_clusters
+        ):
+            self._n_since_last_reassign = 0
+            return True
+        return False
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the centres by mini-batch k-means over X.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MiniBatchKMeans
+        """
+        X, sample_weight, like = self._prepare_input(X, sample_weight, reset=True, work=self._work)
+        n_init, batch_size, init_size = self._check_params(X)
+        xp = backend.namespace(X)
+        random_state = check_random_state(self.random_state)
+        n_samples = X.shape[0]
+        Xm = prepare_for_metric(X, self.metric)
+        init = self.init
+        if not isinstance(init, str) and not callable(init):
+            init = prepare_init_array(init, Xm, self.n_clusters, None, self.metric)
+        tol = tolerance(Xm, self.tol)
+
+        # Every initialisation is scored on the same validation rows.
+        valid = host_to_like(random_state.randint(0, n_samples, init_size), X)
+        X_valid = xp.take(Xm, valid, axis=0)
+        w_valid = xp.take(sample_weight, valid, axis=0)
+        best_inertia = None
+        for _ in range(n_init):
+            candidate = self._init_on_subset(Xm, sample_weight, init, init_size, random_state)
+            _, distances = labels_and_distances(X_valid, candidate, self.metric)
+            inertia = weighted_sum(distances, w_valid)
+            if best_inertia is None or inertia < best_inertia:
+                centers, best_inertia = candidate, inertia
+
+        self._counts = xp.zeros(self.n_clusters, dtype=xp.float64, device=backend.device(X))
+        self._n_since_last_reassign = 0
+        ewa_inertia = ewa_inertia_min = None
+        no_improvement = 0
+        n_steps = (self.max_iter * n_samples) // batch_size
+        # Batches are drawn in proportion to sample_weight and then carry
+        # unit weights, as in scikit-learn, so weights are not counted twice.
+        weights_host = backend.to_numpy(sample_weight).astype(np.float64)
+        batch_p = weights_host / weights_host.sum()
+        unit_weights = xp.ones(batch_size, dtype=X.dtype, device=backend.device(X))
+        step = -1
+        for step in range(n_steps):
+            rows = random_state.choice(n_samples, batch_size, p=batch_p, replace=True)
+            centers_old = centers
+            centers, self._counts, batch_inertia = minibatch_step(
+                xp.take(Xm, host_to_like(rows, X), axis=0), unit_weights, centers,
+                self._counts, metric=self.metric, random_state=random_state,
+                random_reassign=self._random_reassign(batch_size),
+                reassignment_ratio=self.reassignment_ratio, verbose=self.verbose,
+            )
+            # Convergence, as scikit-learn: skip the first step (its inertia
+            # reflects the initialisation), smooth the per-row batch inertia.
+            if step == 0:
+                continue
+            batch_inertia /= batch_size
+            if ewa_inertia is None:
+                ewa_inertia = batch_inertia
+            else:
+                alpha = min(1.0, batch_size * 2.0 / (n_samples + 1))
+                ewa_inertia = ewa_inertia * (1 - alpha) + batch_inertia * alpha
+            if self.verbose:
+                print(f"Minibatch step {step + 1}/{n_steps}: mean batch inertia: "
+                      f"{batch_inertia}, ewa inertia: {ewa_inertia}")
+            if tol > 0.0:
+                diff = xp.astype(centers - centers_old, xp.float64)
+                if float(xp.sum(diff * diff)) <= tol:
+                    if self.verbose:
+                        print(f"Converged (small centers change) at step {step + 1}/{n_steps}")
+                    break
+            if ewa_inertia_min is None or ewa_inertia < ewa_inertia_min:
+                no_improvement = 0
+                ewa_inertia_min = ewa_inertia
+            else:
+                no_improvement += 1
+            if self.max_no_improvement is not None and no_improvement >= self.max_no_improvement:
+                if self.verbose:
+                    print(f"Converged (lack of improvement in inertia) at step {step + 1}/{n_steps}")
+                break
+
+        self._centers = centers
+        self.cluster_centers_ = self._to_output(centers, like)
+        self.n_steps_ = step + 1
+        self.n_iter_ = int(math.ceil((step + 1) * batch_size / n_samples))
+        if self.compute_labels:
+            labels, distances = labels_and_distances(Xm, centers, self.metric)
+            self.labels_ = self._to_output(labels, like)
+            self.inertia_ = weighted_sum(distances, sample_weight)
+        else:
+            self.inertia_ = float((ewa_inertia or 0.0) * n_samples)
+        self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the centres with one mini-batch X (for data streamed in pieces).
+
+        The first call initialises the centres from X, so it needs at least
+        ``n_clusters`` rows. Later calls must have the same feature count.
+
+        Returns
+        -------
+        self : MiniBatchKMeans
+        """
+        has_centers = hasattr(self, "_centers")
+        X, sample_weight, like = self._prepare_input(
+            X, sample_weight, reset=not has_centers, work=self._work
+        )
+        Xm = prepare_for_metric(X, self.metric)
+        if not has_centers:
+            _, _, init_size = self._check_params(X)
+            random_state = check_random_state(self.random_state)
+            init = self.init
+            if not isinstance(init, str) and not callable(init):
+                init = prepare_init_array(init, Xm, self.n_clusters, None, self.metric)
+            centers = self._init_on_subset(Xm, sample_weight, init, init_size, random_state)
+            counts = backend.namespace(X).zeros(self.n_clusters, dtype=backend.namespace(X).float64,
+                                                device=backend.device(X))
+            self._random_state = random_state
+            self._n_since_last_reassign = 0
+            self.n_steps_ = 0
+        else:
+            centers = backend.asarray_like(self._centers, X)
+            counts = backend.asarray_like(self._counts, X)
+        self._counts = counts
+        centers, counts, _ = minibatch_step(
+            Xm, sample_weight, centers, counts, metric=self.metric,
+            random_state=self._random_state,
+            random_reassign=self._random_reassign(X.shape[0]),
+            reassignment_ratio=self.reassignment_ratio, verbose=self.verbose,
+        )
+        self._centers = centers
+        self._counts = counts
+        self.cluster_centers_ = self._to_output(centers, like)
+        if self.compute_labels:
+            labels, distances = labels_and_distances(Xm, centers, self.metric)
+            self.labels_ = self._to_output(labels, like)
+            self.inertia_ = weighted_sum(distances, sample_weight)
+        self.n_steps_ += 1
+        self.n_features_in_ = int(X.shape[1])
+        return self
