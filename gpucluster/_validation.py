@@ -30,7 +30,7 @@ def check_input(X, *, name="X", min_samples=1, estimator_name=None):
     Raises
     ------
     TypeError
-        For sparse, masked, complex-free non-numeric object data or non-arrays.
+        For sparse or masked arrays, non-numeric data and objects that are not arrays.
     ValueError
         For the wrong rank, an empty array, complex values, NaN or infinity.
     """
@@ -126,6 +126,8 @@ def check_sample_weight(sample_weight, X):
     check_finite(sample_weight, "sample_weight")
     if bool(xp.any(sample_weight < 0)):
         raise ValueError("Negative values in sample_weight are not allowed.")
+    if n_samples and not bool(xp.any(sample_weight > 0)):
+        raise ValueError("Sample weights must contain at least one non-zero weight.")
     return sample_weight
 
 

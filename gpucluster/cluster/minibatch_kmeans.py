@@ -290,6 +290,7 @@ class MiniBatchKMeans(KMeans):
                 break
 
         self._centers = centers
+        self._random_state = random_state
         self.cluster_centers_ = self._to_output(centers, like)
         self.n_steps_ = step + 1
         self.n_iter_ = int(math.ceil((step + 1) * batch_size / n_samples))

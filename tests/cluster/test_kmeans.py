@@ -1,0 +1,221 @@
+"""KMeans: a hand-computed case, parity with scikit-learn, metrics, weights and errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn.cluster
+from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
+
+from gpucluster import KMeans, config_context, k_means, kmeans_plusplus
+
+from .._helpers import assert_same_kind, labels_agree, make_blobs_np, rtol_for, to_numpy
+
+
+def test_kmeans_results_hand_computed(xp, dtype):
+    """scikit-learn's four-point toy case: labels, inertia 0.375, centres and n_iter by hand."""
+    X = xp.asarray(np.array([[0, 0], [0.5, 0], [0.5, 1], [1, 1]], dtype=dtype))
+    sample_weight = xp.asarray(np.array([3, 1, 1, 3], dtype=dtype))
+    init = xp.asarray(np.array([[0, 0], [1, 1]], dtype=dtype))
+    km = KMeans(n_clusters=2, n_init=1, init=init).fit(X, sample_weight=sample_weight)
+    np.testing.assert_array_equal(to_numpy(km.labels_), [0, 0, 1, 1])
+    np.testing.assert_allclose(km.inertia_, 0.375, rtol=rtol_for(dtype))
+    np.testing.assert_allclose(to_numpy(km.cluster_centers_), [[0.125, 0], [0.875, 1]],
+                               rtol=rtol_for(dtype), atol=rtol_for(dtype))
+    assert km.n_iter_ == 2
+    assert_same_kind(km.cluster_centers_, X)
+
+
+def test_kmeans_matches_sklearn_with_same_init(xp):
+    """With the same initial centres, labels equal scikit-learn's and inertia agrees to 1e-5."""
+    X, _ = make_blobs_np(3000, 6, centers=8, seed=3, cluster_std=2.0)
+    init = X[:8]
+    ref = sklearn.cluster.KMeans(8, init=init, n_init=1).fit(X)
+    km = KMeans(8, init=xp.asarray(init), n_init=1).fit(xp.asarray(X))
+    np.testing.assert_array_equal(to_numpy(km.labels_), ref.labels_)
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(km.cluster_centers_), ref.cluster_centers_, rtol=1e-5, atol=1e-8)
+    assert km.n_iter_ == ref.n_iter_
+
+
+@pytest.mark.parametrize("loader", [load_iris, load_digits], ids=["iris", "digits"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kmeans_ari_close_to_sklearn(loader, seed):
+    """Same seed, real data: ARI against the true labels within 0.02 of scikit-learn's."""
+    X, y = loader(return_X_y=True)
+    k = len(np.unique(y))
+    ref = sklearn.cluster.KMeans(k, random_state=seed).fit(X)
+    km = KMeans(k, random_state=seed).fit(X)
+    assert abs(labels_agree(km.labels_, y) - labels_agree(ref.labels_, y)) <= 0.02
+
+
+def test_kmeans_plusplus_matches_sklearn(xp):
+    """Host-side draws make the seeding identical to scikit-learn's for the same seed."""
+    X, _ = make_blobs_np(500, 3, centers=5, seed=1)
+    ref_centers, ref_idx = sklearn.cluster.kmeans_plusplus(X, 5, random_state=7)
+    centers, idx = kmeans_plusplus(xp.asarray(X), 5, random_state=7)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(to_numpy(centers), ref_centers)
+
+
+def test_float32_and_float64_agree(xp):
+    X, y = make_blobs_np(1000, 5, centers=4, seed=2)
+    a = KMeans(4, random_state=0).fit(xp.asarray(X))
+    b = KMeans(4, random_state=0).fit(xp.asarray(X.astype(np.float32)))
+    assert labels_agree(a.labels_, b.labels_) == 1.0
+    np.testing.assert_allclose(a.inertia_, b.inertia_, rtol=rtol_for(np.float32))
+
+
+def test_empty_cluster_is_reseeded_not_nan(xp):
+    """A centre that attracts no point moves to the farthest point, as in scikit-learn."""
+    X = np.array([[0, 0], [0.1, 0], [10, 10], [10.1, 10], [5, 5.2]], dtype=np.float64)
+    init = np.array([[0, 0], [10, 10], [100, 100]], dtype=np.float64)
+    km = KMeans(3, init=xp.asarray(init), n_init=1).fit(xp.asarray(X))
+    ref = sklearn.cluster.KMeans(3, init=init, n_init=1).fit(X)
+    centers = to_numpy(km.cluster_centers_)
+    assert np.isfinite(centers).all()
+    assert len(np.unique(to_numpy(km.labels_))) == 3
+    np.testing.assert_allclose(centers, ref.cluster_centers_)
+
+
+def test_sample_weight_equals_repetition_with_fixed_init():
+    X, _ = make_blobs_np(200, 3, centers=3, seed=4)
+    weights = np.random.default_rng(0).integers(1, 4, size=len(X))
+    init = X[:3]
+    weighted = KMeans(3, init=init).fit(X, sample_weight=weights)
+    repeated = KMeans(3, init=init).fit(np.repeat(X, weights, axis=0))
+    np.testing.assert_allclose(weighted.cluster_centers_, repeated.cluster_centers_, rtol=1e-10)
+    np.testing.assert_allclose(weighted.inertia_, repeated.inertia_, rtol=1e-10)
+
+
+def test_cosine_kmeans_clusters_directions(xp):
+    """Spherical k-means groups rows by direction whatever their length; centres are unit vectors."""
+    rng = np.random.default_rng(0)
+    directions = np.eye(3)
+    y = rng.integers(0, 3, 300)
+    X = directions[y] * rng.uniform(0.1, 100, (300, 1)) + rng.normal(0, 0.02, (300, 3))
+    km = KMeans(3, metric="cosine", random_state=0).fit(xp.asarray(X))
+    assert labels_agree(km.labels_, y) == 1.0
+    np.testing.assert_allclose(np.linalg.norm(to_numpy(km.cluster_centers_), axis=1), 1.0)
+    distances = to_numpy(km.transform(xp.asarray(X)))
+    np.testing.assert_array_equal(distances.argmin(1), to_numpy(km.labels_))
+    assert distances.min() >= -1e-12 and distances.max() <= 2 + 1e-12
+
+
+def test_predict_transform_score_consistent(xp, dtype):
+    X, _ = make_blobs_np(400, 4, centers=5, dtype=dtype, seed=5)
+    Xx = xp.asarray(X)
+    km = KMeans(5, random_state=0).fit(Xx)
+    np.testing.assert_array_equal(to_numpy(km.predict(Xx)), to_numpy(km.labels_))
+    distances = to_numpy(km.transform(Xx))
+    np.testing.assert_array_equal(distances.argmin(1), to_numpy(km.labels_))
+    np.testing.assert_allclose(-km.score(Xx), km.inertia_, rtol=rtol_for(dtype))
+    np.testing.assert_allclose((distances.min(1) ** 2).sum(), km.inertia_, rtol=10 * rtol_for(dtype))
+    np.testing.assert_array_equal(to_numpy(KMeans(5, random_state=0).fit_predict(Xx)), to_numpy(km.labels_))
+
+
+def test_k_means_function_matches_estimator():
+    X, _ = make_blobs_np(300, 2, centers=3)
+    centers, labels, inertia, n_iter = k_means(X, 3, random_state=0, return_n_iter=True)
+    km = KMeans(3, random_state=0).fit(X)
+    np.testing.assert_array_equal(labels, km.labels_)
+    np.testing.assert_allclose(centers, km.cluster_centers_)
+    assert inertia == km.inertia_ and n_iter == km.n_iter_
+
+
+def test_explicit_init_with_several_n_init_warns():
+    X, _ = make_blobs_np(100, 2, centers=2)
+    with pytest.warns(RuntimeWarning, match="performing only one init"):
+        KMeans(2, init=X[:2], n_init=3).fit(X)
+
+
+def test_fewer_distinct_points_than_clusters_warns():
+    X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)
+    with pytest.warns(ConvergenceWarning, match=r"Number of distinct clusters \(2\)"):
+        KMeans(3, random_state=0).fit(X)
+
+
+def test_output_type_forces_numpy_and_config_context_applies():
+    torch = pytest.importorskip("torch")
+    X, _ = make_blobs_np(100, 2, centers=2)
+    Xt = torch.asarray(X)
+    km = KMeans(2, random_state=0, output_type="numpy").fit(Xt)
+    assert isinstance(km.cluster_centers_, np.ndarray)
+    with config_context(output_type="numpy"):
+        km = KMeans(2, random_state=0).fit(Xt)
+    assert isinstance(km.labels_, np.ndarray)
+    km = KMeans(2, random_state=0).fit(X)
+    assert isinstance(km.predict(Xt), torch.Tensor)
+
+
+BAD_INPUTS = [
+    ("nan", np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), ValueError, "NaN"),
+    ("inf", np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), ValueError, "infinity"),
+    ("empty", np.empty((0, 3)), ValueError, r"0 sample\(s\)"),
+    ("no features", np.empty((5, 0)), ValueError, r"0 feature\(s\)"),
+    ("1-D", np.arange(5.0), ValueError, "Expected 2D array, got 1D"),
+    ("3-D", np.zeros((4, 2, 2)), ValueError, "Expected 2D array, got 3D"),
+    ("complex", np.ones((4, 2), dtype=complex), ValueError, "Complex data not supported"),
+    ("strings", np.array([["a", "b"], ["c", "d"]]), ValueError, "non-numeric dtype"),
+    ("too few samples", np.ones((2, 2)), ValueError, "n_samples=2 should be >= n_clusters=3"),
+]
+
+
+@pytest.mark.parametrize("name, X, error, match", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_fit_rejects_bad_input_and_keeps_state(name, X, error, match):
+    X_good, _ = make_blobs_np(50, 2, centers=3)
+    km = KMeans(3, random_state=0).fit(X_good)
+    centers = km.cluster_centers_.copy()
+    with pytest.raises(error, match=match):
+        km.fit(X)
+    np.testing.assert_array_equal(km.cluster_centers_, centers)
+    assert km.n_features_in_ == 2
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_clusters": 0}, "n_clusters must be >= 1, got 0"),
+        ({"n_clusters": -2}, "n_clusters must be >= 1, got -2"),
+        ({"metric": "manhattan"}, "metric must be one of .*'manhattan'"),
+        ({"device": "tpu"}, "device must be one of .*'tpu'"),
+        ({"output_type": "jax"}, "output_type must be one of .*'jax'"),
+        ({"init": "kmeans+++"}, "init must be one of .*'kmeans\\+\\+\\+'"),
+        ({"max_iter": 0}, "max_iter must be >= 1, got 0"),
+        ({"tol": -1.0}, "tol must be >= 0, got -1.0"),
+        ({"n_init": 0}, "n_init must be >= 1, got 0"),
+        ({"init": np.zeros((2, 2))}, r"shape of the initial centers \(2, 2\) does not match the number of clusters 3"),
+        ({"init": np.zeros((3, 5))}, "does not match the number of features of the data 2"),
+    ],
+)
+def test_fit_rejects_bad_parameters(params, match):
+    X, _ = make_blobs_np(50, 2, centers=3)
+    with pytest.raises(ValueError, match=match):
+        KMeans(**{"n_clusters": 3, **params}).fit(X)
+
+
+def test_predict_rejects_wrong_n_features():
+    X, _ = make_blobs_np(50, 3, centers=3)
+    km = KMeans(3, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="X has 2 features, but KMeans is expecting 3 features"):
+        km.predict(X[:, :2])
+
+
+def test_sparse_input_is_rejected_clearly():
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="Sparse input is not supported"):
+        KMeans(2).fit(sparse.random(10, 3, density=0.5, format="csr"))
+
+
+def test_device_cuda_without_gpu_raises_and_auto_falls_back(monkeypatch):
+    from gpucluster import backend
+
+    monkeypatch.setattr(backend, "gpu_available", lambda: False)
+    X, _ = make_blobs_np(50, 2, centers=2)
+    with pytest.raises(RuntimeError, match="device='cuda' was requested but no CUDA GPU is usable"):
+        KMeans(2, device="cuda").fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        km = KMeans(2, device="auto", random_state=0).fit(X)
+    assert isinstance(km.labels_, np.ndarray)

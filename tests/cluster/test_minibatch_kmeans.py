@@ -1,0 +1,101 @@
+"""MiniBatchKMeans: parity with scikit-learn, streaming with partial_fit, reassignment, early stopping."""
+
+import numpy as np
+import pytest
+import sklearn.cluster
+from sklearn.datasets import load_iris
+
+from gpucluster import KMeans, MiniBatchKMeans
+
+from .._helpers import labels_agree, make_blobs_np, rtol_for, to_numpy
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_sklearn_step_for_step(xp, seed):
+    """Batches, seeding and updates follow scikit-learn's: same centres, inertia and steps."""
+    X, _ = make_blobs_np(2000, 5, centers=6, seed=seed)
+    params = dict(n_clusters=6, batch_size=128, random_state=seed)
+    ref = sklearn.cluster.MiniBatchKMeans(**params).fit(X)
+    km = MiniBatchKMeans(**params).fit(xp.asarray(X))
+    assert km.n_steps_ == ref.n_steps_ and km.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(to_numpy(km.cluster_centers_), ref.cluster_centers_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-7)
+    np.testing.assert_array_equal(to_numpy(km.labels_), ref.labels_)
+
+
+def test_iris_with_sample_weight_matches_sklearn():
+    X, _ = load_iris(return_X_y=True)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    params = dict(n_clusters=3, batch_size=32, random_state=0, tol=1e-3)
+    ref = sklearn.cluster.MiniBatchKMeans(**params).fit(X, sample_weight=w)
+    km = MiniBatchKMeans(**params).fit(X, sample_weight=w)
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-7)
+    assert km.n_steps_ == ref.n_steps_
+
+
+def test_partial_fit_streams_to_a_good_solution(xp, dtype):
+    """Chunks seen once each, in order: the centres end close to full-batch KMeans."""
+    X, y = make_blobs_np(6000, 4, centers=5, dtype=dtype, seed=1, cluster_std=0.5)
+    km = MiniBatchKMeans(5, random_state=0)
+    for start in range(0, len(X), 500):
+        km.partial_fit(xp.asarray(X[start:start + 500]))
+    assert km.n_steps_ == 12
+    labels = to_numpy(km.predict(xp.asarray(X)))
+    assert labels_agree(labels, y) > 0.99
+    full = KMeans(5, random_state=0).fit(X)
+    assert km.score(xp.asarray(X)) >= 1.01 * full.score(X)  # scores are negative inertias
+
+
+def test_partial_fit_rejects_changed_feature_count():
+    X, _ = make_blobs_np(100, 3, centers=3)
+    km = MiniBatchKMeans(3, random_state=0).partial_fit(X)
+    centers = km.cluster_centers_.copy()
+    with pytest.raises(ValueError, match="X has 2 features, but MiniBatchKMeans is expecting 3"):
+        km.partial_fit(X[:, :2])
+    np.testing.assert_array_equal(km.cluster_centers_, centers)
+
+
+def test_small_clusters_are_reassigned():
+    """A centre placed far from all data receives no weight and is moved onto the data."""
+    X, _ = make_blobs_np(1000, 2, centers=3, seed=0)
+    init = np.vstack([X[:3], [[1e3, 1e3]]])
+    km = MiniBatchKMeans(4, init=init, batch_size=100, random_state=0, max_iter=5).fit(X)
+    centers = km.cluster_centers_
+    assert np.abs(centers).max() < 100
+    assert len(np.unique(km.labels_)) == 4
+
+
+def test_no_improvement_stops_early():
+    X, _ = make_blobs_np(5000, 2, centers=3, seed=0)
+    patient = MiniBatchKMeans(3, batch_size=100, max_iter=10, random_state=0, max_no_improvement=None).fit(X)
+    hasty = MiniBatchKMeans(3, batch_size=100, max_iter=10, random_state=0, max_no_improvement=2).fit(X)
+    assert patient.n_steps_ == (10 * 5000) // 100
+    assert hasty.n_steps_ < patient.n_steps_
+
+
+def test_cosine_minibatch_centres_are_unit_vectors(xp):
+    X, y = make_blobs_np(1000, 8, centers=4, seed=3)
+    km = MiniBatchKMeans(4, metric="cosine", random_state=0, batch_size=200).fit(xp.asarray(X))
+    np.testing.assert_allclose(np.linalg.norm(to_numpy(km.cluster_centers_), axis=1), 1.0,
+                               rtol=rtol_for(np.float64))
+    assert labels_agree(km.labels_, y) > 0.9
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
+        ({"reassignment_ratio": -0.5}, "reassignment_ratio must be >= 0, got -0.5"),
+        ({"n_clusters": 0}, "n_clusters must be >= 1, got 0"),
+    ],
+)
+def test_rejects_bad_parameters(params, match):
+    X, _ = make_blobs_np(50, 2, centers=3)
+    with pytest.raises(ValueError, match=match):
+        MiniBatchKMeans(**{"n_clusters": 3, **params}).fit(X)
+
+
+def test_small_init_size_warns():
+    X, _ = make_blobs_np(100, 2, centers=3)
+    with pytest.warns(RuntimeWarning, match="init_size=2 should be larger than n_clusters=3"):
+        MiniBatchKMeans(3, init_size=2, random_state=0).fit(X)

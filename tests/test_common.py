@@ -1,0 +1,47 @@
+"""Checks every estimator must pass: scikit-learn's estimator checks and output mirroring."""
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gpucluster import KMeans, MiniBatchKMeans
+
+from ._helpers import assert_same_kind, make_blobs_np
+
+ESTIMATORS = [
+    KMeans(n_clusters=3, n_init=2, random_state=0),
+    MiniBatchKMeans(n_clusters=3, batch_size=10, random_state=0),
+]
+
+# scikit-learn's own KMeans and MiniBatchKMeans carry the same expectation:
+# a weight of 2 is not the same as a repeated row once random initialisation
+# and (for mini-batches) random batches are involved.
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data": "sample_weight is not equivalent to "
+    "removing/adding samples under random initialisation, as in scikit-learn's KMeans.",
+}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_outputs_mirror_input(estimator, xp, dtype):
+    """Fitted arrays and method outputs have X's kind, device and dtype, as the NumPy run."""
+    X_np, _ = make_blobs_np(120, 4, centers=3, dtype=dtype)
+    X = xp.asarray(X_np)
+    est = estimator.fit(X)
+    ref = type(estimator)(**estimator.get_params()).fit(X_np)
+    for name, expected_dtype in (("cluster_centers_", dtype), ("labels_", np.int32)):
+        out = getattr(est, name)
+        assert_same_kind(out, X)
+        assert tuple(out.shape) == getattr(ref, name).shape, name
+        assert np.dtype(str(out.dtype).split(".")[-1]) == np.dtype(expected_dtype), name
+    for method in ("predict", "transform", "fit_predict", "fit_transform"):
+        out = getattr(est, method)(X)
+        assert_same_kind(out, X)
+        assert tuple(out.shape) == getattr(ref, method)(X_np).shape, method
+    assert isinstance(est.score(X), float)
+    assert isinstance(est.inertia_, float) and isinstance(est.n_iter_, int)
