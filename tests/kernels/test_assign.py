@@ -1,0 +1,97 @@
+"""assign (CPU kernel) against the NumPy reference on random inputs, on every host backend."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpucluster import kernels
+
+from .._helpers import assert_same_kind, rtol_for, to_numpy
+from . import reference
+
+METRICS = ["sqeuclidean", "inner_product", "cosine"]
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 60))
+    d = draw(st.integers(1, 40))
+    k = draw(st.integers(1, 12))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(dtype)
+    centers = rng.normal(size=(k, d)).astype(dtype)
+    if draw(st.booleans()):  # duplicate centres: ties must go to the lowest index
+        centers[-1] = centers[0]
+    if draw(st.booleans()):  # all-zero rows in both
+        X[0] = 0
+        centers[rng.integers(k)] = 0
+    if draw(st.booleans()):  # rows that are exactly centres
+        X[-1] = centers[-1]
+    return X, centers
+
+
+def check_against_reference(X, centers, metric, labels, distances):
+    labels = to_numpy(labels)
+    distances = to_numpy(distances)
+    D = reference.pairwise(X, centers, metric)
+    best = D.min(axis=1)
+    scale = np.abs(D).max(axis=1) + 1.0
+    tol = 8 * rtol_for(X.dtype) * scale
+    assert labels.dtype == np.int32
+    assert distances.dtype == X.dtype
+    # The chosen centre is (within rounding) a nearest one.
+    np.testing.assert_array_less(D[np.arange(len(X)), labels] - best, tol + 1e-300)
+    np.testing.assert_allclose(distances, best, rtol=0, atol=tol.max())
+    # Where the nearest centre is unambiguous, or exactly tied, labels agree
+    # with the reference, which takes the lowest index.
+    ref_labels = np.argmin(D, axis=1)
+    second = np.sort(D, axis=1)[:, 1] if D.shape[1] > 1 else np.full(len(X), np.inf)
+    clear = (second - best) > tol
+    np.testing.assert_array_equal(labels[clear], ref_labels[clear])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@settings(max_examples=40, deadline=None)
+@given(problem=problems())
+def test_assign_matches_reference(problem, metric):
+    X, centers = problem
+    labels, distances = kernels.assign(X, centers, metric)
+    check_against_reference(X, centers, metric, labels, distances)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_assign_on_every_backend(xp, dtype, metric):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 20)).astype(dtype)
+    centers = rng.normal(size=(7, 20)).astype(dtype)
+    labels, distances = kernels.assign(xp.asarray(X), xp.asarray(centers), metric)
+    assert_same_kind(labels, xp.asarray(X))
+    assert_same_kind(distances, xp.asarray(X))
+    check_against_reference(X, centers, metric, labels, distances)
+
+
+def test_exact_ties_go_to_lowest_index():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+    centers = np.array([[1.0, 1.0], [-5.0, -5.0], [1.0, 1.0], [1.0, 1.0]])
+    for metric in METRICS:
+        labels, _ = kernels.assign(X, centers, metric)
+        assert to_numpy(labels).tolist() == [0, 0, 0], metric
+
+
+def test_zero_vectors_have_cosine_distance_one():
+    X = np.array([[0.0, 0.0], [1.0, 0.0]])
+    centers = np.array([[0.0, 0.0], [0.0, 0.0]])
+    labels, distances = kernels.assign(X, centers, "cosine")
+    np.testing.assert_array_equal(distances, [1.0, 1.0])
+    np.testing.assert_array_equal(labels, [0, 0])
+
+
+def test_assign_rejects_unknown_metric_and_shape_mismatch():
+    X = np.ones((4, 3))
+    with pytest.raises(ValueError, match="metric must be one of .*'hamming'"):
+        kernels.assign(X, X, "hamming")
+    with pytest.raises(ValueError, match="X has 3 features but centers have 2"):
+        kernels.assign(X, np.ones((2, 2)))

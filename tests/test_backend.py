@@ -1,0 +1,171 @@
+"""backend: namespaces and coercion, device choice, output conversion, chunking, gap fillers."""
+
+import numpy as np
+import pytest
+
+from gpucluster import _config, backend, config_context, get_config, set_config
+
+from ._helpers import assert_same_kind, to_numpy
+
+
+def test_lists_become_numpy_and_namespace_is_array_api():
+    X = backend.coerce_array([[1, 2], [3, 4]])
+    assert isinstance(X, np.ndarray)
+    xp = backend.namespace(X)
+    assert hasattr(xp, "isdtype") and hasattr(xp, "cumulative_sum")
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.ma.masked_array([[1.0]], mask=[[True]]), "Masked arrays"),
+        (np.matrix([[1.0]]), "np.matrix"),
+        ("text", "Expected an array"),
+        (object(), "Expected an array"),
+    ],
+    ids=["masked", "matrix", "str", "object"],
+)
+def test_coerce_rejects_non_arrays(bad, match):
+    with pytest.raises(TypeError, match=match):
+        backend.coerce_array(bad)
+
+
+def test_array_kind_and_device(xp):
+    a = xp.asarray(np.ones((2, 2)))
+    assert backend.array_kind(a) == {"torch-cpu": "torch", "torch-cuda": "torch"}.get(xp.name, xp.name)
+    assert backend.device_of(a) == xp.device
+
+
+def test_resolve_device(monkeypatch):
+    X = np.ones((3, 3))
+    monkeypatch.setattr(backend, "gpu_available", lambda: False)
+    assert backend.resolve_device("auto", X, work=1e15) == "cpu"
+    assert backend.resolve_device("cpu", X) == "cpu"
+    with pytest.raises(RuntimeError, match="no CUDA GPU is usable"):
+        backend.resolve_device("cuda", X)
+    with pytest.raises(ValueError, match="device must be one of .*'gpu'"):
+        backend.resolve_device("gpu", X)
+    monkeypatch.setattr(backend, "gpu_available", lambda: True)
+    assert backend.resolve_device("auto", X, work=_config.AUTO_GPU_MIN_WORK / 10) == "cpu"
+    assert backend.resolve_device("auto", X, work=_config.AUTO_GPU_MIN_WORK) == "cuda"
+    assert backend.resolve_device("cuda", X) == "cuda"
+    with config_context(device="cpu"):
+        assert backend.resolve_device("auto", X, work=1e15) == "cpu"
+
+
+def test_to_device_cpu_keeps_host_arrays(xp):
+    a = xp.asarray(np.ones((2, 3)))
+    if xp.device == "cpu":
+        assert backend.to_device(a, "cpu") is a
+    else:
+        assert isinstance(backend.to_device(a, "cpu"), np.ndarray)
+
+
+def test_to_output_mirrors_and_forces(xp):
+    like_array = xp.asarray(np.zeros((2, 2)))
+    like = backend.describe_input(like_array)
+    result = np.arange(4.0).reshape(2, 2)
+    mirrored = backend.to_output(result, like)
+    assert_same_kind(mirrored, like_array)
+    np.testing.assert_array_equal(to_numpy(mirrored), result)
+    assert isinstance(backend.to_output(mirrored, like, "numpy"), np.ndarray)
+    torch = pytest.importorskip("torch")
+    forced = backend.to_output(result, like, "torch")
+    assert isinstance(forced, torch.Tensor)
+    with config_context(output_type="numpy"):
+        assert isinstance(backend.to_output(mirrored, like), np.ndarray)
+    with pytest.raises(ValueError, match="output_type must be one of"):
+        backend.to_output(result, like, "pandas")
+
+
+def test_config_context_restores_on_exception():
+    assert get_config()["device"] == "auto"
+    with pytest.raises(KeyError):
+        with config_context(device="cpu", output_type="numpy"):
+            assert get_config() == {**get_config(), "device": "cpu", "output_type": "numpy"}
+            raise KeyError("boom")
+    assert get_config()["device"] == "auto" and get_config()["output_type"] == "input"
+    with pytest.raises(ValueError, match="device must be one of"):
+        set_config(device="npu")
+    with pytest.raises(ValueError, match="memory_budget must be a positive number of bytes"):
+        set_config(memory_budget=-1)
+
+
+def test_row_chunk_size_follows_budget():
+    with config_context(memory_budget=1000):
+        assert backend.row_chunk_size(10_000, bytes_per_row=100) == 10
+        assert backend.row_chunk_size(5, bytes_per_row=100) == 5
+        assert backend.row_chunk_size(10_000, bytes_per_row=10**6) == 1
+    assert 1 <= backend.row_chunk_size(10**9, bytes_per_row=8) <= backend.free_memory("cpu")
+
+
+class FakeOutOfMemory(MemoryError):
+    """Stands in for cupy.cuda.memory.OutOfMemoryError, which is a MemoryError."""
+
+
+def test_for_each_chunk_halves_on_out_of_memory():
+    """An allocator that fails above 24 rows: chunks shrink to 16 and every row is processed once."""
+    seen = []
+
+    def step(start, stop):
+        if stop - start > 24:
+            raise FakeOutOfMemory(f"cannot allocate {stop - start} rows")
+        seen.extend(range(start, stop))
+
+    final = backend.for_each_chunk(100, 64, step)
+    assert final == 16
+    assert seen == list(range(100))
+
+
+def test_for_each_chunk_gives_up_at_one_row_and_passes_other_errors():
+    def always_oom(start, stop):
+        raise FakeOutOfMemory("no memory at all")
+
+    with pytest.raises(MemoryError, match="no memory at all"):
+        backend.for_each_chunk(10, 8, always_oom)
+
+    def broken(start, stop):
+        raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        backend.for_each_chunk(10, 8, broken)
+
+
+def test_is_out_of_memory_recognises_library_errors():
+    class OutOfMemoryError(RuntimeError):  # torch.OutOfMemoryError's name
+        pass
+
+    assert backend.is_out_of_memory(OutOfMemoryError("CUDA out of memory"))
+    assert backend.is_out_of_memory(RuntimeError("[CUDA_ERROR_OUT_OF_MEMORY] out of memory"))
+    assert not backend.is_out_of_memory(ValueError("bad value"))
+
+
+def test_bincount_adds_repeated_labels(xp):
+    labels = xp.asarray(np.array([0, 2, 2, 2, 5]))
+    weights = xp.asarray(np.array([1.0, 0.5, 0.5, 2.0, 1.0]))
+    counts = backend.bincount(labels, weights, minlength=7)
+    assert_same_kind(counts, labels)
+    np.testing.assert_array_equal(to_numpy(counts), [1, 0, 3, 0, 0, 1, 0])
+    np.testing.assert_array_equal(to_numpy(backend.bincount(labels)), [1, 0, 3, 0, 0, 1])
+
+
+def test_scatter_add_rows_adds_repeated_indices(xp):
+    target = xp.asarray(np.zeros((3, 2)))
+    index = xp.asarray(np.array([1, 1, 0, 1]))
+    values = xp.asarray(np.array([[1.0, 2.0], [1.0, 2.0], [5.0, 5.0], [1.0, 0.0]]))
+    out = backend.scatter_add_rows(target, index, values)
+    assert_same_kind(out, target)
+    np.testing.assert_array_equal(to_numpy(out), [[5, 5], [3, 4], [0, 0]])
+
+
+def test_top_k_breaks_ties_to_lowest_index(xp):
+    x = xp.asarray(np.array([3.0, 1.0, 3.0, 0.0, 1.0]))
+    assert to_numpy(backend.top_k(x, 3)).tolist() == [3, 1, 4]
+    assert to_numpy(backend.top_k(x, 2, largest=True)).tolist() == [0, 2]
+    assert to_numpy(backend.top_k(x, 10)).shape == (5,)
+
+
+def test_unique_counts_sorted(xp):
+    values, counts = backend.unique_counts(xp.asarray(np.array([5, 1, 5, 5, -1])))
+    assert to_numpy(values).tolist() == [-1, 1, 5]
+    assert to_numpy(counts).tolist() == [1, 1, 3]
