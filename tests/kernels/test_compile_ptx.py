@@ -1,0 +1,67 @@
+"""Every numba.cuda kernel compiles to PTX for sm_90, in float32 and float64.
+
+Compiling needs libNVVM (from numba-cuda's cu13 extra) but no GPU, so the
+main suite catches typing errors that the CUDA simulator, which runs the
+kernels as Python, cannot. It says nothing about running on a GPU.
+"""
+
+import pytest
+from numba import config, cuda
+from numba import types as nt
+
+from gpucluster.kernels.cuda import assign as assign_cuda
+from gpucluster.kernels.cuda import centroids as centroids_cuda
+
+pytestmark = pytest.mark.skipif(
+    config.ENABLE_CUDASIM, reason="the CUDA simulator cannot compile to PTX"
+)
+
+CC = (9, 0)
+
+
+def _signatures(dtype):
+    matrix, vector = dtype[:, ::1], dtype[::1]
+    labels, metric = nt.int32[::1], nt.int64
+    return [
+        (assign_cuda._row_norms_kernel, (matrix, vector, vector)),
+        (
+            assign_cuda._assign_fused_kernel,
+            (matrix, matrix, vector, metric, labels, vector),
+        ),
+        (
+            assign_cuda._argmin_gram_kernel,
+            (matrix, vector, vector, vector, vector, metric, labels, vector),
+        ),
+    ] + [
+        (
+            centroids_cuda._centroid_update_kernel,
+            (matrix, label_type, weights, nt.int64, nt.boolean, nt.float64[::1]),
+        )
+        for label_type in (nt.int32[::1], nt.int64[::1])
+        for weights in (nt.none, vector)
+    ]
+
+
+CASES = [
+    pytest.param(kernel, signature, id=f"{kernel.py_func.__name__}-{dtype}-{i}")
+    for dtype in (nt.float32, nt.float64)
+    for i, (kernel, signature) in enumerate(_signatures(dtype))
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nvvm():
+    """Skip the module, naming the library, when libNVVM cannot be loaded."""
+    try:
+        from numba.cuda.cudadrv.nvvm import NVVM
+
+        NVVM()
+    except Exception as exc:
+        pytest.skip(f"libNVVM (numba-cuda[cu13]'s nvidia-nvvm) is missing: {exc}")
+
+
+@pytest.mark.parametrize("kernel, signature", CASES)
+def test_kernel_compiles_to_ptx(kernel, signature):
+    ptx, _ = cuda.compile_ptx(kernel, signature, cc=CC)
+    assert ".entry" in ptx
+    assert kernel.py_func.__name__ in ptx

@@ -1,0 +1,40 @@
+"""The `gpucluster` command: info and the built-in default job, run as a user would."""
+
+import json
+import re
+import subprocess
+import sys
+
+CLI = [sys.executable, "-m", "gpucluster.cli"]
+
+
+def test_info_reports_versions_backends_and_devices():
+    out = subprocess.run(CLI + ["info", "--json"], capture_output=True, text=True, check=True)
+    info = json.loads(out.stdout)
+    assert info["gpucluster"]
+    assert info["packages"]["numpy"] and info["packages"]["numba"]
+    assert set(info["backends"]) >= {"cupy", "torch", "array_api_strict"}
+    assert isinstance(info["cuda_devices"], list)
+    text = subprocess.run(CLI + ["info"], capture_output=True, text=True, check=True).stdout
+    assert "CUDA device" in text and "backends:" in text
+
+
+def test_run_clusters_the_digits_beside_sklearn():
+    out = subprocess.run(CLI + ["run"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = {}
+    for line in out.stdout.splitlines():
+        match = re.match(r"^((?:gpucluster|scikit-learn) \S+(?: \(cosine\))?)\s+(.*)$", line)
+        if match:
+            rows[match.group(1)] = [float(v) for v in match.group(2).split()]
+    assert {"gpucluster KMeans", "scikit-learn KMeans", "gpucluster MiniBatchKMeans",
+            "scikit-learn MiniBatchKMeans", "gpucluster KMeans (cosine)"} <= set(rows)
+    ari = 3  # columns: seconds, n_iter, inertia, ARI, ...
+    assert abs(rows["gpucluster KMeans"][ari] - rows["scikit-learn KMeans"][ari]) <= 0.02
+    assert rows["gpucluster KMeans"][ari] > 0.5
+
+
+def test_unknown_command_fails_with_usage():
+    out = subprocess.run(CLI + ["frobnicate"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "invalid choice" in out.stderr
