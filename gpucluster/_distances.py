@@ -4,10 +4,9 @@ from . import backend
 
 
 def row_norms_sq(X):
-    """Squared L2 norm of each row of X (n, d), float64, in X's namespace."""
+    """Squared L2 norm of each row of X (n, d), computed in X's dtype and returned as float64."""
     xp = backend.namespace(X)
-    X64 = xp.astype(X, xp.float64)
-    return xp.sum(X64 * X64, axis=1)
+    return xp.astype(xp.vecdot(X, X), xp.float64)
 
 
 def normalize_rows(X):

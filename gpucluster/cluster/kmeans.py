@@ -136,24 +136,36 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
 
     indices = np.full(n_clusters, -1, dtype=np.int64)
     indices[0] = random_state.choice(n_samples, p=weights_host / weights_host.sum())
-    first = X[int(indices[0]), :][None, :]
-    closest_dist_sq = xp.astype(pairwise_distances(first, X)[0, :], xp.float64)
-    current_pot = float(xp.sum(closest_dist_sq * sample_weight))
+    x_sq = xp.astype(row_norms_sq(X), X.dtype)
+    weights = xp.astype(sample_weight, X.dtype)
+    closest_dist_sq = _sq_distances_to(X[int(indices[0]), :][None, :], X, x_sq)[0, :]
+    current_pot = float(xp.sum(xp.astype(closest_dist_sq, xp.float64) * sample_weight))
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        cumulative = xp.cumulative_sum(sample_weight * closest_dist_sq)
+        cumulative = xp.cumulative_sum(xp.astype(closest_dist_sq, xp.float64) * sample_weight)
         candidate_ids = xp.searchsorted(cumulative, host_to_like(rand_vals, cumulative))
         candidate_ids = xp.minimum(candidate_ids, xp.asarray(n_samples - 1, dtype=candidate_ids.dtype))
-        candidates = xp.take(X, candidate_ids, axis=0)
-        distance_to_candidates = xp.astype(pairwise_distances(candidates, X), xp.float64)
+        distance_to_candidates = _sq_distances_to(xp.take(X, candidate_ids, axis=0), X, x_sq)
         distance_to_candidates = xp.minimum(closest_dist_sq[None, :], distance_to_candidates)
-        candidates_pot = xp.sum(distance_to_candidates * sample_weight[None, :], axis=1)
+        candidates_pot = xp.astype(distance_to_candidates @ weights, xp.float64)
         best = int(xp.argmin(candidates_pot))
         current_pot = float(candidates_pot[best])
         closest_dist_sq = distance_to_candidates[best, :]
         indices[c] = int(candidate_ids[best])
     centers = xp.take(X, host_to_like(indices, X), axis=0)
     return centers, indices
+
+
+def _sq_distances_to(candidates, X, x_sq):
+    """Squared distances (m, n) from a few candidate rows to every row of X, in X's dtype.
+
+    One GEMM plus the norms, in scikit-learn's order of operations, so float64
+    results match its ``euclidean_distances`` bit for bit.
+    """
+    xp = backend.namespace(X)
+    c_sq = xp.astype(row_norms_sq(candidates), X.dtype)
+    distances = (-2.0 * (candidates @ X.T) + c_sq[:, None]) + x_sq[None, :]
+    return xp.maximum(distances, xp.zeros_like(distances))
 
 
 def init_centroids(X, n_clusters, init, random_state, sample_weight, metric):
