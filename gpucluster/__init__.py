@@ -5,6 +5,7 @@ them: GPU libraries are imported when an array that needs them arrives.
 """
 
 from ._config import config_context, get_config, set_config
+from . import metrics
 from .cluster import KMeans, MiniBatchKMeans, k_means, kmeans_plusplus
 
 __version__ = "0.1.0"
@@ -16,5 +17,6 @@ __all__ = [
     "get_config",
     "k_means",
     "kmeans_plusplus",
+    "metrics",
     "set_config",
 ]

@@ -13,7 +13,7 @@ from .. import backend
 
 from ._numba import METRIC_CODES
 
-__all__ = ["assign", "centroid_update", "METRICS"]
+__all__ = ["assign", "centroid_update", "METRICS", "pairwise_sums"]
 
 METRICS = tuple(METRIC_CODES)
 
@@ -117,3 +117,73 @@ def centroid_update(X, labels, n_clusters, sample_weight=None):
         raise ValueError(f"labels must be < n_clusters={n_clusters}, got {int(lab.max())}.")
     sums, counts = cpu_centroids.centroid_update(Xh, lab, weights, n_clusters)
     return backend.wrap_like(sums, X), backend.wrap_like(counts, X)
+
+
+# Metrics of pairwise_sums: (kernel metric code, take the square root).
+_PAIRWISE_SUMS_METRICS = {
+    "euclidean": (METRIC_CODES["sqeuclidean"], True),
+    "sqeuclidean": (METRIC_CODES["sqeuclidean"], False),
+    "cosine": (METRIC_CODES["cosine"], False),
+}
+
+
+def pairwise_sums(X, labels, n_labels, metric="euclidean", *, start=0, stop=None):
+    """Per-label sums of the distances from rows ``start:stop`` of X to every row of X.
+
+    .. math:: S_{it} = \\sum_{j:\\, l_j = t} \\delta(x_i, x_j),
+              \\qquad start \\le i < stop,\\; 0 \\le t < n\\_labels
+
+    The O(n^2) hot step of the silhouette. :math:`\\delta(x_i, x_i)` is exactly
+    0; rows with a negative label add to no column (they still get their own
+    sums).
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    labels : array (n_samples,), integer, values in [-1, n_labels); same kind and device as X
+    n_labels : int
+    metric : {"euclidean", "sqeuclidean", "cosine"}
+        The cosine distance is ``1 - cos(x, y)``, 1 when either row is zero.
+    start, stop : int
+        The block of query rows (default: all rows). Memory is
+        O((stop - start) * n_labels) on the CPU; on CUDA each chunk of query
+        rows also holds its (chunk, n_samples) Gram tile, chunks sized from
+        the free device memory.
+
+    Returns
+    -------
+    sums : array (stop - start, n_labels) float64, in X's namespace and on X's device
+    """
+    try:
+        code, root = _PAIRWISE_SUMS_METRICS[metric]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"metric must be one of {tuple(_PAIRWISE_SUMS_METRICS)}, got {metric!r}."
+        ) from None
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
+    n = X.shape[0]
+    stop = n if stop is None else int(stop)
+    start = int(start)
+    if not 0 <= start <= stop <= n:
+        raise ValueError(f"Need 0 <= start <= stop <= {n}, got start={start}, stop={stop}.")
+    n_labels = int(n_labels)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}.")
+    if backend.is_cuda_array(X):
+        from .cuda import silhouette as cuda_silhouette
+
+        Xc = backend.cuda_view(X)
+        lab = backend.cuda_view(labels)
+        if n and int(lab.max()) >= n_labels:
+            raise ValueError(f"labels must be < n_labels={n_labels}, got {int(lab.max())}.")
+        sums = cuda_silhouette.pairwise_sums(Xc, lab, n_labels, code, root, start, stop)
+        return backend.wrap_cuda_like(sums, X)
+    from .cpu import silhouette as cpu_silhouette
+
+    Xh = backend.host_view(X)
+    lab = backend.host_view(labels)
+    if n and int(lab.max()) >= n_labels:
+        raise ValueError(f"labels must be < n_labels={n_labels}, got {int(lab.max())}.")
+    sums = cpu_silhouette.pairwise_sums(Xh, lab, n_labels, code, root, start, stop)
+    return backend.wrap_like(sums, X)

@@ -36,3 +36,23 @@ def centroid_update(X, labels, n_clusters, sample_weight=None):
             sums[j] += w[i] * X[i]
             counts[j] += w[i]
     return sums, counts
+
+
+def pairwise_sums(X, labels, n_labels, metric="euclidean"):
+    """(n, n_labels) float64: per row, the sum of distances to the rows of each label.
+
+    The distance of a row to itself is 0; rows with a negative label count
+    nowhere. "euclidean" is the square root of "sqeuclidean"; "cosine" is
+    1 - cos, 1 against a zero row, clipped to [0, 2].
+    """
+    X = np.asarray(X, dtype=np.float64)
+    labels = np.asarray(labels)
+    if metric == "euclidean":
+        D = np.sqrt(pairwise(X, X, "sqeuclidean"))
+    else:
+        D = np.clip(pairwise(X, X, metric), 0.0, 2.0 if metric == "cosine" else np.inf)
+    np.fill_diagonal(D, 0.0)
+    sums = np.zeros((len(X), n_labels))
+    for t in range(n_labels):
+        sums[:, t] = D[:, labels == t].sum(axis=1)
+    return sums

@@ -1,0 +1,215 @@
+"""Silhouette, Calinski-Harabasz and Davies-Bouldin against scikit-learn, on every backend."""
+
+import doctest
+
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+from sklearn.datasets import load_iris
+
+from gpucluster import config_context, metrics
+from gpucluster.metrics import _internal
+
+from .._helpers import assert_same_kind, make_blobs_np, rtol_for, to_numpy
+
+SILHOUETTE_METRICS = ("euclidean", "sqeuclidean", "cosine", "precomputed")
+
+
+def _blobs():
+    X, y = make_blobs_np(n_samples=200, n_features=5, centers=4, seed=0)
+    return X, y
+
+
+def _iris():
+    return load_iris(return_X_y=True)
+
+
+def _random_with_singleton():
+    """Random labels, a singleton cluster, and a noise label -1 (an ordinary label to sklearn)."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 3))
+    y = rng.integers(-1, 4, size=120)
+    y[17] = 9
+    return X, y
+
+
+DATASETS = {"blobs": _blobs, "iris": _iris, "random_singleton_noise": _random_with_singleton}
+
+
+def _tolerance(dtype):
+    """(rtol, atol) against sklearn run in float64 on the same values.
+
+    In float32 our distances come from float32 GEMM tiles (sklearn upcasts
+    to float64), so values carry float32 rounding: rtol_for(float32). The
+    silhouette lies in [-1, 1], so the same amount is allowed as an absolute
+    error for coefficients near 0.
+    """
+    rtol = rtol_for(dtype)
+    return rtol, rtol
+
+
+def _as_precomputed(X, metric):
+    if metric != "precomputed":
+        return X
+    return skm.pairwise_distances(X)
+
+
+@pytest.mark.parametrize("metric", SILHOUETTE_METRICS)
+@pytest.mark.parametrize("dataset", list(DATASETS))
+def test_silhouette_matches_sklearn(xp, dtype, dataset, metric):
+    X, y = DATASETS[dataset]()
+    D = _as_precomputed(X, metric).astype(dtype)
+    expected_score = skm.silhouette_score(D.astype(np.float64), y, metric=metric)
+    expected_samples = skm.silhouette_samples(D.astype(np.float64), y, metric=metric)
+    rtol, atol = _tolerance(dtype)
+
+    score = metrics.silhouette_score(xp.asarray(D), xp.asarray(y), metric=metric)
+    assert isinstance(score, float)
+    np.testing.assert_allclose(score, expected_score, rtol=rtol, atol=atol)
+
+    samples = metrics.silhouette_samples(xp.asarray(D), xp.asarray(y), metric=metric)
+    assert_same_kind(samples, xp.asarray(D))
+    assert samples.shape == (len(y),)
+    assert to_numpy(samples).dtype == np.dtype(dtype)
+    np.testing.assert_allclose(to_numpy(samples), expected_samples, rtol=rtol, atol=atol,
+                               err_msg=f"{dataset} {metric} {xp}")
+
+
+def test_silhouette_singleton_gets_zero():
+    X, y = _random_with_singleton()
+    samples = metrics.silhouette_samples(X, y)
+    assert samples[17] == 0.0
+
+
+def test_silhouette_identical_points_in_a_cluster():
+    """a = 0 inside a cluster of duplicates: coefficient 1, as sklearn."""
+    X = np.array([[0.0, 0.0], [0.0, 0.0], [3.0, 4.0], [3.0, 4.0], [6.0, 8.0]])
+    y = [0, 0, 1, 1, 2]
+    np.testing.assert_allclose(metrics.silhouette_samples(X, y),
+                               skm.silhouette_samples(X, y), rtol=1e-12)
+
+
+def test_silhouette_labels_of_another_kind_than_X(xp):
+    """X in one backend, labels as a list or a NumPy array: the labels follow X."""
+    X, y = _blobs()
+    expected = skm.silhouette_score(X, y)
+    assert metrics.silhouette_score(xp.asarray(X), y.tolist()) == pytest.approx(expected, rel=1e-9)
+    assert metrics.silhouette_score(X, xp.asarray(y)) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "precomputed"])
+@pytest.mark.parametrize("random_state", [0, 7, "instance"])
+def test_silhouette_sample_size_picks_the_same_sample_as_sklearn(xp, metric, random_state):
+    X, y = _iris()
+    D = _as_precomputed(X, metric)
+    make_state = (lambda: np.random.RandomState(3)) if random_state == "instance" else (
+        lambda: random_state)
+    expected = skm.silhouette_score(D, y, metric=metric, sample_size=60,
+                                    random_state=make_state())
+    score = metrics.silhouette_score(xp.asarray(D), xp.asarray(y), metric=metric,
+                                     sample_size=60, random_state=make_state())
+    assert score == pytest.approx(expected, rel=1e-9)
+
+
+def test_silhouette_moderate_n_in_many_chunks(monkeypatch):
+    """n=3000 over several row chunks (forced by a tiny memory budget) equals sklearn."""
+    X, y = make_blobs_np(n_samples=3000, n_features=16, centers=8, seed=3)
+    expected = skm.silhouette_samples(X, y)
+    whole = metrics.silhouette_samples(X, y)
+    monkeypatch.setattr(_internal, "MIN_SILHOUETTE_CHUNK_ROWS", 1)
+    with config_context(memory_budget=700 * 4 * 8 * 8):  # about 700 rows per chunk
+        chunked = metrics.silhouette_samples(X, y)
+    np.testing.assert_allclose(whole, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(chunked, expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+@pytest.mark.parametrize("name", ["calinski_harabasz_score", "davies_bouldin_score"])
+def test_ch_and_db_match_sklearn(xp, dtype, dataset, name):
+    X, y = DATASETS[dataset]()
+    X = X.astype(dtype)
+    expected = getattr(skm, name)(X.astype(np.float64), y)
+    value = getattr(metrics, name)(xp.asarray(X), xp.asarray(y))
+    assert isinstance(value, float)
+    # Both accumulate in float64; in float32 only the inputs' rounding differs.
+    np.testing.assert_allclose(value, expected, rtol=rtol_for(dtype))
+
+
+def test_ch_and_db_degenerate_clusters_follow_sklearn():
+    """Zero within-cluster spread: CH is 1.0 and DB 0.0, as sklearn defines them."""
+    X = np.array([[0.0], [0.0], [1.0], [1.0]])
+    y = [0, 0, 1, 1]
+    assert metrics.calinski_harabasz_score(X, y) == skm.calinski_harabasz_score(X, y) == 1.0
+    assert metrics.davies_bouldin_score(X, y) == skm.davies_bouldin_score(X, y) == 0.0
+
+
+def test_ch_and_db_hand_computed():
+    """Two clusters {0, 2} and {10, 12} on a line.
+
+    Centres 1 and 11, overall mean 6: between = 2*25 + 2*25 = 100, within =
+    4 * 1 = 4, CH = 100 * (4 - 2) / (4 * (2 - 1)) = 50. Spreads 1 and 1,
+    centre distance 10: DB = (1 + 1) / 10 = 0.2.
+    """
+    X = np.array([[0.0], [2.0], [10.0], [12.0]])
+    y = [0, 0, 1, 1]
+    assert metrics.calinski_harabasz_score(X, y) == pytest.approx(50.0, rel=1e-12)
+    assert metrics.davies_bouldin_score(X, y) == pytest.approx(0.2, rel=1e-12)
+
+
+INTERNAL = ["silhouette_score", "silhouette_samples", "calinski_harabasz_score",
+            "davies_bouldin_score"]
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+@pytest.mark.parametrize("labels", [[0] * 6, list(range(6))], ids=["one_label", "n_labels"])
+def test_rejects_label_counts_outside_2_to_n_minus_1(name, labels):
+    X = np.arange(12.0).reshape(6, 2)
+    with pytest.raises(ValueError, match="Valid values are 2 to n_samples - 1") as info:
+        getattr(skm, name)(X, labels)
+    with pytest.raises(ValueError) as ours:
+        getattr(metrics, name)(X, labels)
+    assert str(ours.value) == str(info.value)
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+def test_rejects_mismatched_lengths(name):
+    X = np.arange(12.0).reshape(6, 2)
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[6, 5\]"):
+        getattr(metrics, name)(X, [0, 0, 1, 1, 2])
+
+
+@pytest.mark.parametrize("name", INTERNAL)
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_rejects_non_finite_X(xp, name, bad):
+    X = np.arange(12.0).reshape(6, 2)
+    X[2, 1] = bad
+    with pytest.raises(ValueError, match="NaN" if np.isnan(bad) else "infinity"):
+        getattr(metrics, name)(xp.asarray(X), [0, 0, 1, 1, 2, 2])
+
+
+def test_rejects_two_dimensional_labels():
+    X = np.arange(12.0).reshape(6, 2)
+    with pytest.raises(ValueError, match="1D"):
+        metrics.silhouette_score(X, np.zeros((6, 2), dtype=int))
+
+
+def test_silhouette_rejects_bad_parameters():
+    X = np.arange(12.0).reshape(6, 2)
+    y = [0, 0, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="metric must be one of"):
+        metrics.silhouette_score(X, y, metric="manhattan")
+    with pytest.raises(ValueError, match="sample_size must be >= 1"):
+        metrics.silhouette_score(X, y, sample_size=0)
+    with pytest.raises(ValueError, match="non-zero elements on the diagonal"):
+        metrics.silhouette_score(np.ones((6, 6)), y, metric="precomputed")
+    with pytest.raises(ValueError, match="requires shape"):
+        metrics.silhouette_score(X, y, metric="precomputed")
+
+
+def test_docstring_examples_run():
+    from gpucluster.metrics import _balance, _external
+
+    for module in (_internal, _external, _balance):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, f"doctest failures in {module.__name__}"
+        assert result.attempted > 0 or module is not _internal
