@@ -10,10 +10,9 @@ CuPy's current stream. ``.cuda`` is imported only in the CUDA branch.
 import numpy as np
 
 from .. import backend
-
 from ._numba import METRIC_CODES
 
-__all__ = ["assign", "centroid_update", "METRICS", "pairwise_sums"]
+__all__ = ["assign", "centroid_update", "lloyd_step", "METRICS", "pairwise_sums"]
 
 METRICS = tuple(METRIC_CODES)
 
@@ -120,6 +119,47 @@ def centroid_update(X, labels, n_clusters, sample_weight=None):
 
 
 # Metrics of pairwise_sums: (kernel metric code, take the square root).
+def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean"):
+    """One Lloyd pass: nearest centres, and the weighted sums of the rows each centre gets.
+
+    Equal to ``assign`` followed by ``centroid_update``; on the CPU one pass
+    over X does both while each tile of rows is in cache.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    centers : array (n_clusters, n_features), same kind and device as X
+    sample_weight : array (n_samples,) or None (all ones)
+    metric : {"sqeuclidean", "inner_product", "cosine"}, as for ``assign``
+
+    Returns
+    -------
+    labels : array (n_samples,) int32
+    distances : array (n_samples,) in X's dtype
+    sums : array (n_clusters, n_features) float64
+    weights : array (n_clusters,) float64
+        All in X's namespace and on X's device.
+    """
+    code = _metric_code(metric)
+    _check_pair(X, centers)
+    if backend.is_cuda_array(X):
+        labels, distances = assign(X, centers, metric)
+        sums, weights = centroid_update(X, labels, centers.shape[0], sample_weight)
+        return labels, distances, sums, weights
+    from .cpu import assign as cpu_assign
+
+    Xh = backend.host_view(X)
+    Ch = np.ascontiguousarray(backend.host_view(centers), dtype=Xh.dtype)
+    weights = (
+        np.ones(Xh.shape[0], dtype=Xh.dtype) if sample_weight is None
+        else backend.host_view(sample_weight)
+    )
+    if weights.shape[0] != Xh.shape[0]:
+        raise ValueError(f"sample_weight needs {Xh.shape[0]} entries, got {weights.shape[0]}.")
+    results = cpu_assign.lloyd_step(Xh, Ch, weights, code)
+    return tuple(backend.wrap_like(r, X) for r in results)
+
+
 _PAIRWISE_SUMS_METRICS = {
     "euclidean": (METRIC_CODES["sqeuclidean"], True),
     "sqeuclidean": (METRIC_CODES["sqeuclidean"], False),

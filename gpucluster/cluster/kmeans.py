@@ -51,6 +51,16 @@ def labels_and_distances(X, centers, metric):
     return labels, distances
 
 
+def lloyd_pass(X, centers, sample_weight, metric):
+    """``labels_and_distances`` plus each centre's weighted row sums and weight (float64)."""
+    labels, distances, sums, weights = kernels.lloyd_step(
+        X, centers, sample_weight, _KERNEL_METRIC[metric]
+    )
+    if metric == "cosine":
+        distances = 1.0 + distances
+    return labels, distances, sums, weights
+
+
 def weighted_sum(values, sample_weight):
     """sum(w * v) as a Python float, accumulated in float64."""
     xp = backend.namespace(values)
@@ -217,12 +227,10 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     of cosine distances).
     """
     xp = backend.namespace(X)
-    n_clusters = centers.shape[0]
     labels_old = None
     strict_convergence = False
     for i in range(max_iter):
-        labels, distances = labels_and_distances(X, centers, metric)
-        sums, weights = kernels.centroid_update(X, labels, n_clusters, sample_weight)
+        labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric)
         sums, weights = relocate_empty_clusters(X, sample_weight, labels, distances, sums, weights)
         centers_new = finish_centers(centers_from_sums(sums, weights, centers, X.dtype), metric)
         if verbose:

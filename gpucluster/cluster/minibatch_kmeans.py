@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
 
-from .. import backend, kernels
+from .. import backend
 from .._validation import check_scalar
 from .kmeans import (
     KMeans,
@@ -23,6 +23,7 @@ from .kmeans import (
     host_to_like,
     init_centroids,
     labels_and_distances,
+    lloyd_pass,
     prepare_for_metric,
     prepare_init_array,
     tolerance,
@@ -42,10 +43,8 @@ def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
     Returns ``(centers, counts, batch_inertia)``; counts are float64.
     """
     xp = backend.namespace(X)
-    n_clusters = centers.shape[0]
-    labels, distances = labels_and_distances(X, centers, metric)
+    _, distances, sums, batch_weights = lloyd_pass(X, centers, sample_weight, metric)
     inertia = weighted_sum(distances, sample_weight)
-    sums, batch_weights = kernels.centroid_update(X, labels, n_clusters, sample_weight)
     new_counts = counts + batch_weights
     seen = batch_weights > 0
     safe = xp.where(seen, new_counts, xp.ones_like(new_counts))

@@ -1,103 +1,159 @@
-"""Nearest-centre assignment on the CPU.
+"""Nearest-centre assignment on the CPU, optionally fused with the centroid sums.
 
 For every row :math:`x_i` of X find :math:`\\arg\\min_j \\delta(x_i, c_j)` and the
 distance to it, where :math:`\\delta` is the squared Euclidean distance, the
 negated inner product or the cosine distance :math:`1 - x \\cdot c / (|x||c|)`
 (1 when either vector is zero). Ties go to the lowest centre index.
+``lloyd_step`` also accumulates :math:`S_j = \\sum_{l_i = j} w_i x_i` and
+:math:`W_j = \\sum_{l_i = j} w_i` in float64 while each tile is in cache.
 
-Every dimension takes a BLAS GEMM per tile of rows followed by a fused argmin
-over the tile (``assign_gemm``): on the CPU this beat a fused one-pass
-distance loop even at d=2 (41 ms against 62 ms at n=1M k=64,
-benchmarks/NOTES.md, "assign: fused vs GEMM"). Rows are re-centred by the
-callers that need it (KMeans centres X) to keep the cancellation in
-:math:`|x|^2 - 2 x \\cdot c + |c|^2` small. Reference: ``tests/kernels/reference.py::assign``.
+Every dimension takes a BLAS GEMM per tile of rows, then an argmin over the
+tile: on the CPU this beat a fused one-pass distance loop even at d=2 (41 ms
+against 62 ms at n=1M k=64). The tile is computed transposed, (k, rows), so
+that the argmin runs down contiguous rows with vector compares and blends
+instead of a branchy scan per row, and squared row norms are summed with
+``fastmath={"reassoc"}`` so that they vectorise (30 ms -> 4 ms at n=1M d=32);
+benchmarks/NOTES.md has the measurements. Rows are re-centred by the callers
+that need it (KMeans centres X) to keep the cancellation in
+:math:`|x|^2 - 2 x \\cdot c + |c|^2` small.
+Reference: ``tests/kernels/reference.py::assign`` and ``::centroid_update``.
 """
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from .._numba import COSINE, INNER_PRODUCT, NUMBA_CACHE, SQEUCLIDEAN, single_threaded_blas
 
-# Rows per GEMM tile, measured at n=1M d=32 k=64 and n=200k d=512 k=100
-# (benchmarks/NOTES.md, "assign: tile rows").
-SMALL_TILE_ROWS = 256
-LARGE_TILE_ROWS = 2048
+# Rows per GEMM tile: as many as keep the (k, rows) tile within GRAM_TILE_BYTES
+# (about an L2 cache) while the argmin reads it back, between 64 and 512.
+# Measured best at n=1M d=32 k=64 (512 rows), n=200k d=512 k=100 (512) and
+# n=200k d=128 k=1000 (256); benchmarks/NOTES.md, "assign: tile rows".
+GRAM_TILE_BYTES = 2**20
+MIN_TILE_ROWS = 64
+MAX_TILE_ROWS = 512
 
 
-@njit(cache=NUMBA_CACHE)
-def _argmin_rows(gram, X, start, center_sq_norms, inv_center_norms, metric, labels, distances):
-    rows, k = gram.shape
-    d = X.shape[1]
-    for r in range(rows):
-        i = start + r
-        best = np.inf
-        best_j = 0
-        if metric == SQEUCLIDEAN:
-            for j in range(k):
-                s = center_sq_norms[j] - 2.0 * gram[r, j]
-                if s < best:
-                    best = s
-                    best_j = j
-            x_sq = 0.0
-            for t in range(d):
-                x_sq += np.float64(X[i, t]) * X[i, t]
-            best = max(best + x_sq, 0.0)
-        elif metric == INNER_PRODUCT:
-            for j in range(k):
-                s = -gram[r, j]
-                if s < best:
-                    best = s
-                    best_j = j
-        else:
-            x_sq = 0.0
-            for t in range(d):
-                x_sq += np.float64(X[i, t]) * X[i, t]
-            inv_x = 1.0 / np.sqrt(x_sq) if x_sq > 0.0 else 0.0
-            for j in range(k):
-                s = 1.0 - gram[r, j] * inv_x * inv_center_norms[j]
-                if s < best:
-                    best = s
-                    best_j = j
-        labels[i] = best_j
-        distances[i] = best
-
-
-@njit(parallel=True, cache=NUMBA_CACHE)
-def assign_gemm(X, centers_t, center_sq_norms, metric, tile_rows, labels, distances):
-    """GEMM tile + fused argmin; X (n, d) and centers_t (d, k) C-contiguous.
-
-    Threads take tiles of ``tile_rows`` rows; each computes its tile of inner
-    products with a single-threaded BLAS GEMM (the caller limits BLAS to one
-    thread: OpenBLAS threads spinning beside Numba's made a step 20x slower,
-    benchmarks/NOTES.md) and takes the argmin while the tile is in cache.
-    For squared Euclidean the distance is :math:`|x|^2 - 2 x \\cdot c + |c|^2`,
-    clipped at 0.
-    """
-    n = X.shape[0]
-    k = centers_t.shape[1]
-    inv_center_norms = np.empty(k, dtype=np.float64)
-    for j in range(k):
-        c = np.sqrt(center_sq_norms[j])
-        inv_center_norms[j] = 1.0 / c if c > 0.0 else 0.0
-    n_tiles = (n + tile_rows - 1) // tile_rows
-    for b in prange(n_tiles):
-        start = b * tile_rows
-        stop = min(n, start + tile_rows)
-        gram = np.dot(X[start:stop], centers_t)
-        _argmin_rows(gram, X, start, center_sq_norms, inv_center_norms, metric, labels, distances)
+@njit(fastmath={"reassoc", "contract"}, cache=NUMBA_CACHE)
+def _sq_norm(x):
+    # Reassociation lets LLVM vectorise the sum; only the summation order changes.
+    s = 0.0
+    for t in range(x.shape[0]):
+        s += np.float64(x[t]) * x[t]
+    return s
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
 def row_sq_norms(X):
-    """Squared L2 norm of every row of X, accumulated in float64."""
-    n, d = X.shape
-    out = np.empty(n, dtype=np.float64)
-    for i in prange(n):
-        s = 0.0
-        for t in range(d):
-            s += np.float64(X[i, t]) * X[i, t]
-        out[i] = s
+    """Squared L2 norm of every row of X (n, d), accumulated in float64."""
+    out = np.empty(X.shape[0], dtype=np.float64)
+    for i in prange(X.shape[0]):
+        out[i] = _sq_norm(X[i])
     return out
+
+
+@njit(cache=NUMBA_CACHE)
+def _argmin_tile(gram_t, offsets, scales, best, best_j):
+    """Per column r of ``gram_t`` (k, rows): min over j of offsets[j] + scales[j] * gram_t[j, r].
+
+    Scans j upwards with a strict ``<``, so ties keep the lowest index; the
+    inner loop over contiguous r vectorises as compare-and-blend.
+    """
+    k, rows = gram_t.shape
+    for r in range(rows):
+        best[r] = offsets[0] + scales[0] * gram_t[0, r]
+        best_j[r] = 0
+    for j in range(1, k):
+        offset = offsets[j]
+        scale = scales[j]
+        for r in range(rows):
+            v = offset + scale * gram_t[j, r]
+            if v < best[r]:
+                best[r] = v
+                best_j[r] = j
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _assign_tiles(X, centers, metric, weights, accumulate, tile_rows, n_blocks, labels, distances):
+    """Nearest centres of X's rows, tile by tile; returns per-block partial sums and weights.
+
+    X (n, d) and centers (k, d) are C-contiguous with the same dtype. Each of
+    ``n_blocks`` threads takes a contiguous run of ``tile_rows``-row tiles,
+    computes ``centers @ tile.T`` with a single-threaded BLAS GEMM (the caller
+    limits BLAS to one thread: OpenBLAS threads spinning beside Numba's made
+    a step 20x slower), takes the argmin, and with ``accumulate`` adds the
+    tile's weighted rows into its private float64 sums.
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    dtype = X.dtype.type
+    # Distance, up to a per-row term, as offsets[j] + scales[j] * (x . c_j).
+    offsets = np.zeros(k, dtype=X.dtype)
+    scales = np.empty(k, dtype=X.dtype)
+    for j in range(k):
+        c_sq = _sq_norm(centers[j])
+        if metric == SQEUCLIDEAN:
+            offsets[j] = c_sq
+            scales[j] = -2.0
+        elif metric == INNER_PRODUCT:
+            scales[j] = -1.0
+        else:
+            scales[j] = -1.0 / np.sqrt(c_sq) if c_sq > 0.0 else 0.0
+    sums = np.zeros((n_blocks if accumulate else 0, k, d), dtype=np.float64)
+    counts = np.zeros((n_blocks if accumulate else 0, k), dtype=np.float64)
+    n_tiles = (n + tile_rows - 1) // tile_rows
+    tiles_per_block = (n_tiles + n_blocks - 1) // n_blocks
+    for b in prange(n_blocks):
+        best = np.empty(tile_rows, dtype=X.dtype)
+        best_j = np.empty(tile_rows, dtype=np.int32)
+        for tile in range(b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block)):
+            start = tile * tile_rows
+            stop = min(n, start + tile_rows)
+            gram_t = np.dot(centers, X[start:stop].T)
+            _argmin_tile(gram_t, offsets, scales, best, best_j)
+            for r in range(stop - start):
+                i = start + r
+                j = best_j[r]
+                labels[i] = j
+                if metric == SQEUCLIDEAN:
+                    distances[i] = max(best[r] + _sq_norm(X[i]), 0.0)
+                elif metric == INNER_PRODUCT:
+                    distances[i] = best[r]
+                else:
+                    # The argmin ignored the positive factor 1/|x|.
+                    x_sq = _sq_norm(X[i])
+                    distances[i] = 1.0 + best[r] / np.sqrt(x_sq) if x_sq > 0.0 else dtype(1.0)
+                if accumulate:
+                    w = np.float64(weights[i])
+                    counts[b, j] += w
+                    for t in range(d):
+                        sums[b, j, t] += w * X[i, t]
+    return sums, counts
+
+
+@njit(cache=NUMBA_CACHE)
+def _reduce_blocks(sums, counts):
+    total = sums[0].copy()
+    total_counts = counts[0].copy()
+    for b in range(1, sums.shape[0]):
+        total += sums[b]
+        total_counts += counts[b]
+    return total, total_counts
+
+
+def _run(X, centers, metric, weights, accumulate):
+    n = X.shape[0]
+    labels = np.empty(n, dtype=np.int32)
+    distances = np.empty(n, dtype=X.dtype)
+    tile_rows = min(MAX_TILE_ROWS, max(MIN_TILE_ROWS, GRAM_TILE_BYTES // (centers.shape[0] * X.itemsize)))
+    n_tiles = -(-n // tile_rows)
+    n_blocks = max(1, min(n_tiles, 4 * numba.get_num_threads()))
+    if weights is None:
+        weights = np.ones(0, dtype=X.dtype)
+    with single_threaded_blas():
+        sums, counts = _assign_tiles(X, centers, metric, weights, accumulate, tile_rows,
+                                     n_blocks, labels, distances)
+    return labels, distances, sums, counts
 
 
 def assign(X, centers, metric):
@@ -115,15 +171,25 @@ def assign(X, centers, metric):
     labels : ndarray (n,) int32
     distances : ndarray (n,) in X's dtype
     """
-    n, d = X.shape
-    k = centers.shape[0]
-    labels = np.empty(n, dtype=np.int32)
-    distances = np.empty(n, dtype=X.dtype)
-    if n == 0:
-        return labels, distances
-    center_sq_norms = row_sq_norms(centers)
-    centers_t = np.ascontiguousarray(centers.T)
-    tile_rows = SMALL_TILE_ROWS if d < 128 else LARGE_TILE_ROWS
-    with single_threaded_blas():
-        assign_gemm(X, centers_t, center_sq_norms, metric, tile_rows, labels, distances)
+    labels, distances, _, _ = _run(X, centers, metric, None, False)
     return labels, distances
+
+
+def lloyd_step(X, centers, weights, metric):
+    """``assign`` plus the weighted sums and weights of the rows given to each centre.
+
+    Parameters
+    ----------
+    X, centers, metric : as for ``assign``
+    weights : ndarray (n,), float
+
+    Returns
+    -------
+    labels : ndarray (n,) int32
+    distances : ndarray (n,) in X's dtype
+    sums : ndarray (k, d) float64
+    counts : ndarray (k,) float64
+    """
+    labels, distances, sums, counts = _run(X, centers, metric, weights, True)
+    sums, counts = _reduce_blocks(sums, counts)
+    return labels, distances, sums, counts
