@@ -258,12 +258,23 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     return labels, weighted_sum(distances, sample_weight), centers, i + 1
 
 
+def mean_and_spread(X):
+    """Column means of X and its total variance :math:`E|x - m|^2` (a Python float).
+
+    Uses :math:`E|x|^2 - |m|^2` from row norms, so no copy of X is made.
+    """
+    xp = backend.namespace(X)
+    mean = xp.mean(X, axis=0)
+    mean_sq = float(xp.vecdot(mean, mean))
+    total_variance = max(float(xp.mean(row_norms_sq(X))) - mean_sq, 0.0)
+    return mean, mean_sq, total_variance
+
+
 def tolerance(X, tol):
     """scikit-learn's tolerance: ``tol`` times the mean per-feature variance of X."""
     if tol == 0:
         return 0.0
-    xp = backend.namespace(X)
-    return float(xp.mean(xp.var(xp.astype(X, xp.float64), axis=0))) * tol
+    return mean_and_spread(X)[2] / X.shape[1] * tol
 
 
 def is_same_clustering(labels1, labels2, n_clusters):
@@ -423,16 +434,20 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
         X, sample_weight, like = self._prepare_input(X, sample_weight, reset=True, work=self._work)
         n_init = check_kmeans_params(self, X)
         check_option(self.algorithm, "algorithm", ("lloyd", "elkan"))
-        xp = backend.namespace(X)
         random_state = check_random_state(self.random_state)
 
-        # Centring X makes |x|^2 - 2x.c + |c|^2 lose less to cancellation.
-        offset = xp.mean(X, axis=0) if self.metric == "euclidean" else None
-        Xw = X - offset if offset is not None else prepare_for_metric(X, self.metric)
+        Xw = prepare_for_metric(X, self.metric)
+        mean, mean_sq, total_variance = mean_and_spread(Xw)
+        # Distances come from |x|^2 - 2 x.c + |c|^2, whose rounding error grows
+        # with |x|^2. Centring X (a full copy) pays only when the mean is large
+        # against the spread; otherwise the error stays within a factor of two.
+        offset = mean if self.metric == "euclidean" and mean_sq > total_variance else None
+        if offset is not None:
+            Xw = Xw - offset
         init = self.init
         if not isinstance(init, str) and not callable(init):
             init = prepare_init_array(init, Xw, self.n_clusters, offset, self.metric)
-        tol = tolerance(Xw, self.tol)
+        tol = self.tol * total_variance / X.shape[1]
 
         best = None
         for _ in range(n_init):

@@ -95,3 +95,32 @@ def test_assign_rejects_unknown_metric_and_shape_mismatch():
         kernels.assign(X, X, "hamming")
     with pytest.raises(ValueError, match="X has 3 features but centers have 2"):
         kernels.assign(X, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@settings(max_examples=30, deadline=None)
+@given(problem=problems(), weighted=st.booleans())
+def test_lloyd_step_equals_assign_then_centroid_update(problem, metric, weighted):
+    """The fused pass gives assign's labels and distances and the reference sums for them."""
+    X, centers = problem
+    weights = np.random.default_rng(0).uniform(0, 2, len(X)).astype(X.dtype) if weighted else None
+    labels, distances, sums, counts = kernels.lloyd_step(X, centers, weights, metric)
+    check_against_reference(X, centers, metric, labels, distances)
+    assigned, assigned_distances = kernels.assign(X, centers, metric)
+    np.testing.assert_array_equal(to_numpy(labels), to_numpy(assigned))
+    np.testing.assert_array_equal(to_numpy(distances), to_numpy(assigned_distances))
+    ref_sums, ref_counts = reference.centroid_update(X, to_numpy(labels), len(centers), weights)
+    np.testing.assert_allclose(to_numpy(sums), ref_sums, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(to_numpy(counts), ref_counts, rtol=1e-12, atol=1e-9)
+
+
+def test_lloyd_step_spans_many_tiles_and_blocks(xp):
+    """Enough rows for several tiles per thread block: sums still equal the reference."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5000, 3))
+    centers = X[:5].copy()
+    labels, _, sums, counts = kernels.lloyd_step(xp.asarray(X), xp.asarray(centers))
+    assert_same_kind(sums, xp.asarray(X))
+    ref_sums, ref_counts = reference.centroid_update(X, to_numpy(labels), 5)
+    np.testing.assert_allclose(to_numpy(sums), ref_sums, rtol=1e-10)
+    np.testing.assert_array_equal(to_numpy(counts), ref_counts)
