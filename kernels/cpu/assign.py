@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._numba import COSINE, INNER_PRODUCT, NUMBA_CACHE, SQEUCLIDEAN, single_threaded_blas
+from .centroids import add_weighted_row, reduce_blocks
 
 # Rows per GEMM tile: as many as keep the (k, rows) tile within GRAM_TILE_BYTES
 # (about an L2 cache) while the argmin reads it back, between 64 and 512.
@@ -124,21 +125,8 @@ def _assign_tiles(X, centers, metric, weights, accumulate, tile_rows, n_blocks, 
                     x_sq = _sq_norm(X[i])
                     distances[i] = 1.0 + best[r] / np.sqrt(x_sq) if x_sq > 0.0 else dtype(1.0)
                 if accumulate:
-                    w = np.float64(weights[i])
-                    counts[b, j] += w
-                    for t in range(d):
-                        sums[b, j, t] += w * X[i, t]
+                    add_weighted_row(sums, counts, b, j, np.float64(weights[i]), X, i)
     return sums, counts
-
-
-@njit(cache=NUMBA_CACHE)
-def _reduce_blocks(sums, counts):
-    total = sums[0].copy()
-    total_counts = counts[0].copy()
-    for b in range(1, sums.shape[0]):
-        total += sums[b]
-        total_counts += counts[b]
-    return total, total_counts
 
 
 def _run(X, centers, metric, weights, accumulate):
@@ -191,5 +179,5 @@ def lloyd_step(X, centers, weights, metric):
     counts : ndarray (k,) float64
     """
     labels, distances, sums, counts = _run(X, centers, metric, weights, True)
-    sums, counts = _reduce_blocks(sums, counts)
+    sums, counts = reduce_blocks(sums, counts)
     return labels, distances, sums, counts

@@ -16,6 +16,30 @@ from numba import njit, prange
 from .._numba import NUMBA_CACHE
 
 
+@njit(inline="always", cache=NUMBA_CACHE)
+def add_weighted_row(sums, counts, block, j, w, X, i):
+    """``sums[block, j] += w * X[i]`` and ``counts[block, j] += w``, in float64.
+
+    Takes indices rather than ``sums[block]`` and ``X[i]`` views, and is
+    inlined into its callers: views per row or a call per row made
+    centroid_update 60% slower at n=1M d=32 (14.6 ms against 9.0 ms).
+    """
+    counts[block, j] += w
+    for t in range(X.shape[1]):
+        sums[block, j, t] += w * X[i, t]
+
+
+@njit(cache=NUMBA_CACHE)
+def reduce_blocks(sums, counts):
+    """Add up per-block partial sums (blocks, k, d) and counts (blocks, k)."""
+    total = sums[0].copy()
+    total_counts = counts[0].copy()
+    for b in range(1, sums.shape[0]):
+        total += sums[b]
+        total_counts += counts[b]
+    return total, total_counts
+
+
 @njit(parallel=True, cache=NUMBA_CACHE)
 def _partial_sums(X, labels, weights, n_clusters, n_blocks):
     n, d = X.shape
@@ -24,27 +48,9 @@ def _partial_sums(X, labels, weights, n_clusters, n_blocks):
     block = (n + n_blocks - 1) // n_blocks
     for b in prange(n_blocks):
         for i in range(b * block, min(n, (b + 1) * block)):
-            j = labels[i]
-            if j < 0:
-                continue
-            w = np.float64(weights[i])
-            counts[b, j] += w
-            for t in range(d):
-                sums[b, j, t] += w * X[i, t]
+            if labels[i] >= 0:
+                add_weighted_row(sums, counts, b, labels[i], np.float64(weights[i]), X, i)
     return sums, counts
-
-
-@njit(cache=NUMBA_CACHE)
-def _reduce_blocks(sums, counts):
-    n_blocks, k, d = sums.shape
-    total = sums[0].copy()
-    total_counts = counts[0].copy()
-    for b in range(1, n_blocks):
-        for j in range(k):
-            total_counts[j] += counts[b, j]
-            for t in range(d):
-                total[j, t] += sums[b, j, t]
-    return total, total_counts
 
 
 def centroid_update(X, labels, weights, n_clusters):
@@ -60,6 +66,4 @@ def centroid_update(X, labels, weights, n_clusters):
     n = X.shape[0]
     n_blocks = max(1, min(numba.get_num_threads(), n // 1024 + 1))
     sums, counts = _partial_sums(X, labels, weights, n_clusters, n_blocks)
-    if n_blocks == 1:
-        return sums[0], counts[0]
-    return _reduce_blocks(sums, counts)
+    return reduce_blocks(sums, counts)
