@@ -187,6 +187,12 @@ def resolve_device(device, X, work=0.0):
     if device == "cpu":
         return "cpu"
     if is_cuda_array(X):
+        if not gpu_available():
+            raise RuntimeError(
+                "X lives on a CUDA device but CuPy is not installed or cannot use the "
+                "device; install gpucluster[cuda12] or gpucluster[cuda13], or pass "
+                "device='cpu' to copy X to the host."
+            )
         return "cuda"
     if work >= AUTO_GPU_MIN_WORK and gpu_available():
         return "cuda"

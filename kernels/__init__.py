@@ -90,35 +90,33 @@ def centroid_update(X, labels, n_clusters, sample_weight=None):
         Both in X's namespace and on X's device.
     """
     n_clusters = int(n_clusters)
+    n = X.shape[0]
+    if labels.shape[0] != n or (sample_weight is not None and sample_weight.shape[0] != n):
+        raise ValueError(
+            f"labels and sample_weight need {n} entries, got {labels.shape[0]} and "
+            f"{n if sample_weight is None else sample_weight.shape[0]}."
+        )
+    largest = int(backend.namespace(labels).max(labels)) if n else -1
+    if largest >= n_clusters:
+        raise ValueError(f"labels must be < n_clusters={n_clusters}, got {largest}.")
     if backend.is_cuda_array(X):
         from .cuda import centroids as cuda_centroids
 
-        Xc = backend.cuda_view(X)
         weights = None if sample_weight is None else backend.cuda_view(sample_weight)
         sums, counts = cuda_centroids.centroid_update(
-            Xc, backend.cuda_view(labels), weights, n_clusters
+            backend.cuda_view(X), backend.cuda_view(labels), weights, n_clusters
         )
         return backend.wrap_cuda_like(sums, X), backend.wrap_cuda_like(counts, X)
     from .cpu import centroids as cpu_centroids
 
     Xh = backend.host_view(X)
-    lab = backend.host_view(labels)
-    if sample_weight is None:
-        weights = np.ones(Xh.shape[0], dtype=np.float64)
-    else:
-        weights = backend.host_view(sample_weight)
-    if lab.shape[0] != Xh.shape[0] or weights.shape[0] != Xh.shape[0]:
-        raise ValueError(
-            f"labels and sample_weight need {Xh.shape[0]} entries, got "
-            f"{lab.shape[0]} and {weights.shape[0]}."
-        )
-    if lab.size and int(lab.max()) >= n_clusters:
-        raise ValueError(f"labels must be < n_clusters={n_clusters}, got {int(lab.max())}.")
-    sums, counts = cpu_centroids.centroid_update(Xh, lab, weights, n_clusters)
+    weights = (
+        np.ones(n, dtype=np.float64) if sample_weight is None else backend.host_view(sample_weight)
+    )
+    sums, counts = cpu_centroids.centroid_update(Xh, backend.host_view(labels), weights, n_clusters)
     return backend.wrap_like(sums, X), backend.wrap_like(counts, X)
 
 
-# Metrics of pairwise_sums: (kernel metric code, take the square root).
 def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean"):
     """One Lloyd pass: nearest centres, and the weighted sums of the rows each centre gets.
 
@@ -210,20 +208,19 @@ def pairwise_sums(X, labels, n_labels, metric="euclidean", *, start=0, stop=None
     n_labels = int(n_labels)
     if labels.ndim != 1 or labels.shape[0] != n:
         raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}.")
+    largest = int(backend.namespace(labels).max(labels)) if n else -1
+    if largest >= n_labels:
+        raise ValueError(f"labels must be < n_labels={n_labels}, got {largest}.")
     if backend.is_cuda_array(X):
         from .cuda import silhouette as cuda_silhouette
 
-        Xc = backend.cuda_view(X)
-        lab = backend.cuda_view(labels)
-        if n and int(lab.max()) >= n_labels:
-            raise ValueError(f"labels must be < n_labels={n_labels}, got {int(lab.max())}.")
-        sums = cuda_silhouette.pairwise_sums(Xc, lab, n_labels, code, root, start, stop)
+        sums = cuda_silhouette.pairwise_sums(
+            backend.cuda_view(X), backend.cuda_view(labels), n_labels, code, root, start, stop
+        )
         return backend.wrap_cuda_like(sums, X)
     from .cpu import silhouette as cpu_silhouette
 
     Xh = backend.host_view(X)
     lab = backend.host_view(labels)
-    if n and int(lab.max()) >= n_labels:
-        raise ValueError(f"labels must be < n_labels={n_labels}, got {int(lab.max())}.")
     sums = cpu_silhouette.pairwise_sums(Xh, lab, n_labels, code, root, start, stop)
     return backend.wrap_like(sums, X)

@@ -53,6 +53,16 @@ def test_resolve_device(monkeypatch):
         assert backend.resolve_device("auto", X, work=1e15) == "cpu"
 
 
+def test_cuda_data_without_cupy_gets_a_clear_error(monkeypatch):
+    class CudaArray:
+        __cuda_array_interface__ = {"shape": (2, 2), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    monkeypatch.setattr(backend, "gpu_available", lambda: False)
+    with pytest.raises(RuntimeError, match="X lives on a CUDA device but CuPy is not installed"):
+        backend.resolve_device("auto", CudaArray())
+    assert backend.resolve_device("cpu", CudaArray()) == "cpu"
+
+
 def test_to_device_cpu_keeps_host_arrays(xp):
     a = xp.asarray(np.ones((2, 3)))
     if xp.device == "cpu":
