@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # full run (~10 min on 2 cores)
     python benchmarks/run.py --quick         # small sizes, a smoke test (< 1 min)
-    python benchmarks/run.py --only kmeans   # kmeans, silhouette (comma-separated)
+    python benchmarks/run.py --only kmeans   # kmeans, silhouette, density (comma-separated)
 
 Writes ``<out>/<kind>-<date>.md`` and ``.json`` (kind is "cpu", or "gpu" when
 a CUDA device answers) and overwrites ``<out>/latest-<kind>.md``; a quick run
@@ -18,6 +18,9 @@ kmeans      Lloyd, float32, the same initial centres for every method (the
             each method's final centres. The floor is 2*n*k*d flops per
             iteration at the float32 GEMM rate measured in the same run.
 silhouette  silhouette_score of 20 blob labels: sklearn vs gpucluster.metrics.
+density     HDBSCAN (vs fast_hdbscan, hdbscan, sklearn), DBSCAN, OPTICS and
+            agglomerative ward/single (vs sklearn), one fit each, with the ARI
+            against the reference peer (benchmarks/density.py).
 GPU         when gpucluster.backend.gpu_available(): the same cases with CuPy
             arrays (device="cuda"), plus KMeans n=10^7 d=128 k=1024, against
             the cuBLAS float32 GEMM floor measured in the same run.
@@ -34,6 +37,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from density import density_markdown, run_density
 
 SEED = 0
 N_ITER = 20
@@ -587,6 +592,7 @@ def markdown(res):
                 f"{_f(sp['sklearn'], '.1f')} | {_f(sp['faiss'], '.1f')} | {mm['inertia64']:.6e} | "
                 f"{_f(mm.get('inertia_rel_diff'), '+.2e')} |"
             )
+    lines += density_markdown(res.get("density", []))
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {x}" for x in res["notes"]]
     return "\n".join(lines) + "\n"
@@ -599,17 +605,17 @@ def markdown(res):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
-    parser.add_argument("--only", default="kmeans,silhouette",
-                        help="comma-separated cases: kmeans, silhouette")
+    parser.add_argument("--only", default="kmeans,silhouette,density",
+                        help="comma-separated cases: kmeans, silhouette, density")
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     parser.add_argument("--repeat", type=int, default=None,
                         help="KMeans fits per method, best kept (default 3; 1 with --quick)")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU section")
     args = parser.parse_args(argv)
     only = {x.strip() for x in args.only.split(",") if x.strip()}
-    unknown = only - {"kmeans", "silhouette"}
+    unknown = only - {"kmeans", "silhouette", "density"}
     if unknown:
-        parser.error(f"unknown case(s) {sorted(unknown)}; choose from kmeans, silhouette")
+        parser.error(f"unknown case(s) {sorted(unknown)}; choose from kmeans, silhouette, density")
     sizes = QUICK if args.quick else FULL
     repeat = args.repeat or sizes["repeat"]
 
@@ -661,6 +667,8 @@ def main(argv=None):
                     )
     if "silhouette" in only:
         res["silhouette"] = silhouette_case(sizes["silhouette"], gpu_ctx, log)
+    if "density" in only:
+        res["density"] = run_density(args.quick, log)
     # The GEMM rate again at the end, the best of both kept: on a shared
     # machine one burst of outside load must not lower the floor.
     log("measuring float32 GEMM rate again")

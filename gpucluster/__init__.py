@@ -6,17 +6,38 @@ them: GPU libraries are imported when an array that needs them arrives.
 
 from ._config import config_context, get_config, set_config
 from . import metrics
-from .cluster import KMeans, MiniBatchKMeans, k_means, kmeans_plusplus
+from .cluster import (
+    DBSCAN,
+    FINCH,
+    HDBSCAN,
+    OPTICS,
+    AgglomerativeClustering,
+    KMeans,
+    MiniBatchKMeans,
+    all_points_membership_vectors,
+    approximate_predict,
+    k_means,
+    kmeans_plusplus,
+    membership_vector,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DBSCAN",
+    "FINCH",
+    "HDBSCAN",
+    "OPTICS",
+    "AgglomerativeClustering",
     "KMeans",
     "MiniBatchKMeans",
+    "all_points_membership_vectors",
+    "approximate_predict",
     "config_context",
     "get_config",
     "k_means",
     "kmeans_plusplus",
+    "membership_vector",
     "metrics",
     "set_config",
 ]

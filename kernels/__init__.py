@@ -11,8 +11,20 @@ import numpy as np
 
 from .. import backend
 from ._numba import METRIC_CODES
+from .graph import connected_components, mst
+from .neighbors import knn, radius_neighbors
 
-__all__ = ["assign", "centroid_update", "lloyd_step", "METRICS", "pairwise_sums"]
+__all__ = [
+    "METRICS",
+    "assign",
+    "centroid_update",
+    "connected_components",
+    "knn",
+    "lloyd_step",
+    "mst",
+    "pairwise_sums",
+    "radius_neighbors",
+]
 
 METRICS = tuple(METRIC_CODES)
 

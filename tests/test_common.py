@@ -4,30 +4,51 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from gpucluster import KMeans, MiniBatchKMeans
+from gpucluster import (
+    DBSCAN,
+    FINCH,
+    HDBSCAN,
+    OPTICS,
+    AgglomerativeClustering,
+    KMeans,
+    MiniBatchKMeans,
+)
 
 from ._helpers import assert_same_kind, make_blobs_np
 
-ESTIMATORS = [
+KMEANS_ESTIMATORS = [
     KMeans(n_clusters=3, n_init=2, random_state=0),
     MiniBatchKMeans(n_clusters=3, batch_size=10, random_state=0),
+]
+ESTIMATORS = KMEANS_ESTIMATORS + [
+    DBSCAN(),
+    HDBSCAN(min_samples=1),
+    OPTICS(),
+    AgglomerativeClustering(n_clusters=3),
+    AgglomerativeClustering(n_clusters=3, linkage="single"),
+    FINCH(),
+    FINCH(n_clusters=3),
 ]
 
 # scikit-learn's own KMeans and MiniBatchKMeans carry the same expectation:
 # a weight of 2 is not the same as a repeated row once random initialisation
 # and (for mini-batches) random batches are involved.
-EXPECTED_FAILED = {
+KMEANS_EXPECTED_FAILED = {
     "check_sample_weight_equivalence_on_dense_data": "sample_weight is not equivalent to "
     "removing/adding samples under random initialisation, as in scikit-learn's KMeans.",
 }
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED)
+def expected_failed(estimator):
+    return KMEANS_EXPECTED_FAILED if isinstance(estimator, KMeans) else {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("estimator", KMEANS_ESTIMATORS, ids=lambda e: type(e).__name__)
 def test_outputs_mirror_input(estimator, xp, dtype):
     """Fitted arrays and method outputs have X's kind, device and dtype, as the NumPy run."""
     X_np, _ = make_blobs_np(120, 4, centers=3, dtype=dtype)

@@ -1,6 +1,24 @@
 """Clustering estimators with scikit-learn's API."""
 
+from .dbscan import DBSCAN
+from .finch import FINCH
+from .hdbscan import HDBSCAN, all_points_membership_vectors, approximate_predict, membership_vector
+from .hierarchy import AgglomerativeClustering
 from .kmeans import KMeans, k_means, kmeans_plusplus
 from .minibatch_kmeans import MiniBatchKMeans
+from .optics import OPTICS
 
-__all__ = ["KMeans", "MiniBatchKMeans", "k_means", "kmeans_plusplus"]
+__all__ = [
+    "DBSCAN",
+    "FINCH",
+    "HDBSCAN",
+    "OPTICS",
+    "AgglomerativeClustering",
+    "KMeans",
+    "MiniBatchKMeans",
+    "all_points_membership_vectors",
+    "approximate_predict",
+    "k_means",
+    "kmeans_plusplus",
+    "membership_vector",
+]

@@ -1,0 +1,304 @@
+"""Density-based clustering: ``DBSCAN``, with scikit-learn's API and results.
+
+The eps-neighbourhoods come from the exact ``radius_neighbors`` kernel (brute
+force over GEMM tiles on X's device); the rest is array-API work on the CSR
+lists: weighted neighbour counts give the core points, the connected
+components of the core-core edges (``kernels.connected_components``) give
+the clusters, and each border point joins the lowest-numbered cluster among
+its core neighbours. That is exactly what scikit-learn's ``dbscan_inner``
+produces: it grows clusters one at a time from the lowest unvisited core
+index, so a border point is claimed by the first (lowest-numbered) cluster
+that reaches it.
+"""
+
+import numbers
+
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from .. import backend, kernels
+from .._validation import check_finite, check_option, check_scalar
+from ._base import DeviceEstimatorMixin
+
+METRICS = ("euclidean", "sqeuclidean", "cosine", "minkowski", "precomputed")
+
+
+def _check_weights(sample_weight, X):
+    """Weights in X's namespace, device and float64, or None.
+
+    Unlike the other estimators, negative weights are allowed, as in
+    scikit-learn's DBSCAN: a point with a negative weight holds its
+    neighbours back from being core.
+    """
+    if sample_weight is None:
+        return None
+    xp = backend.namespace(X)
+    n_samples = X.shape[0]
+    if isinstance(sample_weight, numbers.Number):
+        return xp.full(n_samples, float(sample_weight), dtype=xp.float64,
+                       device=backend.device(X))
+    sample_weight = backend.coerce_array(sample_weight)
+    if backend.array_kind(sample_weight) != backend.array_kind(X) or (
+        backend.device_of(sample_weight) != backend.device_of(X)
+    ):
+        sample_weight = backend.asarray_like(backend.to_numpy(sample_weight), X)
+    sample_weight = xp.astype(sample_weight, xp.float64)
+    if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight.shape == {tuple(sample_weight.shape)}, expected ({n_samples},)!"
+        )
+    check_finite(sample_weight, "sample_weight")
+    if n_samples and bool(xp.all(sample_weight == 0)):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
+
+
+def _neighborhoods(X, eps, metric):
+    """CSR eps-neighbourhoods (counts, indptr, indices) of X's rows, without the row itself.
+
+    All int64 in X's namespace and on X's device.
+
+    For "precomputed", X is the (n, n) distance matrix and its diagonal is
+    read like any other entry, as scikit-learn does.
+    """
+    xp = backend.namespace(X)
+    if metric == "precomputed":
+        within = X <= eps
+        n = X.shape[0]
+        diagonal = xp.arange(n, device=backend.device(X))
+        within = within & (diagonal[:, None] != diagonal[None, :])
+        counts = xp.astype(xp.sum(xp.astype(within, xp.int64), axis=1), xp.int64)
+        indices = xp.astype(xp.nonzero(within)[1], xp.int64)
+        indptr = xp.cumulative_sum(counts, include_initial=True)
+        return counts, indptr, indices
+    if metric in ("euclidean", "sqeuclidean", "minkowski"):
+        # The kernel expands |x|^2 - 2 x.y + |y|^2, whose rounding error grows
+        # with |x|^2; centring (distances do not change) keeps it small.
+        X = X - xp.mean(X, axis=0)
+    kernel_metric = "euclidean" if metric == "minkowski" else metric
+    return kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False)
+
+
+def dbscan_labels(rows, indices, core, xp, device):
+    """Cluster labels from the neighbour pairs (rows[e], indices[e]) (self excluded) and the core mask.
+
+    Clusters are the connected components of the core-core edges, numbered
+    in the order of their lowest core index; a non-core point with a core
+    neighbour takes the lowest cluster number among them; the rest are -1.
+    Returns labels (n,) int64.
+    """
+    n = core.shape[0]
+    core_row = xp.take(core, rows)
+    core_col = xp.take(core, indices)
+    n_core = int(xp.sum(xp.astype(core, xp.int64)))
+    minus_one = xp.full(n, -1, dtype=xp.int64, device=device)
+    if n_core == 0:
+        return minus_one
+    # Core points renumbered 0 .. n_core - 1 in index order, so that the
+    # components, numbered by their smallest node, come out in the order of
+    # each cluster's lowest core index.
+    position = xp.cumulative_sum(xp.astype(core, xp.int64)) - 1
+    edges = core_row & core_col
+    components = kernels.connected_components(
+        n_core, xp.take(position, rows[edges]), xp.take(position, indices[edges])
+    )
+    labels = xp.where(core, xp.take(components, xp.clip(position, min=0)), minus_one)
+    border = ~core_row & core_col
+    border_rows = rows[border]
+    if border_rows.shape[0] == 0:
+        return labels
+    n_clusters = int(xp.max(components)) + 1
+    # One sort of (row, cluster) keys puts each border row's smallest cluster first.
+    keys = xp.sort(border_rows * n_clusters + xp.take(labels, indices[border]))
+    key_rows = keys // n_clusters
+    everyone = xp.arange(n, dtype=xp.int64, device=device)
+    first = xp.searchsorted(key_rows, everyone)
+    first = xp.clip(first, max=keys.shape[0] - 1)
+    has_core_neighbour = xp.take(key_rows, first) == everyone
+    return xp.where(has_core_neighbour, xp.take(keys, first) % n_clusters, labels)
+
+
+class DBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+    """Density-based spatial clustering (DBSCAN) on the GPU or the CPU, as scikit-learn's.
+
+    Parameters
+    ----------
+    eps : float, default=0.5
+        Radius of a neighbourhood: points at distance <= eps are neighbours.
+        For "sqeuclidean" it bounds the squared distance.
+    min_samples : int, default=5
+        Weighted neighbour count, the point itself included, that makes a
+        point a core point.
+    metric : {"euclidean", "sqeuclidean", "cosine", "minkowski", "precomputed"}, default="euclidean"
+        "cosine" is ``1 - cos`` (1 against a zero row); "minkowski" needs
+        ``p`` of 2 (or None) and is the Euclidean distance; "precomputed"
+        takes X as an (n_samples, n_samples) distance matrix.
+    metric_params : dict or None, default=None
+        The supported metrics take no parameters; must be None or empty.
+    algorithm : {"auto", "ball_tree", "kd_tree", "brute"}, default="auto"
+        Accepted for scikit-learn compatibility; the exact brute-force
+        kernels serve all of them.
+    leaf_size : int, default=30
+        Accepted for scikit-learn compatibility; unused.
+    p : float or None, default=None
+        Minkowski power; only 2 (or None) is supported.
+    n_jobs : int or None, default=None
+        Accepted for scikit-learn compatibility; the CPU kernels use Numba's threads.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to compute; "auto" uses a GPU for data already on one, or for
+        host data when the work is large enough.
+    output_type : {"input", "numpy", "cupy", "torch"}, default="input"
+        The array type of fitted attributes and results; "input" mirrors X.
+
+    Attributes
+    ----------
+    core_sample_indices_ : array of shape (n_core_samples,), int64
+        Indices of the core samples, ascending.
+    components_ : array of shape (n_core_samples, n_features)
+        Copy of each core sample, X's dtype.
+    labels_ : array of shape (n_samples,), int64
+        Cluster of each point, numbered in the order of each cluster's lowest
+        core index; -1 for noise.
+    n_features_in_ : int
+        All arrays have X's array type and device (or ``output_type``).
+
+    Notes
+    -----
+    The neighbourhoods are found by brute force, O(n_samples^2 n_features)
+    work as GEMM tiles (BLAS on the CPU, cuBLAS on the GPU) with memory
+    O(tile) besides the neighbour lists, which hold O(n_samples * average
+    neighbourhood size) int64 entries, as scikit-learn's do. Labels equal
+    scikit-learn's: same core samples, clusters and numbering, and border
+    points claimed by the lowest-numbered cluster that reaches them, up to
+    rounding of distances within about ``eps(dtype) * |x|^2`` of ``eps``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpucluster import DBSCAN
+    >>> X = np.array([[1, 2], [2, 2], [2, 3], [8, 7], [8, 8], [25, 80]])
+    >>> clustering = DBSCAN(eps=3, min_samples=2).fit(X)
+    >>> clustering.labels_.tolist()
+    [0, 0, 0, 1, 1, -1]
+    >>> clustering.core_sample_indices_.tolist()
+    [0, 1, 2, 3, 4]
+    """
+
+    def __init__(self, eps=0.5, *, min_samples=5, metric="euclidean", metric_params=None,
+                 algorithm="auto", leaf_size=30, p=None, n_jobs=None, device="auto",
+                 output_type="input"):
+        self.eps = eps
+        self.min_samples = min_samples
+        self.metric = metric
+        self.metric_params = metric_params
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.p = p
+        self.n_jobs = n_jobs
+        self.device = device
+        self.output_type = output_type
+
+    def _check_params(self):
+        check_scalar(self.eps, "eps", kind=numbers.Real, min_value=0.0, include_min=False)
+        if self.eps != self.eps:
+            raise ValueError(f"eps must be > 0.0, got {self.eps!r}.")
+        check_scalar(self.min_samples, "min_samples", min_value=1)
+        check_option(self.metric, "metric", METRICS)
+        check_option(self.algorithm, "algorithm", ("auto", "ball_tree", "kd_tree", "brute"))
+        check_scalar(self.leaf_size, "leaf_size", min_value=1)
+        if self.p is not None:
+            check_scalar(self.p, "p", kind=numbers.Real, min_value=0.0)
+            if self.metric == "minkowski" and self.p != 2:
+                raise ValueError(
+                    f"metric='minkowski' is supported only with p=2 (Euclidean), got p={self.p!r}."
+                )
+        if self.metric_params is not None and (
+            not isinstance(self.metric_params, dict) or self.metric_params
+        ):
+            raise ValueError(
+                f"metric_params must be None or empty for metric={self.metric!r}, "
+                f"got {self.metric_params!r}."
+            )
+        if self.n_jobs is not None:
+            check_scalar(self.n_jobs, "n_jobs")
+        self._check_device_params()
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Perform DBSCAN clustering of X.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features), or (n_samples, n_samples) with "precomputed"
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+        y : ignored
+        sample_weight : array of shape (n_samples,), default=None
+            Weight of each sample: a point whose weight is at least
+            ``min_samples`` is core by itself; negative weights are allowed
+            and count against a neighbourhood, as in scikit-learn.
+
+        Returns
+        -------
+        self : DBSCAN
+
+        Raises
+        ------
+        ValueError
+            eps <= 0, min_samples < 1, unknown metric or option, NaN or
+            infinity in X, empty X, or a non-square X with "precomputed".
+        """
+        self._check_params()
+
+        def work(n_samples, n_features):
+            return 2.0 * n_samples * n_samples * n_features
+
+        X, _, like = self._prepare_input(X, None, reset=True, work=work)
+        if self.metric == "precomputed" and X.shape[0] != X.shape[1]:
+            raise ValueError(
+                f"With metric='precomputed', X must be a square distance matrix, "
+                f"got shape {tuple(X.shape)}."
+            )
+        sample_weight = _check_weights(sample_weight, X)
+        xp = backend.namespace(X)
+        device = backend.device(X)
+        n = X.shape[0]
+
+        counts, indptr, indices = _neighborhoods(X, float(self.eps), self.metric)
+        # The row of every listed pair. A search in indptr rather than
+        # xp.repeat, whose CuPy version takes no array of repeats.
+        nnz = indices.shape[0]
+        rows = xp.searchsorted(indptr[1:], xp.arange(nnz, dtype=xp.int64, device=device),
+                               side="right")
+        weights = (xp.ones(n, dtype=xp.float64, device=device) if sample_weight is None
+                   else sample_weight)
+        if self.metric == "precomputed":
+            # The diagonal holds each point's distance to itself; it counts
+            # only when within eps, as in scikit-learn.
+            diagonal = xp.take(xp.reshape(X, (-1,)), xp.arange(n, device=device) * (n + 1))
+            weights = xp.where(diagonal <= self.eps, weights, xp.zeros_like(weights))
+        if sample_weight is None:
+            n_neighbors = weights + xp.astype(counts, xp.float64)
+        else:
+            neighbour_weights = xp.zeros(n, dtype=xp.float64, device=device)
+            neighbour_weights = backend.scatter_add_rows(
+                neighbour_weights, rows, xp.take(sample_weight, indices)
+            )
+            n_neighbors = weights + neighbour_weights
+        core = n_neighbors >= self.min_samples
+
+        labels = dbscan_labels(rows, indices, core, xp, device)
+        core_indices = xp.astype(xp.nonzero(core)[0], xp.int64)
+        components = xp.take(X, core_indices, axis=0)
+
+        self.core_sample_indices_ = self._to_output(core_indices, like)
+        self.components_ = self._to_output(components, like)
+        self.labels_ = self._to_output(labels, like)
+        self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return ``labels_`` (int64, X's array type and device)."""
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        return tags

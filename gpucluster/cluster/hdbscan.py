@@ -1,0 +1,512 @@
+"""HDBSCAN: hierarchical density-based clustering, with prediction and soft clustering.
+
+The estimator has scikit-learn's ``HDBSCAN`` signature and defaults, plus what
+the hdbscan library offers beyond it (``prediction_data``, ``outlier_scores_``,
+``approximate_predict``, membership vectors). The pipeline:
+
+1. core distances: distance to the ``min_samples``-th nearest neighbour,
+   counting the point itself (scikit-learn's definition; the hdbscan
+   library's ``min_samples=m`` is this one's ``m + 1``), from ``kernels.knn``;
+2. the minimum spanning tree of the mutual-reachability graph, ``kernels.mst``;
+3. the single-linkage tree, condensed tree, cluster selection and scores, on
+   the host (``_hdbscan_tree``), because they are sequential.
+
+Steps 1 and 2 are the O(n^2 d) work and run where X lives (GPU or CPU
+kernels); step 3 sees only the n - 1 tree edges.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .. import backend, kernels
+from .._validation import check_input, check_n_features, check_option, check_scalar
+from . import _hdbscan_tree as tree_ops
+from ._base import DeviceEstimatorMixin
+
+METRICS = ("euclidean", "cosine")
+ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree")
+SELECTION_METHODS = ("eom", "leaf")
+STORE_CENTERS = ("centroid", "medoid", "both")
+
+
+def core_distances(X, min_samples, metric="euclidean"):
+    """Distance of each row to its ``min_samples``-th nearest row, counting itself.
+
+    Returns ``(core, previous)``: arrays (n_samples,) of X's dtype, namespace
+    and device, for ``min_samples`` and ``min_samples - 1`` (zeros where that
+    is 1 or less). ``previous`` is what the hdbscan library's prediction uses.
+    """
+    xp = backend.namespace(X)
+    zeros = xp.zeros(X.shape[0], dtype=X.dtype, device=backend.device(X))
+    if min_samples <= 1:
+        return zeros, zeros
+    distances, _ = kernels.knn(X, min_samples - 1, metric=metric, exclude_self=True)
+    return distances[:, -1], (distances[:, -2] if min_samples > 2 else zeros)
+
+
+class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+    """Hierarchical density-based clustering (HDBSCAN*), on the GPU or the CPU.
+
+    Parameters
+    ----------
+    min_cluster_size : int, default=5
+        Smallest group of points counted as a cluster; at least 2.
+    min_samples : int or None, default=None
+        Neighbourhood size for the core distance, counting the point itself
+        (as scikit-learn); ``min_cluster_size`` when None. The hdbscan
+        library's ``min_samples=m`` corresponds to ``m + 1`` here.
+    cluster_selection_epsilon : float, default=0.0
+        Clusters born at a distance below this are merged up to the cluster
+        that exists at this distance.
+    max_cluster_size : int or None, default=None
+        Excess of mass does not select clusters larger than this (None or 0:
+        no limit). Ignored by ``"leaf"`` selection.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+    metric_params : dict or None, default=None
+        Accepted for scikit-learn compatibility; the supported metrics take none.
+    alpha : float, default=1.0
+        Distances are divided by ``alpha`` in the mutual reachability.
+    algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
+        Accepted for scikit-learn compatibility; the exact brute-force
+        kernels serve all of them.
+    leaf_size, n_jobs : accepted for scikit-learn compatibility; unused.
+    cluster_selection_method : {"eom", "leaf"}, default="eom"
+    allow_single_cluster : bool, default=False
+    store_centers : {None, "centroid", "medoid", "both"}, default=None
+        Store ``centroids_`` (probability-weighted means) and/or ``medoids_``.
+    copy : bool, default=False
+        Accepted for scikit-learn compatibility; X is never modified.
+    prediction_data : bool, default=False
+        Compute what ``approximate_predict`` and the membership vectors need at fit.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    output_type : {"input", "numpy", "cupy", "torch"}, default="input"
+
+    Attributes
+    ----------
+    labels_ : array (n_samples,), int64
+        Cluster of each point, 0 .. n_clusters - 1, and -1 for noise; same
+        array type and device as X (or ``output_type``).
+    probabilities_ : array (n_samples,), float64
+        Membership strength of each point in its cluster (0 for noise).
+    outlier_scores_ : array (n_samples,), float64
+        GLOSH outlier scores, as the hdbscan library's.
+    cluster_persistence_ : array (n_clusters,), float64
+        Stability of each cluster relative to its size, as the hdbscan library's.
+    condensed_tree_ : ndarray (n_rows,), structured NumPy array
+        Fields ``parent``, ``child`` (points are 0 .. n-1, clusters from n,
+        the root being n), ``lambda_val`` (1 / distance at which the child
+        leaves the parent) and ``child_size``, as hdbscan's
+        ``condensed_tree_.to_numpy()``. Always NumPy: it is host bookkeeping.
+    single_linkage_tree_ : ndarray (n_samples - 1, 4), float64
+        SciPy linkage matrix ``[left, right, distance, size]`` of the
+        mutual-reachability spanning tree. Always NumPy.
+    centroids_, medoids_ : array (n_clusters, n_features), X's dtype
+        With ``store_centers``.
+    prediction_data_ : object or None
+        Host data for prediction, after ``prediction_data=True`` or
+        ``generate_prediction_data()``.
+    n_features_in_ : int
+
+    Notes
+    -----
+    Core distances and the spanning tree are exact brute-force kernels:
+    O(n^2 d) work on X's device, chunked to fit its memory. Tree processing
+    is O(n log n) on the host. ``labels_`` agree with scikit-learn's and the
+    hdbscan library's up to ties between equal mutual-reachability distances.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpucluster.cluster.hdbscan import HDBSCAN
+    >>> X = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [0.1, 0.1],
+    ...               [5.0, 5.0], [5.1, 5.0], [5.0, 5.1], [5.1, 5.1]])
+    >>> HDBSCAN(min_cluster_size=3, min_samples=2).fit(X).labels_
+    array([0, 0, 0, 0, 1, 1, 1, 1])
+    """
+
+    def __init__(
+        self,
+        min_cluster_size=5,
+        *,
+        min_samples=None,
+        cluster_selection_epsilon=0.0,
+        max_cluster_size=None,
+        metric="euclidean",
+        metric_params=None,
+        alpha=1.0,
+        algorithm="auto",
+        leaf_size=40,
+        n_jobs=None,
+        cluster_selection_method="eom",
+        allow_single_cluster=False,
+        store_centers=None,
+        copy=False,
+        prediction_data=False,
+        device="auto",
+        output_type="input",
+    ):
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.cluster_selection_epsilon = cluster_selection_epsilon
+        self.max_cluster_size = max_cluster_size
+        self.metric = metric
+        self.metric_params = metric_params
+        self.alpha = alpha
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.n_jobs = n_jobs
+        self.cluster_selection_method = cluster_selection_method
+        self.allow_single_cluster = allow_single_cluster
+        self.store_centers = store_centers
+        self.copy = copy
+        self.prediction_data = prediction_data
+        self.device = device
+        self.output_type = output_type
+
+    # ------------------------------------------------------------------
+    # Validation
+
+    def _check_params(self):
+        check_scalar(self.min_cluster_size, "min_cluster_size", min_value=2)
+        if self.min_samples is not None:
+            check_scalar(self.min_samples, "min_samples", min_value=1)
+        check_scalar(self.cluster_selection_epsilon, "cluster_selection_epsilon",
+                     kind=numbers.Real, min_value=0.0)
+        if self.max_cluster_size is not None:
+            check_scalar(self.max_cluster_size, "max_cluster_size", min_value=0)
+        check_option(self.metric, "metric", METRICS)
+        if self.metric_params is not None and not isinstance(self.metric_params, dict):
+            raise TypeError(f"metric_params must be a dict or None, got {self.metric_params!r}.")
+        if self.metric_params:
+            raise ValueError(
+                f"metric {self.metric!r} takes no parameters, got metric_params="
+                f"{self.metric_params!r}."
+            )
+        check_scalar(self.alpha, "alpha", kind=numbers.Real, min_value=0.0, include_min=False)
+        check_option(self.algorithm, "algorithm", ALGORITHMS)
+        check_scalar(self.leaf_size, "leaf_size", min_value=1)
+        if self.n_jobs is not None:
+            check_scalar(self.n_jobs, "n_jobs")
+        check_option(self.cluster_selection_method, "cluster_selection_method",
+                     SELECTION_METHODS)
+        for name in ("allow_single_cluster", "copy", "prediction_data"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}.")
+        if self.store_centers is not None:
+            check_option(self.store_centers, "store_centers", STORE_CENTERS)
+        self._check_device_params()
+
+    @staticmethod
+    def _work(n_samples, n_features):
+        return float(n_samples) * n_samples * n_features
+
+    # ------------------------------------------------------------------
+    # Fit
+
+    def fit(self, X, y=None):
+        """Cluster X.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+        y : ignored
+
+        Returns
+        -------
+        self : HDBSCAN
+        """
+        self._check_params()
+        X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        n_samples = X.shape[0]
+        if n_samples == 1:
+            raise ValueError("n_samples=1 while HDBSCAN requires more than one sample.")
+        min_samples = self.min_cluster_size if self.min_samples is None else self.min_samples
+        if min_samples > n_samples:
+            raise ValueError(
+                f"min_samples ({min_samples}) must be at most the number of samples in X "
+                f"({n_samples})."
+            )
+        xp = backend.namespace(X)
+
+        core, previous_core = core_distances(X, min_samples, self.metric)
+        edges, weights = kernels.mst(X, core, metric=self.metric, alpha=float(self.alpha))
+        # The tree steps are sequential: one transfer of the n - 1 edges to the host.
+        result = tree_ops.process_tree(
+            backend.to_numpy(edges), backend.to_numpy(weights), n_samples,
+            min_cluster_size=self.min_cluster_size,
+            method=self.cluster_selection_method,
+            allow_single_cluster=bool(self.allow_single_cluster),
+            epsilon=float(self.cluster_selection_epsilon),
+            max_cluster_size=self.max_cluster_size,
+        )
+        labels = result["labels"]
+
+        self._raw_data = X
+        self._like = like
+        self._min_samples = int(min_samples)
+        self._prediction_core = backend.to_numpy(previous_core).astype(np.float64)
+        self._tree = result
+        self.n_features_in_ = int(X.shape[1])
+        self.single_linkage_tree_ = result["single_linkage_tree"]
+        self.condensed_tree_ = result["condensed_tree"]
+        self.labels_ = self._to_output(self._host_to_x(labels, X), like)
+        self.probabilities_ = self._to_output(self._host_to_x(result["probabilities"], X), like)
+        self.outlier_scores_ = self._to_output(self._host_to_x(result["outlier_scores"], X), like)
+        self.cluster_persistence_ = self._to_output(self._host_to_x(result["persistence"], X),
+                                                    like)
+        self.prediction_data_ = None
+        if self.store_centers:
+            self._store_centers(X, xp, labels, result["probabilities"], like)
+        if self.prediction_data:
+            self.generate_prediction_data()
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Cluster X and return ``labels_``."""
+        return self.fit(X).labels_
+
+    @staticmethod
+    def _host_to_x(values, X):
+        """A host NumPy result as an array in X's namespace and on X's device."""
+        xp = backend.namespace(X)
+        return xp.asarray(np.ascontiguousarray(values), device=backend.device(X))
+
+    def _store_centers(self, X, xp, labels, probabilities, like):
+        n_clusters = int(labels.max()) + 1 if labels.size else 0
+        n_features = X.shape[1]
+        make_centroids = self.store_centers in ("centroid", "both")
+        make_medoids = self.store_centers in ("medoid", "both")
+        centroids, medoids = [], []
+        weights_all = self._host_to_x(probabilities, X)
+        for label in range(n_clusters):
+            members = np.flatnonzero(labels == label)
+            rows = xp.take(X, self._host_to_x(members, X), axis=0)
+            weights = xp.take(weights_all, self._host_to_x(members, X), axis=0)
+            if make_centroids:
+                w = xp.astype(weights, xp.float64)
+                total = xp.sum(w)
+                mean = xp.sum(xp.astype(rows, xp.float64) * w[:, None], axis=0) / total
+                centroids.append(xp.astype(mean, X.dtype))
+            if make_medoids:
+                from .._distances import pairwise_distances
+
+                dist = pairwise_distances(rows, rows, "euclidean" if self.metric == "euclidean"
+                                          else "cosine")
+                cost = xp.sum(xp.astype(dist, xp.float64) * xp.astype(weights, xp.float64)[None, :],
+                              axis=1)
+                medoids.append(rows[int(xp.argmin(cost)), :])
+        empty = xp.zeros((0, n_features), dtype=X.dtype, device=backend.device(X))
+        if make_centroids:
+            self.centroids_ = self._to_output(xp.stack(centroids) if centroids else empty, like)
+        if make_medoids:
+            self.medoids_ = self._to_output(xp.stack(medoids) if medoids else empty, like)
+
+    # ------------------------------------------------------------------
+    # Prediction and soft clustering
+
+    def generate_prediction_data(self):
+        """Compute and store ``prediction_data_`` for prediction and soft clustering."""
+        check_is_fitted(self, "labels_")
+        result = self._tree
+        self.prediction_data_ = tree_ops.PredictionData(
+            result["condensed_tree"], result["hierarchy"], result["selected"],
+            self._prediction_core, result["point_lambda"], result["point_parent"],
+        )
+        return self
+
+    def _check_prediction_data(self):
+        check_is_fitted(self, "labels_")
+        if getattr(self, "prediction_data_", None) is None:
+            raise ValueError(
+                "HDBSCAN has no prediction data: fit with prediction_data=True or call "
+                "generate_prediction_data() first."
+            )
+        return self.prediction_data_
+
+    def _new_points(self, X):
+        """Validate new points; return them like the training data, and the caller's description."""
+        X = check_input(X, estimator_name=type(self).__name__)
+        check_n_features(self, X)
+        like = backend.describe_input(X)
+        X = backend.asarray_like(X, self._raw_data)
+        xp = backend.namespace(X)
+        return xp.astype(X, self._raw_data.dtype), like
+
+    def _neighbors_of(self, points):
+        pdata = self.prediction_data_
+        n_train = self._raw_data.shape[0]
+        k = min(n_train, max(2 * (self._min_samples - 1), self._min_samples))
+        distances, indices = kernels.knn(self._raw_data, k, queries=points, metric=self.metric)
+        return tree_ops.neighbor_and_lambda(
+            backend.to_numpy(distances), backend.to_numpy(indices), pdata.core_distances,
+            self._min_samples, float(self.alpha),
+        )
+
+    def approximate_predict(self, X):
+        """Labels and membership strengths of new points in the fitted clustering.
+
+        Parameters
+        ----------
+        X : array of shape (n_points, n_features)
+
+        Returns
+        -------
+        labels : array (n_points,), int64 (-1 for noise)
+        probabilities : array (n_points,), float64
+            Both of X's array type and device (or ``output_type``).
+        """
+        pdata = self._check_prediction_data()
+        points, like = self._new_points(X)
+        nearest, lambdas = self._neighbors_of(points)
+        labels, probs = tree_ops.approximate_predict(pdata, nearest, lambdas)
+        return (self._to_output(self._host_to_x(labels, points), like),
+                self._to_output(self._host_to_x(probs, points), like))
+
+    def _exemplar_distances(self, points):
+        pdata = self.prediction_data_
+        xp = backend.namespace(points)
+        columns = []
+        for exemplars in pdata.exemplar_indices:
+            rows = xp.take(self._raw_data, self._host_to_x(exemplars, points), axis=0)
+            distances, _ = kernels.knn(rows, 1, queries=points, metric=self.metric)
+            columns.append(backend.to_numpy(distances)[:, 0].astype(np.float64))
+        return np.stack(columns, axis=1)
+
+    def membership_vector(self, X):
+        """Soft membership of new points in each cluster (rows sum to 1).
+
+        Follows the hdbscan library's ``membership_vector`` (distance to
+        exemplars and position in the tree), normalised so that each row is
+        a distribution over the clusters; the hdbscan library scales each row
+        by the point's probability of being in any cluster.
+
+        Returns
+        -------
+        array (n_points, n_clusters), float64, of X's array type and device;
+        (n_points, 0) when no cluster was found.
+        """
+        pdata = self._check_prediction_data()
+        points, like = self._new_points(X)
+        vectors = self._membership(points, training=False)
+        return self._to_output(self._host_to_x(vectors, points), like)
+
+    def all_points_membership_vectors(self):
+        """Soft membership of every training point in each cluster (rows sum to 1).
+
+        Returns
+        -------
+        array (n_samples, n_clusters), float64, of the training data's type and
+        device; (n_samples, 0) when no cluster was found.
+        """
+        self._check_prediction_data()
+        vectors = self._membership(self._raw_data, training=True)
+        return self._to_output(self._host_to_x(vectors, self._raw_data), self._like)
+
+    def _membership(self, points, *, training, with_probability=False):
+        pdata = self.prediction_data_
+        m = points.shape[0]
+        if pdata.selected.shape[0] == 0:
+            warnings.warn("HDBSCAN found no clusters; membership vectors have no columns.",
+                          UserWarning, stacklevel=3)
+            vectors, prob = np.zeros((m, 0)), np.zeros(m)
+        else:
+            if training:
+                cluster, lam = pdata.point_parent, pdata.point_lambda
+            else:
+                nearest, lambdas = self._neighbors_of(points)
+                cluster, lam = tree_ops.tree_position_of_new_points(pdata, nearest, lambdas)
+            vectors, prob = tree_ops.membership_vectors(
+                pdata, self._exemplar_distances(points), cluster, lam, training=training
+            )
+        return (vectors, prob) if with_probability else vectors
+
+    # ------------------------------------------------------------------
+    # Other views of the tree
+
+    def dbscan_clustering(self, cut_distance, min_cluster_size=5):
+        """DBSCAN* labels from cutting the single-linkage tree at ``cut_distance``.
+
+        Components smaller than ``min_cluster_size`` are noise (-1). Returns an
+        int64 array of X's type and device.
+        """
+        check_is_fitted(self, "labels_")
+        check_scalar(cut_distance, "cut_distance", kind=numbers.Real)
+        check_scalar(min_cluster_size, "min_cluster_size", min_value=1)
+        labels = tree_ops.labelling_at_cut(self.single_linkage_tree_, float(cut_distance),
+                                           int(min_cluster_size))
+        return self._to_output(self._host_to_x(labels, self._raw_data), self._like)
+
+    @property
+    def exemplars_(self):
+        """Per cluster, the training points at the heart of its leaves (needs prediction data)."""
+        pdata = self._check_prediction_data()
+        xp = backend.namespace(self._raw_data)
+        return [
+            self._to_output(xp.take(self._raw_data, self._host_to_x(idx, self._raw_data), axis=0),
+                            self._like)
+            for idx in pdata.exemplar_indices
+        ]
+
+    def plot_condensed_tree(self, ax=None, select_clusters=True, cmap="viridis"):
+        """Draw the condensed tree as an icicle plot with matplotlib (the ``viz`` extra).
+
+        Each cluster is a bar from its birth to its death lambda, as wide as
+        its size; selected clusters are outlined in red. Returns the axes.
+        """
+        check_is_fitted(self, "labels_")
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise ImportError(
+                "plot_condensed_tree needs matplotlib: pip install gpucluster[viz]"
+            ) from exc
+        hier = self._tree["hierarchy"]
+        selected = set(int(c) for c in self._tree["selected"])
+        if ax is None:
+            ax = plt.gca()
+        deaths = tree_ops.subtree_deaths(hier)
+        finite = deaths[np.isfinite(deaths)]
+        top = float(finite.max()) if finite.size else 1.0
+        # Lay clusters out left to right: each gets a span proportional to its size.
+        spans = {0: (0.0, float(hier.size[0]))}
+        colours = plt.get_cmap(cmap)
+        for c in range(hier.n_clusters):
+            lo, hi = spans[c]
+            birth = float(hier.birth[c])
+            death = min(float(hier.death[c]), top)
+            width = hi - lo
+            ax.bar((lo + hi) / 2, death - birth, width=width * 0.9, bottom=birth,
+                   color=colours(np.log1p(hier.size[c]) / np.log1p(hier.size[0])),
+                   edgecolor="red" if (select_clusters and c in selected) else "none",
+                   linewidth=2)
+            left, right = hier.left[c], hier.right[c]
+            if left >= 0:
+                total = hier.size[left] + hier.size[right]
+                cut = lo + width * hier.size[left] / total
+                spans[int(left)] = (lo, cut)
+                spans[int(right)] = (cut, hi)
+        ax.set_ylim(top, 0)
+        ax.set_xticks([])
+        ax.set_ylabel("lambda")
+        ax.set_title("Condensed tree")
+        return ax
+
+
+def approximate_predict(clusterer, points_to_predict):
+    """Labels and probabilities of new points, as ``hdbscan.approximate_predict``."""
+    return clusterer.approximate_predict(points_to_predict)
+
+
+def membership_vector(clusterer, points_to_predict):
+    """Soft cluster membership of new points (rows sum to 1), as ``hdbscan.membership_vector``."""
+    return clusterer.membership_vector(points_to_predict)
+
+
+def all_points_membership_vectors(clusterer):
+    """Soft cluster membership of the training points (rows sum to 1)."""
+    return clusterer.all_points_membership_vectors()

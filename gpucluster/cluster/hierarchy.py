@@ -1,0 +1,573 @@
+"""Agglomerative (hierarchical) clustering: ``AgglomerativeClustering``.
+
+The dendrogram is built on the host, because merging is inherently
+sequential: X is converted once to float64 NumPy (``backend.to_numpy``).
+
+- "ward": nearest-neighbour chain over cluster centroids and sizes, O(n d)
+  memory (``kernels/cpu/nn_chain.py``);
+- "complete" and "average": nearest-neighbour chain over a condensed
+  distance matrix of n (n - 1) / 2 float64, checked against the memory budget
+  before it is allocated;
+- "single": the minimum spanning tree kernel (``kernels.mst``, which runs on
+  the GPU for CUDA data), its edges merged in ascending order.
+
+With a ``connectivity`` graph the merges are restricted to connected
+clusters, with scikit-learn's heap over connected pairs (``ward_tree`` and
+``linkage_tree``), ported to plain Python on the host.
+
+``children_``, ``distances_`` and ``labels_`` follow scikit-learn's (and
+SciPy's) numbering exactly: merge ``s`` creates node ``n_samples + s``, each
+row of ``children_`` holds (smaller, larger) node, and ``labels_`` come from
+the same cut as scikit-learn's ``_hc_cut``.
+"""
+
+import numbers
+import warnings
+from heapq import heapify, heappop, heappush, heappushpop
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.metrics import pairwise_distances
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_memory
+
+from .. import backend, kernels
+from .._config import get_config
+from .._validation import check_option, check_scalar
+from ..kernels.cpu import nn_chain
+from ._base import DeviceEstimatorMixin
+
+LINKAGES = ("ward", "complete", "average", "single")
+METRICS = ("euclidean", "l2", "manhattan", "l1", "cosine")
+_METRIC_ALIASES = {"l2": "euclidean", "l1": "manhattan"}
+
+
+# --------------------------------------------------------------------------
+# Unstructured trees
+
+
+def condensed_bytes(n_samples):
+    """Bytes of the condensed float64 distance matrix of ``n_samples`` points."""
+    return n_samples * (n_samples - 1) // 2 * 8
+
+
+def check_condensed_fits(n_samples, linkage):
+    """Raise MemoryError when the condensed distance matrix exceeds the host memory budget.
+
+    The budget is ``memory_budget`` from :func:`gpucluster.set_config`, or
+    the memory available now.
+    """
+    needed = condensed_bytes(n_samples)
+    budget = get_config()["memory_budget"] or backend.free_memory("cpu")
+    if needed > budget:
+        raise MemoryError(
+            f"linkage={linkage!r} needs the condensed distance matrix of "
+            f"n_samples={n_samples}: {needed} bytes ({needed / 2**30:.2f} GiB), more than "
+            f"the {budget} bytes available ({budget / 2**30:.2f} GiB). Use linkage='ward' "
+            "or 'single' (O(n) memory), a connectivity graph, fewer samples, or raise "
+            "gpucluster.set_config(memory_budget=...)."
+        )
+
+
+def sorted_children(merges, distances, n_samples):
+    """Merges found out of order, sorted by distance (stable) and numbered as SciPy's."""
+    order = np.argsort(distances, kind="stable")
+    merges = np.ascontiguousarray(merges[order])
+    return nn_chain.label_merges(merges, n_samples), distances[order]
+
+
+def unstructured_tree(X, linkage, metric):
+    """Full dendrogram of X's rows without connectivity constraints.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features); NumPy or any array-API array
+        Only "single" linkage with a euclidean or cosine metric keeps X in its
+        namespace (the ``mst`` kernel); the rest runs on float64 NumPy.
+    linkage : {"ward", "complete", "average", "single"}
+    metric : {"euclidean", "manhattan", "cosine"}
+
+    Returns
+    -------
+    children : ndarray (n_samples - 1, 2) int64
+    distances : ndarray (n_samples - 1,) float64
+    """
+    n = X.shape[0]
+    threads = nn_chain.default_threads()
+    if linkage == "single" and metric in ("euclidean", "cosine"):
+        edges, weights = kernels.mst(X, metric=metric)
+        edges = np.ascontiguousarray(backend.to_numpy(edges), dtype=np.int64)
+        weights = np.asarray(backend.to_numpy(weights), dtype=np.float64)
+        # The kernel's edges already ascend by weight; the stable sort only
+        # guards the contract.
+        return sorted_children(edges, weights, n)
+    Xh = np.ascontiguousarray(backend.to_numpy(X), dtype=np.float64)
+    if linkage == "ward":
+        merges, distances = nn_chain.ward_nn_chain(Xh, threads)
+        return sorted_children(merges, distances, n)
+    check_condensed_fits(n, linkage)
+    D = nn_chain.condensed_distances(Xh, nn_chain.DISTANCE_CODES[metric])
+    merges, distances = nn_chain.linkage_nn_chain(D, n, nn_chain.LINKAGE_CODES[linkage], threads)
+    del D
+    return sorted_children(merges, distances, n)
+
+
+def hc_cut(n_clusters, children, n_leaves):
+    """Labels of the leaves after cutting the tree into ``n_clusters``, numbered as scikit-learn's ``_hc_cut``."""
+    if n_clusters > n_leaves:
+        raise ValueError(
+            "Cannot extract more clusters than samples: "
+            f"{n_clusters} clusters were given for a tree with {n_leaves} leaves."
+        )
+    # scikit-learn splits the largest node first through a heap of negated
+    # ids; the heap's final order numbers the clusters, so it is kept as is.
+    nodes = [-(int(max(children[-1])) + 1)]
+    for _ in range(n_clusters - 1):
+        these_children = children[-nodes[0] - n_leaves]
+        heappush(nodes, -int(these_children[0]))
+        heappushpop(nodes, -int(these_children[1]))
+    cut = np.array([-node for node in nodes], dtype=np.int64)
+    return nn_chain.labels_below(np.ascontiguousarray(children, dtype=np.int64), n_leaves, cut)
+
+
+# --------------------------------------------------------------------------
+# Structured trees (connectivity), ported from scikit-learn's heap algorithms
+
+
+def fix_connectivity(Xh, connectivity, metric):
+    """Symmetrise the connectivity graph and join its components, as scikit-learn does.
+
+    Returns the graph as a LIL matrix and the number of connected components
+    it had. Components are joined (with a warning) by an edge between their
+    closest pair of points, so the tree does not stop early.
+    """
+    n = Xh.shape[0]
+    if connectivity.shape[0] != n or connectivity.shape[1] != n:
+        raise ValueError(
+            f"Wrong shape for connectivity matrix: {connectivity.shape} when X is {Xh.shape}"
+        )
+    connectivity = connectivity + connectivity.T
+    connectivity = sparse.lil_matrix(connectivity) if sparse.issparse(connectivity) else (
+        sparse.lil_matrix(np.asarray(connectivity))
+    )
+    coo = connectivity.tocoo()
+    labels = backend.to_numpy(kernels.connected_components(
+        n, np.asarray(coo.row, dtype=np.int64), np.asarray(coo.col, dtype=np.int64)
+    ))
+    n_components = int(labels.max()) + 1 if n else 0
+    if n_components > 1:
+        warnings.warn(
+            f"the number of connected components of the connectivity matrix is "
+            f"{n_components} > 1. Completing it to avoid stopping the tree early.",
+            stacklevel=3,
+        )
+        for i in range(n_components):
+            idx_i = np.flatnonzero(labels == i)
+            for j in range(i):
+                idx_j = np.flatnonzero(labels == j)
+                D = pairwise_distances(Xh[idx_i], Xh[idx_j], metric=metric)
+                ii, jj = np.unravel_index(D.argmin(axis=None), D.shape)
+                connectivity[idx_i[ii], idx_j[jj]] = 1
+                connectivity[idx_j[jj], idx_i[ii]] = 1
+    return connectivity, n_components
+
+
+def _ward_inertia(moments_1, moments_2, rows, cols):
+    n = moments_1[rows] * moments_1[cols] / (moments_1[rows] + moments_1[cols])
+    diff = moments_2[rows] / moments_1[rows, None] - moments_2[cols] / moments_1[cols, None]
+    return np.sum(diff * diff, axis=1) * n
+
+
+def structured_ward(Xh, connectivity, n_nodes):
+    """scikit-learn's ``ward_tree`` with connectivity: merges, parents and distances."""
+    n, n_features = Xh.shape
+    A = []
+    coord_row, coord_col = [], []
+    for ind, row in enumerate(connectivity.rows):
+        A.append(list(row))
+        lower = [i for i in row if i < ind]
+        coord_row.extend(len(lower) * [ind])
+        coord_col.extend(lower)
+    moments_1 = np.zeros(n_nodes)
+    moments_1[:n] = 1
+    moments_2 = np.zeros((n_nodes, n_features))
+    moments_2[:n] = Xh
+    rows = np.asarray(coord_row, dtype=np.intp)
+    cols = np.asarray(coord_col, dtype=np.intp)
+    heap = list(zip(_ward_inertia(moments_1, moments_2, rows, cols).tolist(),
+                    coord_row, coord_col))
+    heapify(heap)
+    parent = np.arange(n_nodes, dtype=np.intp)
+    used = np.ones(n_nodes, dtype=bool)
+    not_visited = np.empty(n_nodes, dtype=bool)
+    children = []
+    distances = np.empty(n_nodes - n)
+    for k in range(n, n_nodes):
+        while True:
+            inertia, i, j = heappop(heap)
+            if used[i] and used[j]:
+                break
+        parent[i] = parent[j] = k
+        children.append((j, i))
+        used[i] = used[j] = False
+        distances[k - n] = inertia
+        moments_1[k] = moments_1[i] + moments_1[j]
+        moments_2[k] = moments_2[i] + moments_2[j]
+        # The current clusters next to i or j: the roots of their neighbours.
+        heads = []
+        not_visited.fill(True)
+        not_visited[k] = False
+        for node in A[i] + A[j]:
+            while parent[node] != node:
+                node = parent[node]
+            if not_visited[node]:
+                not_visited[node] = False
+                heads.append(node)
+        for col in heads:
+            A[col].append(k)
+        A.append(heads)
+        cols = np.asarray(heads, dtype=np.intp)
+        rows = np.full(cols.shape, k, dtype=np.intp)
+        for value, col in zip(_ward_inertia(moments_1, moments_2, rows, cols).tolist(), heads):
+            heappush(heap, (value, k, col))
+    children = np.asarray(children, dtype=np.int64).reshape(-1, 2)
+    # scikit-learn stores half the squared increase; sqrt(2 x) is the ward distance.
+    return children, parent, np.sqrt(2.0 * distances)
+
+
+def _merge_neighbours(a, b, used, n_a, n_b, linkage):
+    out = {key: value for key, value in a.items() if used[key]}
+    for key, value in b.items():
+        if not used[key]:
+            continue
+        if key in out:
+            if linkage == "complete":
+                out[key] = max(out[key], value)
+            else:
+                out[key] = (n_a * out[key] + n_b * value) / (n_a + n_b)
+        else:
+            out[key] = value
+    return out
+
+
+def _edge_distances(Xh, rows, cols, metric):
+    diff_a, diff_b = Xh[rows], Xh[cols]
+    if metric == "euclidean":
+        return np.sqrt(np.sum((diff_a - diff_b) ** 2, axis=1))
+    if metric == "manhattan":
+        return np.sum(np.abs(diff_a - diff_b), axis=1)
+    norms = np.linalg.norm(diff_a, axis=1) * np.linalg.norm(diff_b, axis=1)
+    return 1.0 - np.sum(diff_a * diff_b, axis=1) / norms
+
+
+def structured_linkage(Xh, connectivity, n_nodes, linkage, metric):
+    """scikit-learn's ``linkage_tree`` with connectivity: merges, parents and distances."""
+    n = Xh.shape[0]
+    coo = connectivity.tocoo()
+    keep = coo.row != coo.col
+    rows, cols = coo.row[keep].astype(np.intp), coo.col[keep].astype(np.intp)
+    weights = _edge_distances(Xh, rows, cols, metric)
+    parent = np.arange(n_nodes, dtype=np.intp)
+    if linkage == "single":
+        upper = rows < cols
+        edges = np.stack([rows[upper], cols[upper]], axis=1)
+        w = weights[upper]
+        order = np.argsort(w, kind="stable")
+        selected, chosen = [], []
+        roots = np.arange(n)
+        for e in order.tolist():
+            a, b = int(edges[e, 0]), int(edges[e, 1])
+            ra, rb = nn_chain._find(roots, a), nn_chain._find(roots, b)
+            if ra != rb:
+                roots[ra] = rb
+                selected.append((a, b))
+                chosen.append(w[e])
+        children = nn_chain.label_merges(np.asarray(selected, dtype=np.int64).reshape(-1, 2), n)
+        for k, (left, right) in enumerate(children.tolist(), n):
+            if k >= n_nodes:
+                break
+            parent[left] = parent[right] = k
+        return children, parent, np.asarray(chosen, dtype=np.float64)
+    graph = sparse.coo_matrix((weights, (rows, cols)), shape=(n, n)).tolil()
+    A = [dict(zip(r, d)) for r, d in zip(graph.rows, graph.data)] + [None] * (n_nodes - n)
+    heap = [(d, ind, r) for ind, (r_list, d_list) in enumerate(zip(graph.rows, graph.data))
+            for r, d in zip(r_list, d_list) if r < ind]
+    heapify(heap)
+    used = np.ones(n_nodes, dtype=np.intp)
+    children = []
+    distances = np.empty(n_nodes - n)
+    for k in range(n, n_nodes):
+        while True:
+            weight, i, j = heappop(heap)
+            if used[i] and used[j]:
+                break
+        distances[k - n] = weight
+        parent[i] = parent[j] = k
+        children.append((j, i))
+        n_i, n_j = used[i], used[j]
+        used[k] = n_i + n_j
+        used[i] = used[j] = 0
+        merged = _merge_neighbours(A[i], A[j], used, n_i, n_j, linkage)
+        for col, d in merged.items():
+            A[col][k] = d
+            heappush(heap, (d, k, col))
+        A[k] = merged
+        A[i] = A[j] = None
+    return np.asarray(children, dtype=np.int64).reshape(-1, 2), parent, distances
+
+
+def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
+    """Tree restricted to ``connectivity``; partial when ``n_clusters`` is given.
+
+    Returns ``(children, n_connected_components, parents, distances)``.
+    """
+    n = Xh.shape[0]
+    connectivity, n_components = fix_connectivity(Xh, connectivity, metric)
+    if n_clusters is None:
+        n_nodes = 2 * n - 1
+    else:
+        if n_clusters > n:
+            raise ValueError(
+                f"Cannot provide more clusters than samples. {n_clusters} n_clusters "
+                f"was asked, and there are {n} samples."
+            )
+        n_nodes = 2 * n - n_clusters
+    if linkage == "ward":
+        children, parents, distances = structured_ward(Xh, connectivity, n_nodes)
+    else:
+        children, parents, distances = structured_linkage(
+            Xh, connectivity, n_nodes, linkage, metric
+        )
+    return children, n_components, parents, distances
+
+
+def build_tree(X, linkage, metric, connectivity, n_clusters):
+    """The tree for ``AgglomerativeClustering``; a module-level function so ``memory`` can cache it.
+
+    Returns ``(children, n_connected_components, parents or None, distances)``.
+    """
+    if connectivity is None:
+        children, distances = unstructured_tree(X, linkage, metric)
+        return children, 1, None, distances
+    Xh = np.ascontiguousarray(backend.to_numpy(X), dtype=np.float64)
+    return structured_tree(Xh, connectivity, linkage, metric, n_clusters)
+
+
+# --------------------------------------------------------------------------
+# The estimator
+
+
+class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+    """Agglomerative clustering, a drop-in replacement for scikit-learn's.
+
+    Recursively merges the pair of clusters that least increases the linkage
+    distance, and cuts the tree at ``n_clusters`` or ``distance_threshold``.
+
+    Parameters
+    ----------
+    n_clusters : int or None, default=2
+        The number of clusters to find; None when ``distance_threshold`` is set.
+    metric : {"euclidean", "l2", "manhattan", "l1", "cosine"}, default="euclidean"
+        Distance between samples; "ward" accepts only "euclidean" ("l2").
+        "cosine" needs non-zero rows.
+    memory : str, joblib.Memory or None, default=None
+        Caches the tree, as scikit-learn's.
+    connectivity : array-like, sparse matrix or callable, default=None
+        Neighbours of each sample (n_samples, n_samples), for example from
+        ``sklearn.neighbors.kneighbors_graph``; a callable is called with X
+        (as a NumPy array) and returns it. Merges then join only connected
+        clusters; a graph with several components is completed with a warning.
+    compute_full_tree : "auto" or bool, default="auto"
+        Stop building the tree at ``n_clusters`` (only with ``connectivity``).
+        "auto" stops early when ``n_clusters`` is at least
+        ``max(100, 0.02 * n_samples)``; it must be True with ``distance_threshold``.
+    linkage : {"ward", "complete", "average", "single"}, default="ward"
+    distance_threshold : float or None, default=None
+        Clusters are not merged above this linkage distance; ``n_clusters``
+        must then be None.
+    compute_distances : bool, default=False
+        Store ``distances_`` even without ``distance_threshold``.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where "single" linkage computes its spanning tree; the other linkages
+        build the tree on the host.
+    output_type : {"input", "numpy", "cupy", "torch"}, default="input"
+        The array type of fitted attributes; "input" mirrors X.
+
+    Attributes
+    ----------
+    n_clusters_ : int
+    labels_ : array of shape (n_samples,), int64
+        Same array type and device as the X given to ``fit`` (see ``output_type``).
+    n_leaves_ : int
+    n_connected_components_ : int
+    n_features_in_ : int
+    children_ : array of shape (n_samples - 1, 2), int64
+        Merge ``i`` joins nodes ``children_[i]`` into node ``n_samples + i``;
+        nodes below ``n_samples`` are samples. Fewer rows when the tree stops
+        early.
+    distances_ : array of shape (n_samples - 1,), float64
+        Linkage distance of each merge (the ward distance for "ward");
+        only with ``distance_threshold`` or ``compute_distances``.
+
+    Notes
+    -----
+    "ward" runs the nearest-neighbour chain over centroids: O(n^2 d) time,
+    O(n d) memory. "complete" and "average" run it over a condensed distance
+    matrix: O(n^2 d) time, 4 n^2 bytes; a ``MemoryError`` names the bytes
+    needed when that exceeds the memory available (or ``memory_budget``).
+    "single" is a minimum spanning tree, O(n^2 d) time and O(n d) memory.
+    With ``connectivity``, the cost follows the number of edges, in pure
+    Python as scikit-learn's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpucluster import AgglomerativeClustering
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [4, 4], [4, 0]])
+    >>> clustering = AgglomerativeClustering().fit(X)
+    >>> clustering.labels_.tolist()
+    [1, 1, 1, 0, 0, 0]
+    >>> clustering.children_.tolist()
+    [[0, 1], [3, 5], [2, 6], [4, 7], [8, 9]]
+    """
+
+    def __init__(self, n_clusters=2, *, metric="euclidean", memory=None, connectivity=None,
+                 compute_full_tree="auto", linkage="ward", distance_threshold=None,
+                 compute_distances=False, device="auto", output_type="input"):
+        self.n_clusters = n_clusters
+        self.metric = metric
+        self.memory = memory
+        self.connectivity = connectivity
+        self.compute_full_tree = compute_full_tree
+        self.linkage = linkage
+        self.distance_threshold = distance_threshold
+        self.compute_distances = compute_distances
+        self.device = device
+        self.output_type = output_type
+
+    def _check_params(self):
+        if self.n_clusters is not None:
+            check_scalar(self.n_clusters, "n_clusters", min_value=1)
+        if self.distance_threshold is not None:
+            check_scalar(self.distance_threshold, "distance_threshold", kind=numbers.Real,
+                         min_value=0)
+        check_option(self.linkage, "linkage", LINKAGES)
+        check_option(self.metric, "metric", METRICS)
+        if not (isinstance(self.compute_full_tree, bool) or self.compute_full_tree == "auto"):
+            raise ValueError(
+                f"compute_full_tree must be 'auto', True or False, got {self.compute_full_tree!r}."
+            )
+        if not isinstance(self.compute_distances, (bool, np.bool_)):
+            raise TypeError(f"compute_distances must be a bool, got {self.compute_distances!r}.")
+        self._check_device_params()
+        if not ((self.n_clusters is None) ^ (self.distance_threshold is None)):
+            raise ValueError(
+                "Exactly one of n_clusters and distance_threshold has to be set, and the "
+                f"other needs to be None; got n_clusters={self.n_clusters!r} and "
+                f"distance_threshold={self.distance_threshold!r}."
+            )
+        if self.distance_threshold is not None and not self.compute_full_tree:
+            raise ValueError("compute_full_tree must be True if distance_threshold is set.")
+        metric = _METRIC_ALIASES.get(self.metric, self.metric)
+        if self.linkage == "ward" and metric != "euclidean":
+            raise ValueError(
+                f"{self.metric} was provided as metric. Ward can only work with euclidean "
+                "distances (i.e. 'euclidean' and 'l2')."
+            )
+        return metric
+
+    def _work(self, n_samples, n_features):
+        # Only the single-linkage spanning tree can use a GPU.
+        return float(n_samples) ** 2 * n_features if self.linkage == "single" else 0.0
+
+    def fit(self, X, y=None):
+        """Build the tree and cut it.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list;
+            at least 2 samples.
+        y : ignored
+
+        Returns
+        -------
+        self : AgglomerativeClustering
+        """
+        metric = self._check_params()
+        memory = check_memory(self.memory)
+        X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        n_samples = X.shape[0]
+        if n_samples < 2:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
+                "minimum of 2 is required by AgglomerativeClustering."
+            )
+        xp = backend.namespace(X)
+        if metric == "cosine" and self.linkage != "ward" and bool(
+            xp.any(xp.all(X == 0, axis=1))
+        ):
+            raise ValueError("Cosine affinity cannot be used when X contains zero vectors")
+
+        connectivity = self.connectivity
+        if connectivity is not None:
+            if callable(connectivity):
+                connectivity = connectivity(backend.to_numpy(X))
+            connectivity = check_array(connectivity, accept_sparse=["csr", "coo", "lil"])
+
+        compute_full_tree = self.compute_full_tree
+        if connectivity is None:
+            compute_full_tree = True
+        if compute_full_tree == "auto":
+            if self.distance_threshold is not None:
+                compute_full_tree = True
+            else:
+                # scikit-learn's heuristic: stopping early pays only for many clusters.
+                compute_full_tree = self.n_clusters < max(100, 0.02 * n_samples)
+        n_clusters = None if compute_full_tree else self.n_clusters
+        if not compute_full_tree and self.n_clusters > n_samples:
+            raise ValueError(
+                f"Cannot provide more clusters than samples. {self.n_clusters} n_clusters "
+                f"was asked, and there are {n_samples} samples."
+            )
+        if compute_full_tree and self.n_clusters is not None and self.n_clusters > n_samples:
+            raise ValueError(
+                "Cannot extract more clusters than samples: "
+                f"{self.n_clusters} clusters were given for a tree with {n_samples} leaves."
+            )
+
+        builder = build_tree
+        X_tree = X
+        if self.memory is not None:
+            builder = memory.cache(build_tree)
+            X_tree = backend.to_numpy(X)
+        children, n_components, parents, distances = builder(
+            X_tree, self.linkage, metric, connectivity, n_clusters
+        )
+
+        if self.distance_threshold is not None:
+            n_clusters_ = int(np.count_nonzero(distances >= self.distance_threshold)) + 1
+        else:
+            n_clusters_ = int(self.n_clusters)
+        if compute_full_tree:
+            labels = hc_cut(n_clusters_, children, n_samples)
+        else:
+            heads = nn_chain.roots_of(parents, n_samples)
+            labels = np.searchsorted(np.unique(heads), heads).astype(np.int64)
+
+        self.children_ = self._to_output(np.ascontiguousarray(children, dtype=np.int64), like)
+        if self.distance_threshold is not None or self.compute_distances:
+            self.distances_ = self._to_output(np.asarray(distances, dtype=np.float64), like)
+        elif hasattr(self, "distances_"):
+            del self.distances_
+        self.n_connected_components_ = int(n_components)
+        self.n_leaves_ = int(n_samples)
+        self.n_clusters_ = n_clusters_
+        self.labels_ = self._to_output(np.asarray(labels, dtype=np.int64), like)
+        self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Fit and return ``labels_``."""
+        return self.fit(X).labels_

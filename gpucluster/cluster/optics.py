@@ -1,0 +1,647 @@
+"""OPTICS: ordering points to identify the clustering structure.
+
+The estimator has scikit-learn's ``OPTICS`` signature, defaults and results
+(``ordering_``, ``reachability_``, ``core_distances_``, ``predecessor_``,
+``labels_``, ``cluster_hierarchy_``). The pipeline:
+
+1. core distances: distance to the ``min_samples``-th nearest neighbour,
+   counting the point itself, from ``kernels.knn`` on X's device; rounded to
+   15 decimals and set to inf above ``max_eps``, as scikit-learn does;
+2. the ordering loop of scikit-learn's ``compute_optics_graph``, O(n^2 d):
+   on the CPU one compiled Numba function (``kernels/cpu/optics.py``), with
+   no Python between steps; for CUDA arrays ``_ordering_xp``, the same loop in
+   array-API code, one distance row (a matrix-vector product) per step on the
+   GPU;
+3. cluster extraction on the host in NumPy, O(n): scikit-learn's Xi method
+   (with predecessor correction) or its DBSCAN-like cut at ``eps``.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from .. import backend, kernels
+from .._distances import normalize_rows
+from .._validation import check_option, check_scalar
+from ..kernels._numba import COSINE, SQEUCLIDEAN
+from ..kernels.cpu.optics import farthest_neighbor_distances, optics_ordering
+from ._base import DeviceEstimatorMixin
+
+# Accepted metric names and the distance each one computes.
+_METRIC_DISTANCE = {
+    "minkowski": "euclidean",  # with p=2, the only p supported
+    "euclidean": "euclidean",
+    "l2": "euclidean",
+    "sqeuclidean": "sqeuclidean",
+    "cosine": "cosine",
+}
+METRICS = tuple(_METRIC_DISTANCE)
+CLUSTER_METHODS = ("xi", "dbscan")
+ALGORITHMS = ("auto", "brute", "ball_tree", "kd_tree")
+
+# Decimals scikit-learn keeps in core distances and reachabilities
+# (np.finfo(np.float64).precision), so that ties do not hang on the last bits.
+ROUND_DECIMALS = 15
+ROUND_SCALE = 10.0**ROUND_DECIMALS
+
+# Each ordering step on a GPU costs a few kernel launches and two host
+# synchronisations whatever its size, while the Numba loop costs O(n d) per
+# step; host data goes to a GPU under device="auto" only when one distance row
+# is at least this many multiply-adds. An estimate, not yet measured.
+GPU_MIN_ROW_WORK = 1e6
+
+
+def _validate_size(size, n_samples, name):
+    if size > n_samples:
+        raise ValueError(
+            f"{name}={size} must be no greater than the number of samples "
+            f"(n_samples={n_samples})."
+        )
+
+
+def _effective_size(size, n_samples, name):
+    """scikit-learn's reading of an int >= 2 or a fraction of ``n_samples`` (at least 2)."""
+    _validate_size(size, n_samples, name)
+    if size <= 1:
+        return max(2, int(size * n_samples))
+    return int(size)
+
+
+# --------------------------------------------------------------------------
+# The OPTICS graph
+
+
+_KNN_METRIC = {"euclidean": "sqeuclidean", "sqeuclidean": "sqeuclidean", "cosine": "cosine"}
+
+
+def _round(values):
+    """``np.around(values, 15)`` in any namespace: rint(x * 1e15) / 1e15, as NumPy does it."""
+    xp = backend.namespace(values)
+    return xp.round(values * ROUND_SCALE) / ROUND_SCALE
+
+
+def _cap(core, max_eps):
+    xp = backend.namespace(core)
+    inf = xp.asarray(xp.inf, dtype=xp.float64, device=backend.device(core))
+    return _round(xp.where(core > max_eps, inf, core))
+
+
+def optics_graph(X, min_samples, distance, max_eps):
+    """scikit-learn's ``compute_optics_graph`` for the rows of X, on X's device.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    min_samples : int, 2 <= min_samples <= n_samples
+    distance : {"euclidean", "sqeuclidean", "cosine"}
+    max_eps : float
+
+    Returns
+    -------
+    ordering : ndarray (n_samples,), int64, host NumPy
+    core_distances : array (n_samples,), float64, X's namespace and device
+    reachability : array (n_samples,), float64, X's namespace and device
+    predecessor : array (n_samples,), int64, X's namespace and device
+    """
+    # The kNN kernel finds the neighbours; their distances are then
+    # recomputed with the ordering loop's own arithmetic, so that the core
+    # distance of p and its distance to its k-th neighbour are one number and
+    # ties in the reachability are exact, as in scikit-learn.
+    _, indices = kernels.knn(X, min_samples - 1, metric=_KNN_METRIC[distance],
+                             exclude_self=True)
+    if backend.is_cuda_array(X):
+        return _optics_graph_xp(X, indices, distance, max_eps)
+    Xh = backend.host_view(X)
+    if distance == "cosine":
+        Xh = np.ascontiguousarray(normalize_rows(Xh.astype(np.float64)))
+    code = COSINE if distance == "cosine" else SQEUCLIDEAN
+    root = distance == "euclidean"
+    core = farthest_neighbor_distances(Xh, backend.host_view(indices), code, root)
+    core = _cap(core, max_eps)
+    ordering, reachability, predecessor = optics_ordering(Xh, core, float(max_eps), code, root)
+    return (ordering, backend.wrap_like(core, X), backend.wrap_like(reachability, X),
+            backend.wrap_like(predecessor, X))
+
+
+def _optics_graph_xp(X, indices, distance, max_eps):
+    """``optics_graph`` in array-API code from the kNN indices (the CUDA path; any namespace works)."""
+    xp = backend.namespace(X)
+    X64 = xp.astype(X, xp.float64)
+    if distance == "cosine":
+        X64 = normalize_rows(X64)
+    core = _cap(_farthest_neighbor_distances_xp(X64, indices, distance), max_eps)
+    ordering, reachability, predecessor = _ordering_xp(X64, core, max_eps, distance)
+    return ordering, core, reachability, predecessor
+
+
+def _farthest_neighbor_distances_xp(X64, indices, distance):
+    """Distance from each row to the farthest of its listed neighbours, one neighbour column at a time."""
+    xp = backend.namespace(X64)
+    farthest = xp.zeros(X64.shape[0], dtype=xp.float64, device=backend.device(X64))
+    for c in range(indices.shape[1]):
+        neighbors = xp.take(X64, indices[:, c], axis=0)
+        if distance == "cosine":
+            dist = xp.clip(1.0 - xp.vecdot(X64, neighbors), 0.0, 2.0)
+        else:
+            diff = X64 - neighbors
+            dist = xp.vecdot(diff, diff)
+            if distance == "euclidean":
+                dist = xp.sqrt(dist)
+        farthest = xp.maximum(farthest, dist)
+    return farthest
+
+
+def _ordering_xp(X, core, max_eps, distance):
+    """The OPTICS ordering loop in array-API code, one distance row per step on X's device.
+
+    ``X`` is float64, with unit rows for the cosine distance.
+    Same steps as the Numba loop. Each step computes one row of distances,
+    O(n d) on X's device, with the same operations as
+    ``_farthest_neighbor_distances_xp`` (differences, then ``vecdot``; no
+    :math:`|x|^2 - 2 x \\cdot y + |y|^2` cancellation), so core distances and
+    row distances agree exactly. Returns the ordering as a host NumPy array, and reachability
+    (float64) and predecessors (int64) in X's namespace.
+    """
+    xp = backend.namespace(X)
+    device = backend.device(X)
+    n_samples = X.shape[0]
+    X64 = X
+    # One transfer: each step needs its point's core distance as a Python float.
+    core_host = backend.to_numpy(core).astype(np.float64)
+    inf = xp.asarray(xp.inf, dtype=xp.float64, device=device)
+    reachability = xp.full(n_samples, xp.inf, dtype=xp.float64, device=device)
+    predecessor = xp.full(n_samples, -1, dtype=xp.int64, device=device)
+    unprocessed = xp.ones(n_samples, dtype=xp.bool, device=device)
+    ordering = np.empty(n_samples, dtype=np.int64)
+    point = 0
+    for step in range(n_samples):
+        ordering[step] = point
+        unprocessed[point] = False
+        if step == n_samples - 1:
+            break
+        core_point = float(core_host[point])
+        if core_point != np.inf:
+            row = X64[point:point + 1, :]
+            if distance == "cosine":
+                dist = xp.clip(1.0 - xp.vecdot(X64, row), 0.0, 2.0)
+            else:
+                diff = X64 - row
+                dist = xp.vecdot(diff, diff)
+                if distance == "euclidean":
+                    dist = xp.sqrt(dist)
+            reach = xp.maximum(dist, xp.full_like(dist, core_point))
+            reach = _round(reach)
+            better = unprocessed & (dist <= max_eps) & (reach < reachability)
+            reachability = xp.where(better, reach, reachability)
+            predecessor = xp.where(better, xp.full_like(predecessor, point), predecessor)
+        key = xp.where(unprocessed, reachability, inf)
+        point = int(xp.argmin(key))
+        if not bool(unprocessed[point]):
+            # Every unprocessed point is at inf: scikit-learn takes the lowest index.
+            point = int(xp.argmax(xp.astype(unprocessed, xp.int8)))
+    return ordering, reachability, predecessor
+
+
+# --------------------------------------------------------------------------
+# Cluster extraction (host NumPy, O(n) apart from the Xi steep-area bookkeeping)
+
+
+def cluster_optics_dbscan(*, reachability, core_distances, ordering, eps):
+    """DBSCAN-like labels at ``eps`` from an OPTICS result, as scikit-learn's function.
+
+    All arguments are host NumPy arrays; returns labels (n_samples,) int64.
+    """
+    reachability = np.asarray(reachability)
+    core_distances = np.asarray(core_distances)
+    ordering = np.asarray(ordering)
+    labels = np.zeros(core_distances.shape[0], dtype=np.int64)
+    far_reach = reachability > eps
+    near_core = core_distances <= eps
+    labels[ordering] = np.cumsum(far_reach[ordering] & near_core[ordering]) - 1
+    labels[far_reach & ~near_core] = -1
+    return labels
+
+
+def cluster_optics_xi(*, reachability, predecessor, ordering, min_samples,
+                      min_cluster_size=None, xi=0.05, predecessor_correction=True):
+    """Labels and cluster hierarchy by the Xi-steep method, as scikit-learn's function.
+
+    All arrays are host NumPy arrays. Returns ``labels`` (n_samples,) int64
+    and ``clusters`` (n_clusters, 2) int64: ``[start, end]`` positions in
+    ``ordering``, both inclusive, smaller nested clusters first.
+    """
+    reachability = np.asarray(reachability, dtype=np.float64)
+    ordering = np.asarray(ordering, dtype=np.int64)
+    n_samples = reachability.shape[0]
+    min_samples = _effective_size(min_samples, n_samples, "min_samples")
+    if min_cluster_size is None:
+        min_cluster_size = min_samples
+    min_cluster_size = _effective_size(min_cluster_size, n_samples, "min_cluster_size")
+    clusters = _xi_cluster(
+        reachability[ordering], np.asarray(predecessor)[ordering], ordering, float(xi),
+        min_samples, min_cluster_size, bool(predecessor_correction),
+    )
+    return _extract_xi_labels(ordering, clusters), clusters
+
+
+def _extend_region(steep_point, xward_point, start, min_samples):
+    """End of the maximal steep region from ``start`` (at most ``min_samples`` non-steep points in a row)."""
+    n_samples = steep_point.shape[0]
+    non_xward_points = 0
+    index = start
+    end = start
+    while index < n_samples:
+        if steep_point[index]:
+            non_xward_points = 0
+            end = index
+        elif not xward_point[index]:
+            non_xward_points += 1
+            if non_xward_points > min_samples:
+                break
+        else:
+            return end
+        index += 1
+    return end
+
+
+def _update_filter_sdas(sdas, mib, xi_complement, reachability_plot):
+    """Drop the steep-down areas that the maximum in between (mib) rules out; raise the others' mib."""
+    if np.isinf(mib):
+        return []
+    kept = [sda for sda in sdas if mib <= reachability_plot[sda["start"]] * xi_complement]
+    for sda in kept:
+        sda["mib"] = max(sda["mib"], mib)
+    return kept
+
+
+def _correct_predecessor(reachability_plot, predecessor_plot, position, s, e):
+    """Algorithm 2 of Schubert and Gertz (2018): shrink [s, e] until e's predecessor lies in it.
+
+    ``position[p]`` is p's index in the ordering, so "the predecessor of e is
+    among ordering[s:e]" is one comparison instead of scikit-learn's scan.
+    """
+    while s < e:
+        if reachability_plot[s] > reachability_plot[e]:
+            return s, e
+        p_e = predecessor_plot[e]
+        if p_e >= 0 and s <= position[p_e] < e:
+            return s, e
+        e -= 1
+    return None, None
+
+
+def _xi_cluster(reachability_plot, predecessor_plot, ordering, xi, min_samples,
+                min_cluster_size, predecessor_correction):
+    """scikit-learn's ``_xi_cluster``: roughly Figure 19 of the OPTICS paper, with its two corrections."""
+    # An inf at the end lets a cluster that runs to the end of the plot close.
+    reachability_plot = np.hstack((reachability_plot, np.inf))
+    position = np.empty(ordering.shape[0], dtype=np.int64)
+    position[ordering] = np.arange(ordering.shape[0])
+    xi_complement = 1 - xi
+    sdas = []
+    clusters = []
+    index = 0
+    mib = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = reachability_plot[:-1] / reachability_plot[1:]
+        steep_upward = ratio <= xi_complement
+        steep_downward = ratio >= 1 / xi_complement
+        downward = ratio > 1
+        upward = ratio < 1
+
+    for steep_index in np.flatnonzero(steep_upward | steep_downward).tolist():
+        if steep_index < index:
+            continue
+        mib = max(mib, np.max(reachability_plot[index:steep_index + 1]))
+        if steep_downward[steep_index]:
+            sdas = _update_filter_sdas(sdas, mib, xi_complement, reachability_plot)
+            d_start = steep_index
+            d_end = _extend_region(steep_downward, upward, d_start, min_samples)
+            sdas.append({"start": d_start, "end": d_end, "mib": 0.0})
+            index = d_end + 1
+            mib = reachability_plot[index]
+        else:
+            sdas = _update_filter_sdas(sdas, mib, xi_complement, reachability_plot)
+            u_start = steep_index
+            u_end = _extend_region(steep_upward, downward, u_start, min_samples)
+            index = u_end + 1
+            mib = reachability_plot[index]
+            u_clusters = []
+            for sda in sdas:
+                c_start = sda["start"]
+                c_end = u_end
+                if reachability_plot[c_end + 1] * xi_complement < sda["mib"]:
+                    continue
+                # Definition 11, criterion 4; 4c with the paper's r(x) < r(sD)
+                # corrected to r(x) > r(sD), as scikit-learn does.
+                d_max = reachability_plot[sda["start"]]
+                if d_max * xi_complement >= reachability_plot[c_end + 1]:
+                    while (reachability_plot[c_start + 1] > reachability_plot[c_end + 1]
+                           and c_start < sda["end"]):
+                        c_start += 1
+                elif reachability_plot[c_end + 1] * xi_complement >= d_max:
+                    while reachability_plot[c_end - 1] > d_max and c_end > u_start:
+                        c_end -= 1
+                if predecessor_correction:
+                    c_start, c_end = _correct_predecessor(
+                        reachability_plot, predecessor_plot, position, c_start, c_end
+                    )
+                if c_start is None:
+                    continue
+                if c_end - c_start + 1 < min_cluster_size:  # criterion 3.a
+                    continue
+                if c_start > sda["end"]:  # criterion 1
+                    continue
+                if c_end < u_start:  # criterion 2
+                    continue
+                u_clusters.append((c_start, c_end))
+            # Smaller clusters first, so that labels go to the leaves.
+            u_clusters.reverse()
+            clusters.extend(u_clusters)
+    return np.array(clusters, dtype=np.int64).reshape(-1, 2)
+
+
+def _extract_xi_labels(ordering, clusters):
+    """Label each leaf cluster of the hierarchy (clusters come smallest first); -1 elsewhere."""
+    labels = np.full(ordering.shape[0], -1, dtype=np.int64)
+    label = 0
+    for start, end in clusters.tolist():
+        if not np.any(labels[start:end + 1] != -1):
+            labels[start:end + 1] = label
+            label += 1
+    labels[ordering] = labels.copy()
+    return labels
+
+
+# --------------------------------------------------------------------------
+# The estimator
+
+
+class OPTICS(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+    """OPTICS clustering on the GPU or the CPU, a drop-in replacement for scikit-learn's.
+
+    Parameters
+    ----------
+    min_samples : int > 1 or float in [0, 1], default=5
+        Neighbourhood size (counting the point itself) for a core point; a
+        float is a fraction of n_samples, at least 2. Also the most
+        consecutive non-steep points in a steep region of the Xi method.
+    max_eps : float, default=np.inf
+        Points farther apart than this never reach each other; core
+        distances above it are inf.
+    metric : {"minkowski", "euclidean", "l2", "sqeuclidean", "cosine"}, default="minkowski"
+        "minkowski" needs ``p=2`` (the Euclidean distance); "cosine" is
+        ``1 - cos(x, y)``.
+    p : float, default=2
+        Minkowski power; only 2 is supported.
+    metric_params : dict or None, default=None
+        Only ``{"p": 2}`` with "minkowski"; the other metrics take none.
+    cluster_method : {"xi", "dbscan"}, default="xi"
+    eps : float or None, default=None
+        The DBSCAN-like cut for ``cluster_method="dbscan"``; ``max_eps`` when None.
+    xi : float in [0, 1), default=0.05
+        Least relative steepness of a cluster boundary in the reachability plot.
+    predecessor_correction : bool, default=True
+        Correct Xi clusters by the OPTICS predecessors (Schubert and Gertz, 2018).
+    min_cluster_size : int > 1, float in (0, 1] or None, default=None
+        Smallest Xi cluster; a float is a fraction of n_samples (at least 2);
+        ``min_samples`` when None.
+    algorithm : {"auto", "brute", "ball_tree", "kd_tree"}, default="auto"
+        Accepted for scikit-learn compatibility; exact brute-force kernels
+        serve all of them.
+    leaf_size, memory, n_jobs
+        Accepted for scikit-learn compatibility; unused.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to compute; "auto" keeps data where it lives, and moves host data
+        to a GPU only when each ordering step is large.
+    output_type : {"input", "numpy", "cupy", "torch"}, default="input"
+
+    Attributes
+    ----------
+    labels_ : array (n_samples,), int64
+        Cluster of each point (-1 for noise); same array type and device as X
+        (or ``output_type``), as every array attribute below.
+    reachability_ : array (n_samples,), X's dtype
+        Reachability distance of each point (inf for the first point of each
+        connected region), indexed by point.
+    ordering_ : array (n_samples,), int64
+        The cluster order of the points.
+    core_distances_ : array (n_samples,), X's dtype
+        Distance at which each point becomes core (inf if it never does).
+    predecessor_ : array (n_samples,), int64
+        The point each point was reached from (-1 for none).
+    cluster_hierarchy_ : array (n_clusters, 2), int64
+        Xi clusters as inclusive ``[start, end]`` positions in ``ordering_``,
+        smaller nested clusters first; only with ``cluster_method="xi"``.
+    n_features_in_ : int
+
+    Notes
+    -----
+    Core distances are an exact kNN kernel on X's device, O(n^2 d). The
+    ordering loop is sequential and O(n^2 d): on the CPU it is one compiled
+    Numba function (float64 distances, no Python per step); on a GPU one
+    distance row per step. Results equal scikit-learn's, which rounds
+    distances to 15 decimals so that ties are stable; float32 data is
+    processed with float64 distances and returned in float32. Extraction runs
+    on the host in O(n).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpucluster.cluster.optics import OPTICS
+    >>> X = np.array([[1, 2], [2, 5], [3, 6], [8, 7], [8, 8], [7, 3]], dtype=np.float64)
+    >>> clustering = OPTICS(min_samples=2).fit(X)
+    >>> clustering.labels_
+    array([0, 0, 0, 1, 1, 1])
+    >>> clustering.ordering_
+    array([0, 1, 2, 5, 3, 4])
+    """
+
+    def __init__(
+        self,
+        *,
+        min_samples=5,
+        max_eps=np.inf,
+        metric="minkowski",
+        p=2,
+        metric_params=None,
+        cluster_method="xi",
+        eps=None,
+        xi=0.05,
+        predecessor_correction=True,
+        min_cluster_size=None,
+        algorithm="auto",
+        leaf_size=30,
+        memory=None,
+        n_jobs=None,
+        device="auto",
+        output_type="input",
+    ):
+        self.min_samples = min_samples
+        self.max_eps = max_eps
+        self.metric = metric
+        self.p = p
+        self.metric_params = metric_params
+        self.cluster_method = cluster_method
+        self.eps = eps
+        self.xi = xi
+        self.predecessor_correction = predecessor_correction
+        self.min_cluster_size = min_cluster_size
+        self.algorithm = algorithm
+        self.leaf_size = leaf_size
+        self.memory = memory
+        self.n_jobs = n_jobs
+        self.device = device
+        self.output_type = output_type
+
+    # ------------------------------------------------------------------
+    # Validation
+
+    @staticmethod
+    def _check_size(value, name, *, allow_zero, allow_none=False):
+        if value is None and allow_none:
+            return
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be an int > 1 or a float in (0, 1], got {value!r}.")
+        if isinstance(value, numbers.Integral):
+            check_scalar(value, name, min_value=2)
+        elif not (0 <= value <= 1) or (value == 0 and not allow_zero):
+            low = "[0" if allow_zero else "(0"
+            raise ValueError(f"{name} as a fraction must be in {low}, 1], got {value!r}.")
+
+    def _check_params(self):
+        """Check every parameter that does not depend on X; return the distance to compute."""
+        self._check_size(self.min_samples, "min_samples", allow_zero=True)
+        self._check_size(self.min_cluster_size, "min_cluster_size", allow_zero=False,
+                         allow_none=True)
+        check_scalar(self.max_eps, "max_eps", kind=numbers.Real, min_value=0)
+        if self.max_eps != self.max_eps:
+            raise ValueError(f"max_eps must be a number >= 0, got {self.max_eps!r}.")
+        if not isinstance(self.metric, str) or self.metric not in METRICS:
+            raise ValueError(
+                f"metric must be one of {METRICS}, got {self.metric!r}; gpucluster's OPTICS "
+                "computes only these distances."
+            )
+        check_scalar(self.p, "p", kind=numbers.Real, min_value=1)
+        if self.metric_params is not None and not isinstance(self.metric_params, dict):
+            raise TypeError(f"metric_params must be a dict or None, got {self.metric_params!r}.")
+        params = dict(self.metric_params or {})
+        p = params.pop("p", self.p) if self.metric == "minkowski" else self.p
+        if params:
+            raise ValueError(
+                f"metric {self.metric!r} takes no parameters here, got metric_params="
+                f"{self.metric_params!r}."
+            )
+        if self.metric == "minkowski" and p != 2:
+            raise ValueError(
+                f"metric='minkowski' is supported only with p=2 (the Euclidean distance), "
+                f"got p={p!r}."
+            )
+        check_option(self.cluster_method, "cluster_method", CLUSTER_METHODS)
+        if self.eps is not None:
+            check_scalar(self.eps, "eps", kind=numbers.Real, min_value=0)
+        if self.cluster_method == "dbscan":
+            eps = self.max_eps if self.eps is None else self.eps
+            if eps > self.max_eps:
+                raise ValueError(f"Specify an epsilon smaller than {self.max_eps}. Got {eps}.")
+        check_scalar(self.xi, "xi", kind=numbers.Real, min_value=0)
+        if not self.xi < 1:
+            raise ValueError(f"xi must be in [0, 1), got {self.xi!r}.")
+        if not isinstance(self.predecessor_correction, (bool, np.bool_)):
+            raise TypeError(
+                f"predecessor_correction must be a bool, got {self.predecessor_correction!r}."
+            )
+        check_option(self.algorithm, "algorithm", ALGORITHMS)
+        check_scalar(self.leaf_size, "leaf_size", min_value=1)
+        if self.memory is not None and not isinstance(self.memory, str) and not hasattr(
+            self.memory, "cache"
+        ):
+            raise TypeError(
+                f"memory must be None, a str or an object with a cache method, got {self.memory!r}."
+            )
+        if self.n_jobs is not None:
+            check_scalar(self.n_jobs, "n_jobs")
+        self._check_device_params()
+        return _METRIC_DISTANCE[self.metric]
+
+    @staticmethod
+    def _work(n_samples, n_features):
+        if n_samples * n_features < GPU_MIN_ROW_WORK:
+            return 0.0
+        return float(n_samples) * n_samples * n_features
+
+    # ------------------------------------------------------------------
+    # Fit
+
+    def fit(self, X, y=None):
+        """Compute the OPTICS ordering and extract clusters.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+        y : ignored
+
+        Returns
+        -------
+        self : OPTICS
+        """
+        distance = self._check_params()
+        X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        n_samples = X.shape[0]
+        min_samples = _effective_size(self.min_samples, n_samples, "min_samples")
+        if self.cluster_method == "xi":
+            min_cluster_size = (min_samples if self.min_cluster_size is None
+                                else self.min_cluster_size)
+            _effective_size(min_cluster_size, n_samples, "min_cluster_size")
+        xp = backend.namespace(X)
+        max_eps = float(self.max_eps)
+
+        ordering, core, reachability, predecessor = optics_graph(
+            X, min_samples, distance, max_eps
+        )
+        reach_host = backend.to_numpy(reachability)
+        if np.all(np.isinf(reach_host)):
+            warnings.warn(
+                "All reachability values are inf. Set a larger max_eps or all data will be "
+                "considered outliers.",
+                UserWarning,
+                stacklevel=2,
+            )
+        core_host = backend.to_numpy(core)
+        if self.cluster_method == "xi":
+            labels, clusters = cluster_optics_xi(
+                reachability=reach_host, predecessor=backend.to_numpy(predecessor),
+                ordering=ordering, min_samples=min_samples, min_cluster_size=min_cluster_size,
+                xi=float(self.xi), predecessor_correction=bool(self.predecessor_correction),
+            )
+        else:
+            eps = max_eps if self.eps is None else float(self.eps)
+            labels = cluster_optics_dbscan(
+                reachability=reach_host, core_distances=core_host, ordering=ordering, eps=eps
+            )
+
+        def out(values, dtype=None):
+            arr = values if not isinstance(values, np.ndarray) else xp.asarray(
+                np.ascontiguousarray(values), device=backend.device(X))
+            if dtype is not None:
+                arr = xp.astype(arr, dtype)
+            return self._to_output(arr, like)
+
+        self.n_features_in_ = int(X.shape[1])
+        self.ordering_ = out(ordering)
+        self.core_distances_ = out(core, X.dtype)
+        self.reachability_ = out(reachability, X.dtype)
+        self.predecessor_ = out(predecessor)
+        self.labels_ = out(labels)
+        if self.cluster_method == "xi":
+            self.cluster_hierarchy_ = out(clusters)
+        elif hasattr(self, "cluster_hierarchy_"):
+            del self.cluster_hierarchy_
+        return self
+
+    def fit_predict(self, X, y=None):
+        """Cluster X and return ``labels_``."""
+        return self.fit(X).labels_

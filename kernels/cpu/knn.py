@@ -1,0 +1,172 @@
+"""Exact k nearest neighbours on the CPU, by brute-force GEMM tiles.
+
+For every query row :math:`q_i` find the k rows :math:`x_j` of X with the
+smallest :math:`\\delta(q_i, x_j)`, ascending, ties to the lower index, where
+:math:`\\delta` is
+
+.. math:: |q|^2 - 2\\, q \\cdot x + |x|^2 \\;(\\text{sqeuclidean, clipped at 0}),
+          \\qquad 1 - \\frac{q \\cdot x}{|q|\\,|x|} \\;(\\text{cosine; 1 against a zero row}),
+
+or the square root of the first (euclidean). The inner products come from a
+single-threaded BLAS GEMM per (query tile, data tile) pair, so the (m, n)
+distance matrix never exists: memory is O(tile rows * (k + data tile rows))
+per thread. Each thread owns whole query tiles (``prange``) and merges every
+data tile into a k-long sorted buffer per query (insertion; a candidate must
+be strictly nearer than the current k-th to get in, and data tiles are
+visited in ascending index order, so ties keep the lower index).
+
+Distances are formed in float64 from the tile's inner products and float64
+norms; for float32 input the GEMM itself is float32, so distances carry the
+usual ``eps32 * |x|^2`` cancellation error of the expanded form. With
+``self_query`` the distance of a row to itself is set to exactly 0 (1 for a
+zero row under cosine), which the expanded form only approximates.
+Reference: ``tests/kernels/reference_neighbors.py::knn``.
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .._numba import COSINE, NUMBA_CACHE, single_threaded_blas
+from .assign import row_sq_norms
+
+# Query rows per tile (one prange task) and data rows per GEMM tile: a
+# (128, 1024) tile of inner products is 1 MiB in float64, about an L2 cache,
+# and is read back once by the merge. At most QUERY_TILE_ROWS, fewer when
+# that keeps every thread busy (at least MIN_TILE_ROWS).
+QUERY_TILE_ROWS = 128
+MIN_TILE_ROWS = 16
+DATA_TILE_ROWS = 1024
+
+
+def query_tile_rows(m):
+    """Query rows per prange task: up to QUERY_TILE_ROWS, fewer so that all threads get work."""
+    per_thread = -(-m // (4 * numba.get_num_threads()))
+    return max(MIN_TILE_ROWS, min(QUERY_TILE_ROWS, per_thread))
+
+
+def norm_terms(A, metric):
+    """Per-row float64 term of the expanded distance: |a|^2, or 1/|a| (0 for a zero row) for cosine."""
+    sq = row_sq_norms(A)
+    if metric != COSINE:
+        return sq
+    out = np.zeros_like(sq)
+    np.divide(1.0, np.sqrt(sq), out=out, where=sq > 0)
+    return out
+
+
+@njit(cache=NUMBA_CACHE)
+def _merge_range(g, c0, c1, x0, q_term, x_terms, metric, best, best_j):
+    """Merge columns c0..c1 of one row of inner products ``g`` into the sorted top-k buffer."""
+    k = best.shape[0]
+    worst = best[k - 1]
+    for c in range(c0, c1):
+        if metric == COSINE:
+            dist = 1.0 - g[c] * q_term * x_terms[x0 + c]
+        else:
+            dist = q_term + x_terms[x0 + c] - 2.0 * g[c]
+        dist = max(dist, 0.0)
+        if dist < worst:
+            pos = k - 1
+            while pos > 0 and best[pos - 1] > dist:
+                best[pos] = best[pos - 1]
+                best_j[pos] = best_j[pos - 1]
+                pos -= 1
+            best[pos] = dist
+            best_j[pos] = x0 + c
+            worst = best[k - 1]
+
+
+@njit(cache=NUMBA_CACHE)
+def _insert(dist, j, best, best_j):
+    """Insert one candidate into a sorted top-k buffer (after equal distances)."""
+    k = best.shape[0]
+    if not dist < best[k - 1]:
+        return
+    pos = k - 1
+    while pos > 0 and best[pos - 1] > dist:
+        best[pos] = best[pos - 1]
+        best_j[pos] = best_j[pos - 1]
+        pos -= 1
+    best[pos] = dist
+    best_j[pos] = j
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _knn_tiles(Q, X, q_terms, x_terms, k, metric, root, self_query, exclude_self,
+               tile_q, tile_x, distances, indices):
+    """Top-k of every query row over all rows of X, written to ``distances`` and ``indices``.
+
+    Q (m, d) and X (n, d) are C-contiguous with one dtype; the caller limits
+    BLAS to one thread (each prange task runs its own GEMM). ``root`` takes
+    the square root at the end (euclidean).
+    """
+    m = Q.shape[0]
+    n = X.shape[0]
+    n_tiles = (m + tile_q - 1) // tile_q
+    for t in prange(n_tiles):
+        q0 = t * tile_q
+        q1 = min(m, q0 + tile_q)
+        rows = q1 - q0
+        best = np.full((rows, k), np.inf)
+        best_j = np.full((rows, k), -1, dtype=np.int64)
+        for x0 in range(0, n, tile_x):
+            x1 = min(n, x0 + tile_x)
+            gram = np.dot(Q[q0:q1], X[x0:x1].T)
+            for r in range(rows):
+                i = q0 + r
+                q_term = q_terms[i]
+                if self_query and x0 <= i < x1:
+                    # Split around the diagonal so the main loop has no self test,
+                    # and give the self pair its exact distance.
+                    s = i - x0
+                    _merge_range(gram[r], 0, s, x0, q_term, x_terms, metric, best[r], best_j[r])
+                    if not exclude_self:
+                        self_dist = 1.0 if (metric == COSINE and q_term == 0.0) else 0.0
+                        _insert(self_dist, i, best[r], best_j[r])
+                    _merge_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms, metric,
+                                 best[r], best_j[r])
+                else:
+                    _merge_range(gram[r], 0, x1 - x0, x0, q_term, x_terms, metric,
+                                 best[r], best_j[r])
+        for r in range(rows):
+            for c in range(k):
+                v = best[r, c]
+                distances[q0 + r, c] = np.sqrt(v) if root else v
+                indices[q0 + r, c] = best_j[r, c]
+
+
+def knn(X, queries, k, metric, root, exclude_self):
+    """The k nearest rows of X to every query row.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float32 or float64, C-contiguous
+    queries : ndarray (m, d) of X's dtype, C-contiguous, or None for X itself
+    k : int, 0 <= k <= n (n - 1 when ``exclude_self`` applies); validated by the caller
+    metric : int
+        ``SQEUCLIDEAN`` or ``COSINE`` from ``kernels._numba``.
+    root : bool
+        Return square roots (euclidean from sqeuclidean).
+    exclude_self : bool
+        With ``queries=None``, row i is not a neighbour of itself.
+
+    Returns
+    -------
+    distances : ndarray (m, k) in X's dtype, ascending per row
+    indices : ndarray (m, k) int64, ties to the lower index
+    """
+    self_query = queries is None
+    Q = X if self_query else queries
+    m = Q.shape[0]
+    distances = np.empty((m, k), dtype=X.dtype)
+    indices = np.empty((m, k), dtype=np.int64)
+    if m == 0 or k == 0:
+        return distances, indices
+    x_terms = norm_terms(X, metric)
+    q_terms = x_terms if self_query else norm_terms(Q, metric)
+    with single_threaded_blas():
+        _knn_tiles(Q, X, q_terms, x_terms, k, metric, root, self_query,
+                   self_query and exclude_self, query_tile_rows(m), DATA_TILE_ROWS,
+                   distances, indices)
+    return distances, indices

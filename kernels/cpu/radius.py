@@ -1,0 +1,170 @@
+"""Exact radius neighbourhoods on the CPU, as CSR lists, by brute-force GEMM tiles.
+
+Row j of X is a neighbour of query row i when :math:`\\delta(q_i, x_j) \\le r`,
+with the distances of ``kernels/cpu/knn.py`` (the expanded form from a
+single-threaded BLAS GEMM per tile; a row's distance to itself exactly 0, or
+1 for a zero row under cosine). Euclidean compares squared distances with
+:math:`r^2`, which saves a square root per pair.
+
+Two passes over the same tiles, each a ``prange`` over query tiles: the first
+counts each row's neighbours, the caller turns the counts into ``indptr`` by a
+cumulative sum, and the second writes the indices. Data tiles and columns are
+visited in ascending order, so each row's indices come out ascending. The
+GEMM is done twice; in exchange memory stays O(tile) besides the output.
+Reference: ``tests/kernels/reference_neighbors.py::radius_neighbors``.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from .._numba import COSINE, NUMBA_CACHE, single_threaded_blas
+from .knn import DATA_TILE_ROWS, norm_terms, query_tile_rows
+
+# Columns counted at once before the fill pass scans them one by one.
+FILL_BLOCK = 32
+
+
+@njit(cache=NUMBA_CACHE)
+def _count_range(g, c0, c1, x0, q_term, x_terms, metric, threshold):
+    """How many of columns c0..c1 of one row of inner products ``g`` are within ``threshold``."""
+    count = 0
+    if metric == COSINE:
+        for c in range(c0, c1):
+            count += 1.0 - g[c] * q_term * x_terms[x0 + c] <= threshold
+    else:
+        for c in range(c0, c1):
+            count += q_term + x_terms[x0 + c] - 2.0 * g[c] <= threshold
+    return count
+
+
+@njit(cache=NUMBA_CACHE)
+def _fill_range(g, c0, c1, x0, q_term, x_terms, metric, threshold, indices, pos):
+    """Write the columns of c0..c1 within ``threshold`` (as row indices) at ``pos``; return the new pos.
+
+    Neighbours are rare among the columns, so each block of ``FILL_BLOCK``
+    columns is first counted by a loop that vectorises, and scanned one by
+    one (a loop that cannot vectorise, because of the conditional store)
+    only when it holds a neighbour.
+    """
+    c = c0
+    while c < c1:
+        stop = min(c1, c + FILL_BLOCK)
+        hits = 0
+        if metric == COSINE:
+            for t in range(c, stop):
+                hits += 1.0 - g[t] * q_term * x_terms[x0 + t] <= threshold
+        else:
+            for t in range(c, stop):
+                hits += q_term + x_terms[x0 + t] - 2.0 * g[t] <= threshold
+        if hits > 0:
+            for t in range(c, stop):
+                if metric == COSINE:
+                    dist = 1.0 - g[t] * q_term * x_terms[x0 + t]
+                else:
+                    dist = q_term + x_terms[x0 + t] - 2.0 * g[t]
+                if dist <= threshold:
+                    indices[pos] = x0 + t
+                    pos += 1
+        c = stop
+    return pos
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include_self,
+                  tile_q, tile_x, fill, counts, indptr, indices):
+    """Count (``fill`` False, into ``counts``) or list (into ``indices`` at ``indptr``) neighbours.
+
+    Q (m, d) and X (n, d) are C-contiguous with one dtype; the caller limits
+    BLAS to one thread.
+    """
+    m = Q.shape[0]
+    n = X.shape[0]
+    n_tiles = (m + tile_q - 1) // tile_q
+    for t in prange(n_tiles):
+        q0 = t * tile_q
+        q1 = min(m, q0 + tile_q)
+        rows = q1 - q0
+        cursor = np.zeros(rows, dtype=np.int64)
+        for r in range(rows):
+            cursor[r] = indptr[q0 + r] if fill else 0
+        for x0 in range(0, n, tile_x):
+            x1 = min(n, x0 + tile_x)
+            gram = np.dot(Q[q0:q1], X[x0:x1].T)
+            for r in range(rows):
+                i = q0 + r
+                q_term = q_terms[i]
+                # Columns before and after the query's own row, so the hot
+                # loops carry no self test; the self pair is decided exactly.
+                s = x1 - x0
+                self_in = False
+                if self_query and x0 <= i < x1:
+                    s = i - x0
+                    self_dist = 1.0 if (metric == COSINE and q_term == 0.0) else 0.0
+                    self_in = include_self and self_dist <= threshold
+                if fill:
+                    pos = _fill_range(gram[r], 0, s, x0, q_term, x_terms, metric, threshold,
+                                      indices, cursor[r])
+                    if self_in:
+                        indices[pos] = i
+                        pos += 1
+                    if s < x1 - x0:
+                        pos = _fill_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms, metric,
+                                          threshold, indices, pos)
+                    cursor[r] = pos
+                else:
+                    count = _count_range(gram[r], 0, s, x0, q_term, x_terms, metric, threshold)
+                    if self_in:
+                        count += 1
+                    if s < x1 - x0:
+                        count += _count_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms,
+                                              metric, threshold)
+                    cursor[r] += count
+        if not fill:
+            for r in range(rows):
+                counts[q0 + r] = cursor[r]
+
+
+def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
+    """Rows of X within ``threshold`` of every query row.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float32 or float64, C-contiguous
+    queries : ndarray (m, d) of X's dtype, C-contiguous, or None for X itself
+    threshold : float >= 0
+        The radius, squared for euclidean (the caller squares it).
+    metric : int
+        ``SQEUCLIDEAN`` or ``COSINE`` from ``kernels._numba``.
+    include_self : bool
+        With ``queries=None``, whether row i may list itself.
+    return_lists : bool
+        False: only the counts (one pass).
+
+    Returns
+    -------
+    counts : ndarray (m,) int64
+    indptr : ndarray (m + 1,) int64, only with ``return_lists``
+    indices : ndarray (nnz,) int64, ascending within each row, only with ``return_lists``
+    """
+    self_query = queries is None
+    Q = X if self_query else queries
+    m = Q.shape[0]
+    counts = np.zeros(m, dtype=np.int64)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    if m == 0 or X.shape[0] == 0:
+        return (counts, indptr, np.empty(0, dtype=np.int64)) if return_lists else counts
+    x_terms = norm_terms(X, metric)
+    q_terms = x_terms if self_query else norm_terms(Q, metric)
+    tile_q = query_tile_rows(m)
+    threshold = float(threshold)
+    no_indices = np.empty(0, dtype=np.int64)
+    with single_threaded_blas():
+        _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include_self,
+                      tile_q, DATA_TILE_ROWS, False, counts, indptr, no_indices)
+        if not return_lists:
+            return counts
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.empty(int(indptr[-1]), dtype=np.int64)
+        _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include_self,
+                      tile_q, DATA_TILE_ROWS, True, counts, indptr, indices)
+    return counts, indptr, indices

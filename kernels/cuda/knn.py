@@ -1,0 +1,200 @@
+"""Exact k nearest neighbours on the GPU: matmul tiles plus a top-k merge kernel.
+
+Distances as in ``kernels/cpu/knn.py``: :math:`|q|^2 - 2 q \\cdot x + |x|^2`
+clipped at 0 (its square root for euclidean) or :math:`1 - q \\cdot x/(|q||x|)`
+(1 against a zero row), ascending, ties to the lower index; with
+``self_query`` a row's distance to itself is exactly 0 (1 for a zero row
+under cosine).
+
+Queries go in chunks of ``QUERY_CHUNK_ROWS``; for each, the data rows go in
+chunks sized from free memory (``backend.row_chunk_size``, halved on
+out-of-memory by ``backend.for_each_chunk``). Each (data chunk, query chunk)
+pair is one matmul, ``X_chunk @ Q_chunk.T`` of shape (cols, rows), so that in
+the merge kernel, one thread per query row, neighbouring threads read
+neighbouring addresses. Each thread keeps its running top-k in local memory
+(``KNN_MAX_K`` slots), merges the chunk's columns in ascending order (a
+candidate must be strictly nearer than the k-th to enter), and stores it back
+to the (m, k) float64 running arrays between chunks.
+
+Above ``KNN_MAX_K`` neighbours local memory would spill badly, so a larger k
+takes the array-library path: the chunk's distances are concatenated to the
+running top-k and a stable argsort keeps the first k (earlier columns have
+lower indices, so stability keeps ties at the lower index).
+Reference: ``tests/kernels/reference_neighbors.py::knn``.
+"""
+
+import numpy as np
+from numba import cuda
+from numba import types as nt
+
+from ... import backend
+from .._numba import COSINE, NUMBA_CACHE
+from ._launch import launch_for, n_blocks
+
+# Largest k of the merge kernel: two local arrays of KNN_MAX_K (float64 and
+# int64) per thread, 1 KiB, which stays in L1/L2.
+KNN_MAX_K = 64
+# Query rows per chunk: one merge thread each, enough to fill an H100 several
+# times over, while their (cols, rows) matmul tile stays a fraction of memory.
+QUERY_CHUNK_ROWS = 32768
+MERGE_BLOCK_ROWS = 128
+
+
+def norm_terms(A, metric, launch):
+    """Per-row float64 term of the expanded distance: |a|^2, or 1/|a| (0 for a zero row) for cosine.
+
+    Computed in row chunks so that the float64 copy never holds all of A.
+    """
+    lib = launch.lib
+    m = A.shape[0]
+    out = lib.empty(m, dtype=lib.float64)
+    chunk = backend.row_chunk_size(m, 2 * A.shape[1] * 8, device=launch.device)
+
+    def step(start, stop):
+        rows = A[start:stop].astype(lib.float64)
+        out[start:stop] = lib.sum(rows * rows, axis=1)
+
+    backend.for_each_chunk(m, chunk, step)
+    if metric == COSINE:
+        positive = out > 0
+        out = lib.where(positive, 1.0 / lib.sqrt(lib.where(positive, out, 1.0)), 0.0)
+    return out
+
+
+@cuda.jit(cache=NUMBA_CACHE)
+def _knn_merge_kernel(gram_t, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
+                      best, best_j):
+    """Merge a tile ``gram_t`` (cols, rows) of inner products into the running top-k.
+
+    gram_t[c, r] is :math:`x_{x0+c} \\cdot q_{q0+r}` (C-contiguous, float32 or
+    float64); q_terms / x_terms are the float64 per-row terms of
+    ``norm_terms`` for all queries and all rows of X. best (m, k) float64 and
+    best_j (m, k) int64 hold each query's sorted top-k (inf and -1 where
+    empty), k <= ``KNN_MAX_K``. One thread per query row of the tile; the k
+    slots live in local memory while the columns are scanned.
+    """
+    r = cuda.grid(1)
+    cols = gram_t.shape[0]
+    rows = gram_t.shape[1]
+    if r >= rows:
+        return
+    i = q0 + r
+    k = best.shape[1]
+    dist_loc = cuda.local.array(KNN_MAX_K, nt.float64)
+    index_loc = cuda.local.array(KNN_MAX_K, nt.int64)
+    for s in range(k):
+        dist_loc[s] = best[i, s]
+        index_loc[s] = best_j[i, s]
+    worst = dist_loc[k - 1]
+    q_term = q_terms[i]
+    for c in range(cols):
+        j = x0 + c
+        g = gram_t[c, r]
+        if metric == COSINE:
+            dist = 1.0 - g * q_term * x_terms[j]
+        else:
+            dist = q_term + x_terms[j] - 2.0 * g
+        dist = max(dist, 0.0)
+        if self_query and j == i:
+            if exclude_self:
+                continue
+            dist = 1.0 if (metric == COSINE and q_term == 0.0) else 0.0
+        if dist < worst:
+            pos = k - 1
+            while pos > 0 and dist_loc[pos - 1] > dist:
+                dist_loc[pos] = dist_loc[pos - 1]
+                index_loc[pos] = index_loc[pos - 1]
+                pos -= 1
+            dist_loc[pos] = dist
+            index_loc[pos] = j
+            worst = dist_loc[k - 1]
+    for s in range(k):
+        best[i, s] = dist_loc[s]
+        best_j[i, s] = index_loc[s]
+
+
+def _merge_by_sort(gram_t, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
+                   best, best_j, lib):
+    """The large-k path: the same merge as ``_knn_merge_kernel`` with array operations."""
+    cols, rows = gram_t.shape
+    g = gram_t.T.astype(lib.float64)
+    q = q_terms[q0:q0 + rows, None]
+    x = x_terms[None, x0:x0 + cols]
+    dist = 1.0 - g * q * x if metric == COSINE else q + x - 2.0 * g
+    dist = lib.maximum(dist, 0.0)
+    columns = lib.arange(x0, x0 + cols, dtype=lib.int64)
+    if self_query:
+        queries = lib.arange(q0, q0 + rows, dtype=lib.int64)[:, None]
+        is_self = queries == columns[None, :]
+        self_dist = 0.0 if metric != COSINE else lib.where(q == 0.0, 1.0, 0.0)
+        dist = lib.where(is_self, lib.inf if exclude_self else self_dist, dist)
+    all_dist = lib.concatenate([best[q0:q0 + rows], dist], axis=1)
+    all_index = lib.concatenate(
+        [best_j[q0:q0 + rows], lib.broadcast_to(columns, (rows, cols))], axis=1
+    )
+    # CuPy's argsort is always stable; NumPy's (the simulator) must be asked.
+    order = (np.argsort(all_dist, axis=1, kind="stable") if lib is np
+             else lib.argsort(all_dist, axis=1))[:, :best.shape[1]]
+    best[q0:q0 + rows] = lib.take_along_axis(all_dist, order, axis=1)
+    best_j[q0:q0 + rows] = lib.take_along_axis(all_index, order, axis=1)
+
+
+def knn(X, queries, k, metric, root, exclude_self):
+    """The k nearest rows of X to every query row, on the GPU.
+
+    Parameters
+    ----------
+    X : CuPy array (n, d), float32 or float64 (NumPy under the CUDA simulator)
+    queries : array (m, d), same library and dtype, or None for X itself
+    k : int, 0 <= k <= n (n - 1 when ``exclude_self``); validated by the caller
+    metric : int
+        ``SQEUCLIDEAN`` or ``COSINE`` from ``kernels._numba``.
+    root : bool
+        Return square roots (euclidean).
+    exclude_self : bool
+        With ``queries=None``, row i is not a neighbour of itself.
+
+    Returns
+    -------
+    distances : array (m, k) in X's dtype, ascending per row
+    indices : array (m, k) int64, ties to the lower index
+        Both in X's array library, computed on CuPy's current stream.
+    """
+    launch = launch_for(X)
+    lib = launch.lib
+    X = lib.ascontiguousarray(X)
+    self_query = queries is None
+    Q = X if self_query else lib.ascontiguousarray(queries)
+    m, n = Q.shape[0], X.shape[0]
+    if m == 0 or k == 0:
+        return lib.empty((m, k), dtype=X.dtype), lib.empty((m, k), dtype=lib.int64)
+    x_terms = norm_terms(X, metric, launch)
+    q_terms = x_terms if self_query else norm_terms(Q, metric, launch)
+    best = lib.full((m, k), lib.inf, dtype=lib.float64)
+    best_j = lib.full((m, k), -1, dtype=lib.int64)
+    use_kernel = k <= KNN_MAX_K
+    for q0 in range(0, m, QUERY_CHUNK_ROWS):
+        q1 = min(m, q0 + QUERY_CHUNK_ROWS)
+        Q_chunk = Q[q0:q1]
+        rows = q1 - q0
+        # One data row of a chunk holds `rows` inner products (and, on the
+        # sort path, float64 distances and candidates besides).
+        per_row = rows * (X.itemsize if use_kernel else X.itemsize + 24)
+        chunk_rows = backend.row_chunk_size(n, per_row, device=launch.device)
+
+        def step(x0, x1, q0=q0, Q_chunk=Q_chunk, rows=rows):
+            gram_t = launch.lib.matmul(X[x0:x1], Q_chunk.T)
+            if use_kernel:
+                _knn_merge_kernel[n_blocks(rows, MERGE_BLOCK_ROWS), MERGE_BLOCK_ROWS,
+                                  launch.stream](
+                    gram_t, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
+                    best, best_j,
+                )
+            else:
+                _merge_by_sort(gram_t, q_terms, x_terms, q0, x0, metric, self_query,
+                               exclude_self, best, best_j, lib)
+
+        backend.for_each_chunk(n, chunk_rows, step)
+    if root:
+        best = lib.sqrt(best)
+    return best.astype(X.dtype), best_j

@@ -1,0 +1,166 @@
+"""Graph kernels: ``mst`` (Boruvka over mutual reachability) and ``connected_components``.
+
+Host arrays go to the Numba kernels in ``cpu/mst.py`` and ``cpu/union_find.py``
+through zero-copy NumPy views; CUDA arrays go to ``cuda/mst.py`` and
+``cuda/union_find.py`` (imported only then). References:
+``tests/kernels/reference_graph.py``.
+"""
+
+import numpy as np
+
+from .. import backend
+from .cpu.mst import METRIC_CODES as MST_METRIC_CODES
+
+MST_METRICS = tuple(MST_METRIC_CODES)
+
+
+def _check_points(X, core_distances, metric, alpha):
+    """Validate the inputs of ``mst``; returns the metric code."""
+    if metric not in MST_METRIC_CODES:
+        raise ValueError(f"metric must be one of {MST_METRICS}, got {metric!r}.")
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise TypeError(f"alpha must be a real number, got {alpha!r}.") from None
+    if not (np.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha must be a finite number > 0, got {alpha}.")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
+    xp = backend.namespace(X)
+    if X.dtype not in (xp.float32, xp.float64):
+        raise TypeError(f"X must be float32 or float64, got {X.dtype}.")
+    if X.shape[0] and not bool(xp.all(xp.isfinite(X))):
+        raise ValueError("X contains NaN or infinity.")
+    if core_distances is not None:
+        if tuple(core_distances.shape) != (X.shape[0],):
+            raise ValueError(
+                f"core_distances must have shape ({X.shape[0]},), "
+                f"got {tuple(core_distances.shape)}."
+            )
+        cxp = backend.namespace(core_distances)
+        if not cxp.isdtype(core_distances.dtype, "real floating"):
+            raise TypeError(f"core_distances must be floating point, got {core_distances.dtype}.")
+        if X.shape[0] and not bool(cxp.all(cxp.isfinite(core_distances))):
+            raise ValueError("core_distances contains NaN or infinity.")
+    return MST_METRIC_CODES[metric], alpha
+
+
+def mst(X, core_distances=None, *, metric="euclidean", alpha=1.0):
+    """Minimum spanning tree of the complete graph on X's rows, exact.
+
+    Edge weights are the mutual reachability distances
+
+    .. math:: w(i, j) = \\max(c_i, c_j, d(x_i, x_j) / \\alpha),
+
+    or :math:`d / \\alpha` when ``core_distances`` is None; :math:`d` is the
+    Euclidean, squared Euclidean or cosine (:math:`1 - \\cos`, 1 against a
+    zero row) distance. Edges are ordered by (w, d / alpha, i, j), nearer
+    pairs first among equal weights, so the tree is unique. No n x n matrix
+    is formed (Boruvka, see ``kernels/cpu/mst.py`` and ``kernels/cuda/mst.py``).
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64, finite;
+        NumPy, torch, CuPy or any array-API array
+    core_distances : array (n_samples,), floating, finite, or None;
+        same kind and device as X
+    metric : {"euclidean", "sqeuclidean", "cosine"}
+    alpha : float > 0
+
+    Returns
+    -------
+    edges : array (n_samples - 1, 2), int64, each row (i, j) with i < j
+    weights : array (n_samples - 1,), float64, ascending (ties: by (i, j))
+        Both in X's namespace and on X's device.
+
+    Raises
+    ------
+    ValueError
+        Unknown metric, alpha <= 0, X not 2-D, NaN or infinity in X or the
+        core distances, core distances of the wrong shape.
+    TypeError
+        X or the core distances not floating point.
+
+    Notes
+    -----
+    Edges are chosen with distances in X's dtype (from a GEMM above 16
+    features, from a KD-tree in float64 below, cosine always by GEMM), so
+    with float32 input edges whose weights differ by less than the rounding
+    may be swapped; the weights returned are recomputed in float64 from the
+    coordinates. The CPU kernel caches each point's best candidates between
+    Boruvka rounds; the CUDA kernel rescans all pairs each round.
+    """
+    code, alpha = _check_points(X, core_distances, metric, alpha)
+    if backend.is_cuda_array(X):
+        from .cuda import mst as cuda_mst
+
+        Xc = backend.cuda_view(X)
+        core = None if core_distances is None else backend.cuda_view(core_distances)
+        edges, weights = cuda_mst.mst(Xc, core, code, alpha)
+        return backend.wrap_cuda_like(edges, X), backend.wrap_cuda_like(weights, X)
+    from .cpu import mst as cpu_mst
+
+    Xh = backend.host_view(X)
+    n = Xh.shape[0]
+    if core_distances is None:
+        core = np.zeros(n, dtype=np.float64)
+    else:
+        core = np.ascontiguousarray(backend.host_view(core_distances), dtype=np.float64)
+    edges, weights = cpu_mst.mst(Xh, core, code, alpha)
+    return backend.wrap_like(edges, X), backend.wrap_like(weights, X)
+
+
+def _check_edges(n_nodes, sources, targets):
+    """Validate the inputs of ``connected_components``; returns n_nodes as an int."""
+    if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)):
+        raise TypeError(f"n_nodes must be an integer, got {n_nodes!r}.")
+    n_nodes = int(n_nodes)
+    if n_nodes < 0:
+        raise ValueError(f"n_nodes must be >= 0, got {n_nodes}.")
+    if sources.ndim != 1 or tuple(sources.shape) != tuple(targets.shape):
+        raise ValueError(
+            "sources and targets must be 1-D of equal length, got shapes "
+            f"{tuple(sources.shape)} and {tuple(targets.shape)}."
+        )
+    for name, a in (("sources", sources), ("targets", targets)):
+        xp = backend.namespace(a)
+        if not xp.isdtype(a.dtype, "integral"):
+            raise TypeError(f"{name} must be an integer array, got {a.dtype}.")
+        if a.shape[0]:
+            low, high = int(xp.min(a)), int(xp.max(a))
+            if low < 0 or high >= n_nodes:
+                raise ValueError(
+                    f"{name} must lie in [0, {n_nodes}), got values from {low} to {high}."
+                )
+    return n_nodes
+
+
+def connected_components(n_nodes, sources, targets):
+    """Component label of every node of an undirected graph given as an edge list.
+
+    Parameters
+    ----------
+    n_nodes : int >= 0
+    sources, targets : arrays (n_edges,), integer, values in [0, n_nodes);
+        edge e joins sources[e] and targets[e] (self-loops and repeats allowed);
+        NumPy, torch, CuPy or any array-API array, both of one kind
+
+    Returns
+    -------
+    labels : array (n_nodes,), int64, numbered 0, 1, ... in the order of each
+        component's smallest node; in the namespace and device of ``sources``.
+    """
+    n_nodes = _check_edges(n_nodes, sources, targets)
+    if backend.is_cuda_array(sources):
+        from .cuda import union_find as cuda_union_find
+
+        labels = cuda_union_find.connected_components(
+            n_nodes, backend.cuda_view(sources), backend.cuda_view(targets)
+        )
+        return backend.wrap_cuda_like(labels, sources)
+    from .cpu import union_find as cpu_union_find
+
+    s = np.ascontiguousarray(backend.host_view(sources), dtype=np.int64)
+    t = np.ascontiguousarray(backend.host_view(targets), dtype=np.int64)
+    labels = cpu_union_find.connected_components(n_nodes, s, t)
+    return backend.wrap_like(labels, sources)

@@ -1,0 +1,173 @@
+"""DBSCAN: scikit-learn's checks, output mirroring, parity with scikit-learn, toy cases, errors."""
+
+import numpy as np
+import pytest
+from sklearn import cluster as sk_cluster
+from sklearn import datasets
+from sklearn.metrics import pairwise_distances
+
+from gpucluster.cluster.dbscan import DBSCAN
+
+from .._helpers import assert_same_kind, labels_agree, to_numpy
+
+
+def test_dbscan_hand_computed(xp, dtype):
+    # Three points spaced 1 apart, a gap of 2, three more, and a far point.
+    X = xp.asarray(np.array([[0.0], [1.0], [2.0], [4.0], [6.0], [7.0], [8.0], [20.0]],
+                            dtype=dtype))
+    est = DBSCAN(eps=1.5, min_samples=3).fit(X)
+    # Neighbourhoods within 1.5 (self included): only rows 1 ({0, 1, 2}) and
+    # 5 ({4, 5, 6}) reach 3, so they are the core points; rows 0, 2 and 4, 6
+    # are their borders; rows 3 and 7 have no core neighbour.
+    assert to_numpy(est.labels_).tolist() == [0, 0, 0, -1, 1, 1, 1, -1]
+    assert to_numpy(est.core_sample_indices_).tolist() == [1, 5]
+    np.testing.assert_array_equal(to_numpy(est.components_), [[1.0], [7.0]])
+
+
+def test_dbscan_border_point_joins_lowest_numbered_cluster(xp):
+    # Row 0 at the origin is a border point (3 neighbours < 4) of two
+    # clusters: its lower-index core neighbour, row 2 at (-1, 0), is in the
+    # left cluster, but the right cluster has the lower core index (row 1),
+    # is numbered 0 and reaches row 0 first in scikit-learn's expansion.
+    X = np.array([[0, 0], [2, 0], [-1, 0], [1.5, 0.5], [1.5, -0.5], [1, 0],
+                  [-2, 0], [-1.5, 0.5], [-1.5, -0.5], [0, 5]], dtype=np.float64)
+    est = DBSCAN(eps=1.2, min_samples=4).fit(xp.asarray(X))
+    assert to_numpy(est.labels_).tolist() == [0, 0, 1, 0, 0, 0, 1, 1, 1, -1]
+    assert to_numpy(est.core_sample_indices_).tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
+    expected = sk_cluster.DBSCAN(eps=1.2, min_samples=4).fit(X)
+    np.testing.assert_array_equal(to_numpy(est.labels_), expected.labels_)
+
+
+def test_dbscan_output_follows_input(xp, dtype):
+    Xn = datasets.make_blobs(60, centers=3, cluster_std=0.5, random_state=0)[0].astype(dtype)
+    X = xp.asarray(Xn)
+    est = DBSCAN(eps=0.6, min_samples=4).fit(X)
+    reference = DBSCAN(eps=0.6, min_samples=4).fit(Xn)
+    n_core = reference.core_sample_indices_.shape[0]
+    assert n_core > 0
+    for name, shape, kind in (("labels_", (60,), np.int64),
+                              ("core_sample_indices_", (n_core,), np.int64),
+                              ("components_", (n_core, 2), dtype)):
+        value = getattr(est, name)
+        assert_same_kind(value, X)
+        assert tuple(value.shape) == shape, name
+        assert to_numpy(value).dtype == kind, name
+        np.testing.assert_array_equal(to_numpy(value), getattr(reference, name), err_msg=name)
+    labels = DBSCAN(eps=0.6, min_samples=4).fit_predict(X)
+    assert_same_kind(labels, X)
+    np.testing.assert_array_equal(to_numpy(labels), reference.labels_)
+
+
+DATASETS = {
+    # Cosine needs clusters that differ in direction: blobs in 5-D.
+    "blobs-5d": (lambda: datasets.make_blobs(1500, n_features=5, centers=4, cluster_std=0.5,
+                                             random_state=0)[0], 0.7, 5),
+    "blobs": (lambda: datasets.make_blobs(1500, centers=4, cluster_std=0.6, random_state=0)[0],
+              0.3, 10),
+    "moons": (lambda: datasets.make_moons(1500, noise=0.05, random_state=0)[0], 0.1, 5),
+    "circles": (lambda: datasets.make_circles(1500, noise=0.05, factor=0.5,
+                                              random_state=0)[0], 0.08, 5),
+}
+
+
+CASES = [(name, metric) for name in DATASETS for metric in ("euclidean", "sqeuclidean")]
+CASES.append(("blobs-5d", "cosine"))
+
+
+@pytest.mark.parametrize("name, metric", CASES)
+def test_dbscan_matches_sklearn(name, metric, dtype):
+    """Same core samples and ARI >= 0.999; the labels are in fact identical here."""
+    make, eps, min_samples = DATASETS[name]
+    X = make().astype(dtype)
+    if metric == "sqeuclidean":
+        eps = eps * eps
+    elif metric == "cosine":
+        eps = 0.01
+    expected = sk_cluster.DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit(X)
+    got = DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit(X)
+    context = f"{name} {metric} {np.dtype(dtype).name}"
+    np.testing.assert_array_equal(got.core_sample_indices_, expected.core_sample_indices_,
+                                  err_msg=context)
+    assert labels_agree(got.labels_, expected.labels_) >= 0.999, context
+    assert len(set(expected.labels_.tolist())) > 1, context
+
+
+def test_dbscan_precomputed_matches_sklearn():
+    X = datasets.make_moons(300, noise=0.05, random_state=1)[0]
+    D = pairwise_distances(X)
+    expected = sk_cluster.DBSCAN(eps=0.15, min_samples=5, metric="precomputed").fit(D)
+    got = DBSCAN(eps=0.15, min_samples=5, metric="precomputed").fit(D)
+    np.testing.assert_array_equal(got.core_sample_indices_, expected.core_sample_indices_)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    direct = DBSCAN(eps=0.15, min_samples=5).fit(X)
+    np.testing.assert_array_equal(direct.labels_, expected.labels_)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dbscan_sample_weight_matches_sklearn(seed):
+    """Integer weights, zeros and negatives included, give scikit-learn's core samples and labels."""
+    rng = np.random.default_rng(seed)
+    X = datasets.make_blobs(400, centers=3, cluster_std=0.8, random_state=seed)[0]
+    weights = rng.integers(-1, 4, size=len(X)).astype(np.float64)
+    expected = sk_cluster.DBSCAN(eps=0.4, min_samples=8).fit(X, sample_weight=weights)
+    got = DBSCAN(eps=0.4, min_samples=8).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(got.core_sample_indices_, expected.core_sample_indices_)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+
+
+def test_dbscan_sample_weight_semantics():
+    X = np.array([[0.0], [0.5], [10.0]])
+    # A weight of min_samples makes a point core on its own.
+    labels = DBSCAN(eps=1.0, min_samples=3).fit_predict(X, sample_weight=[1, 1, 3])
+    assert labels.tolist() == [-1, -1, 0]
+    # Integer weights act like repeated points.
+    weighted = DBSCAN(eps=1.0, min_samples=3).fit(X, sample_weight=[2, 1, 1])
+    repeated = DBSCAN(eps=1.0, min_samples=3).fit(np.array([[0.0], [0.0], [0.5], [10.0]]))
+    assert weighted.labels_.tolist() == [0, 0, -1]
+    assert repeated.labels_.tolist() == [0, 0, 0, -1]
+    # A negative weight holds a neighbour back from being core.
+    labels = DBSCAN(eps=1.0, min_samples=2).fit_predict(X, sample_weight=[1, -1, 5])
+    assert labels.tolist() == [-1, -1, 0]
+
+
+def test_dbscan_all_noise_and_single_point():
+    X = np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 10.0]], dtype=np.float32)
+    est = DBSCAN(eps=1.0, min_samples=2).fit(X)
+    assert est.labels_.tolist() == [-1, -1, -1]
+    assert est.core_sample_indices_.shape == (0,) and est.core_sample_indices_.dtype == np.int64
+    assert est.components_.shape == (0, 2) and est.components_.dtype == np.float32
+    assert DBSCAN(min_samples=1).fit_predict(X[:1]).tolist() == [0]
+
+
+@pytest.mark.parametrize(
+    "params, X, error, match",
+    [
+        ({"eps": 0.0}, None, ValueError, "eps must be > 0.0, got 0.0"),
+        ({"eps": -1.0}, None, ValueError, "eps must be > 0.0, got -1.0"),
+        ({"eps": float("nan")}, None, ValueError, "eps must be > 0.0, got nan"),
+        ({"min_samples": 0}, None, ValueError, "min_samples must be >= 1, got 0"),
+        ({"min_samples": 2.5}, None, TypeError, "min_samples"),
+        ({"metric": "manhattan"}, None, ValueError, "manhattan"),
+        ({"metric": "minkowski", "p": 1}, None, ValueError, "p=1"),
+        ({"metric_params": {"w": 1}}, None, ValueError, "metric_params"),
+        ({"algorithm": "fast"}, None, ValueError, "algorithm"),
+        ({}, [[0.0, np.nan]], ValueError, "NaN"),
+        ({}, [[0.0, np.inf]], ValueError, "infinity"),
+        ({}, np.empty((0, 2)), ValueError, "0 sample"),
+        ({"metric": "precomputed"}, np.ones((3, 2)), ValueError, "square"),
+    ],
+)
+def test_dbscan_rejects_bad_input(params, X, error, match):
+    X = np.ones((4, 2)) if X is None else X
+    est = DBSCAN(**params)
+    with pytest.raises(error, match=match):
+        est.fit(X)
+    assert not hasattr(est, "labels_")
+
+
+def test_dbscan_rejects_bad_sample_weight():
+    X = np.ones((4, 2))
+    with pytest.raises(ValueError, match="sample_weight.shape"):
+        DBSCAN().fit(X, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="NaN"):
+        DBSCAN().fit(X, sample_weight=[1, 1, np.nan, 1])

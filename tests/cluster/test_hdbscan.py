@@ -1,0 +1,357 @@
+"""HDBSCAN: parity with the hdbscan library and scikit-learn, a hand-worked case, errors, mirroring.
+
+Parameter mapping: gpucluster (like scikit-learn) counts the point itself in
+``min_samples``; the hdbscan library does not, so its ``min_samples=m`` is
+ours ``m + 1``.
+
+Why two parity levels: with ``min_samples > 2`` many mutual-reachability
+edges tie (every neighbour within a point's core distance gives an edge of
+weight exactly that core distance), so several spanning trees are minimal and
+the condensed tree depends on which one an implementation picks. The hdbscan
+library's own Boruvka and Prim algorithms disagree there (probabilities up to
+0.9 apart on the blobs below). With ``min_samples=2`` (hdbscan's 1) continuous
+data has no such ties and the results are identical, so that is where
+probabilities and outlier scores are compared to 1e-3; with ties, labels are
+compared by ARI and the noise set.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs, make_moons
+from sklearn.metrics import adjusted_rand_score
+
+from gpucluster.cluster import hdbscan as gh
+from gpucluster.cluster.hdbscan import HDBSCAN
+
+from .._helpers import assert_same_kind, to_numpy
+
+hdbscan = pytest.importorskip("hdbscan")
+
+
+def _blobs():
+    X, _ = make_blobs(600, centers=4, cluster_std=[0.5, 1.0, 1.5, 0.8], random_state=0)
+    return X
+
+
+def _moons():
+    X, _ = make_moons(500, noise=0.08, random_state=0)
+    return X
+
+
+def _embeddings():
+    # Embedding-like: six directions in d=128, points on the unit sphere.
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(6, 128))
+    X = np.repeat(centers, 80, axis=0) + 0.35 * rng.normal(size=(480, 128))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+DATASETS = {"blobs": _blobs, "moons": _moons, "embeddings": _embeddings}
+
+
+def _reference(X, min_samples, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return hdbscan.HDBSCAN(min_samples=min_samples - 1, algorithm="generic", **params).fit(X)
+
+
+def _label_map(ours, theirs):
+    """Our label -> their label, by majority (labels agree up to numbering)."""
+    mapping = {}
+    for label in np.unique(ours[ours >= 0]):
+        values, counts = np.unique(theirs[ours == label], return_counts=True)
+        mapping[int(label)] = int(values[np.argmax(counts)])
+    return mapping
+
+
+def _assert_labels_match(ours, theirs, context):
+    ours, theirs = to_numpy(ours), np.asarray(theirs)
+    ari = adjusted_rand_score(ours, theirs)
+    noise_diff = np.mean((ours == -1) != (theirs == -1))
+    assert ari >= 0.99, f"ARI {ari:.4f} against hdbscan ({context})"
+    assert noise_diff <= 0.01, f"noise sets differ on {noise_diff:.2%} of points ({context})"
+
+
+@pytest.mark.parametrize("method", ["eom", "leaf"])
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_matches_hdbscan_exactly_without_ties(name, method):
+    """min_samples=2: same labels, probabilities and GLOSH scores (to 1e-3) as hdbscan."""
+    X = DATASETS[name]()
+    ours = HDBSCAN(10, min_samples=2, cluster_selection_method=method).fit(X)
+    ref = _reference(X, 2, min_cluster_size=10, cluster_selection_method=method)
+    _assert_labels_match(ours.labels_, ref.labels_, f"{name}, {method}")
+    np.testing.assert_allclose(ours.probabilities_, ref.probabilities_, atol=1e-3)
+    np.testing.assert_allclose(ours.outlier_scores_, ref.outlier_scores_, atol=1e-3)
+
+
+@pytest.mark.parametrize("min_samples", [5, 10])
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_matches_hdbscan_labels_with_ties(name, min_samples):
+    X = DATASETS[name]()
+    ours = HDBSCAN(15, min_samples=min_samples).fit(X)
+    ref = _reference(X, min_samples, min_cluster_size=15)
+    _assert_labels_match(ours.labels_, ref.labels_, f"{name}, min_samples={min_samples}")
+    # Scores differ only where tied spanning trees differ: a few points.
+    assert np.mean(np.abs(ours.probabilities_ - ref.probabilities_) > 1e-3) < 0.1
+    assert np.mean(np.abs(ours.outlier_scores_ - ref.outlier_scores_) > 1e-3) < 0.1
+
+
+def test_cosine_metric_matches_euclidean_on_unit_vectors():
+    """On unit rows, cosine distance is a monotone map of euclidean: same clusters."""
+    X = _embeddings()
+    cos = HDBSCAN(10, min_samples=2, metric="cosine").fit(X)
+    ref = _reference(X, 2, min_cluster_size=10)
+    _assert_labels_match(cos.labels_, ref.labels_, "cosine vs euclidean on the sphere")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cluster_selection_epsilon": 0.6},
+        {"cluster_selection_epsilon": 0.6, "cluster_selection_method": "leaf"},
+        {"max_cluster_size": 60},
+        {"allow_single_cluster": True},
+        {"allow_single_cluster": True, "cluster_selection_epsilon": 0.3},
+    ],
+    ids=["epsilon", "epsilon-leaf", "max_cluster_size", "single", "single-epsilon"],
+)
+def test_selection_options_match_hdbscan(params):
+    X = _blobs() if "allow_single_cluster" not in params else _blobs()[:150]
+    ours = HDBSCAN(10, min_samples=2, **params).fit(X)
+    ref = _reference(X, 2, min_cluster_size=10, **params)
+    _assert_labels_match(ours.labels_, ref.labels_, str(params))
+    np.testing.assert_allclose(ours.probabilities_, ref.probabilities_, atol=1e-3)
+
+
+def test_allow_single_cluster_finds_one_cluster():
+    X, _ = make_blobs(200, centers=1, random_state=3)
+    ours = HDBSCAN(20, allow_single_cluster=True).fit(X)
+    ref = _reference(X, 20, min_cluster_size=20, allow_single_cluster=True)
+    assert set(np.unique(ours.labels_)) <= {-1, 0}
+    _assert_labels_match(ours.labels_, ref.labels_, "single cluster")
+
+
+@pytest.mark.parametrize("min_samples", [1, 7])
+def test_matches_sklearn_hdbscan(min_samples):
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    X = _moons()
+    ours = HDBSCAN(12, min_samples=min_samples).fit(X)
+    ref = SkHDBSCAN(12, min_samples=min_samples, copy=False).fit(X)
+    assert adjusted_rand_score(ours.labels_, ref.labels_) >= 0.99
+    assert ours.labels_.dtype == ref.labels_.dtype == np.intp
+    if min_samples == 1:  # no ties: identical
+        np.testing.assert_allclose(ours.probabilities_, ref.probabilities_, atol=1e-9)
+
+
+def _canonical_condensed(tree, n_samples):
+    """Condensed tree rows, keyed by point sets instead of cluster ids (which depend on edge order)."""
+    members = {}
+    children = {}
+    for parent, child in zip(tree["parent"], tree["child"]):
+        children.setdefault(int(parent), []).append(int(child))
+
+    def points_of(node):
+        if node < n_samples:
+            return frozenset([node])
+        if node not in members:
+            members[node] = frozenset().union(*(points_of(c) for c in children[node]))
+        return members[node]
+
+    return sorted(
+        (sorted(points_of(int(p))), sorted(points_of(int(c))), round(float(lam), 9), int(size))
+        for p, c, lam, size in zip(tree["parent"], tree["child"], tree["lambda_val"],
+                                   tree["child_size"])
+    )
+
+
+def test_condensed_tree_matches_hdbscan():
+    X, _ = make_blobs(80, centers=3, random_state=1)
+    ours = HDBSCAN(8, min_samples=2).fit(X)
+    ref = _reference(X, 2, min_cluster_size=8)
+    theirs = ref.condensed_tree_.to_numpy()
+    assert ours.condensed_tree_.dtype.names == ("parent", "child", "lambda_val", "child_size")
+    assert _canonical_condensed(ours.condensed_tree_, 80) == _canonical_condensed(theirs, 80)
+    ours_slt = ours.single_linkage_tree_
+    assert ours_slt.shape == (79, 4)
+    np.testing.assert_allclose(ours_slt[:, 2], np.sort(ref.single_linkage_tree_.to_numpy()[:, 2]))
+    np.testing.assert_array_equal(ours_slt[:, 3], ref.single_linkage_tree_.to_numpy()[:, 3])
+
+
+def test_hand_computed_two_pairs_and_an_outlier(xp):
+    """Points 0,1,2 at 0,1,2 on a line; 10,11,12; and 30. min_samples=2, min_cluster_size=3.
+
+    Core distances are 1 (nearest other point) except 30's, which is 18.
+    Mutual reachability MST: four edges of weight 1 inside the groups, 8
+    between 2 and 10, and 18 to the outlier. The root (lambda 0) loses the
+    outlier at lambda 1/18, then splits at 1/8 into the two groups, each
+    living until lambda 1 where all its points leave. So the labels are
+    [0,0,0,1,1,1,-1], every clustered point has probability 1, and the
+    outlier's GLOSH score is (1 - 1/18) / 1.
+    """
+    X_np = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [12.0], [30.0]])
+    est = HDBSCAN(3, min_samples=2).fit(xp.asarray(X_np))
+    np.testing.assert_array_equal(to_numpy(est.labels_), [0, 0, 0, 1, 1, 1, -1])
+    np.testing.assert_allclose(to_numpy(est.probabilities_), [1, 1, 1, 1, 1, 1, 0])
+    np.testing.assert_allclose(to_numpy(est.outlier_scores_), [0, 0, 0, 0, 0, 0, 1 - 1 / 18])
+    tree = est.condensed_tree_
+    outlier_row = tree[tree["child"] == 6][0]
+    assert outlier_row["parent"] == 7 and outlier_row["lambda_val"] == pytest.approx(1 / 18)
+    clusters = tree[tree["child"] >= 7]
+    np.testing.assert_allclose(clusters["lambda_val"], [1 / 8, 1 / 8])
+    np.testing.assert_array_equal(clusters["child_size"], [3, 3])
+    np.testing.assert_allclose(np.sort(est.single_linkage_tree_[:, 2]), [1, 1, 1, 1, 8, 18])
+
+
+def test_approximate_predict_matches_hdbscan():
+    X = _blobs()
+    rng = np.random.default_rng(1)
+    new = X[rng.choice(len(X), 200, replace=False)] + 0.05 * rng.normal(size=(200, 2))
+    ours = HDBSCAN(10, min_samples=2, prediction_data=True).fit(X)
+    ref = _reference(X, 2, min_cluster_size=10, prediction_data=True)
+    labels, probs = gh.approximate_predict(ours, new)
+    ref_labels, ref_probs = hdbscan.approximate_predict(ref, new)
+    assert adjusted_rand_score(labels, ref_labels) >= 0.99
+    assert labels.dtype == np.int64 and probs.dtype == np.float64
+    # Training points predict as themselves.
+    self_labels, _ = ours.approximate_predict(X)
+    assert np.mean(self_labels == ours.labels_) > 0.97
+
+
+def _aligned(ours_vectors, our_labels, their_labels):
+    mapping = _label_map(to_numpy(our_labels), np.asarray(their_labels))
+    order = np.argsort([mapping[j] for j in range(ours_vectors.shape[1])])
+    return ours_vectors[:, order]
+
+
+def test_membership_vectors_are_distributions_and_match_hdbscan():
+    X = _blobs()
+    ours = HDBSCAN(10, min_samples=2, prediction_data=True).fit(X)
+    ref = _reference(X, 2, min_cluster_size=10, prediction_data=True)
+    n_clusters = int(ours.labels_.max()) + 1
+    all_vectors = gh.all_points_membership_vectors(ours)
+    assert all_vectors.shape == (len(X), n_clusters)
+    assert np.isfinite(all_vectors).all()
+    np.testing.assert_allclose(all_vectors.sum(axis=1), 1.0, rtol=1e-12)
+    vectors, in_cluster = ours._membership(ours._raw_data, training=True, with_probability=True)
+    theirs = hdbscan.all_points_membership_vectors(ref)
+    ours_scaled = _aligned(vectors * in_cluster[:, None], ours.labels_, ref.labels_)
+    # hdbscan breaks ties between equal merge heights by cluster order, which
+    # depends on numbering: compare where the heights single out one cluster.
+    close = np.all(np.abs(ours_scaled - theirs) < 1e-6, axis=1)
+    assert close.mean() > 0.95
+    rng = np.random.default_rng(2)
+    new = X[:50] + 0.1 * rng.normal(size=(50, 2))
+    soft = gh.membership_vector(ours, new)
+    assert soft.shape == (50, n_clusters) and np.isfinite(soft).all()
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-12)
+    # The soft argmax agrees with hdbscan's on nearly all points.
+    their_soft = hdbscan.membership_vector(ref, new)
+    ours_soft = _aligned(soft, ours.labels_, ref.labels_)
+    assert np.mean(ours_soft.argmax(1) == their_soft.argmax(1)) > 0.95
+
+
+def test_membership_vectors_without_clusters_are_empty_not_nan():
+    X = np.random.default_rng(0).uniform(size=(30, 2))
+    est = HDBSCAN(25, prediction_data=True).fit(X)
+    assert (est.labels_ == -1).all()
+    with pytest.warns(UserWarning, match="no clusters"):
+        vectors = est.all_points_membership_vectors()
+    assert vectors.shape == (30, 0)
+    labels, probs = est.approximate_predict(X[:5])
+    np.testing.assert_array_equal(labels, -1)
+    np.testing.assert_array_equal(probs, 0.0)
+
+
+def test_duplicates_give_finite_scores():
+    X = np.repeat(_blobs()[:100], 3, axis=0)
+    est = HDBSCAN(10, prediction_data=True).fit(X)
+    assert np.isfinite(est.probabilities_).all() and np.isfinite(est.outlier_scores_).all()
+    vectors = est.all_points_membership_vectors()
+    assert np.isfinite(vectors).all()
+    np.testing.assert_allclose(vectors.sum(axis=1), 1.0)
+
+
+def test_generate_prediction_data_after_fit_and_missing_data_error():
+    X = _blobs()
+    est = HDBSCAN(10).fit(X)
+    with pytest.raises(ValueError, match="prediction data"):
+        est.approximate_predict(X[:3])
+    est.generate_prediction_data()
+    labels, _ = est.approximate_predict(X[:3])
+    assert labels.shape == (3,)
+    with pytest.raises(ValueError, match="features"):
+        est.approximate_predict(X[:3, :1])
+
+
+def test_store_centers_and_dbscan_clustering():
+    X = _blobs()
+    est = HDBSCAN(10, store_centers="both").fit(X)
+    n_clusters = int(est.labels_.max()) + 1
+    assert est.centroids_.shape == est.medoids_.shape == (n_clusters, 2)
+    w = est.probabilities_[est.labels_ == 0]
+    np.testing.assert_allclose(est.centroids_[0], np.average(X[est.labels_ == 0], axis=0, weights=w))
+    assert any(np.array_equal(est.medoids_[0], row) for row in X[est.labels_ == 0])
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    ref = SkHDBSCAN(10, copy=False).fit(X)
+    ours_cut, ref_cut = est.dbscan_clustering(0.5, 5), ref.dbscan_clustering(0.5, 5)
+    np.testing.assert_array_equal(ours_cut == -1, ref_cut == -1)
+    assert adjusted_rand_score(ours_cut, ref_cut) == 1.0
+
+
+def test_plot_condensed_tree():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    out = HDBSCAN(10).fit(_blobs()).plot_condensed_tree(ax=ax)
+    assert out is ax and len(ax.patches) > 0
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    "params, X, error, match",
+    [
+        ({"min_cluster_size": 1}, None, ValueError, "min_cluster_size"),
+        ({"min_samples": 0}, None, ValueError, "min_samples"),
+        ({"min_samples": 1000}, None, ValueError, r"min_samples \(1000\)"),
+        ({"metric": "manhattan"}, None, ValueError, "metric"),
+        ({"cluster_selection_method": "best"}, None, ValueError, "cluster_selection_method"),
+        ({"cluster_selection_epsilon": -1.0}, None, ValueError, "cluster_selection_epsilon"),
+        ({"alpha": 0.0}, None, ValueError, "alpha"),
+        ({"store_centers": "mean"}, None, ValueError, "store_centers"),
+        ({}, np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), ValueError, "NaN"),
+        ({}, np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), ValueError, "infinity"),
+        ({}, np.zeros((1, 2)), ValueError, "n_samples=1"),
+        ({}, np.zeros((0, 2)), ValueError, "0 sample"),
+    ],
+)
+def test_errors_leave_estimator_unchanged(params, X, error, match):
+    est = HDBSCAN(**params)
+    with pytest.raises(error, match=match):
+        est.fit(_blobs() if X is None else X)
+    assert not hasattr(est, "labels_")
+
+
+def test_outputs_mirror_input(xp, dtype):
+    X_np = _blobs()[:150].astype(dtype)
+    X = xp.asarray(X_np)
+    est = HDBSCAN(10, prediction_data=True, store_centers="centroid").fit(X)
+    ref = HDBSCAN(10, prediction_data=True, store_centers="centroid").fit(X_np)
+    for name, expected in (("labels_", np.int64), ("probabilities_", np.float64),
+                           ("outlier_scores_", np.float64), ("centroids_", dtype)):
+        out = getattr(est, name)
+        assert_same_kind(out, X)
+        assert tuple(out.shape) == getattr(ref, name).shape, name
+        assert np.dtype(str(out.dtype).split(".")[-1]) == np.dtype(expected), name
+    np.testing.assert_array_equal(to_numpy(est.labels_), ref.labels_)
+    assert isinstance(est.condensed_tree_, np.ndarray)
+    for out in (*est.approximate_predict(X), est.membership_vector(X),
+                est.all_points_membership_vectors(), est.fit_predict(X)):
+        assert_same_kind(out, X)

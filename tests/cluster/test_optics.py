@@ -1,0 +1,297 @@
+"""OPTICS: parity with scikit-learn, a hand-worked case, the array-API loop, errors, mirroring.
+
+Why exact parity: scikit-learn's default metric ("minkowski", p=2) computes
+core distances (KD-tree) and reachabilities (SciPy's cdist) by summing
+squared differences, as our Numba loop does, and rounds both to 15 decimals;
+so ``ordering_``, ``predecessor_`` and ``labels_`` are equal and distances
+agree to rounding. float32 data is the same: scikit-learn casts it to
+float64, and so does our loop. For "euclidean", "sqeuclidean" and "cosine"
+scikit-learn mixes a GEMM-based distance with a direct one, so a point's
+distance to its own k-th neighbour can differ from its core distance in the
+last bit and exact ties break by rounding noise; there the reference is
+scikit-learn on a precomputed distance matrix of directly summed distances.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+from sklearn.cluster import OPTICS as SkOPTICS
+from sklearn.datasets import make_blobs
+
+from gpucluster import kernels
+from gpucluster.cluster import optics as go
+from gpucluster.cluster.optics import OPTICS
+
+from .._helpers import assert_same_kind, rtol_for, to_numpy
+
+
+def _blobs(n_features=2, dtype=np.float64):
+    X, _ = make_blobs(400, n_features=n_features, centers=4,
+                      cluster_std=[0.3, 1.0, 2.0, 0.5], random_state=1)
+    return X.astype(dtype)
+
+
+def _densities():
+    """Like scikit-learn's test_extract_xi data: blobs of very different densities, a sparse background."""
+    rng = np.random.RandomState(0)
+    n = 40
+    C1 = [-5, -2] + 0.8 * rng.randn(n, 2)
+    C2 = [4, -1] + 0.1 * rng.randn(n, 2)
+    C3 = [1, -2] + 0.2 * rng.randn(n, 2)
+    C4 = [-2, 3] + 0.3 * rng.randn(n, 2)
+    C5 = [3, -2] + 1.6 * rng.randn(n, 2)
+    C6 = [5, 6] + 2 * rng.randn(n, 2)
+    return np.vstack((C1, C2, C3, C4, C5, C6))
+
+
+DATASETS = {
+    "blobs-2d": lambda: _blobs(2),
+    "blobs-8d": lambda: _blobs(8),
+    "densities": _densities,
+}
+
+PARAMS = [
+    {},
+    {"max_eps": 2.0},
+    {"min_samples": 10, "xi": 0.1, "predecessor_correction": False},
+    {"min_samples": 0.02, "min_cluster_size": 0.05},
+    {"cluster_method": "dbscan", "eps": 0.8},
+    {"cluster_method": "dbscan", "eps": 0.5, "max_eps": 1.5},
+]
+
+
+def _sklearn(X, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SkOPTICS(**params).fit(X)
+
+
+def _assert_same_graph(ours, theirs, context, rtol=1e-12, atol=0.0):
+    np.testing.assert_array_equal(to_numpy(ours.ordering_), theirs.ordering_, err_msg=context)
+    np.testing.assert_array_equal(to_numpy(ours.predecessor_), theirs.predecessor_,
+                                  err_msg=context)
+    for name in ("reachability_", "core_distances_"):
+        mine, ref = to_numpy(getattr(ours, name)), getattr(theirs, name)
+        np.testing.assert_array_equal(np.isinf(mine), np.isinf(ref), err_msg=f"{name} {context}")
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(mine[finite], ref[finite], rtol=rtol, atol=atol,
+                                   err_msg=f"{name} {context}")
+    np.testing.assert_array_equal(to_numpy(ours.labels_), theirs.labels_, err_msg=context)
+
+
+@pytest.mark.parametrize("params", PARAMS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items())
+                         or "defaults")
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_matches_sklearn(name, params):
+    X = DATASETS[name]()
+    ours = OPTICS(**params).fit(X)
+    theirs = _sklearn(X, **params)
+    _assert_same_graph(ours, theirs, f"{name} {params}")
+    if params.get("cluster_method", "xi") == "xi":
+        np.testing.assert_array_equal(
+            to_numpy(ours.cluster_hierarchy_), theirs.cluster_hierarchy_.reshape(-1, 2)
+        )
+    else:
+        assert not hasattr(ours, "cluster_hierarchy_")
+
+
+@pytest.mark.parametrize("params", [{}, {"max_eps": 2.0}, {"cluster_method": "dbscan", "eps": 0.8}],
+                         ids=["defaults", "max_eps", "dbscan"])
+def test_float32_matches_sklearn(params):
+    X = _blobs(3, np.float32)
+    ours = OPTICS(**params).fit(X)
+    theirs = _sklearn(X, **params)
+    assert ours.reachability_.dtype == np.float32
+    assert ours.core_distances_.dtype == np.float32
+    np.testing.assert_array_equal(ours.ordering_, theirs.ordering_)
+    _assert_same_graph(ours, theirs, f"float32 {params}", rtol=rtol_for(np.float32))
+
+
+def test_parallel_scan_matches_sklearn():
+    """At d=128 the compiled loop scans in parallel blocks (256 rows each) from n=512 rows on.
+
+    scikit-learn's KD-tree gives way to brute force (GEMM) core distances at
+    this dimension, so the reference is its run on SciPy's direct distances.
+    """
+    X, _ = make_blobs(700, n_features=128, centers=5, cluster_std=[2.0, 3.0, 4.0, 2.5, 5.0],
+                      random_state=0)
+    D = cdist(X, X)
+    for params in ({}, {"cluster_method": "dbscan", "eps": 30.0}):
+        _assert_same_graph(OPTICS(**params).fit(X),
+                           _sklearn(D, metric="precomputed", **params), f"d=128 {params}",
+                           rtol=1e-10)
+
+
+def test_parallel_scan_matches_array_api_loop():
+    X, _ = make_blobs(700, n_features=128, centers=5, random_state=1)
+    ordering, core, reach, pred = go.optics_graph(X, 5, "euclidean", np.inf)
+    _, indices = kernels.knn(X, 4, metric="sqeuclidean")
+    o2, c2, r2, p2 = go._optics_graph_xp(X, indices, "euclidean", np.inf)
+    np.testing.assert_array_equal(o2, ordering)
+    np.testing.assert_array_equal(p2, pred)
+    np.testing.assert_allclose(r2, reach, rtol=1e-12)
+
+
+def _direct_distances(X, metric):
+    """Pairwise distances summed directly (no GEMM), as our loop computes them."""
+    if metric == "cosine":
+        U = X / np.linalg.norm(X, axis=1, keepdims=True)
+        D = np.clip(1.0 - (U[:, None, :] * U[None, :, :]).sum(-1), 0.0, 2.0)
+    else:
+        D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+        if metric == "euclidean":
+            D = np.sqrt(D)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+@pytest.mark.parametrize("params", [{}, {"max_eps": 1.5}, {"cluster_method": "dbscan", "eps": 0.5}],
+                         ids=["defaults", "max_eps", "dbscan"])
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
+def test_other_metrics_match_sklearn_precomputed(metric, params):
+    X = _blobs(2)
+    if metric == "cosine":
+        X = X + np.array([20.0, 0.0])  # away from the origin, so directions differ
+        params = {k: v / 100 for k, v in params.items() if k != "cluster_method"} | (
+            {"cluster_method": params["cluster_method"]} if "cluster_method" in params else {})
+    ours = OPTICS(metric=metric, **params).fit(X)
+    theirs = _sklearn(_direct_distances(X, metric), metric="precomputed", **params)
+    # Cosine rows are normalised in another order of operations, and 1 - cos
+    # keeps an absolute error of a few ulps of 1 (then rounded to 15
+    # decimals): 1e-14 absolute, however small the distance.
+    _assert_same_graph(ours, theirs, f"{metric} {params}",
+                       atol=1e-14 if metric == "cosine" else 0.0)
+
+
+def test_minkowski_with_p2_in_metric_params():
+    X = _blobs(2)
+    a = OPTICS(metric="minkowski", metric_params={"p": 2}, p=3).fit(X)
+    b = OPTICS().fit(X)
+    np.testing.assert_array_equal(a.ordering_, b.ordering_)
+
+
+def test_hand_computed():
+    """scikit-learn's docstring example, worked by hand.
+
+    Core distances (2 samples, counting the point): sqrt(10), sqrt(2),
+    sqrt(2), 1, 1, sqrt(17). From point 0 everyone is reached at
+    max(d, sqrt(10)); 1 is nearest (sqrt(10)); from 1, point 2 at sqrt(2);
+    from 2, points 3, 4 and 5 at sqrt(26), sqrt(29) and 5; 5 is next and
+    reaches 3 at sqrt(17); 4 comes last, from 3 at 1.
+    """
+    X = np.array([[1, 2], [2, 5], [3, 6], [8, 7], [8, 8], [7, 3]], dtype=np.float64)
+    est = OPTICS(min_samples=2).fit(X)
+    np.testing.assert_array_equal(est.ordering_, [0, 1, 2, 5, 3, 4])
+    np.testing.assert_allclose(
+        est.core_distances_, np.sqrt([10, 2, 2, 1, 1, 17]), rtol=1e-14)
+    np.testing.assert_allclose(
+        est.reachability_, [np.inf, np.sqrt(10), np.sqrt(2), np.sqrt(17), 1.0, 5.0], rtol=1e-14)
+    np.testing.assert_array_equal(est.predecessor_, [-1, 0, 1, 5, 3, 2])
+    np.testing.assert_array_equal(est.labels_, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(est.cluster_hierarchy_, [[0, 2], [3, 5], [0, 5]])
+    dbscan = OPTICS(min_samples=2, cluster_method="dbscan", eps=4.5).fit(X)
+    np.testing.assert_array_equal(dbscan.labels_, [0, 0, 0, 1, 1, 1])
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
+def test_array_api_loop_matches_numba_loop(xp, metric):
+    """The CUDA path's array-API loop, run on host namespaces, against the compiled loop."""
+    X_np = _densities() + (np.array([10.0, 10.0]) if metric == "cosine" else 0.0)
+    max_eps = 0.05 if metric == "cosine" else 3.0
+    ordering, core, reach, pred = go.optics_graph(X_np, 5, metric, max_eps)
+    X = xp.asarray(X_np)
+    _, indices = kernels.knn(X, 4, metric="cosine" if metric == "cosine" else "sqeuclidean")
+    o2, c2, r2, p2 = go._optics_graph_xp(X, indices, metric, max_eps)
+    assert_same_kind(r2, X)
+    np.testing.assert_array_equal(o2, ordering)
+    np.testing.assert_array_equal(to_numpy(p2), pred)
+    # vecdot and the compiled loop may sum the cosine products in another
+    # order: a few ulps of 1 in 1 - cos (see the precomputed-metric test).
+    atol = 1e-14 if metric == "cosine" else 0.0
+    np.testing.assert_allclose(to_numpy(c2), core, rtol=1e-12, atol=atol)
+    np.testing.assert_allclose(to_numpy(r2), reach, rtol=1e-12, atol=atol)
+
+
+def test_all_inf_reachability_warns():
+    X = _blobs(2)
+    with pytest.warns(UserWarning, match="All reachability values are inf"):
+        est = OPTICS(max_eps=1e-6).fit(X)
+    assert np.all(est.labels_ == -1)
+    assert np.all(np.isinf(est.core_distances_))
+    np.testing.assert_array_equal(est.ordering_, np.arange(X.shape[0]))
+
+
+def test_duplicates_and_min_samples_equal_n():
+    X = np.array([[0.0, 0.0]] * 3 + [[1.0, 1.0]] * 3)
+    ours = OPTICS(min_samples=6, cluster_method="dbscan", eps=2.0).fit(X)
+    _assert_same_graph(ours, _sklearn(X, min_samples=6, cluster_method="dbscan", eps=2.0),
+                       "duplicates")
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"min_samples": 1}, "min_samples"),
+        ({"min_samples": -0.5}, "min_samples"),
+        ({"min_samples": 500}, "min_samples=500 must be no greater"),
+        ({"min_cluster_size": 500}, "min_cluster_size=500 must be no greater"),
+        ({"min_cluster_size": 0.0}, "min_cluster_size"),
+        ({"xi": -0.1}, "xi"),
+        ({"xi": 1.5}, "xi"),
+        ({"xi": 1.0}, "xi"),
+        ({"max_eps": -1.0}, "max_eps"),
+        ({"cluster_method": "hdbscan"}, "cluster_method"),
+        ({"cluster_method": "dbscan", "eps": 3.0, "max_eps": 2.0}, "epsilon smaller"),
+        ({"metric": "manhattan"}, "metric must be one of"),
+        ({"metric": "minkowski", "p": 1}, "only with p=2"),
+        ({"metric": "cosine", "metric_params": {"w": 1}}, "takes no parameters"),
+        ({"algorithm": "fast"}, "algorithm"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
+def test_invalid_parameters(params, match):
+    X = _blobs(2)
+    est = OPTICS(**params)
+    with pytest.raises(ValueError, match=match):
+        est.fit(X)
+    assert not hasattr(est, "labels_")
+
+
+@pytest.mark.parametrize("bad, match", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_rejects_non_finite(bad, match):
+    X = _blobs(2)
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match=match):
+        OPTICS().fit(X)
+
+
+def test_failed_fit_keeps_previous_state():
+    X = _blobs(2)
+    est = OPTICS().fit(X)
+    labels = est.labels_.copy()
+    est.set_params(min_samples=10_000)
+    with pytest.raises(ValueError):
+        est.fit(X)
+    np.testing.assert_array_equal(est.labels_, labels)
+
+
+def test_outputs_mirror_input(xp, dtype):
+    X_np = _densities().astype(dtype)
+    X = xp.asarray(X_np)
+    est = OPTICS(min_samples=6).fit(X)
+    ref = OPTICS(min_samples=6).fit(X_np)
+    expected = {"labels_": np.int64, "ordering_": np.int64, "predecessor_": np.int64,
+                "reachability_": dtype, "core_distances_": dtype,
+                "cluster_hierarchy_": np.int64}
+    for name, expected_dtype in expected.items():
+        out = getattr(est, name)
+        assert_same_kind(out, X)
+        assert tuple(out.shape) == getattr(ref, name).shape, name
+        assert np.dtype(str(out.dtype).split(".")[-1]) == np.dtype(expected_dtype), name
+        np.testing.assert_array_equal(to_numpy(out), getattr(ref, name), err_msg=name)
+    out = est.fit_predict(X)
+    assert_same_kind(out, X)
+    numpy_out = OPTICS(min_samples=6, output_type="numpy").fit(X).labels_
+    assert isinstance(numpy_out, np.ndarray)
