@@ -102,7 +102,11 @@ def run_density(quick, log):
                 make().fit(X[:2000])  # compile the Numba kernels outside the timing
             log(f"[{case['case']} {case['detail']}] n={X.shape[0]:,} {name} ...")
             start = time.perf_counter()
-            estimator.fit(X)
+            try:
+                estimator.fit(X)
+            except ImportError as exc:  # a peer's optional dependency (e.g. pynndescent)
+                log(f"  {name} could not run: {exc}")
+                continue
             seconds = time.perf_counter() - start
             labels[name] = np.asarray(estimator.labels_)
             row["methods"].append({"method": name, "seconds": seconds})

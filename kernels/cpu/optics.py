@@ -31,11 +31,13 @@ from .._numba import COSINE, NUMBA_CACHE
 ROUND_SCALE = 1e15
 
 # A step's scan runs in parallel blocks of at least this many multiply-adds
-# (and MAX_BLOCKS at most): smaller blocks cost more to start and join than
-# they save. Every step ends at a barrier, so the threads must not be
-# contended; at n=20,000 d=8 on 2 cores the loop takes 0.64 s in blocks and
-# 0.97 s on one thread (scikit-learn's OPTICS: 21 s).
-PARALLEL_MIN_BLOCK_WORK = 32768
+# (and MAX_BLOCKS at most). Every step ends at a barrier: at n=20,000 d=8 on
+# 2 idle cores the loop took 0.64 s in blocks of 32k and 0.97 s on one
+# thread, but 55 s in blocks of 32k while another process used a core
+# (benchmarks/NOTES.md). Blocks of 1M multiply-adds keep the barrier cost
+# small against each block's work, so contention costs little; below that
+# the scan runs on one thread. (scikit-learn's OPTICS: 21 s.)
+PARALLEL_MIN_BLOCK_WORK = 1 << 20
 MAX_BLOCKS = 64
 
 
