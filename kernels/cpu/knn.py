@@ -20,6 +20,9 @@ norms; for float32 input the GEMM itself is float32, so distances carry the
 usual ``eps32 * |x|^2`` cancellation error of the expanded form. With
 ``self_query`` the distance of a row to itself is set to exactly 0 (1 for a
 zero row under cosine), which the expanded form only approximates.
+With at most ``kdtree.KDTREE_MAX_FEATURES`` features and a Euclidean metric
+the search goes through a KD-tree instead (``kdtree.py``): exact float64
+distances from coordinate differences, same ordering and ties.
 Reference: ``tests/kernels/reference_neighbors.py::knn``.
 """
 
@@ -28,6 +31,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._numba import COSINE, NUMBA_CACHE, single_threaded_blas
+from . import kdtree
 from .assign import row_sq_norms
 
 # Query rows per tile (one prange task) and data rows per GEMM tile: a
@@ -163,6 +167,8 @@ def knn(X, queries, k, metric, root, exclude_self):
     indices = np.empty((m, k), dtype=np.int64)
     if m == 0 or k == 0:
         return distances, indices
+    if kdtree.usable(X, metric == COSINE):
+        return kdtree.knn(X, queries, k, root, exclude_self)
     x_terms = norm_terms(X, metric)
     q_terms = x_terms if self_query else norm_terms(Q, metric)
     with single_threaded_blas():

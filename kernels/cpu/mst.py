@@ -44,6 +44,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
+from .kdtree import KDTREE_MAX_FEATURES, LEAF_SIZE, _box_distance, _build_tree, _tree_levels
 from .union_find import find, new_forest, union
 
 EUCLIDEAN = 0
@@ -325,85 +326,8 @@ def edge_weights(X, core, edges, metric, alpha):
 
 
 # --------------------------------------------------------------------------
-# KD-tree candidate search, for few features (euclidean and sqeuclidean)
-
-# Up to this many features a KD-tree replaces the GEMM scan: in few
-# dimensions its pruning visits a few hundred points per query where the
-# scan visits all n (n=100,000 d=5: 1.2-1.4 s for the whole tree, where the
-# GEMM scan's first pass alone goes through all 10^10 pairs).
-KDTREE_MAX_FEATURES = 16
-LEAF_SIZE = 32
-
-
-@njit(cache=NUMBA_CACHE)
-def _tree_levels(n, leaf_size):
-    levels = 1
-    while (n >> (levels - 1)) > leaf_size:
-        levels += 1
-    return levels
-
-
-@njit(parallel=True, cache=NUMBA_CACHE)
-def _build_tree(X, core, leaf_size):
-    """A balanced KD-tree over X's rows, in float64, as flat arrays.
-
-    Node t has children 2t+1 and 2t+2 and holds the points ``order[start[t]:
-    end[t]]``; ranges are halved at each level, split on the dimension of
-    widest spread (so the tree is balanced and its shape depends only on n).
-    ``lo``/``hi`` are the nodes' bounding boxes and ``min_core`` the
-    smallest core distance inside, both used to prune queries.
-    """
-    n, d = X.shape
-    levels = _tree_levels(n, leaf_size)
-    n_nodes = 2**levels - 1
-    order = np.arange(n)
-    start = np.zeros(n_nodes, dtype=np.int64)
-    end = np.zeros(n_nodes, dtype=np.int64)
-    lo = np.zeros((n_nodes, d))
-    hi = np.zeros((n_nodes, d))
-    min_core = np.zeros(n_nodes)
-    start[0] = 0
-    end[0] = n
-    for level in range(levels):
-        first = 2**level - 1
-        for t in prange(first, 2 * first + 1):
-            s, e = start[t], end[t]
-            for q in range(d):
-                lo[t, q] = np.inf
-                hi[t, q] = -np.inf
-            smallest = np.inf
-            for p in range(s, e):
-                i = order[p]
-                smallest = min(smallest, core[i])
-                for q in range(d):
-                    v = np.float64(X[i, q])
-                    lo[t, q] = min(lo[t, q], v)
-                    hi[t, q] = max(hi[t, q], v)
-            min_core[t] = smallest
-            if level == levels - 1:
-                continue
-            widest = 0
-            for q in range(1, d):
-                if hi[t, q] - lo[t, q] > hi[t, widest] - lo[t, widest]:
-                    widest = q
-            if e - s > 1:
-                keys = np.empty(e - s)
-                for p in range(s, e):
-                    keys[p - s] = X[order[p], widest]
-                sorted_order = order[s:e][np.argsort(keys, kind="mergesort")]
-                order[s:e] = sorted_order
-            mid = s + (e - s) // 2
-            start[2 * t + 1], end[2 * t + 1] = s, mid
-            start[2 * t + 2], end[2 * t + 2] = mid, e
-    position = np.empty(n, dtype=np.int64)
-    points = np.empty((n, d))
-    point_core = np.empty(n)
-    for p in prange(n):
-        position[order[p]] = p
-        point_core[p] = core[order[p]]
-        for q in range(d):
-            points[p, q] = X[order[p], q]
-    return order, position, points, point_core, start, end, lo, hi, min_core
+# KD-tree candidate search, for few features (euclidean and sqeuclidean); the
+# tree itself and KDTREE_MAX_FEATURES / LEAF_SIZE come from kdtree.py.
 
 
 @njit(cache=NUMBA_CACHE)
@@ -430,16 +354,6 @@ def _node_components(order, start, end, comp):
             else:
                 node_comp[t] = -1
     return node_comp
-
-
-@njit(cache=NUMBA_CACHE)
-def _box_distance(lo, hi, t, x, metric, alpha):
-    """Smallest distance / alpha from x to node t's bounding box."""
-    box = 0.0
-    for q in range(x.shape[0]):
-        gap = max(lo[t, q] - x[q], x[q] - hi[t, q], 0.0)
-        box += gap * gap
-    return (np.sqrt(box) if metric == EUCLIDEAN else box) / alpha
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
@@ -483,7 +397,7 @@ def _tree_scan(points, point_core, rows, bound_w, bound_d, comp, metric, alpha, 
             worst_d = bound_d[r]
             worst_j = n
             stack[0] = 0
-            stack_dist[0] = _box_distance(lo, hi, 0, x, metric, alpha)
+            stack_dist[0] = _box_distance(lo, hi, 0, x, metric == EUCLIDEAN, alpha)
             top = 1
             while top > 0:
                 top -= 1
@@ -496,8 +410,8 @@ def _tree_scan(points, point_core, rows, bound_w, bound_d, comp, metric, alpha, 
                     continue
                 if t < first_leaf:
                     left, right = 2 * t + 1, 2 * t + 2
-                    dist_left = _box_distance(lo, hi, left, x, metric, alpha)
-                    dist_right = _box_distance(lo, hi, right, x, metric, alpha)
+                    dist_left = _box_distance(lo, hi, left, x, metric == EUCLIDEAN, alpha)
+                    dist_right = _box_distance(lo, hi, right, x, metric == EUCLIDEAN, alpha)
                     # Push the farther child first so that the nearer one is searched first.
                     if dist_left <= dist_right:
                         stack[top], stack_dist[top] = right, dist_right

@@ -11,6 +11,9 @@ counts each row's neighbours, the caller turns the counts into ``indptr`` by a
 cumulative sum, and the second writes the indices. Data tiles and columns are
 visited in ascending order, so each row's indices come out ascending. The
 GEMM is done twice; in exchange memory stays O(tile) besides the output.
+With at most ``kdtree.KDTREE_MAX_FEATURES`` features and a Euclidean metric
+the search goes through a KD-tree instead (``kdtree.py``), with exact
+float64 distances from coordinate differences and the same output.
 Reference: ``tests/kernels/reference_neighbors.py::radius_neighbors``.
 """
 
@@ -18,6 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._numba import COSINE, NUMBA_CACHE, single_threaded_blas
+from . import kdtree
 from .knn import DATA_TILE_ROWS, norm_terms, query_tile_rows
 
 # Columns counted at once before the fill pass scans them one by one.
@@ -153,6 +157,8 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
     indptr = np.zeros(m + 1, dtype=np.int64)
     if m == 0 or X.shape[0] == 0:
         return (counts, indptr, np.empty(0, dtype=np.int64)) if return_lists else counts
+    if kdtree.usable(X, metric == COSINE):
+        return kdtree.radius_neighbors(X, queries, threshold, include_self, return_lists)
     x_terms = norm_terms(X, metric)
     q_terms = x_terms if self_query else norm_terms(Q, metric)
     tile_q = query_tile_rows(m)

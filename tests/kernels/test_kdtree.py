@@ -1,0 +1,126 @@
+"""CPU knn and radius_neighbors through the KD-tree, against the GEMM tiles and the reference."""
+
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpucluster import kernels
+from gpucluster.kernels.cpu import kdtree
+
+from . import reference_neighbors as reference
+from .test_knn import problems
+
+METRICS = ["sqeuclidean", "euclidean"]
+
+
+@contextmanager
+def search_path(path, leaf_size=2, buffer_per_query=1):
+    """Force the KD-tree ("tree") or the GEMM tiles ("gemm").
+
+    Small leaves cross many nodes; query blocks of 3 rows with a radius
+    buffer of ``buffer_per_query`` neighbours per row make some blocks
+    overflow (all of them with 0) and search again.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kdtree, "KDTREE_MAX_FEATURES", 64 if path == "tree" else 0)
+        mp.setattr(kdtree, "LEAF_SIZE", leaf_size)
+        mp.setattr(kdtree, "QUERY_BLOCK", 3)
+        mp.setattr(kdtree, "BUFFER_PER_QUERY", buffer_per_query)
+        yield
+
+
+def both_paths(call, leaf_size=2):
+    with search_path("tree", leaf_size, buffer_per_query=leaf_size - 1):
+        tree = call()
+    with search_path("gemm"):
+        gemm = call()
+    return tree, gemm
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@settings(max_examples=20, deadline=None)
+@given(problem=problems(), exclude_self=st.booleans(), leaf_size=st.sampled_from([1, 2, 5]),
+       data=st.data())
+def test_tree_knn_matches_reference_and_gemm(problem, metric, exclude_self, leaf_size, data):
+    X, queries = problem
+    excluded = queries is None and exclude_self
+    k = data.draw(st.integers(0, len(X) - 1 if excluded else len(X)))
+    tree, gemm = both_paths(lambda: kernels.knn(X, k, queries=queries, metric=metric,
+                                                exclude_self=exclude_self), leaf_size)
+    for distances, indices in (tree, gemm):
+        reference.assert_knn_matches(X, k, queries, metric, exclude_self, distances, indices)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@settings(max_examples=20, deadline=None)
+@given(problem=problems(integers=True), exclude_self=st.booleans(),
+       leaf_size=st.sampled_from([1, 2, 5]), data=st.data())
+def test_tree_knn_exact_ties_on_integers(problem, metric, exclude_self, leaf_size, data):
+    # Small integers: exact distances and many ties, which must go to the lower index.
+    X, queries = problem
+    excluded = queries is None and exclude_self
+    k = data.draw(st.integers(0, len(X) - 1 if excluded else len(X)))
+    tree, gemm = both_paths(lambda: kernels.knn(X, k, queries=queries, metric=metric,
+                                                exclude_self=exclude_self), leaf_size)
+    for distances, indices in (tree, gemm):
+        reference.assert_knn_matches(X, k, queries, metric, exclude_self, distances, indices,
+                                     exact=True)
+    np.testing.assert_array_equal(tree[1], gemm[1])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@settings(max_examples=20, deadline=None)
+@given(problem=problems(), include_self=st.booleans(), leaf_size=st.sampled_from([1, 2, 5]),
+       radius=st.sampled_from([0.0, 0.5, 1.0, 2.0, 4.0]))
+def test_tree_radius_matches_reference_and_gemm(problem, metric, include_self, leaf_size,
+                                                radius):
+    X, queries = problem
+    tree, gemm = both_paths(lambda: kernels.radius_neighbors(
+        X, radius, queries=queries, metric=metric, include_self=include_self), leaf_size)
+    for result in (tree, gemm):
+        reference.assert_radius_matches(X, radius, queries, metric, include_self, result)
+    with search_path("tree", leaf_size):
+        counts = kernels.radius_neighbors(X, radius, queries=queries, metric=metric,
+                                          include_self=include_self, return_lists=False)
+    np.testing.assert_array_equal(counts, tree[0])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@settings(max_examples=20, deadline=None)
+@given(problem=problems(integers=True), include_self=st.booleans(),
+       leaf_size=st.sampled_from([1, 2, 5]), radius=st.sampled_from([0.0, 1.0, 2.0, 2.5, 9.0]))
+def test_tree_radius_exact_on_integers(problem, metric, include_self, leaf_size, radius):
+    X, queries = problem
+    tree, gemm = both_paths(lambda: kernels.radius_neighbors(
+        X, radius, queries=queries, metric=metric, include_self=include_self), leaf_size)
+    for result in (tree, gemm):
+        reference.assert_radius_matches(X, radius, queries, metric, include_self, result,
+                                        exact=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tree_on_blobs_with_duplicates_and_zero_rows(dtype):
+    # Clustered data, many exact duplicates and all-zero rows, default leaves.
+    rng = np.random.default_rng(0)
+    centers = rng.normal(scale=5, size=(4, 3))
+    X = (centers[rng.integers(4, size=300)] + rng.normal(size=(300, 3))).astype(dtype)
+    X[rng.integers(300, size=40)] = X[:40]
+    X[-10:] = 0
+    queries = np.concatenate([X[:20], rng.normal(scale=5, size=(20, 3)).astype(dtype)])
+    with search_path("tree", kdtree.LEAF_SIZE, kdtree.BUFFER_PER_QUERY):
+        for q in (None, queries):
+            distances, indices = kernels.knn(X, 12, queries=q, metric="euclidean")
+            reference.assert_knn_matches(X, 12, q, "euclidean", True, distances, indices)
+            result = kernels.radius_neighbors(X, 1.5, queries=q, include_self=False)
+            reference.assert_radius_matches(X, 1.5, q, "euclidean", False, result)
+
+
+def test_dispatch_follows_features_and_metric():
+    X = np.zeros((3, 16))
+    assert kdtree.usable(X, False)
+    assert not kdtree.usable(X, True)
+    assert not kdtree.usable(np.zeros((3, 17)), False)
+    assert not kdtree.usable(np.zeros((3, 0)), False)
