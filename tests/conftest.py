@@ -7,6 +7,9 @@ import pytest
 
 from gpucluster import backend, set_config
 
+# No test downloads model weights: huggingface_hub reads this once, at import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 # The CUDA-simulator tests run in their own process (NUMBA_ENABLE_CUDASIM must
 # be set before numba is imported); tests/test_cuda_sim.py starts it.
 collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else ["cuda_sim"]

@@ -1,0 +1,112 @@
+"""`gpucluster embed` through a parser built from embed._command.register."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before anything imports huggingface_hub
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("open_clip")
+from PIL import Image  # noqa: E402
+
+from gpucluster.embed import _command  # noqa: E402
+from gpucluster.embed.store import load_store  # noqa: E402
+
+TINY = ["--model", "gpucluster-tiny", "--pretrained", "none", "--device", "cpu",
+        "--num-workers", "0", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="gpucluster")
+    _command.register(p.add_subparsers(dest="command", required=True))
+    return p
+
+
+def main(argv):
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "photos"
+    (path / "sub").mkdir(parents=True)
+    for i in range(4):
+        pixels = rng.integers(0, 256, size=(20 + i, 30, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(path / ("sub" if i % 2 else "") / f"p{i}.png")
+    (path / "broken.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    return path
+
+
+def test_embed_prints_a_summary_and_reuses_on_the_second_run(folder, tmp_path, capsys):
+    store = tmp_path / "store"
+    assert main(["embed", str(folder), "--out", str(store)] + TINY) == 0
+    out = capsys.readouterr().out
+    assert "5 selected, 4 embedded, 0 reused, 1 skipped" in out
+    assert "broken.jpg" in out and "images/s" in out and f"store: {store}" in out
+
+    assert main(["embed", str(folder), "--out", str(store)] + TINY) == 0
+    assert "0 embedded, 4 reused" in capsys.readouterr().out
+    paths, X = load_store(str(store))
+    assert len(paths) == 4 and X.shape == (4, 64)
+
+
+def test_embed_json_report_and_options(folder, tmp_path, capsys):
+    store = tmp_path / "store"
+    argv = ["embed", str(folder), "--out", str(store), "--json", "--sample", "50%", "--seed", "3",
+            "--dtype", "float32", "--no-normalize", "--preprocessing", "resize", "--batch-size", "2"]
+    assert main(argv + TINY) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_images"] == 3 and report["batch_size"] == 2
+    config = json.load(open(os.path.join(report["store"], "config.json")))
+    assert config["dtype"] == "float32" and config["normalize"] is False
+    assert config["preprocessing"]["mode"] == "resize"
+    assert main(argv + TINY + ["--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["reused"] == 0
+
+
+def test_embed_errors_are_one_line_and_exit_1(folder, tmp_path, capsys):
+    assert main(["embed", str(tmp_path / "missing"), "--out", str(tmp_path / "s")] + TINY) == 1
+    assert "gpucluster embed: error:" in capsys.readouterr().err
+    # The default model's weights are not on this machine: the message says what to do.
+    code = main(["embed", str(folder), "--out", str(tmp_path / "s"), "--device", "cpu", "--quiet"])
+    assert code == 1
+    assert "--checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--batch-size", "zero"], ["--batch-size", "0"],
+                                  ["--sample", "lots"], ["--preprocessing", "squash"]])
+def test_bad_option_values_exit_2(folder, tmp_path, argv):
+    with pytest.raises(SystemExit) as info:
+        parser().parse_args(["embed", str(folder), "--out", str(tmp_path)] + argv)
+    assert info.value.code == 2
+
+
+def test_out_is_required(folder):
+    with pytest.raises(SystemExit):
+        parser().parse_args(["embed", str(folder)])
+
+
+def test_option_parsing():
+    args = parser().parse_args(["embed", "a", "b", "--out", "s", "--sample", "0.25", "--include", "x",
+                                "--include", "y", "--batch-size", "64"])
+    assert (args.images, args.sample, args.include, args.batch_size) == (["a", "b"], 0.25, ["x", "y"], 64)
+    assert parser().parse_args(["embed", "a", "--out", "s", "--sample", "100"]).sample == 100
+    assert _command.resolve_pretrained("ViT-B-32", None) == "openai"
+    assert _command.resolve_pretrained("gpucluster-tiny", None) is None
+    assert _command.resolve_pretrained("ViT-L-14", "None") is None
+    assert _command.resolve_pretrained("ViT-L-14", "laion2b_s32b_b82k") == "laion2b_s32b_b82k"
