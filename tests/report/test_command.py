@@ -1,0 +1,77 @@
+"""`gpucluster organize | report | animate` through report._command.register."""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import pytest
+
+from gpucluster.report._command import register
+
+from ._results import make_images, write_results
+
+
+def run(*argv):
+    parser = argparse.ArgumentParser(prog="gpucluster")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args([str(a) for a in argv])
+    return args.func(args)
+
+
+@pytest.fixture
+def results(tmp_path):
+    photos = make_images(str(tmp_path / "photos"), 8)
+    labels = np.array([0, 0, 0, 1, 1, 1, -1, 1])
+    return write_results(str(tmp_path / "results"), [labels, np.zeros(8, dtype=int)], paths=photos), photos
+
+
+def test_organize_then_report(results, tmp_path, capsys):
+    folder, photos = results
+    gallery = tmp_path / "gallery"
+    assert run("organize", folder, "--out", gallery, "--copy") == 0
+    assert "8 copies in 3 folders" in capsys.readouterr().out
+    assert sorted(p.name for p in gallery.iterdir() if p.is_dir()) == ["cluster_000_n3", "cluster_001_n4", "noise_n1"]
+    with pytest.raises(FileExistsError):
+        run("organize", folder, "--out", gallery)
+    assert run("organize", folder, "--out", gallery, "--rank", "2", "--overwrite", "--link") == 0
+    assert os.path.islink(gallery / "cluster_000_n8" / os.path.basename(photos[0]))
+    assert run("report", folder, "--out", gallery) == 0
+    page = (gallery / "report.html").read_text()
+    assert 'href="cluster_001_n4/"' in page  # folders read from organize.json
+    assert page.count("<section class=cluster") == 3
+
+
+def test_report_reads_embeddings_and_failures_from_a_store(results, tmp_path):
+    store_module = pytest.importorskip("gpucluster.embed.store")
+    folder, photos = results
+    store = store_module.EmbeddingStore(str(tmp_path / "store"), {"model": "test", "dim": 4, "dtype": "float32"})
+    stats = [(os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in photos]
+    with store.lock():
+        store.write_batch(photos, stats, np.arange(32, dtype=np.float32).reshape(8, 4))
+        store.write_failures([(str(tmp_path / "photos" / "bad.jpg"), "truncated")], [(3, 1)])
+    gallery = tmp_path / "gallery"
+    assert run("report", folder, "--store", tmp_path / "store", "--out", gallery, "--names",
+               _names(tmp_path)) == 0
+    page = (gallery / "report.html").read_text()
+    assert "id=points" in page and "bad.jpg" in page and "truncated" in page and "lake" in page
+
+
+def _names(tmp_path):
+    path = tmp_path / "names.json"
+    path.write_text(json.dumps({"1": "lake"}))
+    return path
+
+
+def test_animate_from_npy(tmp_path, capsys):
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    np.save(tmp_path / "x.npy", X)
+    assert run("animate", tmp_path / "x.npy", "--n-clusters", 3, "--out", tmp_path / "k.gif", "--max-iter", 3) == 0
+    assert (tmp_path / "k.gif").read_bytes()[:3] == b"GIF"
+    assert "animation:" in capsys.readouterr().out
+
+
+def test_missing_paths_are_explained(tmp_path):
+    folder = write_results(str(tmp_path / "results"), [np.zeros(3, dtype=int)])
+    with pytest.raises(ValueError, match="paths.json"):
+        run("organize", folder, "--out", tmp_path / "g")

@@ -1,0 +1,112 @@
+"""write_report(): contents, relative lazy thumbnails, offline, size at 50,000 images."""
+
+import json
+import os
+import re
+import urllib.parse
+
+import numpy as np
+import pytest
+
+from gpucluster.report import organize, write_report
+
+from ._results import make_images, summary_for, write_image
+
+
+def _report(tmp_path, **kw):
+    photos = make_images(str(tmp_path / "photos"), 12)
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, -1, -1, 0])
+    X = np.random.default_rng(0).normal(size=(12, 6)).astype(np.float32) + labels[:, None]
+    args = dict(summary=summary_for([labels, labels]), labels=labels, paths=photos, embeddings=X,
+                failures=[(str(tmp_path / "broken.jpg"), "truncated")], names={1: "red <cars>"})
+    args.update(kw)
+    gallery = str(tmp_path / "gallery")
+    return gallery, labels, photos, write_report(gallery, **args)
+
+
+def test_report_shows_settings_ranking_clusters_and_failures(tmp_path):
+    gallery, labels, photos, path = _report(tmp_path)
+    assert path == os.path.join(os.path.realpath(gallery), "report.html")
+    page = open(path, encoding="utf-8").read()
+    assert page.count("<section class=cluster") == 4  # three clusters and the noise
+    assert page.count('data-label="-1"') == 1
+    assert "red &lt;cars&gt;" in page and "<cars>" not in page  # names shown, escaped
+    assert "broken.jpg" in page and "truncated" in page
+    assert "mode" in page and "silhouette_sample" in page  # settings and timings
+    assert page.count("<tr class=shown>") == 1 and "kmeans" in page and "hdbscan" in page
+    assert "1 failed" in page
+    assert '<svg' in page and 'id=projection' in page and 'id=points' in page
+
+
+def test_thumbnails_are_lazy_relative_and_exist(tmp_path):
+    gallery, labels, photos, path = _report(tmp_path)
+    page = open(path, encoding="utf-8").read()
+    sources = re.findall(r'<img loading=lazy src="([^"]+)"', page)
+    assert len(sources) == len(photos)
+    for src in sources:
+        assert not src.startswith(("/", "file:"))
+        assert os.path.isfile(os.path.join(os.path.dirname(path), urllib.parse.unquote(src)))
+    assert "<a href=" not in page.split("<section", 1)[1].split("</section>")[0]  # no gallery folders yet
+
+
+def test_cluster_folders_are_linked_after_organize(tmp_path):
+    photos = make_images(str(tmp_path / "photos"), 4)
+    labels = np.array([0, 0, 1, 1])
+    gallery = str(tmp_path / "gallery")
+    organize(labels, photos, gallery, names={1: "sky"})
+    page = open(write_report(gallery, labels=labels, paths=photos, names={1: "sky"}), encoding="utf-8").read()
+    assert 'href="cluster_001_n2_sky/"' in page
+    for href in re.findall(r'<a href="(cluster_[^"]+\.jpg)"', page):
+        assert os.path.isfile(os.path.join(gallery, urllib.parse.unquote(href)))
+
+
+def test_report_is_not_overwritten_unless_asked(tmp_path):
+    gallery, labels, photos, path = _report(tmp_path)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        write_report(gallery, labels=labels, paths=photos)
+    write_report(gallery, labels=labels, paths=photos, overwrite=True)
+    assert "id=projection" not in open(path, encoding="utf-8").read()
+
+
+def test_mismatched_rows_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="row for row"):
+        write_report(str(tmp_path), labels=np.zeros(3, dtype=int), paths=["a.jpg"])
+    with pytest.raises(ValueError, match="embeddings"):
+        write_report(str(tmp_path), labels=np.zeros(3, dtype=int), embeddings=np.zeros((2, 4)))
+
+
+@pytest.fixture(scope="module")
+def many_photos(tmp_path_factory):
+    """50,000 distinct readable image paths, made quickly as hard links to one JPEG."""
+    tmp_path = tmp_path_factory.mktemp("many")
+    source = write_image(str(tmp_path / "one.jpg"), size=(16, 12))
+    folder = tmp_path / "photos" / "2024" / "a long holiday folder name"
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(50_000):
+        path = str(folder / f"IMG_2024_{i:06d}_holiday.jpg")
+        os.link(source, path)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("k", [200, 5000], ids=["200-clusters", "5000-clusters"])
+def test_page_stays_under_2_mb_at_50000_images(tmp_path, many_photos, k):
+    n = len(many_photos)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(-1, k, size=n)
+    labels[:k] = np.arange(k)
+    X = rng.normal(size=(n, 16)).astype(np.float32)
+    failures = [(f"/photos/broken_{i}.jpg", "truncated") for i in range(2000)]
+    names = {i: f"zero-shot name {i}" for i in range(k)}
+    path = write_report(str(tmp_path / "gallery"), summary=summary_for([labels]), labels=labels,
+                        paths=many_photos, embeddings=X, failures=failures, names=names)
+    size = os.path.getsize(path)
+    page = open(path, encoding="utf-8").read()
+    assert size < 2 * 2**20, f"report.html is {size} bytes"
+    assert page.count("<section class=cluster") == k + 1
+    assert 0 < page.count("<img ") <= 4000
+    assert "http://" not in page and "https://" not in page
+    points = json.loads(re.search(r'id=points>(.*?)</script>', page).group(1))
+    assert len(points["x"]) == len(points["y"]) == len(points["c"]) == 20_000
+    assert len(points["colors"]) == k + 1
