@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # full run (~10 min on 2 cores)
     python benchmarks/run.py --quick         # small sizes, a smoke test (< 1 min)
-    python benchmarks/run.py --only kmeans   # kmeans, silhouette, density (comma-separated)
+    python benchmarks/run.py --only kmeans   # kmeans, silhouette, density, embed (comma-separated)
 
 Writes ``<out>/<kind>-<date>.md`` and ``.json`` (kind is "cpu", or "gpu" when
 a CUDA device answers) and overwrites ``<out>/latest-<kind>.md``; a quick run
@@ -21,6 +21,10 @@ silhouette  silhouette_score of 20 blob labels: sklearn vs gpucluster.metrics.
 density     HDBSCAN (vs fast_hdbscan, hdbscan, sklearn), DBSCAN, OPTICS and
             agglomerative ward/single (vs sklearn), one fit each, with the ARI
             against the reference peer (benchmarks/density.py).
+embed       image embedding throughput: decode-only, forward-only, end-to-end
+            images/s and a second run over an unchanged folder, for the tiny
+            open_clip model and ViT-B-32 (random weights) on generated JPEGs
+            (benchmarks/embed_throughput.py); on a GPU also ViT-L-14.
 GPU         when gpucluster.backend.gpu_available(): the same cases with CuPy
             arrays (device="cuda"), plus KMeans n=10^7 d=128 k=1024, against
             the cuBLAS float32 GEMM floor measured in the same run.
@@ -39,9 +43,11 @@ from pathlib import Path
 import numpy as np
 
 from density import density_markdown, run_density
+from embed_throughput import embed_markdown, run_embed
 
 SEED = 0
 N_ITER = 20
+CASES = ("kmeans", "silhouette", "density", "embed")
 
 FULL = {
     "kmeans": [
@@ -593,6 +599,8 @@ def markdown(res):
                 f"{_f(mm.get('inertia_rel_diff'), '+.2e')} |"
             )
     lines += density_markdown(res.get("density", []))
+    if res.get("embed"):
+        lines += ["", "## Image embeddings", "", embed_markdown(res["embed"])]
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {x}" for x in res["notes"]]
     return "\n".join(lines) + "\n"
@@ -605,17 +613,17 @@ def markdown(res):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
-    parser.add_argument("--only", default="kmeans,silhouette,density",
-                        help="comma-separated cases: kmeans, silhouette, density")
+    parser.add_argument("--only", default=",".join(CASES),
+                        help="comma-separated cases: " + ", ".join(CASES))
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     parser.add_argument("--repeat", type=int, default=None,
                         help="KMeans fits per method, best kept (default 3; 1 with --quick)")
     parser.add_argument("--no-gpu", action="store_true", help="skip the GPU section")
     args = parser.parse_args(argv)
     only = {x.strip() for x in args.only.split(",") if x.strip()}
-    unknown = only - {"kmeans", "silhouette", "density"}
+    unknown = only - set(CASES)
     if unknown:
-        parser.error(f"unknown case(s) {sorted(unknown)}; choose from kmeans, silhouette, density")
+        parser.error(f"unknown case(s) {sorted(unknown)}; choose from {', '.join(CASES)}")
     sizes = QUICK if args.quick else FULL
     repeat = args.repeat or sizes["repeat"]
 
@@ -669,6 +677,8 @@ def main(argv=None):
         res["silhouette"] = silhouette_case(sizes["silhouette"], gpu_ctx, log)
     if "density" in only:
         res["density"] = run_density(args.quick, log)
+    if "embed" in only:
+        res["embed"] = run_embed(args.quick, log, gpu=gpu)
     # The GEMM rate again at the end, the best of both kept: on a shared
     # machine one burst of outside load must not lower the floor.
     log("measuring float32 GEMM rate again")
