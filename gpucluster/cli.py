@@ -1,8 +1,13 @@
 """The `gpucluster` command: argument parsing and printing around library functions."""
 
 import argparse
+import importlib
 import json
 import sys
+
+# Sub-command modules: each has register(subparsers) and imports its heavy
+# dependencies (torch, Pillow) only when its command runs.
+_COMMAND_MODULES = (".embed._command", ".auto._command", ".report._command")
 
 
 def _bytes(n):
@@ -31,7 +36,7 @@ def cmd_info(args):
     return 0
 
 
-def cmd_run(args):
+def cmd_digits(args):
     from .demo import run_digits
 
     report = run_digits(n_clusters=args.n_clusters, random_state=args.seed, device=args.device)
@@ -59,6 +64,72 @@ def cmd_run(args):
     return 0
 
 
+def cmd_run(args):
+    from .pipeline import run_images
+
+    if args.model == "auto":
+        pretrained = args.pretrained or "openai"
+    else:
+        from .embed._command import resolve_pretrained
+
+        pretrained = resolve_pretrained(args.model, args.pretrained)
+    summary = run_images(args.images or None, args.out, store=args.store, model=args.model,
+                         pretrained=pretrained, checkpoint=args.checkpoint, mode=args.mode,
+                         top=args.top, overwrite=args.overwrite, device=args.device,
+                         batch_size=args.batch_size, num_workers=args.num_workers, sample=args.sample,
+                         seed=args.seed, link_mode="copy" if args.copy else "link",
+                         candidate_labels=args.names, progress=not args.quiet)
+    best = summary["best"]
+    print()
+    print(f"{summary['n_images']} images, model {summary['model']}, "
+          f"{summary['seconds']:.1f} s in all")
+    print(f"best: {best['algorithm']} {best['params']} -> {best['n_clusters']} clusters, "
+          f"composite score {best['scores']['composite']:.3f}")
+    if "ari" in summary:
+        print(f"ARI of the top result against the known groups: {summary['ari']:.3f}")
+    print(f"gallery: {summary['gallery']}")
+    print(f"report: {summary['report']}")
+    return 0
+
+
+def _sample_value(text):
+    value = float(text)
+    return int(value) if value >= 1 and value == int(value) else value
+
+
+def _add_run_parser(sub):
+    run = sub.add_parser(
+        "run", help="the main job: embed a folder of images, search, organise, report "
+                    "(no folder: a built-in collection of real photos)")
+    run.add_argument("images", nargs="*", help="image folders or files (default: the built-in collection)")
+    run.add_argument("--out", default=None, help="output folder (default ./gpucluster-demo)")
+    run.add_argument("--store", default=None, help="embedding store folder (default: the user cache)")
+    run.add_argument("--model", default="auto",
+                     help="open_clip architecture, 'efficientnet-lite0', or 'auto' (CLIP ViT-B-32 when "
+                          "its weights are on disk, else efficientnet-lite0)")
+    run.add_argument("--pretrained", default=None,
+                     help="the weights tag of --model (default: the model's usual one; 'none': random)")
+    run.add_argument("--checkpoint", default=None, help="a local weights file for --model")
+    run.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast")
+    run.add_argument("--top", type=int, default=5)
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    run.add_argument("--batch-size", default="auto", type=lambda s: s if s == "auto" else int(s))
+    run.add_argument("--num-workers", type=int, default=None)
+    run.add_argument("--sample", type=_sample_value, default=None,
+                     help="embed a fraction (0.01) or a count (5000) of the images")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--names", nargs="+", default=None,
+                     help="candidate names for the clusters (zero-shot, CLIP models only)")
+    run.add_argument("--copy", action="store_true", help="copy images into the gallery instead of linking")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing result in --out")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(func=cmd_run)
+
+
+_USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError,
+                ValueError, ImportError)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="gpucluster", description="Clustering on the GPU and the CPU with the scikit-learn API."
@@ -67,19 +138,27 @@ def build_parser():
     info = sub.add_parser("info", help="versions, backends, devices and free device memory")
     info.add_argument("--json", action="store_true", help="print the report as JSON")
     info.set_defaults(func=cmd_info)
-    run = sub.add_parser("run", help="the built-in default job: cluster the digits beside scikit-learn")
-    run.add_argument("--n-clusters", type=int, default=10)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--device", choices=["cpu", "cuda"], default=None,
-                     help="default: cuda when a GPU answers, else cpu")
-    run.set_defaults(func=cmd_run)
+    digits = sub.add_parser("digits", help="cluster scikit-learn's digits beside scikit-learn (a quick check)")
+    digits.add_argument("--n-clusters", type=int, default=10)
+    digits.add_argument("--seed", type=int, default=0)
+    digits.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                        help="default: cuda when a GPU answers, else cpu")
+    digits.set_defaults(func=cmd_digits)
+    _add_run_parser(sub)
+    for module in _COMMAND_MODULES:
+        importlib.import_module(module, __package__).register(sub)
     return parser
 
 
 def main(argv=None):
     """Entry point of the `gpucluster` console script."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except _USER_ERRORS as exc:
+        # Problems with the user's input or files: a one-line message, no traceback.
+        print(f"gpucluster {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

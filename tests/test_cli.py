@@ -1,4 +1,4 @@
-"""The `gpucluster` command: info and the built-in default job, run as a user would."""
+"""The `gpucluster` command: info and the digits check, run as a user would."""
 
 import json
 import re
@@ -19,8 +19,8 @@ def test_info_reports_versions_backends_and_devices():
     assert "CUDA device" in text and "backends:" in text
 
 
-def test_run_clusters_the_digits_beside_sklearn():
-    out = subprocess.run(CLI + ["run"], capture_output=True, text=True, timeout=600)
+def test_digits_clusters_beside_sklearn():
+    out = subprocess.run(CLI + ["digits"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     rows = {}
     for line in out.stdout.splitlines():

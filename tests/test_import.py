@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-HEAVY = ["cupy", "torch", "numba.cuda", "open_clip", "dask", "numba_cuda"]
+HEAVY = ["cupy", "torch", "torchvision", "numba.cuda", "open_clip", "dask", "numba_cuda", "PIL"]
 
 
 def test_import_loads_no_gpu_or_heavy_library():
@@ -34,3 +34,26 @@ def test_import_and_fit_work_when_cupy_and_torch_are_missing():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[0, 0, 1, 1]"
+
+
+def test_auto_and_report_import_without_torch():
+    """The search and the report need neither torch nor open_clip to load."""
+    code = (
+        "import sys, gpucluster\n"
+        "gpucluster.auto.search, gpucluster.report.write_report\n"
+        "print(sorted(m for m in ('torch', 'open_clip', 'cupy') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import gpucluster
+
+    try:
+        gpucluster.no_such_thing
+    except AttributeError as exc:
+        assert "no_such_thing" in str(exc)
+    else:
+        raise AssertionError("gpucluster.no_such_thing did not raise")

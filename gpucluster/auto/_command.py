@@ -1,0 +1,163 @@
+"""The `gpucluster cluster` and `gpucluster auto` sub-commands."""
+
+import os
+import time
+
+
+def parse_value(text):
+    """A --param value: int, float, bool ("true"/"false"), None ("none"/"null") or str."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_params(items):
+    """``["k=v", ...]`` -> dict with parsed values; ValueError for an item without '='."""
+    params = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--param expects key=value, got {item!r}.")
+        params[key.strip()] = parse_value(value)
+    return params
+
+
+def _load(path):
+    from .inputs import load_vectors
+
+    return load_vectors(path)
+
+
+def cmd_cluster(args):
+    """Fit one registered algorithm on INPUT; print clusters, sizes, silhouette, seconds."""
+    import numpy as np
+
+    from .. import backend
+    from .candidates import get_algorithm
+    from .results import _write_json, _write_labels, cluster_sizes
+    from .scoring import count_clusters, sample_silhouette
+    from .shared import SILHOUETTE_SAMPLE, euclidean_matrix
+
+    algorithm = get_algorithm(args.algorithm)
+    params = parse_params(args.param)
+    X, paths = _load(args.input)
+    start = time.perf_counter()
+    estimator = algorithm.factory(params, device=args.device, context=None)
+    estimator.fit(X)
+    seconds = time.perf_counter() - start
+    labels = np.asarray(backend.to_numpy(estimator.labels_)).astype(np.int64).reshape(-1)
+    sizes, noise = cluster_sizes(labels)
+    rows = np.random.RandomState(0).choice(X.shape[0], min(X.shape[0], SILHOUETTE_SAMPLE),
+                                           replace=False)
+    silhouette = sample_silhouette(euclidean_matrix(X[np.sort(rows)]), labels[np.sort(rows)])
+    n_clusters = count_clusters(labels)
+    print(f"{algorithm.name} on {args.input}: {X.shape[0]} rows x {X.shape[1]} features")
+    print(f"n_clusters: {n_clusters}")
+    print(f"noise: {noise}")
+    shown = sorted(sizes.items(), key=lambda kv: -kv[1])
+    print("sizes: " + ", ".join(f"{k}:{v}" for k, v in shown[:20])
+          + (f", ... ({len(shown) - 20} more)" if len(shown) > 20 else ""))
+    print("silhouette (Euclidean, sample of up to "
+          f"{SILHOUETTE_SAMPLE} rows): " + ("n/a" if silhouette is None else f"{silhouette:.4f}"))
+    print(f"seconds: {seconds:.3f}")
+    if args.out:
+        out = os.path.abspath(args.out)
+        os.makedirs(out, exist_ok=True)
+        for name in ("labels.npy", "info.json"):
+            if os.path.exists(os.path.join(out, name)) and not args.overwrite:
+                raise FileExistsError(f"{os.path.join(out, name)} exists; pass --overwrite.")
+        _write_labels(os.path.join(out, "labels.npy"), labels)
+        _write_json(os.path.join(out, "info.json"), {
+            "algorithm": algorithm.name, "params": params, "source": os.path.abspath(args.input),
+            "n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
+            "n_clusters": n_clusters, "sizes": sizes, "noise": noise,
+            "silhouette": silhouette, "seconds": seconds,
+        })
+        if paths is not None:
+            _write_json(os.path.join(out, "paths.json"), paths)
+        print(f"wrote {out}")
+    return 0
+
+
+def cmd_auto(args):
+    """Run the automatic search on INPUT, print the ranking and write OUT."""
+    import numpy as np
+
+    from .search import search
+
+    X, paths = _load(args.input)
+    labels = None
+    if args.labels:
+        labels = np.load(args.labels, allow_pickle=False)
+    out = os.path.abspath(args.out)
+    if os.path.isdir(out) and os.listdir(out) and not args.overwrite:
+        # Refuse before the (long) search rather than after it.
+        raise FileExistsError(f"{out} is not empty; choose another folder or pass --overwrite.")
+    result = search(X, algorithms=args.algorithm or None, mode=args.mode,
+                    target_cluster_size=args.target_cluster_size,
+                    min_clusters=args.min_clusters, max_clusters=args.max_clusters,
+                    top=args.top, labels=labels, time_budget=args.time_budget,
+                    random_state=args.seed, device=args.device, search=args.search,
+                    n_trials=args.n_trials, progress=not args.quiet)
+    result.data["source"] = os.path.abspath(args.input)
+    print(f"{X.shape[0]} rows x {X.shape[1]} features, geometry {result.data['metric']}; "
+          f"{len(result.candidates)} candidates in {result.timings['total']:.1f} s"
+          + (" (time budget reached)" if result.cut_short else ""))
+    print(result.table() if result.ranking else "No candidate was ranked.")
+    result.save(out, overwrite=args.overwrite, paths=paths)
+    print(f"results: {out}")
+    return 0
+
+
+def _device_arg(parser):
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                        help="where the estimators compute (default: auto)")
+
+
+def register(subparsers):
+    """Add the `cluster` and `auto` sub-commands to an argparse subparsers object."""
+    cluster = subparsers.add_parser(
+        "cluster", help="fit one clustering algorithm on vectors (store, .npy, .csv, .parquet)")
+    cluster.add_argument("input", help="embedding store folder, .npy, .csv or .parquet")
+    cluster.add_argument("--algorithm", required=True,
+                         help="a registered algorithm: kmeans, minibatch_kmeans, agglomerative, "
+                              "finch, hdbscan, dbscan, optics")
+    cluster.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                         help="an estimator parameter (repeatable), e.g. n_clusters=8")
+    cluster.add_argument("--out", help="folder for labels.npy and info.json")
+    cluster.add_argument("--overwrite", action="store_true",
+                         help="replace labels.npy/info.json in --out")
+    _device_arg(cluster)
+    cluster.set_defaults(func=cmd_cluster)
+
+    auto = subparsers.add_parser(
+        "auto", help="search algorithms and settings, rank them and write the results")
+    auto.add_argument("input", help="embedding store folder, .npy, .csv or .parquet")
+    auto.add_argument("--out", required=True, help="results folder (summary.json, rank_*/)")
+    auto.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast")
+    auto.add_argument("--top", type=int, default=5, help="how many results to keep")
+    auto.add_argument("--algorithm", action="append", default=[],
+                      help="limit the search to this algorithm (repeatable)")
+    auto.add_argument("--target-cluster-size", type=int, default=None)
+    auto.add_argument("--min-clusters", type=int, default=None)
+    auto.add_argument("--max-clusters", type=int, default=None)
+    auto.add_argument("--time-budget", type=float, default=None, help="seconds")
+    auto.add_argument("--seed", type=int, default=0)
+    auto.add_argument("--labels", help="true labels (.npy) for ARI/AMI/V-measure")
+    auto.add_argument("--overwrite", action="store_true",
+                      help="replace summary.json, paths.json and rank_* folders in --out")
+    auto.add_argument("--search", choices=["grid", "optuna"], default="grid")
+    auto.add_argument("--n-trials", type=int, default=None)
+    auto.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(auto)
+    auto.set_defaults(func=cmd_auto)
+    return subparsers
+

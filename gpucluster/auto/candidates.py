@@ -1,0 +1,510 @@
+"""The algorithm registry of the search, and the built-in candidate generators.
+
+An algorithm joins the search with :func:`register_algorithm`:
+
+- ``factory(params, *, device, context)`` returns an unfitted estimator with
+  ``fit(X)`` and ``labels_`` (scikit-learn style; -1 marks noise).
+  ``context`` is the search's :class:`~gpucluster.auto.shared.SharedData`, or
+  None when the estimator is fitted alone (``gpucluster cluster``);
+- ``candidate_fn(context)`` returns the parameter dicts (JSON-able values)
+  that the grid search tries, most promising first; their number follows
+  ``context.mode``;
+- ``data`` says what the estimator fits: "full" (the working data) or
+  "reduced" (the PCA reduction, for neighbour-based methods);
+- ``space(trial, context)``, optional, draws one parameter dict from an Optuna
+  trial; without it the Optuna search picks among ``candidate_fn``'s dicts.
+
+Built-ins: "kmeans" (n <= ``MINIBATCH_MIN_ROWS``), "minibatch_kmeans" (above,
+and in thorough mode), "agglomerative" (Ward, n <= ``AGGLOMERATIVE_MAX_ROWS``),
+"finch", "hdbscan", "dbscan" (on the CPU up to ``NEIGHBOUR_MAX_ROWS_CPU`` rows),
+and "optics" (thorough mode only).
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from .. import backend
+
+# Above this many rows MiniBatchKMeans replaces KMeans (thorough mode runs both).
+MINIBATCH_MIN_ROWS = 100_000
+# Ward needs O(n^2) work per tree; beyond this it is left out.
+AGGLOMERATIVE_MAX_ROWS = 20_000
+# OPTICS is tried in thorough mode up to this many rows.
+OPTICS_MAX_ROWS = 50_000
+# Without max_clusters, partitions with more than this many times the central
+# guess of k are too fragmented to be useful: they are skipped.
+FRAGMENTED_FACTOR = 4
+# Fast mode tries more cluster counts below this many rows, where fits are cheap.
+SMALL_ROWS = 5_000
+# Exact neighbour searches and the MST cost O(n^2 d): on the CPU the
+# neighbour-based methods (FINCH, HDBSCAN, DBSCAN) are left out above this
+# many rows (50,000 x 32 takes about 20 s for one HDBSCAN tree on 2 cores,
+# benchmarks/auto_search.py; 4x the rows is 16x the time). No limit on a GPU.
+NEIGHBOUR_MAX_ROWS_CPU = 200_000
+# How many FINCH partitions (finest first) each mode looks at.
+FINCH_LEVELS = {"fast": 4, "balanced": 6, "thorough": 8}
+
+
+class SkipCandidate(Exception):
+    """Raised by an estimator wrapper when a candidate does not apply (status "skipped")."""
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """One registered algorithm: see the module docstring for the fields."""
+
+    name: str
+    factory: Callable
+    candidate_fn: Callable
+    data: str = "full"
+    space: Optional[Callable] = None
+
+
+_REGISTRY = {}
+
+
+def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, replace=False):
+    """Add an algorithm to the search.
+
+    Parameters
+    ----------
+    name : str
+        Short lowercase name, used in results folders ("rank_01_<name>").
+    factory : callable ``(params: dict, *, device: str, context) -> estimator``
+    candidate_fn : callable ``(context) -> list[dict]``
+    data : {"full", "reduced"}
+    space : callable ``(trial, context) -> dict`` or None
+    replace : bool
+        Allow replacing an algorithm of the same name.
+
+    Raises
+    ------
+    ValueError
+        For a bad name or ``data``, or a name taken when ``replace`` is False.
+    """
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c == "_" for c in name):
+        raise ValueError(f"Algorithm name must be letters, digits and '_', got {name!r}.")
+    if data not in ("full", "reduced"):
+        raise ValueError(f"data must be 'full' or 'reduced', got {data!r}.")
+    if not callable(factory) or not callable(candidate_fn):
+        raise TypeError("factory and candidate_fn must be callable.")
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"An algorithm named {name!r} is registered; pass replace=True.")
+    _REGISTRY[name] = Algorithm(name, factory, candidate_fn, data, space)
+
+
+def get_algorithm(name):
+    """The registered :class:`Algorithm` called ``name`` (ValueError naming the known ones)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown algorithm {name!r}; registered: {sorted(_REGISTRY)}."
+        ) from None
+
+
+def algorithm_names():
+    """Names of the registered algorithms, in registration order."""
+    return list(_REGISTRY)
+
+
+# --------------------------------------------------------------------------
+# Grids derived from the data
+
+
+def upper_k(context):
+    """The most clusters a useful candidate has: max_clusters, else FRAGMENTED_FACTOR
+    times the central guess (never above n - 1)."""
+    low, high = context.k_bounds()
+    if context.max_clusters:
+        return high
+    return int(max(low, min(high, FRAGMENTED_FACTOR * context.k_center())))
+
+
+def _geometric(low, high, count):
+    if count <= 0 or high < low:
+        return []
+    if count == 1 or high == low:
+        return [int(round(math.sqrt(low * high)))]
+    ratio = (high / low) ** (1.0 / (count - 1))
+    return [int(round(low * ratio**i)) for i in range(count)]
+
+
+def _unique_in(values, low, high):
+    out = []
+    for v in values:
+        v = int(min(high, max(low, v)))
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def k_grid(context):
+    """Cluster counts for the partitional methods, the central guess first.
+
+    fast: the guess k0, k0 / 2 and k0 / 4, plus 2, 3, 4, 6, 8, 10 when n <=
+    ``SMALL_ROWS`` (fits are cheap there); balanced: 2..10 and a geometric
+    grid of 8 up to 2 k0; thorough: 2..20
+    and a geometric grid of 16 up to the fragmentation bound. All clipped to
+    [min_clusters, max_clusters].
+    """
+    low, _ = context.k_bounds()
+    high = upper_k(context)
+    k0 = context.k_center()
+    if context.mode == "fast":
+        values = [k0, k0 // 2, k0 // 4]
+        if context.n_samples <= SMALL_ROWS:
+            values += [2, 3, 4, 6, 8, 10]
+    elif context.mode == "balanced":
+        values = [k0] + list(range(2, 11)) + _geometric(max(11, k0 // 4), max(11, 2 * k0), 8)
+    else:
+        values = [k0] + list(range(2, 21)) + _geometric(max(21, k0 // 4), max(21, high), 16)
+    return _unique_in([v for v in values if v >= 2], max(2, low), high)
+
+
+def min_cluster_sizes(context):
+    """HDBSCAN's min_cluster_size from the wanted balance: a geometric grid from
+    n / upper_k (many small clusters) to n / k0 (clusters of the target size),
+    at least 5; 3, 4 and 8 values by mode (the candidates share one minimum
+    spanning tree per min_samples, so extra sizes cost little)."""
+    n = context.n_samples
+    floor = min(5, max(2, n // 2))  # tiny inputs: at least 2, at most half the rows
+    small = max(floor, n // max(2, upper_k(context)))
+    large = max(small, n // max(2, context.k_center()))
+    count = {"fast": 3, "balanced": 4, "thorough": 8}[context.mode]
+    return _unique_in(_geometric(small, large, count), floor, max(floor, n // 2))
+
+
+def _seeded(params, context):
+    out = dict(params)
+    out.setdefault("random_state", context.seed)
+    return out
+
+
+# --------------------------------------------------------------------------
+# KMeans and MiniBatchKMeans
+
+
+def _kmeans_factory(params, *, device, context):
+    from ..cluster import KMeans
+
+    return KMeans(**params, device=device)
+
+
+def _kmeans_candidates(context):
+    if context.n_samples > MINIBATCH_MIN_ROWS and context.mode != "thorough":
+        return []
+    n_init = 3 if context.mode == "thorough" else 1
+    return [_seeded({"n_clusters": k, "n_init": n_init}, context) for k in k_grid(context)]
+
+
+def _k_space(prefix):
+    def space(trial, context):
+        low, _ = context.k_bounds()
+        high = upper_k(context)
+        k = trial.suggest_int(f"{prefix}.n_clusters", max(2, low), max(2, low, high), log=True)
+        return _seeded({"n_clusters": k, "n_init": 1}, context)
+
+    return space
+
+
+def _minibatch_factory(params, *, device, context):
+    from ..cluster import MiniBatchKMeans
+
+    return MiniBatchKMeans(**params, device=device)
+
+
+def _minibatch_candidates(context):
+    if context.n_samples <= MINIBATCH_MIN_ROWS and context.mode != "thorough":
+        return []
+    return [_seeded({"n_clusters": k, "n_init": 1, "batch_size": 4096}, context)
+            for k in k_grid(context)]
+
+
+# --------------------------------------------------------------------------
+# Agglomerative (Ward): one tree, cut at every k
+
+
+def cut_tree(children, n_samples, n_clusters):
+    """Labels (n_samples,) int64 of a merge tree (children_ as scikit-learn's) cut at
+    ``n_clusters``: the first n_samples - n_clusters merges applied."""
+    parent = np.arange(2 * n_samples - 1, dtype=np.int64)
+    for step in range(n_samples - n_clusters):
+        a, b = children[step]
+        parent[a] = n_samples + step
+        parent[b] = n_samples + step
+    # Pointer doubling: every node jumps to its ancestor's ancestor until all
+    # point at their root (log2(depth) passes).
+    while True:
+        jumped = parent[parent]
+        if np.array_equal(jumped, parent):
+            break
+        parent = jumped
+    roots = parent[:n_samples]
+    return np.unique(roots, return_inverse=True)[1].astype(np.int64).reshape(-1)
+
+
+class AgglomerativeCut:
+    """Ward agglomerative clustering cut at ``n_clusters``; the tree is built once per
+    search (kept in ``cache``) and cut for every candidate k."""
+
+    def __init__(self, n_clusters=2, *, linkage="ward", device="auto", cache=None, **params):
+        self.n_clusters = n_clusters
+        self.linkage = linkage
+        self.device = device
+        self.cache = cache
+        self.params = params
+
+    def fit(self, X):
+        from ..cluster import AgglomerativeClustering
+
+        if self.cache is None or self.params:
+            # Alone (gpucluster cluster) or with other parameters: the estimator itself.
+            model = AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage,
+                                            device=self.device, **self.params).fit(X)
+            self.labels_ = np.asarray(backend.to_numpy(model.labels_), dtype=np.int64)
+            return self
+        key = ("agglomerative", self.linkage, X.shape)
+        children = self.cache.get(key)
+        if children is None:
+            model = AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage,
+                                            compute_full_tree=True, device=self.device).fit(X)
+            children = np.asarray(backend.to_numpy(model.children_), dtype=np.int64)
+            self.cache[key] = children
+        self.labels_ = cut_tree(children, X.shape[0], self.n_clusters)
+        return self
+
+
+def _agglomerative_factory(params, *, device, context):
+    return AgglomerativeCut(**params, device=device,
+                            cache=None if context is None else context.cache)
+
+
+def _agglomerative_candidates(context):
+    if context.n_samples > AGGLOMERATIVE_MAX_ROWS:
+        return []
+    grid = k_grid(context)
+    if context.mode == "fast":
+        grid = grid[:1]
+    return [{"n_clusters": k, "linkage": "ward"} for k in grid]
+
+
+# --------------------------------------------------------------------------
+# FINCH: one fit gives every partition
+
+
+class FINCHLevel:
+    """FINCH's partition number ``level`` (0 = finest); the fit is shared through
+    ``cache``. With ``level=None`` it is plain FINCH (``n_clusters`` as FINCH's)."""
+
+    def __init__(self, level=None, *, n_clusters=None, metric="euclidean", device="auto",
+                 cache=None, **params):
+        self.level = level
+        self.n_clusters = n_clusters
+        self.metric = metric
+        self.device = device
+        self.cache = cache
+        self.params = params
+
+    def fit(self, X):
+        from ..cluster import FINCH
+
+        if self.level is None:
+            model = FINCH(n_clusters=self.n_clusters, metric=self.metric, device=self.device,
+                          **self.params)
+            self.labels_ = np.asarray(backend.to_numpy(model.fit(X).labels_), dtype=np.int64)
+            return self
+        key = ("finch", self.metric, repr(sorted(self.params.items())), X.shape)
+        partitions = None if self.cache is None else self.cache.get(key)
+        if partitions is None:
+            model = FINCH(metric=self.metric, device=self.device, **self.params).fit(X)
+            partitions = [np.asarray(backend.to_numpy(p), dtype=np.int64)
+                          for p in model.partitions_]
+            if self.cache is not None:
+                self.cache[key] = partitions
+        if not 0 <= self.level < len(partitions):
+            raise SkipCandidate(f"FINCH made {len(partitions)} partitions; level {self.level} "
+                                "does not exist.")
+        self.labels_ = partitions[self.level]
+        return self
+
+
+def _finch_factory(params, *, device, context):
+    return FINCHLevel(**params, device=device, cache=None if context is None else context.cache)
+
+
+def _too_many_rows_for_cpu(context):
+    return context.compute_device == "cpu" and context.n_samples > NEIGHBOUR_MAX_ROWS_CPU
+
+
+def _finch_candidates(context):
+    if _too_many_rows_for_cpu(context):
+        return []
+    return [{"level": level} for level in range(FINCH_LEVELS[context.mode])]
+
+
+def _finch_space(trial, context):
+    return {"level": trial.suggest_int("finch.level", 0, FINCH_LEVELS["thorough"] - 1)}
+
+
+# --------------------------------------------------------------------------
+# HDBSCAN, DBSCAN, OPTICS (on the reduced data)
+
+
+class HDBSCANShared:
+    """HDBSCAN whose minimum spanning tree is shared through ``cache``.
+
+    The mutual-reachability MST depends on X and ``min_samples`` only, so the
+    candidates that differ in ``min_cluster_size`` share one (the O(n^2 d)
+    part) and each runs only the tree steps. The steps are the estimator's own
+    (``hdbscan.core_distances``, ``kernels.mst``, ``_hdbscan_tree.process_tree``),
+    so the labels equal ``HDBSCAN(...).fit(X).labels_``. Without a cache it is
+    the plain estimator.
+    """
+
+    def __init__(self, min_cluster_size=5, *, min_samples=None, device="auto", cache=None,
+                 **params):
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+        self.device = device
+        self.cache = cache
+        self.params = params
+
+    def fit(self, X):
+        from .. import kernels
+        from ..cluster import HDBSCAN
+        from ..cluster import _hdbscan_tree as tree_ops
+        from ..cluster.hdbscan import core_distances
+
+        model = HDBSCAN(self.min_cluster_size, min_samples=self.min_samples,
+                        device=self.device, **self.params)
+        if self.cache is None or self.params or backend.is_cuda_array(X):
+            self.labels_ = np.asarray(backend.to_numpy(model.fit(X).labels_), dtype=np.int64)
+            return self
+        model._check_params()
+        min_samples = self.min_cluster_size if self.min_samples is None else self.min_samples
+        if not 1 <= min_samples <= X.shape[0]:
+            raise ValueError(f"min_samples ({min_samples}) must be in 1..{X.shape[0]}.")
+        key = ("hdbscan_mst", int(min_samples), X.shape)
+        if key not in self.cache:
+            core, _ = core_distances(X, min_samples, "euclidean")
+            edges, weights = kernels.mst(X, core, metric="euclidean", alpha=1.0)
+            self.cache[key] = (backend.to_numpy(edges), backend.to_numpy(weights))
+        edges, weights = self.cache[key]
+        result = tree_ops.process_tree(edges, weights, X.shape[0],
+                                       min_cluster_size=self.min_cluster_size, method="eom",
+                                       allow_single_cluster=False, epsilon=0.0,
+                                       max_cluster_size=None)
+        self.labels_ = np.asarray(result["labels"], dtype=np.int64)
+        return self
+
+
+def _hdbscan_factory(params, *, device, context):
+    return HDBSCANShared(**params, device=device,
+                         cache=None if context is None else context.cache)
+
+
+def _hdbscan_candidates(context):
+    if _too_many_rows_for_cpu(context):
+        return []
+    out = []
+    samples = (10,) if context.mode != "thorough" else (5, 10, 25)
+    for size in min_cluster_sizes(context):
+        for min_samples in samples:
+            params = {"min_cluster_size": size,
+                      "min_samples": min(size, min_samples, context.n_samples)}
+            if params not in out:
+                out.append(params)
+    return out
+
+
+def _hdbscan_space(trial, context):
+    sizes = min_cluster_sizes(context)
+    size = trial.suggest_int("hdbscan.min_cluster_size", min(sizes), max(sizes) + 1, log=True)
+    min_samples = trial.suggest_int("hdbscan.min_samples", 2, 25, log=True)
+    return {"min_cluster_size": size, "min_samples": min(size, min_samples, context.n_samples)}
+
+
+def dbscan_eps(context, min_samples, quantile):
+    """DBSCAN's eps: the ``quantile`` of the sample rows' distances to their
+    (min_samples - 1)-th nearest other row (min_samples counts the point itself),
+    on the reduced data; roughly that fraction of rows become core points."""
+    distances = context.knn_distances
+    column = min(distances.shape[1], max(1, min_samples - 1)) - 1
+    return float(np.quantile(distances[:, column], quantile))
+
+
+def _dbscan_factory(params, *, device, context):
+    from ..cluster import DBSCAN
+
+    return DBSCAN(**params, device=device)
+
+
+DBSCAN_GRIDS = {
+    "fast": ((10, (0.5,)),),
+    "balanced": ((5, (0.5, 0.8)), (10, (0.3, 0.5, 0.8))),
+    "thorough": ((5, (0.3, 0.5, 0.7, 0.9)), (10, (0.2, 0.35, 0.5, 0.65, 0.8, 0.9)),
+                 (16, (0.5, 0.8))),
+}
+
+
+def _dbscan_candidates(context):
+    if _too_many_rows_for_cpu(context):
+        return []
+    out = []
+    for min_samples, quantiles in DBSCAN_GRIDS[context.mode]:
+        min_samples = min(min_samples, context.n_samples - 1)
+        for q in quantiles:
+            eps = dbscan_eps(context, min_samples, q)
+            if eps > 0:
+                out.append({"eps": round(eps, 6), "min_samples": int(min_samples)})
+    return out
+
+
+def _dbscan_space(trial, context):
+    min_samples = trial.suggest_int("dbscan.min_samples", 3, 16)
+    q = trial.suggest_float("dbscan.quantile", 0.1, 0.95)
+    return {"eps": round(max(dbscan_eps(context, min_samples, q), 1e-12), 6),
+            "min_samples": min_samples}
+
+
+def _optics_factory(params, *, device, context):
+    from ..cluster import OPTICS
+
+    params = dict(params)
+    params.setdefault("metric", "euclidean")
+    return OPTICS(**params, device=device)
+
+
+def _optics_candidates(context):
+    if context.mode != "thorough" or context.n_samples > OPTICS_MAX_ROWS:
+        return []
+    size = min_cluster_sizes(context)[0]
+    out = []
+    for m in (10, 25):
+        params = {"min_samples": max(2, min(m, context.n_samples)), "min_cluster_size": size,
+                  "metric": "euclidean"}
+        if params not in out:
+            out.append(params)
+    return out
+
+
+def _register_builtins():
+    register_algorithm("kmeans", _kmeans_factory, _kmeans_candidates, space=_k_space("kmeans"))
+    register_algorithm("minibatch_kmeans", _minibatch_factory, _minibatch_candidates,
+                       space=_k_space("minibatch_kmeans"))
+    register_algorithm("agglomerative", _agglomerative_factory, _agglomerative_candidates,
+                       data="reduced")
+    register_algorithm("finch", _finch_factory, _finch_candidates, data="reduced",
+                       space=_finch_space)
+    register_algorithm("hdbscan", _hdbscan_factory, _hdbscan_candidates, data="reduced",
+                       space=_hdbscan_space)
+    register_algorithm("dbscan", _dbscan_factory, _dbscan_candidates, data="reduced",
+                       space=_dbscan_space)
+    register_algorithm("optics", _optics_factory, _optics_candidates, data="reduced")
+
+
+_register_builtins()

@@ -1,0 +1,142 @@
+"""Reading vectors to cluster from disk: an embedding store, .npy, .csv or .parquet."""
+
+import csv
+import os
+
+import numpy as np
+
+
+def _as_matrix(X, source):
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{source}: expected a 2-D array (rows x features), got shape "
+                         f"{X.shape}.")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{source}: the array is empty (shape {X.shape}).")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) \
+            or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"{source}: expected real numbers, got dtype {X.dtype}.")
+    X = X.astype(np.float32)
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{source}: contains NaN or infinity (or values beyond float32).")
+    return np.ascontiguousarray(X)
+
+
+def _load_npy(path):
+    try:
+        X = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a plain numeric .npy file ({exc}).") from None
+    if isinstance(X, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: expected a .npy array, got an .npz archive.")
+    return _as_matrix(X, path)
+
+
+def _number(cell):
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def _load_csv(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
+    if not rows:
+        raise ValueError(f"{path}: the CSV file has no rows.")
+    first = rows[0]
+    if any(_number(cell) is None for cell in first):
+        rows = rows[1:]  # a header row
+        if not rows:
+            raise ValueError(f"{path}: the CSV file has a header but no data rows.")
+    width = len(rows[0])
+    values = np.empty((len(rows), width), dtype=np.float64)
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise ValueError(f"{path}: row {i + 1} of the data has {len(row)} columns, the "
+                             f"first has {width}.")
+        for j, cell in enumerate(row):
+            number = _number(cell)
+            if number is None:
+                raise ValueError(f"{path}: data row {i + 1}, column {j + 1} is not a number: "
+                                 f"{cell!r}.")
+            values[i, j] = number
+    return _as_matrix(values, path)
+
+
+def _load_parquet(path):
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError(
+            f"Reading {path} needs the pyarrow package: pip install pyarrow"
+        ) from None
+    table = pq.read_table(path)
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        array = column.to_numpy(zero_copy_only=False)
+        if array.dtype == object:
+            # A list column (one embedding per row): stack it.
+            try:
+                array = np.stack([np.asarray(v, dtype=np.float64) for v in array])
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}: column {name!r} is neither numeric nor a list of "
+                                 "numbers.") from None
+            columns.append(array)
+        elif np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_:
+            columns.append(array.reshape(-1, 1))
+        else:
+            raise ValueError(f"{path}: column {name!r} has non-numeric type {column.type}.")
+    if not columns:
+        raise ValueError(f"{path}: the Parquet file has no columns.")
+    return _as_matrix(np.hstack(columns), path)
+
+
+def _load_store(path):
+    from ..embed.store import load_store
+
+    paths, X = load_store(path)
+    return _as_matrix(np.asarray(X), path), list(paths)
+
+
+def load_vectors(path):
+    """Read the vectors to cluster.
+
+    Parameters
+    ----------
+    path : str or path
+        An embedding store folder (``gpucluster.embed.store``: a store root
+        holding one configuration, or a configuration folder), a ``.npy``
+        file (2-D, no pickle), a ``.csv`` file (numbers, optional header
+        row) or a ``.parquet`` file (numeric columns and/or list columns;
+        needs pyarrow).
+
+    Returns
+    -------
+    X : ndarray (n_samples, n_features), float32
+    paths : list of str or None
+        The image path of each row for a store, else None.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        An unknown extension, or content that is not a finite numeric 2-D table.
+    ImportError
+        A .parquet file without pyarrow installed.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such file or folder: {path}")
+    if os.path.isdir(path):
+        return _load_store(path)
+    extension = os.path.splitext(path)[1].lower()
+    if extension == ".npy":
+        return _load_npy(path), None
+    if extension == ".csv":
+        return _load_csv(path), None
+    if extension in (".parquet", ".pq"):
+        return _load_parquet(path), None
+    raise ValueError(f"{path}: unknown input type {extension or '(no extension)'!r}; expected "
+                     "an embedding store folder, .npy, .csv or .parquet.")

@@ -1,0 +1,303 @@
+"""A search's result in memory (:class:`SearchResult`) and on disk (no pickle).
+
+Folder layout written by :meth:`SearchResult.save`::
+
+    OUT/summary.json                 the summary (schema in :mod:`.schema`)
+    OUT/paths.json                   the path of each row, when given
+    OUT/rank_01_<algorithm>/labels.npy   int64 (n_samples,), -1 = noise
+    OUT/rank_01_<algorithm>/info.json    rank, candidate, params, sizes, scores
+    ...
+
+Every file goes through a temporary name and ``os.replace``.
+"""
+
+import datetime
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from .schema import SCHEMA_ID, rank_folder, validate_summary
+
+SUMMARY_FILE = "summary.json"
+PATHS_FILE = "paths.json"
+
+
+def _jsonable(value):
+    """A copy of value made of JSON types; NumPy scalars become Python ones, NaN/inf null."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _write_atomic(path, write):
+    folder = os.path.dirname(path) or "."
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _write_json(path, obj):
+    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n"
+    _write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def _write_labels(path, labels):
+    _write_atomic(path, lambda handle: np.save(handle, np.asarray(labels, dtype=np.int64),
+                                               allow_pickle=False))
+
+
+def cluster_sizes(labels):
+    """{label: count} of the labels >= 0, as str keys (JSON), and the noise count."""
+    labels = np.asarray(labels)
+    values, counts = np.unique(labels[labels >= 0], return_counts=True)
+    sizes = {str(int(v)): int(c) for v, c in zip(values, counts)}
+    return sizes, int(np.count_nonzero(labels < 0))
+
+
+def _ours(name):
+    return name in (SUMMARY_FILE, PATHS_FILE) or name.startswith("rank_")
+
+
+class SearchResult:
+    """What :func:`~gpucluster.auto.search` found.
+
+    Attributes
+    ----------
+    candidates : list of dict
+        One record per candidate tried (see ``schema.SUMMARY_SCHEMA``).
+    ranking : list of int
+        Candidate ids, best first (at most ``top``), status "ok" only.
+    cut_short : bool
+        True when the time budget stopped the search early.
+    data, settings, timings, weights : dict
+        As in summary.json.
+    """
+
+    def __init__(self, *, candidates, ranking, cut_short, data, settings, timings, weights,
+                 labels_by_candidate):
+        self.candidates = candidates
+        self.ranking = ranking
+        self.cut_short = cut_short
+        self.data = data
+        self.settings = settings
+        self.timings = timings
+        self.weights = weights
+        self._labels = labels_by_candidate
+
+    def __repr__(self):
+        best = self.candidates[self.ranking[0]] if self.ranking else None
+        text = f"best {best['algorithm']} {best['params']}" if best else "nothing ranked"
+        return (f"SearchResult({len(self.candidates)} candidates, {len(self.ranking)} ranked, "
+                f"{text}, cut_short={self.cut_short})")
+
+    def candidate(self, rank):
+        """The candidate record at ``rank`` (1 = best)."""
+        if not 1 <= rank <= len(self.ranking):
+            raise ValueError(f"rank must be in 1..{len(self.ranking)}, got {rank!r}.")
+        return self.candidates[self.ranking[rank - 1]]
+
+    def labels(self, rank=1):
+        """Labels (n_samples,) int64 NumPy of the result at ``rank`` (1 = best); -1 = noise."""
+        return self._labels[self.candidate(rank)["id"]].copy()
+
+    def best_labels(self):
+        """Labels of the best-ranked candidate (``labels(1)``).
+
+        Raises
+        ------
+        ValueError
+            When no candidate was ranked (all failed, skipped, or none ran).
+        """
+        if not self.ranking:
+            raise ValueError("No candidate was ranked: every one failed or was skipped; see "
+                             "result.candidates for the reasons.")
+        return self.labels(1)
+
+    def summary(self):
+        """The summary.json content as a dict (JSON types only)."""
+        from .. import __version__
+
+        ranking = [{"rank": i + 1, "candidate": cid,
+                    "folder": rank_folder(i + 1, self.candidates[cid]["algorithm"])}
+                   for i, cid in enumerate(self.ranking)]
+        return _jsonable({
+            "schema": SCHEMA_ID,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "gpucluster": __version__,
+            "data": self.data,
+            "settings": self.settings,
+            "cut_short": self.cut_short,
+            "timings": self.timings,
+            "weights": self.weights,
+            "candidates": self.candidates,
+            "ranking": ranking,
+        })
+
+    def table(self):
+        """The ranking as a plain-text table (one line per ranked candidate)."""
+        extra = [k for k in ("ARI", "AMI", "V-measure")
+                 if self.ranking and k in self.candidates[self.ranking[0]]["scores"]]
+        header = (f"{'rank':>4}  {'algorithm':<17} {'k':>5} {'noise':>6} {'composite':>9} "
+                  f"{'silhouette':>10} {'balance':>7}" + "".join(f" {k:>9}" for k in extra)
+                  + f" {'seconds':>8}  params")
+        lines = [header, "-" * len(header)]
+        for rank in range(1, len(self.ranking) + 1):
+            c = self.candidate(rank)
+            s = c["scores"]
+            sil = "n/a" if s["silhouette"] is None else f"{s['silhouette']:.4f}"
+            params = ", ".join(f"{k}={v}" for k, v in c["params"].items()
+                               if k != "random_state")
+            lines.append(
+                f"{rank:>4}  {c['algorithm']:<17} {c['n_clusters']:>5} "
+                f"{c['noise_fraction']:>6.3f} {s['composite']:>9.4f} {sil:>10} "
+                f"{s['balance']:>7.4f}" + "".join(f" {s[k]:>9.4f}" for k in extra)
+                + f" {c['seconds']:>8.2f}  {params}")
+        return "\n".join(lines)
+
+    def save(self, out, *, overwrite=False, paths=None):
+        """Write the results folder ``out`` (layout in the module docstring); return its path.
+
+        Parameters
+        ----------
+        out : str or path
+            Created if missing.
+        overwrite : bool
+            An existing non-empty ``out`` raises FileExistsError unless True;
+            then only summary.json, paths.json and rank_* folders are replaced,
+            other files are left alone.
+        paths : list of str or None
+            The path of each row (images), written to paths.json.
+
+        Raises
+        ------
+        FileExistsError
+            ``out`` exists, is not empty and ``overwrite`` is False.
+        ValueError
+            ``paths`` has the wrong length or non-string entries.
+        """
+        out = os.path.abspath(os.fspath(out))
+        n_samples = self.data["n_samples"]
+        if paths is not None:
+            paths = list(paths)
+            if len(paths) != n_samples or not all(isinstance(p, str) for p in paths):
+                raise ValueError(f"paths must be {n_samples} strings (one per row), got "
+                                 f"{len(paths)} entries.")
+        summary = validate_summary(self.summary())
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise FileExistsError(f"{out} exists and is not a folder.")
+        if os.path.isdir(out) and os.listdir(out):
+            if not overwrite:
+                raise FileExistsError(
+                    f"{out} is not empty; choose another folder or pass overwrite=True "
+                    "(--overwrite), which replaces summary.json, paths.json and rank_* folders."
+                )
+            for name in os.listdir(out):
+                full = os.path.join(out, name)
+                if not _ours(name):
+                    continue
+                if os.path.isdir(full) and not os.path.islink(full):
+                    shutil.rmtree(full)
+                else:
+                    os.unlink(full)
+        os.makedirs(out, exist_ok=True)
+        for entry in summary["ranking"]:
+            candidate = self.candidates[entry["candidate"]]
+            folder = os.path.join(out, entry["folder"])
+            os.makedirs(folder, exist_ok=True)
+            labels = self._labels[candidate["id"]]
+            sizes, noise = cluster_sizes(labels)
+            _write_labels(os.path.join(folder, "labels.npy"), labels)
+            _write_json(os.path.join(folder, "info.json"), {
+                "rank": entry["rank"], "candidate": candidate["id"],
+                "algorithm": candidate["algorithm"], "params": candidate["params"],
+                "n_clusters": candidate["n_clusters"], "sizes": sizes, "noise": noise,
+                "scores": candidate["scores"], "seconds": candidate["seconds"],
+            })
+        if paths is not None:
+            _write_json(os.path.join(out, PATHS_FILE), paths)
+        # summary.json goes last: a folder with it is complete.
+        _write_json(os.path.join(out, SUMMARY_FILE), summary)
+        return out
+
+
+class LoadedResult(dict):
+    """A parsed, validated summary.json (a dict) with helpers to read the folder."""
+
+    def __init__(self, summary, folder):
+        super().__init__(summary)
+        self.folder = folder
+
+    def labels(self, rank=1):
+        """Labels (n_samples,) int64 of the result at ``rank`` (1 = best)."""
+        ranking = self["ranking"]
+        if not 1 <= rank <= len(ranking):
+            raise ValueError(f"rank must be in 1..{len(ranking)}, got {rank!r}.")
+        path = os.path.join(self.folder, ranking[rank - 1]["folder"], "labels.npy")
+        return np.load(path, allow_pickle=False)
+
+    def info(self, rank=1):
+        """The info.json of the result at ``rank``, parsed."""
+        ranking = self["ranking"]
+        if not 1 <= rank <= len(ranking):
+            raise ValueError(f"rank must be in 1..{len(ranking)}, got {rank!r}.")
+        with open(os.path.join(self.folder, ranking[rank - 1]["folder"], "info.json"),
+                  encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def paths(self):
+        """The row paths from paths.json, or None when the folder has none."""
+        path = os.path.join(self.folder, PATHS_FILE)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+
+
+def load_result(out):
+    """Read a results folder: its summary.json, validated, as a :class:`LoadedResult`.
+
+    ``result.labels(rank)`` reads rank_NN_*/labels.npy (no pickle),
+    ``result.info(rank)`` its info.json, ``result.paths()`` paths.json.
+
+    Raises
+    ------
+    FileNotFoundError
+        No summary.json in ``out``.
+    ValueError
+        summary.json is not valid JSON or does not follow the schema.
+    """
+    out = os.path.abspath(os.fspath(out))
+    path = os.path.join(out, SUMMARY_FILE)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No {SUMMARY_FILE} in {out}: not a search results folder.")
+    with open(path, encoding="utf-8") as handle:
+        try:
+            summary = json.load(handle)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    validate_summary(summary)
+    return LoadedResult(summary, out)

@@ -1,0 +1,248 @@
+"""The pieces every candidate of a search shares, each computed once.
+
+- the working data: float32 rows; for the cosine geometry they are scaled to
+  unit L2 norm, so Euclidean distance on them is a monotone function of
+  cosine distance (``|a - b|^2 = 2 - 2 cos(a, b)``) and every estimator runs
+  with its Euclidean metric;
+- a PCA reduction (to ``PCA_DIMS[mode]`` dimensions, only when the data has
+  more) that the density methods (HDBSCAN, DBSCAN, OPTICS) and FINCH fit on:
+  their neighbour searches cost O(n^2 d), so fewer dimensions make them
+  affordable, and density estimates are steadier in few dimensions;
+- one fixed silhouette sample (``SILHOUETTE_SAMPLE`` rows drawn with the
+  search's seed, or every row when there are fewer) and the Euclidean
+  distances between its rows on the working data, so every candidate's
+  silhouette is computed on the same points in the same geometry;
+- the k nearest neighbours of the sample rows among all rows of the reduced
+  data, whose distance quantiles give DBSCAN's ``eps``.
+
+The PCA and the neighbours are computed on first use; ``timings`` records
+the seconds each piece took (0.0 for a piece never needed).
+"""
+
+import math
+import time
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .. import backend
+
+METRICS = ("auto", "euclidean", "cosine")
+MODES = ("fast", "balanced", "thorough")
+# Rows of the silhouette sample. A (m, m) float32 distance matrix of 10,000
+# rows takes 400 MB and one GEMM; every candidate then costs one (m, m) x
+# (m, k) product instead of a fresh O(m^2 d) pass.
+SILHOUETTE_SAMPLE = 10_000
+# Dimensions of the reduction the density methods and FINCH see.
+PCA_DIMS = {"fast": 32, "balanced": 32, "thorough": 50}
+# Rows used to estimate the covariance for the PCA (a seeded subsample above it).
+PCA_FIT_ROWS = 100_000
+# Neighbours kept per sample row (self excluded); DBSCAN's min_samples stay below it.
+KNN_NEIGHBOURS = 16
+# metric="auto" picks cosine when every row norm is within this of 1.
+UNIT_NORM_TOLERANCE = 1e-3
+# ... or when the data has at least this many features (embeddings).
+COSINE_MIN_FEATURES = 64
+
+
+def resolve_metric(metric, X):
+    """The geometry of a search: "cosine" or "euclidean".
+
+    "auto" gives "cosine" when every row has unit L2 norm (within
+    ``UNIT_NORM_TOLERANCE``) or X has at least ``COSINE_MIN_FEATURES``
+    columns (embeddings are compared by angle), else "euclidean".
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.")
+    if metric != "auto":
+        return metric
+    if X.shape[1] >= COSINE_MIN_FEATURES:
+        return "cosine"
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    return "cosine" if bool(np.all(np.abs(norms - 1.0) <= UNIT_NORM_TOLERANCE)) else "euclidean"
+
+
+def unit_rows(X):
+    """Rows of X (n, d) scaled to unit L2 norm (zero rows stay zero); float32 NumPy."""
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    norms[norms == 0] = 1.0
+    return (X / norms[:, None]).astype(np.float32)
+
+
+def euclidean_matrix(A):
+    """Euclidean distances (m, m) between the rows of A, zero diagonal.
+
+    float64 for up to 2,000 rows (exact enough for hand-checked values), else
+    float32 (half the memory of the largest shared piece); from one GEMM.
+    """
+    dtype = np.float64 if A.shape[0] <= 2000 else np.float32
+    A = A.astype(dtype, copy=False)
+    sq = np.einsum("ij,ij->i", A, A)
+    D = A @ A.T
+    D *= -2.0
+    D += sq[:, None]
+    D += sq[None, :]
+    np.maximum(D, 0.0, out=D)
+    np.sqrt(D, out=D)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+def pca_reduce(X, n_components, random_state):
+    """Project X (n, d) on its top ``n_components`` principal axes; float32 (n, n_components).
+
+    The covariance comes from at most ``PCA_FIT_ROWS`` rows (a seeded
+    subsample), then ``numpy.linalg.eigh`` in float64.
+    """
+    rows = X
+    if X.shape[0] > PCA_FIT_ROWS:
+        index = random_state.choice(X.shape[0], PCA_FIT_ROWS, replace=False)
+        rows = X[np.sort(index)]
+    mean = rows.mean(axis=0, dtype=np.float64)
+    # The scatter matrix is one float32 GEMM (a float64 one costs several times
+    # more on the CPU); the small (d, d) eigenproblem runs in float64.
+    centred = rows - mean.astype(np.float32)
+    covariance = (centred.T @ centred).astype(np.float64) / max(1, rows.shape[0] - 1)
+    _, vectors = np.linalg.eigh(covariance)
+    components = vectors[:, ::-1][:, :n_components].astype(np.float32)
+    return (X - mean.astype(np.float32)) @ components
+
+
+class SharedData:
+    """Data and precomputed pieces shared by every candidate of one search.
+
+    Parameters
+    ----------
+    X : ndarray (n_samples, n_features), float32, NumPy
+    metric : {"auto", "euclidean", "cosine"}
+    mode : {"fast", "balanced", "thorough"}
+    random_state : int or None
+    device : {"auto", "cpu", "cuda"}
+        Where the estimators compute; with "cuda" (or "auto" choosing it) the
+        working and reduced data are copied to the GPU once and reused.
+    target_cluster_size, min_clusters, max_clusters : int or None
+        The wanted balance, read by the candidate generators.
+
+    Attributes
+    ----------
+    n_samples, n_features : int
+    metric : str, the resolved geometry ("cosine" or "euclidean")
+    working : ndarray (n_samples, n_features) float32: unit rows for cosine
+    sample_index : ndarray (m,), int64, sorted
+    sample_distances : ndarray (m, m), Euclidean on ``working``
+    seed : int, drawn once from ``random_state``; estimators get it
+    cache : dict, for estimators that share one fit between candidates (FINCH)
+    timings : dict of seconds: "normalize", "pca", "knn", "silhouette_sample"
+    """
+
+    def __init__(self, X, *, metric="auto", mode="fast", random_state=None, device="auto",
+                 target_cluster_size=None, min_clusters=None, max_clusters=None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+        self.mode = mode
+        self.n_samples, self.n_features = X.shape
+        self.target_cluster_size = target_cluster_size
+        self.min_clusters = min_clusters
+        self.max_clusters = max_clusters
+        self.device = device
+        self._random = check_random_state(random_state)
+        self.seed = int(self._random.randint(0, 2**31 - 1))
+        self.timings = {"normalize": 0.0, "pca": 0.0, "knn": 0.0, "silhouette_sample": 0.0}
+        self.cache = {}
+        self._reduced = None
+        self._knn = None
+        self._on_device = {}
+
+        start = time.perf_counter()
+        self.metric = resolve_metric(metric, X)
+        self.working = unit_rows(X) if self.metric == "cosine" else np.ascontiguousarray(
+            X, dtype=np.float32)
+        self.timings["normalize"] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        m = min(self.n_samples, SILHOUETTE_SAMPLE)
+        sampler = np.random.RandomState(self.seed)
+        self.sample_index = np.sort(sampler.choice(self.n_samples, m, replace=False)).astype(
+            np.int64)
+        self.sample_distances = euclidean_matrix(self.working[self.sample_index])
+        self.timings["silhouette_sample"] = time.perf_counter() - start
+
+        work = float(self.n_samples) ** 2 * self.n_features
+        self.compute_device = backend.resolve_device(device, X, work=work)
+
+    @property
+    def reduced_dims(self):
+        """Dimensions of the reduced data (the full count when no reduction applies)."""
+        return min(self.n_features, PCA_DIMS[self.mode])
+
+    @property
+    def reduced(self):
+        """The PCA-reduced working data (n_samples, reduced_dims), float32; the working data
+        itself when it has no more than ``reduced_dims`` features."""
+        if self._reduced is None:
+            start = time.perf_counter()
+            if self.n_features > self.reduced_dims:
+                self._reduced = np.ascontiguousarray(
+                    pca_reduce(self.working, self.reduced_dims, np.random.RandomState(self.seed)))
+            else:
+                self._reduced = self.working
+            self.timings["pca"] = time.perf_counter() - start
+        return self._reduced
+
+    @property
+    def knn_distances(self):
+        """Euclidean distances (m, k) from each sample row to its k nearest other rows of
+        the reduced data, ascending; k = min(KNN_NEIGHBOURS, n_samples - 1)."""
+        if self._knn is None:
+            from ..kernels import knn
+
+            data = self.reduced
+            start = time.perf_counter()
+            k = min(KNN_NEIGHBOURS, self.n_samples - 1)
+            # Each sample row is also a row of the data: ask for one more and
+            # drop the first column, the row itself (an exact duplicate may
+            # take its place, which is then correctly a distance-0 neighbour).
+            distances, _ = knn(data, k + 1, queries=data[self.sample_index], metric="euclidean")
+            self._knn = np.asarray(backend.to_numpy(distances), dtype=np.float64)[:, 1:]
+            self.timings["knn"] += time.perf_counter() - start
+        return self._knn
+
+    def k_center(self):
+        """The central guess for the number of clusters: n / target_cluster_size when a
+        target is given, else sqrt(n / 2); within [min_clusters, max_clusters]."""
+        if self.target_cluster_size:
+            k = self.n_samples / self.target_cluster_size
+        else:
+            k = math.sqrt(self.n_samples / 2.0)
+        low, high = self.k_bounds()
+        return int(min(high, max(low, round(k))))
+
+    def k_bounds(self):
+        """(lowest, highest) cluster count a candidate may aim for: [min_clusters or 2,
+        max_clusters or n_samples - 1]."""
+        low = self.min_clusters or 2
+        high = self.max_clusters or max(2, self.n_samples - 1)
+        return int(low), int(max(low, min(high, self.n_samples - 1)))
+
+    def data_for(self, kind):
+        """The array an estimator fits: "full" (working data) or "reduced", on the compute
+        device (copied there once)."""
+        if kind not in ("full", "reduced"):
+            raise ValueError(f"data kind must be 'full' or 'reduced', got {kind!r}.")
+        data = self.working if kind == "full" else self.reduced
+        if self.compute_device != "cuda":
+            return data
+        if kind not in self._on_device:
+            self._on_device[kind] = backend.to_device(data, "cuda")
+        return self._on_device[kind]
+
+    def describe(self):
+        """A JSON-able summary of the shared pieces."""
+        return {
+            "metric": self.metric,
+            "normalized": self.metric == "cosine",
+            "silhouette_sample": int(self.sample_index.shape[0]),
+            "reduced_dims": int(self.reduced_dims) if self._reduced is not None else None,
+            "compute_device": self.compute_device,
+            "seed": self.seed,
+        }

@@ -1,0 +1,156 @@
+"""The main job, end to end: images -> embeddings -> automatic search -> gallery and report.
+
+`run_images` is what `gpucluster run` calls. Each step is a library function
+of its own (`embed.embed_images`, `auto.search`, `report.organize`,
+`report.write_report`); this module only chains them and decides the defaults.
+"""
+
+import os
+import time
+
+import numpy as np
+
+DEFAULT_OUT = "gpucluster-demo"
+
+
+def cache_dir():
+    """The per-user cache folder: $GPUCLUSTER_CACHE, else $XDG_CACHE_HOME/gpucluster."""
+    root = os.environ.get("GPUCLUSTER_CACHE")
+    if root:
+        return os.path.abspath(root)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "gpucluster")
+
+
+def clip_weights_available(name="ViT-B-32", pretrained="openai"):
+    """True when open_clip's weights for ``name``/``pretrained`` are already on disk."""
+    try:
+        import open_clip
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    cfg = open_clip.get_pretrained_cfg(name, pretrained) or {}
+    repo = (cfg.get("hf_hub") or "").rstrip("/")
+    if not repo:
+        return False
+    for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(repo, filename)
+        if isinstance(found, str) and os.path.exists(found):
+            return True
+    return False
+
+
+def choose_model(model="auto", pretrained="openai"):
+    """Resolve ``model="auto"``: CLIP ViT-B-32 when its weights are on disk, else the
+    packaged efficientnet-lite0 (offline). Returns ``(model, pretrained)``."""
+    if model != "auto":
+        return model, pretrained
+    if clip_weights_available("ViT-B-32", pretrained):
+        return "ViT-B-32", pretrained
+    return "efficientnet-lite0", None
+
+
+def _stage(progress, message):
+    if progress:
+        print(f"[gpucluster] {message}", flush=True)
+
+
+def run_images(images=None, out=None, *, store=None, model="auto", pretrained="openai",
+               checkpoint=None, mode="fast", top=5, overwrite=False, device="auto",
+               batch_size="auto", num_workers=None, sample=None, seed=0, link_mode="link",
+               candidate_labels=None, progress=True):
+    """Cluster a folder of images end to end; return a dict describing the run.
+
+    images: folders and/or image paths; None clusters the built-in collection
+    (`gpucluster.datasets`) and scores the result against its known groups.
+    out: the output folder (default ``./gpucluster-demo``); it receives
+    ``results/`` (summary.json, rank_NN_*/labels.npy), ``gallery/`` (one folder
+    of links per cluster, thumbnails) and ``report.html``. An existing result in
+    ``out`` is refused unless ``overwrite``; the built-in default run replaces
+    its own default folder. store: the embedding store (default: a per-user
+    cache folder, so a second run over the same images embeds nothing).
+    """
+    from . import auto, report
+    from .embed import embed_images, load_store
+    from .metrics import adjusted_rand_score
+
+    started = time.perf_counter()
+    truth = None
+    builtin = images is None
+    if builtin:
+        from .datasets import write_builtin_collection
+
+        folder = os.path.join(cache_dir(), "builtin-images")
+        _stage(progress, f"writing the built-in image collection to {folder}")
+        paths, groups = write_builtin_collection(folder)
+        images = [folder]
+        truth_by_path = dict(zip(paths, groups))
+    if out is None:
+        out = DEFAULT_OUT
+        overwrite = overwrite or builtin
+    out = os.path.abspath(out)
+    results_dir = os.path.join(out, "results")
+    if os.path.exists(os.path.join(results_dir, "summary.json")) and not overwrite:
+        raise FileExistsError(f"{out} already holds a result; pass --overwrite to replace it")
+    store = store or os.path.join(cache_dir(), "embeddings")
+
+    model, pretrained = choose_model(model, pretrained)
+    _stage(progress, f"embedding with {model}" + (f" ({pretrained})" if pretrained else ""))
+    embedded = embed_images(images, store, model=model, pretrained=pretrained, checkpoint=checkpoint,
+                            batch_size=batch_size, device=device, sample=sample, seed=seed,
+                            num_workers=num_workers, progress=progress)
+    if progress:
+        print(embedded.summary(), flush=True)
+    paths, X = load_store(embedded.store, paths=embedded.paths)
+    if len(paths) < 3:
+        raise ValueError(f"only {len(paths)} readable images: clustering needs at least 3")
+
+    labels = None
+    if builtin:
+        groups = [truth_by_path[p] for p in paths]
+        labels = np.unique(groups, return_inverse=True)[1]
+    _stage(progress, f"searching algorithms and parameters ({mode} mode) on {X.shape[0]} x {X.shape[1]}")
+    result = auto.search(X, mode=mode, top=top, labels=labels, random_state=seed, device=device,
+                         progress=progress)
+    result.save(results_dir, overwrite=True, paths=paths)
+    best = result.best_labels()
+
+    names = None
+    if candidate_labels:
+        names = _zero_shot_names(X, best, candidate_labels, model, pretrained, checkpoint, device)
+
+    gallery = os.path.join(out, "gallery")
+    _stage(progress, f"organising {len(paths)} images into {gallery}")
+    report.organize(results_dir, paths, gallery, mode=link_mode, names=names, overwrite=True)
+    failures = embedded.skipped
+    report_path = report.write_report(out, summary=auto.load_result(results_dir), labels=best,
+                                      paths=paths, embeddings=X, failures=failures,
+                                      thumbnails_dir=os.path.join(gallery, "thumbnails"), names=names,
+                                      overwrite=True)
+    summary = {
+        "out": out,
+        "report": report_path,
+        "results": results_dir,
+        "gallery": gallery,
+        "store": embedded.store,
+        "model": model,
+        "embedded": embedded.to_dict(),
+        "n_images": len(paths),
+        "best": result.candidates[result.ranking[0]],
+        "seconds": time.perf_counter() - started,
+    }
+    if truth is not None or labels is not None:
+        summary["ari"] = float(adjusted_rand_score(labels, best))
+    return summary
+
+
+def _zero_shot_names(X, labels, candidate_labels, model, pretrained, checkpoint, device):
+    from .embed import load_model, name_clusters
+
+    clip = load_model(model, pretrained, checkpoint=checkpoint, device="cpu" if device == "auto" else device)
+    if not clip.has_text:
+        return None
+    ids = [c for c in np.unique(labels) if c >= 0]
+    centroids = np.stack([X[labels == c].mean(axis=0) for c in ids])
+    ranked = name_clusters(centroids, list(candidate_labels), clip)
+    return {int(c): r[0][0] for c, r in zip(ids, ranked)}

@@ -1,0 +1,109 @@
+"""Results on disk: summary.json and its schema, labels.npy, info.json, overwrite rules."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from gpucluster.auto import load_result, search, validate_summary
+from gpucluster.auto.schema import SCHEMA_ID, SUMMARY_SCHEMA
+
+
+@pytest.fixture(scope="module")
+def result():
+    X, y = make_blobs(n_samples=300, n_features=4, centers=3, random_state=0)
+    return search(X, algorithms=["kmeans", "hdbscan", "finch"], mode="fast", labels=y,
+                  random_state=0, progress=False, top=3)
+
+
+def test_saved_folder_follows_the_layout_and_validates(result, tmp_path):
+    out = result.save(tmp_path / "out", paths=[f"img_{i}.jpg" for i in range(300)])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["schema"] == SCHEMA_ID
+    assert validate_summary(summary) is summary
+    assert len(summary["ranking"]) == len(result.ranking) >= 1
+    first = summary["ranking"][0]
+    algorithm = result.candidates[result.ranking[0]]["algorithm"]
+    assert first["folder"] == f"rank_01_{algorithm}"
+    labels = np.load(os.path.join(out, first["folder"], "labels.npy"), allow_pickle=False)
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, result.best_labels())
+    info = json.loads((tmp_path / "out" / first["folder"] / "info.json").read_text())
+    assert info["rank"] == 1 and info["candidate"] == result.ranking[0]
+    assert sum(info["sizes"].values()) + info["noise"] == 300
+    assert json.loads((tmp_path / "out" / "paths.json").read_text())[5] == "img_5.jpg"
+    assert set(summary["timings"]["shared"]) == {"normalize", "pca", "knn", "silhouette_sample"}
+    assert {"ARI", "AMI", "V-measure"} <= set(summary["candidates"][first["candidate"]]["scores"])
+
+
+def test_load_result_reads_back_labels_and_info(result, tmp_path):
+    result.save(tmp_path / "out")
+    loaded = load_result(tmp_path / "out")
+    assert loaded["ranking"][0]["candidate"] == result.ranking[0]
+    for rank in range(1, len(result.ranking) + 1):
+        np.testing.assert_array_equal(loaded.labels(rank), result.labels(rank))
+    assert loaded.info(1)["algorithm"] == result.candidate(1)["algorithm"]
+    assert loaded.paths() is None
+    with pytest.raises(ValueError, match="rank"):
+        loaded.labels(len(result.ranking) + 1)
+
+
+@pytest.mark.parametrize("corrupt, field", [
+    (lambda s: s.pop("ranking"), r"ranking: missing"),
+    (lambda s: s.__setitem__("schema", "other/2"), r"schema"),
+    (lambda s: s["candidates"][0].__setitem__("status", "great"), r"candidates\[0\]\.status"),
+    (lambda s: s["candidates"][0]["scores"].__setitem__("balance", "high"),
+     r"candidates\[0\]\.scores\.balance"),
+    (lambda s: s["ranking"][0].__setitem__("candidate", 9999), r"ranking\[0\]\.candidate"),
+    (lambda s: s["ranking"][0].__setitem__("folder", "../x"), r"ranking\[0\]\.folder"),
+    (lambda s: s["data"].__setitem__("n_samples", -1), r"data\.n_samples"),
+    (lambda s: s["timings"]["shared"].pop("knn"), r"timings\.shared\.knn"),
+    (lambda s: s.__setitem__("cut_short", "no"), r"cut_short"),
+], ids=["no-ranking", "schema-id", "status", "score-type", "rank-target", "folder",
+        "n_samples", "timing", "cut_short"])
+def test_corrupted_summary_fails_validation_naming_the_field(result, tmp_path, corrupt, field):
+    result.save(tmp_path / "out")
+    path = tmp_path / "out" / "summary.json"
+    summary = json.loads(path.read_text())
+    corrupt(summary)
+    with pytest.raises(ValueError, match=field):
+        validate_summary(summary)
+    path.write_text(json.dumps(summary))
+    with pytest.raises(ValueError, match=field):
+        load_result(tmp_path / "out")
+
+
+def test_schema_documents_every_required_top_level_field():
+    assert set(SUMMARY_SCHEMA["required"]) == set(SUMMARY_SCHEMA["properties"])
+
+
+def test_existing_folder_is_refused_unless_overwrite(result, tmp_path):
+    out = tmp_path / "out"
+    result.save(out)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        result.save(out)
+    (out / "notes.txt").write_text("mine")
+    (out / "rank_99_stale").mkdir()
+    (out / "paths.json").write_text("[]")
+    result.save(out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "rank_99_stale").exists()
+    assert not (out / "paths.json").exists()
+    load_result(out)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x").write_text("x")
+    with pytest.raises(FileExistsError):
+        result.save(other)
+
+
+def test_save_rejects_paths_of_the_wrong_length(result, tmp_path):
+    with pytest.raises(ValueError, match="300 strings"):
+        result.save(tmp_path / "out", paths=["a.jpg"])
+
+
+def test_load_result_without_summary_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="summary.json"):
+        load_result(tmp_path)

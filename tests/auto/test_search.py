@@ -1,0 +1,255 @@
+"""search(): finds the right clustering on data with a known answer, obeys its limits."""
+
+import sys
+import time
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, make_blobs
+
+from gpucluster.auto import register_algorithm, search
+from gpucluster.auto.candidates import algorithm_names, cut_tree, get_algorithm
+from gpucluster.metrics import adjusted_rand_score
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=2000, n_features=16, centers=6, random_state=0)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def blobs_result(blobs):
+    X, y = blobs
+    return search(X, mode="fast", labels=y, random_state=0, progress=False)
+
+
+def test_blobs_true_k_is_a_candidate_and_the_best_is_correct(blobs, blobs_result):
+    X, y = blobs
+    ks = {c["params"].get("n_clusters") for c in blobs_result.candidates
+          if c["algorithm"] == "kmeans"}
+    assert 6 in ks
+    best = blobs_result.candidate(1)
+    assert best["n_clusters"] == 6
+    assert adjusted_rand_score(y, blobs_result.best_labels()) >= 0.9
+    # Every algorithm of the fast mode ran on this small input.
+    assert {c["algorithm"] for c in blobs_result.candidates} >= {
+        "kmeans", "agglomerative", "finch", "hdbscan", "dbscan"}
+    composites = [blobs_result.candidates[i]["scores"]["composite"] for i in blobs_result.ranking]
+    assert composites == sorted(composites, reverse=True)
+
+
+def test_external_scores_are_reported_not_ranked(blobs_result):
+    for i in blobs_result.ranking:
+        scores = blobs_result.candidates[i]["scores"]
+        assert {"ARI", "AMI", "V-measure"} <= set(scores)
+    assert blobs_result.weights == {"silhouette": 0.5, "balance": 0.3, "noise": 0.2}
+
+
+def test_candidates_outside_the_cluster_bounds_are_skipped(blobs):
+    X, _ = blobs
+    result = search(X[:600], algorithms=["kmeans"], mode="balanced", min_clusters=4,
+                    max_clusters=7, random_state=0, progress=False)
+    ks = [c["params"]["n_clusters"] for c in result.candidates]
+    assert min(ks) >= 4 and max(ks) <= 7
+    register_algorithm("one_cluster", lambda p, *, device, context: _Constant(),
+                       lambda context: [{}], replace=True)
+    single = search(X[:100], algorithms=["one_cluster"], random_state=0, progress=False)
+    assert single.candidates[0]["status"] == "skipped"
+    assert "at least 2" in single.candidates[0]["error"]
+    assert single.ranking == []
+    with pytest.raises(ValueError, match="No candidate was ranked"):
+        single.best_labels()
+
+
+class _Constant:
+    def fit(self, X):
+        self.labels_ = np.zeros(X.shape[0], dtype=np.int64)
+        return self
+
+
+class _Failing:
+    def fit(self, X):
+        raise RuntimeError("boom")
+
+
+class _Slow:
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def fit(self, X):
+        time.sleep(self.seconds)
+        self.labels_ = (np.arange(X.shape[0]) % 3).astype(np.int64)
+        return self
+
+
+def test_a_failing_candidate_is_recorded_and_the_search_goes_on(blobs):
+    X, _ = blobs
+    register_algorithm("always_fails", lambda p, *, device, context: _Failing(),
+                       lambda context: [{"a": 1}], replace=True)
+    result = search(X[:300], algorithms=["always_fails", "kmeans"], random_state=0,
+                    progress=False)
+    failed = [c for c in result.candidates if c["algorithm"] == "always_fails"]
+    assert failed[0]["status"] == "failed" and "boom" in failed[0]["error"]
+    assert result.ranking and result.candidate(1)["algorithm"] == "kmeans"
+
+
+def test_a_failing_candidate_generator_is_recorded(blobs):
+    def broken(context):
+        raise KeyError("no grid")
+
+    register_algorithm("broken_grid", lambda p, *, device, context: _Constant(), broken,
+                       replace=True)
+    result = search(blobs[0][:200], algorithms=["broken_grid", "kmeans"], random_state=0,
+                    progress=False)
+    record = [c for c in result.candidates if c["algorithm"] == "broken_grid"][0]
+    assert record["status"] == "failed" and "no grid" in record["error"]
+    assert result.ranking
+
+
+def test_time_budget_stops_between_candidates(blobs):
+    X, _ = blobs
+    register_algorithm("slow", lambda p, *, device, context: _Slow(p["seconds"]),
+                       lambda context: [{"seconds": 0.3, "i": i} for i in range(10)],
+                       replace=True)
+    result = search(X[:300], algorithms=["slow"], time_budget=0.5, random_state=0,
+                    progress=False)
+    ran = [c for c in result.candidates if c["status"] == "ok"]
+    unrun = [c for c in result.candidates if c["status"] == "skipped"]
+    assert result.cut_short
+    assert 1 <= len(ran) < 10 and len(ran) + len(unrun) == 10
+    assert all("time budget" in c["error"] for c in unrun)
+    assert result.ranking and all(result.candidates[i]["status"] == "ok" for i in result.ranking)
+
+
+def test_time_budget_on_real_algorithms_keeps_finished_results(blobs):
+    X, y = blobs
+    big = np.concatenate([X + 0.01 * i for i in range(3)])
+    result = search(big, mode="thorough", time_budget=0.5, random_state=0, progress=False)
+    assert result.cut_short
+    assert any(c["status"] == "skipped" and "time budget" in c["error"]
+               for c in result.candidates)
+    for i in result.ranking:
+        assert result.labels(result.ranking.index(i) + 1).shape == (big.shape[0],)
+
+
+def test_digits_true_k_is_among_candidates_with_a_reasonable_best_ari():
+    """Digits (pixels scaled to [0, 1]; 64 features, so metric="auto" takes the
+    cosine geometry) are hard for every method here: KMeans reaches an ARI of
+    about 0.6-0.7 and Ward about 0.7-0.85. The test asks for k = 10 among the
+    candidates, some candidate at ARI >= 0.7, and a winner (chosen without the
+    labels) with 8..14 clusters and ARI >= 0.5; it does not claim the
+    label-free composite finds the best-ARI candidate, which it does not."""
+    digits = load_digits()
+    result = search(digits.data / 16.0, algorithms=["kmeans", "agglomerative", "finch"],
+                    mode="balanced", max_clusters=20, labels=digits.target, random_state=0,
+                    progress=False)
+    assert result.data["metric"] == "cosine"
+    ok = [c for c in result.candidates if c["status"] == "ok"]
+    assert any(c["n_clusters"] == 10 for c in ok)
+    assert max(c["scores"]["ARI"] for c in ok) >= 0.7
+    assert 8 <= result.candidate(1)["n_clusters"] <= 14
+    assert result.candidate(1)["scores"]["ARI"] >= 0.5
+
+
+def test_optuna_search_runs_trials(blobs):
+    pytest.importorskip("optuna")
+    X, y = blobs
+    result = search(X[:600], algorithms=["kmeans", "finch", "dbscan"], search="optuna",
+                    n_trials=8, labels=y[:600], random_state=0, progress=False)
+    assert 1 <= len(result.candidates) <= 8
+    assert not result.cut_short
+    assert result.ranking
+    assert result.settings["search"] == "optuna"
+
+
+def test_optuna_search_honours_the_time_budget(blobs):
+    pytest.importorskip("optuna")
+    X, _ = blobs
+    register_algorithm("slow", lambda p, *, device, context: _Slow(p["seconds"]),
+                       lambda context: [{"seconds": 0.2, "i": i} for i in range(30)],
+                       replace=True)
+    result = search(X[:300], algorithms=["slow"], search="optuna", n_trials=30,
+                    time_budget=0.6, random_state=0, progress=False)
+    assert result.cut_short
+    assert 1 <= len(result.candidates) < 30
+    assert result.ranking
+
+
+def test_optuna_missing_raises_import_error_with_the_pip_command(blobs, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(ImportError, match="pip install optuna"):
+        search(blobs[0][:100], search="optuna", progress=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"mode": "quick"}, "mode"),
+    ({"search": "random"}, "search"),
+    ({"min_clusters": 5, "max_clusters": 3}, "min_clusters"),
+    ({"time_budget": 0}, "time_budget"),
+    ({"algorithms": ["nope"]}, "Unknown algorithm"),
+    ({"labels": np.zeros(3)}, "labels"),
+    ({"top": 0}, "top"),
+], ids=["mode", "search", "bounds", "budget", "algorithm", "labels", "top"])
+def test_bad_arguments_raise_value_error(blobs, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        search(blobs[0][:50], progress=False, **kwargs)
+
+
+def test_registry_has_the_builtins_and_refuses_duplicates():
+    assert {"kmeans", "minibatch_kmeans", "agglomerative", "finch", "hdbscan", "dbscan",
+            "optics"} <= set(algorithm_names())
+    with pytest.raises(ValueError, match="registered"):
+        register_algorithm("kmeans", get_algorithm("kmeans").factory, lambda c: [])
+    with pytest.raises(ValueError, match="name"):
+        register_algorithm("bad name", lambda *a, **k: None, lambda c: [])
+
+
+def test_cut_tree_matches_agglomerative_labels():
+    from gpucluster.cluster import AgglomerativeClustering
+
+    X, _ = make_blobs(n_samples=120, n_features=3, centers=4, random_state=2)
+    X = X.astype(np.float32)
+    model = AgglomerativeClustering(n_clusters=2, compute_full_tree=True).fit(X)
+    for k in (2, 4, 7):
+        direct = AgglomerativeClustering(n_clusters=k).fit(X).labels_
+        assert adjusted_rand_score(direct, cut_tree(model.children_, 120, k)) == 1.0
+
+
+def test_shared_hdbscan_tree_gives_the_estimators_labels():
+    from gpucluster.auto.candidates import HDBSCANShared
+    from gpucluster.cluster import HDBSCAN
+
+    X, _ = make_blobs(n_samples=400, n_features=4, centers=5, random_state=3)
+    X = X.astype(np.float32)
+    cache = {}
+    for size in (5, 20, 60):
+        shared = HDBSCANShared(size, min_samples=8, device="cpu", cache=cache).fit(X)
+        direct = HDBSCAN(size, min_samples=8, device="cpu").fit(X)
+        np.testing.assert_array_equal(shared.labels_, direct.labels_)
+    assert len(cache) == 1
+
+
+@pytest.mark.parametrize("n_samples", [3, 6, 20])
+def test_tiny_inputs_give_no_failed_candidates(n_samples):
+    X = np.random.default_rng(0).standard_normal((n_samples, 8)).astype(np.float32)
+    result = search(X, mode="thorough", random_state=0, progress=False)
+    assert [c for c in result.candidates if c["status"] == "failed"] == []
+    assert result.ranking
+
+
+def test_ranking_keeps_one_candidate_per_partition():
+    from gpucluster.auto.search import _rank, partition_key
+
+    a = np.array([0, 0, 1, 1, -1])
+    assert partition_key(a) == partition_key(np.array([5, 5, 2, 2, -1]))
+    assert partition_key(a) != partition_key(np.array([0, 0, 1, 1, 2]))  # noise is not a cluster
+    assert partition_key(a) != partition_key(np.array([0, 1, 1, 1, -1]))
+    records = [{"id": i, "status": "ok", "scores": {"composite": s}}
+               for i, s in enumerate([0.5, 0.9, 0.9, 0.7])]
+    labels = {0: a, 1: np.array([1, 1, 0, 0, -1]), 2: np.array([3, 3, 4, 4, -1]),
+              3: np.array([0, 1, 2, 3, 4])}
+    assert _rank(records, labels, top=10) == [1, 3]
+    assert records[2]["duplicate_of"] == 1 and records[0]["duplicate_of"] == 1
+    assert "duplicate_of" not in records[3]
+    assert _rank(records, labels, top=1) == [1]
