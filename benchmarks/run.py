@@ -25,6 +25,10 @@ embed       image embedding throughput: decode-only, forward-only, end-to-end
             images/s and a second run over an unchanged folder, for the tiny
             open_clip model and ViT-B-32 (random weights) on generated JPEGs
             (benchmarks/embed_throughput.py); on a GPU also ViT-L-14.
+auto        gpucluster.auto.search(mode="fast") on 50,000 x 512 unit rows in 75
+            groups of unequal sizes plus noise (benchmarks/auto_search.py).
+run         `gpucluster run` on the built-in collection: a first run with an
+            empty cache and a second reusing the embeddings (benchmarks/main_job.py).
 GPU         when gpucluster.backend.gpu_available(): the same cases with CuPy
             arrays (device="cuda"), plus KMeans n=10^7 d=128 k=1024, against
             the cuBLAS float32 GEMM floor measured in the same run.
@@ -43,11 +47,13 @@ from pathlib import Path
 import numpy as np
 
 from density import density_markdown, run_density
+from auto_search import auto_markdown, run_auto
 from embed_throughput import embed_markdown, run_embed
+from main_job import main_job_markdown, run_main_job
 
 SEED = 0
 N_ITER = 20
-CASES = ("kmeans", "silhouette", "density", "embed")
+CASES = ("kmeans", "silhouette", "density", "embed", "auto", "run")
 
 FULL = {
     "kmeans": [
@@ -599,8 +605,14 @@ def markdown(res):
                 f"{_f(mm.get('inertia_rel_diff'), '+.2e')} |"
             )
     lines += density_markdown(res.get("density", []))
+    if res.get("embed") or res.get("auto") or res.get("run"):
+        lines += ["", "## Images in, groups out", ""]
     if res.get("embed"):
-        lines += ["", "## Image embeddings", "", embed_markdown(res["embed"])]
+        lines += [embed_markdown(res["embed"])]
+    if res.get("auto"):
+        lines += [auto_markdown(res["auto"])]
+    if res.get("run"):
+        lines += [main_job_markdown(res["run"])]
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {x}" for x in res["notes"]]
     return "\n".join(lines) + "\n"
@@ -679,6 +691,10 @@ def main(argv=None):
         res["density"] = run_density(args.quick, log)
     if "embed" in only:
         res["embed"] = run_embed(args.quick, log, gpu=gpu)
+    if "auto" in only:
+        res["auto"] = run_auto(args.quick, log)
+    if "run" in only:
+        res["run"] = run_main_job(args.quick, log)
     # The GEMM rate again at the end, the best of both kept: on a shared
     # machine one burst of outside load must not lower the floor.
     log("measuring float32 GEMM rate again")
