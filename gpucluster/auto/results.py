@@ -16,9 +16,10 @@ import json
 import math
 import os
 import shutil
-import tempfile
 
 import numpy as np
+
+from .._files import atomic_write
 
 from .schema import SCHEMA_ID, rank_folder, validate_summary
 
@@ -46,26 +47,13 @@ def _jsonable(value):
     return str(value)
 
 
-def _write_atomic(path, write):
-    folder = os.path.dirname(path) or "."
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-
-
 def _write_json(path, obj):
     text = json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n"
-    _write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def _write_labels(path, labels):
-    _write_atomic(path, lambda handle: np.save(handle, np.asarray(labels, dtype=np.int64),
+    atomic_write(path, lambda handle: np.save(handle, np.asarray(labels, dtype=np.int64),
                                                allow_pickle=False))
 
 

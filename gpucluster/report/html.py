@@ -9,7 +9,7 @@ import urllib.parse
 import numpy as np
 
 from .. import backend
-from ._files import atomic_write
+from .._files import atomic_write
 from ._results import check_labels, normalize_names
 from .organize import _unique_names, folder_names
 from .projection import PROJECTION_METHODS, project_2d

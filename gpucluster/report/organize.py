@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 
-from ._files import atomic_write
+from .._files import atomic_write
 from ._results import normalize_names, resolve_result
 
 ORGANIZE_MODES = ("link", "copy")

@@ -4,7 +4,7 @@ import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-from ._files import atomic_write
+from .._files import atomic_write
 
 THUMBNAIL_SIZE = 128
 THUMBNAIL_QUALITY = 80

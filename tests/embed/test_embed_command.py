@@ -1,11 +1,8 @@
 """`gpucluster embed` through a parser built from embed._command.register."""
 
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before anything imports huggingface_hub
-
 import argparse
 import json
+import os
 
 import numpy as np
 import pytest
@@ -19,14 +16,6 @@ from gpucluster.embed.store import load_store  # noqa: E402
 
 TINY = ["--model", "gpucluster-tiny", "--pretrained", "none", "--device", "cpu",
         "--num-workers", "0", "--quiet"]
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 
 
 def parser():

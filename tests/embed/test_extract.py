@@ -1,10 +1,7 @@
 """embed_images: shapes, normalisation, reuse, changed and corrupt files, sampling, workers, OOM."""
 
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before anything imports huggingface_hub
-
 import json
+import os
 
 import numpy as np
 import pytest
@@ -21,19 +18,6 @@ from gpucluster.embed.preprocess import Preprocessing, load_and_preprocess, norm
 from gpucluster.embed.store import EmbeddingStore, load_store  # noqa: E402
 
 N_IMAGES = 6
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load_model(TINY_MODEL, None)
 
 
 def write_images(folder, n=N_IMAGES, seed=0):

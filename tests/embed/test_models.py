@@ -1,10 +1,7 @@
 """Embedding models: the tiny CLIP, local checkpoints, offline errors, EfficientNet-Lite0, any module."""
 
-import os
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before anything imports huggingface_hub
-
 import json
+import os
 import subprocess
 import sys
 
@@ -16,21 +13,6 @@ pytest.importorskip("open_clip")
 from gpucluster.embed.models import (  # noqa: E402
     EFFICIENTNET_LITE0, TINY_MODEL, EmbeddingModel, file_sha256, from_module, load_model,
 )
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    # huggingface_hub reads HF_HUB_OFFLINE once, at import; pin it for every test
-    # even if another module imported it first.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import huggingface_hub.constants
-
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load_model(TINY_MODEL, None)
 
 
 def _images(n, size, seed=0):

@@ -1,4 +1,5 @@
-"""Atomic file writes that never follow a symlink planted at the target."""
+"""Atomic file writes that never follow a symlink planted at the target (used by
+the search results, the gallery and the report)."""
 
 import os
 import secrets
