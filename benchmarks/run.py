@@ -3,11 +3,12 @@
 
     python benchmarks/run.py                 # full run (~10 min on 2 cores)
     python benchmarks/run.py --quick         # small sizes, a smoke test (< 1 min)
-    python benchmarks/run.py --only kmeans   # kmeans, silhouette, density, embed (comma-separated)
+    python benchmarks/run.py --only kmeans   # kmeans, silhouette, density, embed, auto, run
 
 Writes ``<out>/<kind>-<date>.md`` and ``.json`` (kind is "cpu", or "gpu" when
 a CUDA device answers) and overwrites ``<out>/latest-<kind>.md``; a quick run
-writes ``<kind>-<date>-quick.*`` and leaves ``latest-*`` alone.
+writes ``<kind>-<date>-quick.*`` and a run of some cases only
+``<kind>-<date>-<cases>.*``; both leave ``latest-*`` alone.
 
 Cases
 -----
@@ -714,11 +715,13 @@ def main(argv=None):
     print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{kind}-{now.date().isoformat()}" + ("-quick" if args.quick else "")
+    partial = only != set(CASES)
+    stem = (f"{kind}-{now.date().isoformat()}" + ("-quick" if args.quick else "")
+            + ("-" + "-".join(c for c in CASES if c in only) if partial else ""))
     (out / f"{stem}.md").write_text(text)
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     written = [out / f"{stem}.md", out / f"{stem}.json"]
-    if not args.quick:
+    if not args.quick and not partial:
         (out / f"latest-{kind}.md").write_text(text)
         written.append(out / f"latest-{kind}.md")
     log("wrote " + ", ".join(str(p) for p in written))
