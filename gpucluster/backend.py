@@ -271,7 +271,10 @@ def asarray_like(arr, like):
     if kind == "cupy":
         import cupy
 
-        return cuda_view(arr) if is_cuda_array(arr) else cupy.asarray(to_numpy(arr))
+        if device is None:
+            return cuda_view(arr) if is_cuda_array(arr) else cupy.asarray(to_numpy(arr))
+        with cupy.cuda.Device(getattr(device, "id", device)):
+            return cupy.asarray(cuda_view(arr) if is_cuda_array(arr) else to_numpy(arr))
     if kind == "torch":
         import torch
 

@@ -381,7 +381,7 @@ class HDBSCANShared:
 
         model = HDBSCAN(self.min_cluster_size, min_samples=self.min_samples,
                         device=self.device, **self.params)
-        if self.cache is None or self.params or backend.is_cuda_array(X):
+        if self.cache is None or self.params:
             self.labels_ = np.asarray(backend.to_numpy(model.fit(X).labels_), dtype=np.int64)
             return self
         model._check_params()

@@ -973,14 +973,7 @@ def _convert(X, array, device):
         return X
     from .. import backend
 
-    if array == "cupy":
-        import cupy
-
-        if device is None:
-            return cupy.asarray(X)
-        with cupy.cuda.Device(int(device)):
-            return cupy.asarray(X)
-    return backend.asarray_like(X, backend.InputLike("torch", device or "cpu"))
+    return backend.asarray_like(X, backend.InputLike(array, device))
 
 
 # --------------------------------------------------------------------------

@@ -253,3 +253,13 @@ def test_ranking_keeps_one_candidate_per_partition():
     assert records[2]["duplicate_of"] == 1 and records[0]["duplicate_of"] == 1
     assert "duplicate_of" not in records[3]
     assert _rank(records, labels, top=1) == [1]
+
+
+def test_search_takes_every_backend_and_returns_host_labels(xp):
+    X, y = make_blobs(n_samples=600, n_features=8, centers=4, random_state=0)
+    result = search(xp.asarray(X.astype(np.float32)), mode="fast", labels=y, random_state=0,
+                    progress=False)
+    best = result.candidates[result.ranking[0]]
+    assert best["n_clusters"] == 4 and best["scores"]["ARI"] >= 0.95
+    labels = result.best_labels()
+    assert isinstance(labels, np.ndarray) and labels.shape == (600,)
