@@ -69,6 +69,8 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     ``out`` is refused unless ``overwrite``; the built-in default run replaces
     its own default folder. store: the embedding store (default: a per-user
     cache folder, so a second run over the same images embeds nothing).
+    candidate_labels: zero-shot names for the clusters (CLIP models only; None:
+    a built-in list when the CLIP model has trained weights; []: no names).
     """
     from . import auto, report
     from .embed import embed_images, load_store
@@ -115,9 +117,7 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     result.save(results_dir, overwrite=True, paths=paths)
     best = result.best_labels()
 
-    names = None
-    if candidate_labels:
-        names = _zero_shot_names(X, best, candidate_labels, model, pretrained, checkpoint, device)
+    names = _zero_shot_names(X, best, candidate_labels, model, pretrained, checkpoint)
 
     gallery = os.path.join(out, "gallery")
     _stage(progress, f"organising {len(paths)} images into {gallery}")
@@ -144,13 +144,24 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     return summary
 
 
-def _zero_shot_names(X, labels, candidate_labels, model, pretrained, checkpoint, device):
-    from .embed import load_model, name_clusters
+def _zero_shot_names(X, labels, candidate_labels, model, pretrained, checkpoint):
+    """``{cluster: name}`` from the CLIP text tower, or None.
 
-    clip = load_model(model, pretrained, checkpoint=checkpoint, device="cpu" if device == "auto" else device)
-    if not clip.has_text:
+    candidate_labels None: names from `embed.naming.DEFAULT_LABELS`, only for a
+    CLIP model with trained weights (random weights name nothing); an explicit
+    list is used with any CLIP model; an empty list turns naming off.
+    """
+    from .embed import DEFAULT_LABELS, cluster_centroids, load_model, name_clusters
+
+    if candidate_labels is not None and len(candidate_labels) == 0:
         return None
-    ids = [c for c in np.unique(labels) if c >= 0]
-    centroids = np.stack([X[labels == c].mean(axis=0) for c in ids])
-    ranked = name_clusters(centroids, list(candidate_labels), clip)
+    if candidate_labels is None:
+        if pretrained is None and checkpoint is None:
+            return None
+        candidate_labels = DEFAULT_LABELS
+    clip = load_model(model, pretrained, checkpoint=checkpoint, device="cpu")
+    if not clip.has_text or not np.any(labels >= 0):
+        return None
+    centroids, ids = cluster_centroids(X, labels)
+    ranked = name_clusters(centroids, list(candidate_labels), clip, top=1)
     return {int(c): r[0][0] for c, r in zip(ids, ranked)}

@@ -29,7 +29,9 @@ def run_cli(args, cache):
 def test_run_on_a_folder_writes_results_gallery_and_report(tmp_path, chromium):
     paths, groups = write_image_set(tmp_path / "images", n=36, groups=3, seed=1)
     out = tmp_path / "out"
-    done = run_cli(["run", str(tmp_path / "images"), "--out", str(out), *TINY], tmp_path / "cache")
+    names = ["red", "green", "blue"]
+    done = run_cli(["run", str(tmp_path / "images"), "--out", str(out), *TINY, "--names", *names],
+                   tmp_path / "cache")
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
 
@@ -49,6 +51,9 @@ def test_run_on_a_folder_writes_results_gallery_and_report(tmp_path, chromium):
     assert len([f for f in folders if f.startswith("cluster_")]) == n_clusters
     linked = sum(len(os.listdir(gallery / f)) for f in folders)
     assert linked == len(paths)
+    # zero-shot names from the CLIP text tower end every cluster folder's name
+    assert all(re.fullmatch(r"cluster_\d{3}_n\d+_(red|green|blue)", f) for f in folders
+               if f.startswith("cluster_")), folders
 
     dom, stderr = run_chromium(chromium, out / "report.html", tmp_path / "profile", "--dump-dom")
     assert console_problems(stderr) == []

@@ -19,6 +19,7 @@ _EXPORTS = {
     "embed_images": ".extract", "EmbedReport": ".extract", "encode_paths": ".extract",
     "throughput": ".extract",
     "name_clusters": ".naming", "cluster_centroids": ".naming", "DEFAULT_TEMPLATES": ".naming",
+    "DEFAULT_LABELS": ".naming",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -11,6 +11,27 @@ DEFAULT_TEMPLATES = (
     "an image of a {}.",
 )
 
+# Candidate names used when the user gives none: the 80 object categories of
+# the COCO detection set plus common scene and picture types, so a photo
+# collection's clusters get a first, coarse name.
+DEFAULT_LABELS = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
+    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
+    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
+    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
+    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
+    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
+    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
+    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
+    "teddy bear", "hair drier", "toothbrush",
+    "beach", "mountain", "forest", "city street", "building", "sky", "night sky", "sunset",
+    "snow", "desert", "lake", "river", "garden", "flower", "tree", "food", "drink", "text document",
+    "handwritten digit", "screenshot", "drawing", "map", "face", "group of people", "crowd",
+    "interior room", "kitchen", "office", "stadium", "concert", "wedding", "portrait", "selfie",
+    "coins", "microscope image", "medical scan", "space", "rocket", "statue", "temple",
+)
+
 # CLIP's learned logit scale converges to its cap of 100; it turns cosine
 # similarities into softmax scores the way CLIP's zero-shot classifier does.
 LOGIT_SCALE = 100.0
