@@ -47,8 +47,7 @@ class EmbedReport:
     skipped : list of (path, reason)
         Inputs that were not embedded: discovery problems and undecodable files.
     removed : int
-        Paths in the store that the current discovery no longer finds (they are
-        kept on disk but are not part of this collection).
+        Paths in the store whose files no longer exist: dropped from the store.
     seconds : float
         Wall time of the whole call (model loading included).
     images_per_second : float
@@ -492,8 +491,12 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
             todo, reused = emb_store.plan(selected)
         # The plan puts files that failed before back in todo: retrying a decode is
         # cheap, and the report then lists them again.
-        current = set(discovery.paths).union(selected)  # includes from outside the inputs
-        removed = sum(1 for p in _stored_paths(emb_store) if p not in current)
+        # Rows of files deleted from disk are dropped (their shards go once unused);
+        # rows of files that exist but lie outside this run's inputs are kept.
+        current = set(discovery.paths).union(selected)
+        stored = _stored_paths(emb_store)
+        gone = {p for p in stored if p not in current and not os.path.lexists(p)}
+        removed = emb_store.prune(stored - gone) if gone else 0
 
         if batch_size == "auto":
             # The CUDA probe costs a forward pass; skip it when nothing is to do.

@@ -171,13 +171,15 @@ def test_force_recomputes_everything(tiny, images, tmp_path):
     assert paths == images and X.shape == (N_IMAGES, 64)
 
 
-def test_removed_files_are_counted_not_deleted(tiny, images, tmp_path):
-    run(images, tmp_path / "store", tiny)
+def test_deleted_files_leave_the_store_and_other_folders_stay(tiny, images, tmp_path):
+    other = write_images(tmp_path / "other", n=2, seed=5)
+    run(images + other, tmp_path / "store", tiny)
     os.remove(images[0])
     report = run(os.path.dirname(images[0]), tmp_path / "store", tiny)
     assert (report.removed, report.reused, report.n_images) == (1, N_IMAGES - 1, N_IMAGES - 1)
     assert report.paths == images[1:]
-    assert len(load_store(report.store)[0]) == N_IMAGES  # still stored, outside this view
+    # the deleted file's row is gone; the other folder's images, outside this run, stay
+    assert load_store(report.store)[0] == sorted(images[1:] + other)
 
 
 def test_model_by_name_and_report_round_trip(images, tmp_path):
