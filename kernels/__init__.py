@@ -13,17 +13,35 @@ from .. import backend
 from ._numba import METRIC_CODES
 from .graph import connected_components, mst
 from .neighbors import knn, radius_neighbors
+from .ordering import (
+    forest_roots,
+    label_merges,
+    leaf_labels,
+    nn_chain,
+    optics_core_distances,
+    optics_ordering,
+    spanning_forest,
+)
 
 __all__ = [
     "METRICS",
     "assign",
     "centroid_update",
     "connected_components",
+    "forest_roots",
     "knn",
+    "label_merges",
+    "leaf_labels",
     "lloyd_step",
     "mst",
+    "nn_chain",
+    "optics_core_distances",
+    "optics_ordering",
     "pairwise_sums",
     "radius_neighbors",
+    "seeding_potentials",
+    "seeding_update",
+    "spanning_forest",
 ]
 
 METRICS = tuple(METRIC_CODES)
@@ -236,3 +254,151 @@ def pairwise_sums(X, labels, n_labels, metric="euclidean", *, start=0, stop=None
     lab = backend.host_view(labels)
     sums = cpu_silhouette.pairwise_sums(Xh, lab, n_labels, code, root, start, stop)
     return backend.wrap_like(sums, X)
+
+
+def _check_seeding(X, x_sq_norms, closest_sq, centers, what):
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
+    n, d = X.shape
+    for name, a in (("x_sq_norms", x_sq_norms), ("closest_sq", closest_sq)):
+        if tuple(a.shape) != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {tuple(a.shape)}.")
+    if centers.ndim < 1 or centers.shape[-1] != d:
+        raise ValueError(f"X has {d} features but {what} has shape {tuple(centers.shape)}.")
+
+
+def seeding_potentials(X, x_sq_norms, candidates, closest_sq, sample_weight=None, *, out=None,
+                       candidate_sq_norms=None):
+    """k-means++ potential of each candidate centre, in one pass over X.
+
+    .. math:: \\phi_j = \\sum_i w_i \\min(D_i, |x_i - c_j|^2)
+
+    where :math:`D_i` (``closest_sq``) is the squared distance of row i to
+    its closest centre so far. No (n_samples, n_candidates) array is made.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    x_sq_norms : array (n_samples,), squared row norms of X (the CPU kernel
+        rebuilds distances from them; the CUDA kernel sums squared differences)
+    candidates : array (n_candidates, n_features), cast to X's dtype
+    closest_sq : array (n_samples,), cast to X's dtype
+    sample_weight : array (n_samples,) or None (all ones)
+    out : array (n_candidates, n_samples) or None
+        C-contiguous, in X's dtype, namespace and device. When given, it
+        receives :math:`\\min(D_i, |x_i - c_j|^2)` row by row, so the
+        winner's row is the next ``closest_sq`` without another pass over X
+        (``seeding_update``).
+    candidate_sq_norms : array (n_candidates,) or None
+        Squared norms of the candidates, computed when None. Passing
+        ``x_sq_norms`` at the candidates' rows gives the CPU kernel norms of
+        one rounding (k-means++ does, so its choices match the unfused
+        computation).
+
+    Returns
+    -------
+    potentials : array (n_candidates,) float64, in X's namespace and on X's device
+    """
+    _check_seeding(X, x_sq_norms, closest_sq, candidates, "candidates")
+    if candidates.ndim != 2:
+        raise ValueError(f"candidates must be 2-D, got shape {tuple(candidates.shape)}.")
+    n = X.shape[0]
+    if sample_weight is not None and tuple(sample_weight.shape) != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {tuple(sample_weight.shape)}.")
+    t = candidates.shape[0]
+    if candidate_sq_norms is not None and tuple(candidate_sq_norms.shape) != (t,):
+        raise ValueError(
+            f"candidate_sq_norms must have shape ({t},), got {tuple(candidate_sq_norms.shape)}."
+        )
+    if out is not None and tuple(out.shape) != (candidates.shape[0], n):
+        raise ValueError(
+            f"out must have shape ({candidates.shape[0]}, {n}), got {tuple(out.shape)}."
+        )
+    if backend.is_cuda_array(X):
+        from .cuda import seeding as cuda_seeding
+
+        Xc = backend.cuda_view(X)
+        lib = backend.namespace(Xc)
+        weights = (
+            lib.ones(n, dtype=lib.float64) if sample_weight is None
+            else backend.cuda_view(sample_weight).astype(lib.float64, copy=False)
+        )
+        out_c = None if out is None else backend.cuda_view(out)
+        if out_c is not None and (out_c.dtype != Xc.dtype or not out_c.flags.c_contiguous):
+            raise TypeError(f"out must be C-contiguous with X's dtype {Xc.dtype}.")
+        potentials = cuda_seeding.potentials(
+            Xc, weights, backend.cuda_view(candidates).astype(Xc.dtype, copy=False),
+            backend.cuda_view(closest_sq).astype(Xc.dtype, copy=False), out_c,
+        )
+        return backend.wrap_cuda_like(potentials, X)
+    from .cpu import seeding as cpu_seeding
+
+    Xh = backend.host_view(X)
+    weights = (
+        np.ones(n, dtype=np.float64) if sample_weight is None
+        else np.ascontiguousarray(backend.host_view(sample_weight), dtype=np.float64)
+    )
+    out_h = None if out is None else backend.to_numpy(out)
+    if out_h is not None and (
+        out_h.dtype != Xh.dtype or not out_h.flags.c_contiguous or not out_h.flags.writeable
+    ):
+        raise TypeError(f"out must be writable, C-contiguous, with X's dtype {Xh.dtype}.")
+    potentials = cpu_seeding.potentials(
+        Xh,
+        np.ascontiguousarray(backend.host_view(x_sq_norms), dtype=Xh.dtype),
+        weights,
+        np.ascontiguousarray(backend.host_view(candidates), dtype=Xh.dtype),
+        np.ascontiguousarray(backend.host_view(closest_sq), dtype=Xh.dtype),
+        out_h,
+        None if candidate_sq_norms is None
+        else np.ascontiguousarray(backend.host_view(candidate_sq_norms), dtype=Xh.dtype),
+    )
+    return backend.wrap_like(potentials, X)
+
+
+def seeding_update(X, x_sq_norms, center, closest_sq, *, center_sq_norm=None):
+    """Lower each row's closest squared distance to a new centre: min(D_i, |x_i - c|^2).
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    x_sq_norms : array (n_samples,), squared row norms of X (used on the CPU)
+    center : array (n_features,), cast to X's dtype
+    closest_sq : array (n_samples,) in X's dtype; ``inf`` where no centre is chosen yet
+    center_sq_norm : float, 0-d array or None
+        The centre's squared norm (used on the CPU), computed when None.
+
+    Returns
+    -------
+    closest_sq : array (n_samples,) in X's dtype, namespace and device.
+        Updated in place (the same memory is returned) unless the host
+        view of an array-API array is read-only; always use the returned one.
+    """
+    _check_seeding(X, x_sq_norms, closest_sq, center, "center")
+    if center.ndim != 1:
+        raise ValueError(f"center must be 1-D, got shape {tuple(center.shape)}.")
+    if backend.is_cuda_array(X):
+        from .cuda import seeding as cuda_seeding
+
+        Xc = backend.cuda_view(X)
+        closest = backend.cuda_view(closest_sq)
+        if closest.dtype != Xc.dtype:
+            raise TypeError(f"closest_sq must have X's dtype {Xc.dtype}, got {closest.dtype}.")
+        cuda_seeding.update(Xc, backend.cuda_view(center).astype(Xc.dtype, copy=False), closest)
+        return backend.wrap_cuda_like(closest, closest_sq)
+    from .cpu import seeding as cpu_seeding
+
+    Xh = backend.host_view(X)
+    closest = backend.host_view(closest_sq)
+    if closest.dtype != Xh.dtype:
+        raise TypeError(f"closest_sq must have X's dtype {Xh.dtype}, got {closest.dtype}.")
+    if not closest.flags.writeable:  # a read-only DLPack view of an array-API array
+        closest = closest.copy()
+    cpu_seeding.update(
+        Xh,
+        np.ascontiguousarray(backend.host_view(x_sq_norms), dtype=Xh.dtype),
+        np.ascontiguousarray(backend.host_view(center), dtype=Xh.dtype),
+        closest,
+        None if center_sq_norm is None else float(backend.to_numpy(center_sq_norm)),
+    )
+    return backend.wrap_like(closest, closest_sq)

@@ -1,10 +1,11 @@
 """Agglomerative (hierarchical) clustering: ``AgglomerativeClustering``.
 
 The dendrogram is built on the host, because merging is inherently
-sequential: X is converted once to float64 NumPy (``backend.to_numpy``).
+sequential: ``kernels.nn_chain`` is a host-only kernel that copies device
+data to the host once.
 
 - "ward": nearest-neighbour chain over cluster centroids and sizes, O(n d)
-  memory (``kernels/cpu/nn_chain.py``);
+  memory;
 - "complete" and "average": nearest-neighbour chain over a condensed
   distance matrix of n (n - 1) / 2 float64, checked against the memory budget
   before it is allocated;
@@ -35,7 +36,6 @@ from sklearn.utils.validation import check_memory
 from .. import backend, kernels
 from .._config import get_config
 from .._validation import check_option, check_scalar
-from ..kernels.cpu import nn_chain
 from ._base import DeviceEstimatorMixin
 
 LINKAGES = ("ward", "complete", "average", "single")
@@ -74,7 +74,7 @@ def sorted_children(merges, distances, n_samples):
     """Merges found out of order, sorted by distance (stable) and numbered as SciPy's."""
     order = np.argsort(distances, kind="stable")
     merges = np.ascontiguousarray(merges[order])
-    return nn_chain.label_merges(merges, n_samples), distances[order]
+    return kernels.label_merges(merges, n_samples), distances[order]
 
 
 def unstructured_tree(X, linkage, metric):
@@ -84,7 +84,8 @@ def unstructured_tree(X, linkage, metric):
     ----------
     X : array (n_samples, n_features); NumPy or any array-API array
         Only "single" linkage with a euclidean or cosine metric keeps X in its
-        namespace (the ``mst`` kernel); the rest runs on float64 NumPy.
+        namespace (the ``mst`` kernel); the rest goes through the host-only
+        ``kernels.nn_chain``, in float64.
     linkage : {"ward", "complete", "average", "single"}
     metric : {"euclidean", "manhattan", "cosine"}
 
@@ -94,7 +95,6 @@ def unstructured_tree(X, linkage, metric):
     distances : ndarray (n_samples - 1,) float64
     """
     n = X.shape[0]
-    threads = nn_chain.default_threads()
     if linkage == "single" and metric in ("euclidean", "cosine"):
         edges, weights = kernels.mst(X, metric=metric)
         edges = np.ascontiguousarray(backend.to_numpy(edges), dtype=np.int64)
@@ -102,15 +102,10 @@ def unstructured_tree(X, linkage, metric):
         # The kernel's edges already ascend by weight; the stable sort only
         # guards the contract.
         return sorted_children(edges, weights, n)
-    Xh = np.ascontiguousarray(backend.to_numpy(X), dtype=np.float64)
-    if linkage == "ward":
-        merges, distances = nn_chain.ward_nn_chain(Xh, threads)
-        return sorted_children(merges, distances, n)
-    check_condensed_fits(n, linkage)
-    D = nn_chain.condensed_distances(Xh, nn_chain.DISTANCE_CODES[metric])
-    merges, distances = nn_chain.linkage_nn_chain(D, n, nn_chain.LINKAGE_CODES[linkage], threads)
-    del D
-    return sorted_children(merges, distances, n)
+    if linkage != "ward":
+        check_condensed_fits(n, linkage)
+    merges, distances = kernels.nn_chain(X, linkage, metric)
+    return sorted_children(backend.to_numpy(merges), backend.to_numpy(distances), n)
 
 
 def hc_cut(n_clusters, children, n_leaves):
@@ -128,7 +123,7 @@ def hc_cut(n_clusters, children, n_leaves):
         heappush(nodes, -int(these_children[0]))
         heappushpop(nodes, -int(these_children[1]))
     cut = np.array([-node for node in nodes], dtype=np.int64)
-    return nn_chain.labels_below(np.ascontiguousarray(children, dtype=np.int64), n_leaves, cut)
+    return kernels.leaf_labels(np.ascontiguousarray(children, dtype=np.int64), n_leaves, cut)
 
 
 # --------------------------------------------------------------------------
@@ -274,16 +269,10 @@ def structured_linkage(Xh, connectivity, n_nodes, linkage, metric):
         edges = np.stack([rows[upper], cols[upper]], axis=1)
         w = weights[upper]
         order = np.argsort(w, kind="stable")
-        selected, chosen = [], []
-        roots = np.arange(n)
-        for e in order.tolist():
-            a, b = int(edges[e, 0]), int(edges[e, 1])
-            ra, rb = nn_chain._find(roots, a), nn_chain._find(roots, b)
-            if ra != rb:
-                roots[ra] = rb
-                selected.append((a, b))
-                chosen.append(w[e])
-        children = nn_chain.label_merges(np.asarray(selected, dtype=np.int64).reshape(-1, 2), n)
+        edges, w = edges[order], w[order]
+        keep = kernels.spanning_forest(edges, n)
+        chosen = w[keep]
+        children = kernels.label_merges(edges[keep], n)
         for k, (left, right) in enumerate(children.tolist(), n):
             if k >= n_nodes:
                 break
@@ -553,7 +542,7 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
         if compute_full_tree:
             labels = hc_cut(n_clusters_, children, n_samples)
         else:
-            heads = nn_chain.roots_of(parents, n_samples)
+            heads = kernels.forest_roots(parents, n_samples)
             labels = np.searchsorted(np.unique(heads), heads).astype(np.int64)
 
         self.children_ = self._to_output(np.ascontiguousarray(children, dtype=np.int64), like)

@@ -130,11 +130,18 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     -------
     centers : array of shape (n_clusters, n_features), X's type and device
     indices : ndarray of shape (n_clusters,), int64, rows of X chosen
+
+    Notes
+    -----
+    Each new centre costs one fused pass over X (``kernels.seeding_potentials``);
+    extra memory is ``n_local_trials * n_samples`` values of X's dtype when
+    ``n_local_trials <= n_features``, else a second pass over X replaces it.
     """
     X = check_input(X, min_samples=int(n_clusters))
     xp = backend.namespace(X)
     n_samples, n_features = X.shape
     random_state = check_random_state(random_state)
+    unweighted = sample_weight is None
     sample_weight = (
         xp.ones(n_samples, dtype=xp.float64, device=backend.device(X))
         if sample_weight is None
@@ -146,36 +153,48 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
 
     indices = np.full(n_clusters, -1, dtype=np.int64)
     indices[0] = random_state.choice(n_samples, p=weights_host / weights_host.sum())
+    # Per new centre, one fused pass over X gives every candidate's potential
+    # (no per-centre (n_local_trials, n_samples) temporaries). When those distances
+    # take less memory than X, they are kept in one reused buffer and the
+    # winner's row becomes the closest distances; otherwise a second pass over
+    # X lowers them to the winner's.
+    device = backend.device(X)
     x_sq = xp.astype(row_norms_sq(X), X.dtype)
-    weights = xp.astype(sample_weight, X.dtype)
-    closest_dist_sq = _sq_distances_to(X[int(indices[0]), :][None, :], X, x_sq)[0, :]
+    kept = (
+        xp.empty((n_local_trials, n_samples), dtype=X.dtype, device=device)
+        if n_local_trials <= n_features else None
+    )
+    closest_dist_sq = xp.full(n_samples, xp.inf, dtype=X.dtype, device=device)
+    first = int(indices[0])
+    closest_dist_sq = kernels.seeding_update(
+        X, x_sq, X[first, :], closest_dist_sq, center_sq_norm=x_sq[first]
+    )
     current_pot = float(xp.sum(xp.astype(closest_dist_sq, xp.float64) * sample_weight))
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        cumulative = xp.cumulative_sum(xp.astype(closest_dist_sq, xp.float64) * sample_weight)
+        cumulative = (
+            xp.cumulative_sum(closest_dist_sq, dtype=xp.float64) if unweighted
+            else xp.cumulative_sum(closest_dist_sq * sample_weight)  # promotes to float64
+        )
         candidate_ids = xp.searchsorted(cumulative, host_to_like(rand_vals, cumulative))
         candidate_ids = xp.minimum(candidate_ids, xp.asarray(n_samples - 1, dtype=candidate_ids.dtype))
-        distance_to_candidates = _sq_distances_to(xp.take(X, candidate_ids, axis=0), X, x_sq)
-        distance_to_candidates = xp.minimum(closest_dist_sq[None, :], distance_to_candidates)
-        candidates_pot = xp.astype(distance_to_candidates @ weights, xp.float64)
-        best = int(xp.argmin(candidates_pot))
+        candidates = xp.take(X, candidate_ids, axis=0)
+        candidates_sq = xp.take(x_sq, candidate_ids)
+        candidates_pot = backend.to_numpy(kernels.seeding_potentials(
+            X, x_sq, candidates, closest_dist_sq, sample_weight, out=kept,
+            candidate_sq_norms=candidates_sq,
+        ))
+        best = int(np.argmin(candidates_pot))
         current_pot = float(candidates_pot[best])
-        closest_dist_sq = distance_to_candidates[best, :]
+        if kept is None:
+            closest_dist_sq = kernels.seeding_update(
+                X, x_sq, candidates[best, :], closest_dist_sq, center_sq_norm=candidates_sq[best]
+            )
+        else:
+            closest_dist_sq = xp.asarray(kept[best, :], copy=True)
         indices[c] = int(candidate_ids[best])
     centers = xp.take(X, host_to_like(indices, X), axis=0)
     return centers, indices
-
-
-def _sq_distances_to(candidates, X, x_sq):
-    """Squared distances (m, n) from a few candidate rows to every row of X, in X's dtype.
-
-    One GEMM plus the norms, in scikit-learn's order of operations, so float64
-    results match its ``euclidean_distances`` bit for bit.
-    """
-    xp = backend.namespace(X)
-    c_sq = xp.astype(row_norms_sq(candidates), X.dtype)
-    distances = (-2.0 * (candidates @ X.T) + c_sq[:, None]) + x_sq[None, :]
-    return xp.maximum(distances, xp.zeros_like(distances))
 
 
 def init_centroids(X, n_clusters, init, random_state, sample_weight, metric):

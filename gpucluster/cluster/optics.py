@@ -5,13 +5,12 @@ The estimator has scikit-learn's ``OPTICS`` signature, defaults and results
 ``labels_``, ``cluster_hierarchy_``). The pipeline:
 
 1. core distances: distance to the ``min_samples``-th nearest neighbour,
-   counting the point itself, from ``kernels.knn`` on X's device; rounded to
-   15 decimals and set to inf above ``max_eps``, as scikit-learn does;
-2. the ordering loop of scikit-learn's ``compute_optics_graph``, O(n^2 d):
-   on the CPU one compiled Numba function (``kernels/cpu/optics.py``), with
-   no Python between steps; for CUDA arrays ``_ordering_xp``, the same loop in
-   array-API code, one distance row (a matrix-vector product) per step on the
-   GPU;
+   counting the point itself, found by ``kernels.knn`` on X's device and
+   measured by ``kernels.optics_core_distances``; rounded to 15 decimals and
+   set to inf above ``max_eps``, as scikit-learn does;
+2. the ordering loop of scikit-learn's ``compute_optics_graph``, O(n^2 d),
+   from ``kernels.optics_ordering``: on the CPU one compiled Numba function
+   with no Python between steps, on a GPU one distance row per step;
 3. cluster extraction on the host in NumPy, O(n): scikit-learn's Xi method
    (with predecessor correction) or its DBSCAN-like cut at ``eps``.
 """
@@ -23,10 +22,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .. import backend, kernels
-from .._distances import normalize_rows
 from .._validation import check_option, check_scalar
-from ..kernels._numba import COSINE, SQEUCLIDEAN
-from ..kernels.cpu.optics import farthest_neighbor_distances, optics_ordering
 from ._base import DeviceEstimatorMixin
 
 # Accepted metric names and the distance each one computes.
@@ -40,11 +36,6 @@ _METRIC_DISTANCE = {
 METRICS = tuple(_METRIC_DISTANCE)
 CLUSTER_METHODS = ("xi", "dbscan")
 ALGORITHMS = ("auto", "brute", "ball_tree", "kd_tree")
-
-# Decimals scikit-learn keeps in core distances and reachabilities
-# (np.finfo(np.float64).precision), so that ties do not hang on the last bits.
-ROUND_DECIMALS = 15
-ROUND_SCALE = 10.0**ROUND_DECIMALS
 
 # Each ordering step on a GPU costs a few kernel launches and two host
 # synchronisations whatever its size, while the Numba loop costs O(n d) per
@@ -76,18 +67,6 @@ def _effective_size(size, n_samples, name):
 _KNN_METRIC = {"euclidean": "sqeuclidean", "sqeuclidean": "sqeuclidean", "cosine": "cosine"}
 
 
-def _round(values):
-    """``np.around(values, 15)`` in any namespace: rint(x * 1e15) / 1e15, as NumPy does it."""
-    xp = backend.namespace(values)
-    return xp.round(values * ROUND_SCALE) / ROUND_SCALE
-
-
-def _cap(core, max_eps):
-    xp = backend.namespace(core)
-    inf = xp.asarray(xp.inf, dtype=xp.float64, device=backend.device(core))
-    return _round(xp.where(core > max_eps, inf, core))
-
-
 def optics_graph(X, min_samples, distance, max_eps):
     """scikit-learn's ``compute_optics_graph`` for the rows of X, on X's device.
 
@@ -100,10 +79,11 @@ def optics_graph(X, min_samples, distance, max_eps):
 
     Returns
     -------
-    ordering : ndarray (n_samples,), int64, host NumPy
-    core_distances : array (n_samples,), float64, X's namespace and device
-    reachability : array (n_samples,), float64, X's namespace and device
-    predecessor : array (n_samples,), int64, X's namespace and device
+    ordering : array (n_samples,), int64
+    core_distances : array (n_samples,), float64
+    reachability : array (n_samples,), float64
+    predecessor : array (n_samples,), int64
+        All in X's namespace and on X's device.
     """
     # The kNN kernel finds the neighbours; their distances are then
     # recomputed with the ordering loop's own arithmetic, so that the core
@@ -111,97 +91,10 @@ def optics_graph(X, min_samples, distance, max_eps):
     # ties in the reachability are exact, as in scikit-learn.
     _, indices = kernels.knn(X, min_samples - 1, metric=_KNN_METRIC[distance],
                              exclude_self=True)
-    if backend.is_cuda_array(X):
-        return _optics_graph_xp(X, indices, distance, max_eps)
-    Xh = backend.host_view(X)
-    if distance == "cosine":
-        Xh = np.ascontiguousarray(normalize_rows(Xh.astype(np.float64)))
-    code = COSINE if distance == "cosine" else SQEUCLIDEAN
-    root = distance == "euclidean"
-    core = farthest_neighbor_distances(Xh, backend.host_view(indices), code, root)
-    core = _cap(core, max_eps)
-    ordering, reachability, predecessor = optics_ordering(Xh, core, float(max_eps), code, root)
-    return (ordering, backend.wrap_like(core, X), backend.wrap_like(reachability, X),
-            backend.wrap_like(predecessor, X))
-
-
-def _optics_graph_xp(X, indices, distance, max_eps):
-    """``optics_graph`` in array-API code from the kNN indices (the CUDA path; any namespace works)."""
-    xp = backend.namespace(X)
-    X64 = xp.astype(X, xp.float64)
-    if distance == "cosine":
-        X64 = normalize_rows(X64)
-    core = _cap(_farthest_neighbor_distances_xp(X64, indices, distance), max_eps)
-    ordering, reachability, predecessor = _ordering_xp(X64, core, max_eps, distance)
+    core = kernels.optics_core_distances(X, indices, max_eps, metric=distance)
+    ordering, reachability, predecessor = kernels.optics_ordering(X, core, max_eps,
+                                                                  metric=distance)
     return ordering, core, reachability, predecessor
-
-
-def _farthest_neighbor_distances_xp(X64, indices, distance):
-    """Distance from each row to the farthest of its listed neighbours, one neighbour column at a time."""
-    xp = backend.namespace(X64)
-    farthest = xp.zeros(X64.shape[0], dtype=xp.float64, device=backend.device(X64))
-    for c in range(indices.shape[1]):
-        neighbors = xp.take(X64, indices[:, c], axis=0)
-        if distance == "cosine":
-            dist = xp.clip(1.0 - xp.vecdot(X64, neighbors), 0.0, 2.0)
-        else:
-            diff = X64 - neighbors
-            dist = xp.vecdot(diff, diff)
-            if distance == "euclidean":
-                dist = xp.sqrt(dist)
-        farthest = xp.maximum(farthest, dist)
-    return farthest
-
-
-def _ordering_xp(X, core, max_eps, distance):
-    """The OPTICS ordering loop in array-API code, one distance row per step on X's device.
-
-    ``X`` is float64, with unit rows for the cosine distance.
-    Same steps as the Numba loop. Each step computes one row of distances,
-    O(n d) on X's device, with the same operations as
-    ``_farthest_neighbor_distances_xp`` (differences, then ``vecdot``; no
-    :math:`|x|^2 - 2 x \\cdot y + |y|^2` cancellation), so core distances and
-    row distances agree exactly. Returns the ordering as a host NumPy array, and reachability
-    (float64) and predecessors (int64) in X's namespace.
-    """
-    xp = backend.namespace(X)
-    device = backend.device(X)
-    n_samples = X.shape[0]
-    X64 = X
-    # One transfer: each step needs its point's core distance as a Python float.
-    core_host = backend.to_numpy(core).astype(np.float64)
-    inf = xp.asarray(xp.inf, dtype=xp.float64, device=device)
-    reachability = xp.full(n_samples, xp.inf, dtype=xp.float64, device=device)
-    predecessor = xp.full(n_samples, -1, dtype=xp.int64, device=device)
-    unprocessed = xp.ones(n_samples, dtype=xp.bool, device=device)
-    ordering = np.empty(n_samples, dtype=np.int64)
-    point = 0
-    for step in range(n_samples):
-        ordering[step] = point
-        unprocessed[point] = False
-        if step == n_samples - 1:
-            break
-        core_point = float(core_host[point])
-        if core_point != np.inf:
-            row = X64[point:point + 1, :]
-            if distance == "cosine":
-                dist = xp.clip(1.0 - xp.vecdot(X64, row), 0.0, 2.0)
-            else:
-                diff = X64 - row
-                dist = xp.vecdot(diff, diff)
-                if distance == "euclidean":
-                    dist = xp.sqrt(dist)
-            reach = xp.maximum(dist, xp.full_like(dist, core_point))
-            reach = _round(reach)
-            better = unprocessed & (dist <= max_eps) & (reach < reachability)
-            reachability = xp.where(better, reach, reachability)
-            predecessor = xp.where(better, xp.full_like(predecessor, point), predecessor)
-        key = xp.where(unprocessed, reachability, inf)
-        point = int(xp.argmin(key))
-        if not bool(unprocessed[point]):
-            # Every unprocessed point is at inf: scikit-learn takes the lowest index.
-            point = int(xp.argmax(xp.astype(unprocessed, xp.int8)))
-    return ordering, reachability, predecessor
 
 
 # --------------------------------------------------------------------------
@@ -602,6 +495,7 @@ class OPTICS(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         ordering, core, reachability, predecessor = optics_graph(
             X, min_samples, distance, max_eps
         )
+        ordering_host = backend.to_numpy(ordering)
         reach_host = backend.to_numpy(reachability)
         if np.all(np.isinf(reach_host)):
             warnings.warn(
@@ -614,13 +508,14 @@ class OPTICS(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         if self.cluster_method == "xi":
             labels, clusters = cluster_optics_xi(
                 reachability=reach_host, predecessor=backend.to_numpy(predecessor),
-                ordering=ordering, min_samples=min_samples, min_cluster_size=min_cluster_size,
+                ordering=ordering_host, min_samples=min_samples, min_cluster_size=min_cluster_size,
                 xi=float(self.xi), predecessor_correction=bool(self.predecessor_correction),
             )
         else:
             eps = max_eps if self.eps is None else float(self.eps)
             labels = cluster_optics_dbscan(
-                reachability=reach_host, core_distances=core_host, ordering=ordering, eps=eps
+                reachability=reach_host, core_distances=core_host, ordering=ordering_host,
+                eps=eps
             )
 
         def out(values, dtype=None):

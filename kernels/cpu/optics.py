@@ -16,8 +16,9 @@ parallel, each returning its best row; the blocks' bests are merged with the
 same tie rule, so the result does not depend on the number of threads. Distances are summed directly in float64 (no
 :math:`|x|^2 - 2 x \\cdot y + |y|^2` cancellation), as SciPy's ``cdist``,
 which scikit-learn's OPTICS calls for its default ``"minkowski"`` metric.
-Reference: ``gpucluster.cluster.optics._ordering_xp`` (the same loop in
-array-API code, used for CUDA arrays).
+Reference: ``kernels/cuda/optics.py`` (the same loop in array-API code,
+used for CUDA arrays). Called through ``gpucluster.kernels.optics_ordering``
+and ``gpucluster.kernels.optics_core_distances``.
 """
 
 import numpy as np
@@ -177,19 +178,22 @@ def optics_ordering(X, core_distances, max_eps, metric_code, root):
 
 
 @njit(cache=NUMBA_CACHE)
-def farthest_neighbor_distances(X, indices, metric_code, root):
-    """Distance from each row of X to the farthest of its listed neighbours, in float64.
+def core_distances(X, indices, max_eps, metric_code, root):
+    """Distance from each row of X to the farthest of its listed neighbours, rounded and capped.
 
     With the k nearest neighbours of each row (from the kNN kernel), this is
-    the core distance, recomputed with exactly the operations of
+    the OPTICS core distance, recomputed with exactly the operations of
     ``optics_ordering`` so that a point's core distance and its distance to
     its own k-th neighbour are the same number, as they are in
-    scikit-learn, and ties in the reachability stay exact ties.
+    scikit-learn, and ties in the reachability stay exact ties. As
+    scikit-learn does, it is inf above ``max_eps`` and otherwise rounded to
+    15 decimals.
 
     Parameters
     ----------
     X : ndarray (n, d), float32 or float64 (unit rows for the cosine metric)
     indices : ndarray (n, k), int64, k >= 1
+    max_eps : float
     metric_code, root : as for ``optics_ordering``
 
     Returns
@@ -214,5 +218,5 @@ def farthest_neighbor_distances(X, indices, metric_code, root):
                     s += diff * diff
                 dist = np.sqrt(s) if root else s
             farthest = max(farthest, dist)
-        out[i] = farthest
+        out[i] = np.inf if farthest > max_eps else round_like_numpy(farthest)
     return out

@@ -20,9 +20,12 @@ from scipy.spatial.distance import cdist
 from sklearn.cluster import OPTICS as SkOPTICS
 from sklearn.datasets import make_blobs
 
-from gpucluster import kernels
+from gpucluster import backend, kernels
+from gpucluster._distances import normalize_rows
 from gpucluster.cluster import optics as go
 from gpucluster.cluster.optics import OPTICS
+from gpucluster.kernels._numba import COSINE, SQEUCLIDEAN
+from gpucluster.kernels.cuda import optics as cuda_optics
 
 from .._helpers import assert_same_kind, rtol_for, to_numpy
 
@@ -124,12 +127,30 @@ def test_parallel_scan_matches_sklearn():
                            rtol=1e-10)
 
 
+def _array_api_graph(X, min_samples, metric, max_eps):
+    """The CUDA path (``kernels/cuda/optics.py``, array-API code) run in X's own host namespace."""
+    xp = backend.namespace(X)
+    _, indices = kernels.knn(X, min_samples - 1,
+                             metric="cosine" if metric == "cosine" else "sqeuclidean",
+                             exclude_self=True)
+    X64 = xp.astype(X, xp.float64)
+    if metric == "cosine":
+        X64 = normalize_rows(X64)
+    code = COSINE if metric == "cosine" else SQEUCLIDEAN
+    root = metric == "euclidean"
+    core = cuda_optics.core_distances(X64, indices, max_eps, code, root)
+    ordering, reachability, predecessor = cuda_optics.optics_ordering(X64, core, max_eps, code,
+                                                                      root)
+    return ordering, core, reachability, predecessor
+
+
 def test_parallel_scan_matches_array_api_loop():
     X, _ = make_blobs(700, n_features=128, centers=5, random_state=1)
     ordering, core, reach, pred = go.optics_graph(X, 5, "euclidean", np.inf)
-    _, indices = kernels.knn(X, 4, metric="sqeuclidean")
-    o2, c2, r2, p2 = go._optics_graph_xp(X, indices, "euclidean", np.inf)
+    o2, c2, r2, p2 = _array_api_graph(X, 5, "euclidean", np.inf)
     np.testing.assert_array_equal(o2, ordering)
+    # vecdot may sum the 128 squares in another order than the compiled loop.
+    np.testing.assert_allclose(c2, core, rtol=1e-12)
     np.testing.assert_array_equal(p2, pred)
     np.testing.assert_allclose(r2, reach, rtol=1e-12)
 
@@ -202,10 +223,10 @@ def test_array_api_loop_matches_numba_loop(xp, metric):
     max_eps = 0.05 if metric == "cosine" else 3.0
     ordering, core, reach, pred = go.optics_graph(X_np, 5, metric, max_eps)
     X = xp.asarray(X_np)
-    _, indices = kernels.knn(X, 4, metric="cosine" if metric == "cosine" else "sqeuclidean")
-    o2, c2, r2, p2 = go._optics_graph_xp(X, indices, metric, max_eps)
-    assert_same_kind(r2, X)
-    np.testing.assert_array_equal(o2, ordering)
+    o2, c2, r2, p2 = _array_api_graph(X, 5, metric, max_eps)
+    for out in (o2, c2, r2, p2):
+        assert_same_kind(out, X)
+    np.testing.assert_array_equal(to_numpy(o2), ordering)
     np.testing.assert_array_equal(to_numpy(p2), pred)
     # vecdot and the compiled loop may sum the cosine products in another
     # order: a few ulps of 1 in 1 - cos (see the precomputed-metric test).

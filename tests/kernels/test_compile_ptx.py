@@ -14,6 +14,7 @@ from gpucluster.kernels.cuda import centroids as centroids_cuda
 from gpucluster.kernels.cuda import knn as knn_cuda
 from gpucluster.kernels.cuda import mst as mst_cuda
 from gpucluster.kernels.cuda import radius as radius_cuda
+from gpucluster.kernels.cuda import seeding as seeding_cuda
 from gpucluster.kernels.cuda import union_find as union_find_cuda
 
 pytestmark = pytest.mark.skipif(
@@ -125,6 +126,20 @@ NEIGHBOR_CASES = [
 ]
 
 
+SEEDING_CASES = [
+    pytest.param(kernel, signature, id=f"{kernel.py_func.__name__}-{dtype}")
+    for dtype in (nt.float32, nt.float64)
+    for kernel, signature in [
+        (
+            seeding_cuda._potentials_kernel,
+            (dtype[:, ::1], F64, dtype[:, ::1], dtype[::1], dtype[:, ::1], nt.boolean,
+             nt.float64[:, ::1]),
+        ),
+        (seeding_cuda._update_kernel, (dtype[:, ::1], dtype[::1], dtype[::1])),
+    ]
+]
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _nvvm():
     """Skip the module, naming the library, when libNVVM cannot be loaded."""
@@ -136,7 +151,9 @@ def _nvvm():
         pytest.skip(f"libNVVM (numba-cuda[cu13]'s nvidia-nvvm) is missing: {exc}")
 
 
-@pytest.mark.parametrize("kernel, signature", CASES + GRAPH_CASES + NEIGHBOR_CASES)
+@pytest.mark.parametrize(
+    "kernel, signature", CASES + GRAPH_CASES + NEIGHBOR_CASES + SEEDING_CASES
+)
 def test_kernel_compiles_to_ptx(kernel, signature):
     ptx, _ = cuda.compile_ptx(kernel, signature, cc=CC)
     assert ".entry" in ptx

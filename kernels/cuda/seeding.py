@@ -1,0 +1,131 @@
+"""The two hot steps of greedy k-means++ seeding, on the GPU with numba.cuda.
+
+``potentials`` returns :math:`\\phi_j = \\sum_i w_i \\min(D_i, |x_i - c_j|^2)`
+for every candidate centre :math:`c_j`, where :math:`D_i` is the squared
+distance of row i to its closest chosen centre; ``update`` applies
+:math:`D_i \\leftarrow \\min(D_i, |x_i - c|^2)`. Each thread computes
+:math:`|x - c|^2` directly as a sum of squared differences (no cancellation),
+in X's dtype. Potentials: each block walks a grid-strided set of rows and,
+per candidate, reduces its threads' float64 sums in shared memory (one block
+reduction per candidate) into a (blocks, t) array that the array library sums,
+so the result does not depend on the order of atomics.
+Reference: ``tests/kernels/reference_seeding.py``.
+"""
+
+import numpy as np
+from numba import cuda
+
+from .._numba import NUMBA_CACHE
+from ._launch import launch_for, n_blocks
+
+# Threads per block; a power of two for the tree reduction.
+BLOCK_ROWS = 256
+# Most blocks of the potentials kernel; each strides over the rows, so the
+# (blocks, t) partial sums stay small.
+MAX_BLOCKS = 1024
+
+
+@cuda.jit(cache=NUMBA_CACHE)
+def _potentials_kernel(X, weights, candidates, closest_sq, out, store, partial):
+    """partial[b, j] = block b's share of sum_i w_i min(D_i, |x_i - c_j|^2).
+
+    X (n, d) and candidates (t, d) C-contiguous in one float dtype;
+    closest_sq (n,) in that dtype, weights (n,) and partial (blocks, t)
+    float64. With ``store``, out (t, n) in X's dtype receives each
+    min(D_i, |x_i - c_j|^2); otherwise out is not touched. Blocks of
+    ``BLOCK_ROWS`` threads; rows are strided over the whole grid. The
+    per-candidate sum is reduced through shared memory (the CUDA simulator
+    has no warp shuffles). Each thread re-reads its rows once per candidate
+    (from L1/L2 after the first); a cuBLAS GEMM path for large d, as
+    ``assign`` has, is left to tuning on a GPU.
+    """
+    sums = cuda.shared.array(BLOCK_ROWS, np.float64)
+    n, d = X.shape
+    t = candidates.shape[0]
+    tid = cuda.threadIdx.x
+    first = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    zero = X.dtype.type(0)
+    for j in range(t):
+        s = 0.0
+        for i in range(first, n, stride):
+            acc = zero
+            for f in range(d):
+                diff = X[i, f] - candidates[j, f]
+                acc += diff * diff
+            v = min(closest_sq[i], acc)
+            if store:
+                out[j, i] = v
+            s += v * weights[i]
+        sums[tid] = s
+        cuda.syncthreads()
+        step = BLOCK_ROWS // 2
+        while step > 0:
+            if tid < step:
+                sums[tid] += sums[tid + step]
+            cuda.syncthreads()
+            step //= 2
+        if tid == 0:
+            partial[cuda.blockIdx.x, j] = sums[0]
+        cuda.syncthreads()  # sums[0] is read before the next candidate overwrites it
+
+
+@cuda.jit(cache=NUMBA_CACHE)
+def _update_kernel(X, center, closest_sq):
+    """closest_sq[i] = min(closest_sq[i], |x_i - center|^2), one thread per row.
+
+    X (n, d) C-contiguous, center (d,) and closest_sq (n,) in X's dtype.
+    """
+    i = cuda.grid(1)
+    if i >= X.shape[0]:
+        return
+    acc = X.dtype.type(0)
+    for f in range(X.shape[1]):
+        diff = X[i, f] - center[f]
+        acc += diff * diff
+    if acc < closest_sq[i]:
+        closest_sq[i] = acc
+
+
+def potentials(X, weights, candidates, closest_sq, out=None):
+    """Weighted k-means++ potential of each candidate centre, on the GPU.
+
+    Parameters
+    ----------
+    X : CuPy array (n, d), float32 or float64 (NumPy under the CUDA simulator)
+    weights : array (n,) float64
+    candidates : array (t, d) in X's dtype
+    closest_sq : array (n,) in X's dtype
+    out : array (t, n) C-contiguous in X's dtype and library, or None
+        When given, receives every min(D_i, |x_i - c_j|^2).
+
+    Returns
+    -------
+    array (t,) float64 in X's array library, computed on CuPy's current stream
+    """
+    launch = launch_for(X)
+    lib = launch.lib
+    X = lib.ascontiguousarray(X)
+    candidates = lib.ascontiguousarray(candidates)
+    blocks = max(1, min(MAX_BLOCKS, n_blocks(X.shape[0], BLOCK_ROWS)))
+    partial = lib.zeros((blocks, candidates.shape[0]), dtype=lib.float64)
+    if X.shape[0] and candidates.shape[0]:
+        _potentials_kernel[blocks, BLOCK_ROWS, launch.stream](
+            X, weights, candidates, closest_sq,
+            lib.empty((0, 0), dtype=X.dtype) if out is None else out, out is not None, partial,
+        )
+    return partial.sum(axis=0)
+
+
+def update(X, center, closest_sq):
+    """closest_sq = min(closest_sq, |x - center|^2) in place, on the GPU.
+
+    X (n, d) CuPy (NumPy under the simulator), float32 or float64; center
+    (d,) and closest_sq (n,) contiguous in X's dtype and library.
+    """
+    launch = launch_for(X)
+    X = launch.lib.ascontiguousarray(X)
+    if X.shape[0]:
+        _update_kernel[n_blocks(X.shape[0], BLOCK_ROWS), BLOCK_ROWS, launch.stream](
+            X, launch.lib.ascontiguousarray(center), closest_sq
+        )

@@ -1,0 +1,284 @@
+"""Sequential ordering kernels: the OPTICS cluster order and the agglomerative merge order.
+
+Both are loops whose every step depends on the one before, O(n^2 d) in all.
+
+- ``optics_core_distances`` and ``optics_ordering``: host arrays go to the
+  compiled Numba loop of ``cpu/optics.py`` through zero-copy NumPy views;
+  CUDA arrays go to ``cuda/optics.py`` (imported only then), the same loop
+  in array-API code run in the array's own namespace (CuPy or torch), one
+  distance row per step on the device.
+- ``nn_chain`` (the nearest-neighbour chain of ``cpu/nn_chain.py``) and the
+  dendrogram bookkeeping (``label_merges``, ``leaf_labels``,
+  ``forest_roots``, ``spanning_forest``) are host-only: merging is
+  sequential and its state is small, so device arrays are copied to the
+  host with ``backend.to_numpy`` and the results back to the input's kind
+  and device with ``backend.asarray_like``.
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from .._distances import normalize_rows
+from ._numba import COSINE, SQEUCLIDEAN
+from .cpu import nn_chain as cpu_nn_chain
+from .cpu import optics as cpu_optics
+
+# The distances of the OPTICS kernels, as (metric code, take the square root).
+_OPTICS_METRICS = {
+    "euclidean": (SQEUCLIDEAN, True),
+    "sqeuclidean": (SQEUCLIDEAN, False),
+    "cosine": (COSINE, False),
+}
+OPTICS_METRICS = tuple(_OPTICS_METRICS)
+LINKAGES = tuple(cpu_nn_chain.LINKAGE_CODES)
+LINKAGE_METRICS = tuple(cpu_nn_chain.DISTANCE_CODES)
+
+
+# --------------------------------------------------------------------------
+# OPTICS
+
+
+def _optics_metric(metric):
+    try:
+        return _OPTICS_METRICS[metric]
+    except (KeyError, TypeError):
+        raise ValueError(f"metric must be one of {OPTICS_METRICS}, got {metric!r}.") from None
+
+
+def _check_max_eps(max_eps):
+    if isinstance(max_eps, bool) or not isinstance(max_eps, numbers.Real) or not max_eps >= 0:
+        raise ValueError(f"max_eps must be a number >= 0, got {max_eps!r}.")
+    return float(max_eps)
+
+
+def _check_rows(X):
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
+    xp = backend.namespace(X)
+    if X.dtype not in (xp.float32, xp.float64):
+        raise TypeError(f"X must be float32 or float64, got {X.dtype}.")
+
+
+def _host_rows(X, cosine):
+    """Host view of X for the compiled loop; float64 unit rows for the cosine distance."""
+    Xh = backend.host_view(X)
+    if cosine:
+        Xh = np.ascontiguousarray(normalize_rows(Xh.astype(np.float64)))
+    return Xh
+
+
+def _device_rows(X, cosine):
+    """X in float64 in its own namespace; unit rows for the cosine distance."""
+    xp = backend.namespace(X)
+    X64 = xp.astype(X, xp.float64)
+    return normalize_rows(X64) if cosine else X64
+
+
+def optics_core_distances(X, indices, max_eps=np.inf, metric="euclidean"):
+    """OPTICS core distances: each row's distance to the farthest of its listed neighbours.
+
+    Given the ``min_samples - 1`` nearest neighbours of each row (from
+    ``knn`` with ``exclude_self=True``), this is scikit-learn's core
+    distance: computed in float64 with exactly the operations of
+    ``optics_ordering`` (so a point's core distance and its distance to its
+    own farthest neighbour are one number and ties stay exact), inf above
+    ``max_eps``, and otherwise rounded to 15 decimals as scikit-learn rounds
+    it.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    indices : array (n_samples, k), integer, k >= 1; same kind and device as X
+    max_eps : float >= 0
+    metric : {"euclidean", "sqeuclidean", "cosine"}
+        The cosine distance is ``1 - cos(x, y)`` of the unit rows, clipped to [0, 2].
+
+    Returns
+    -------
+    core_distances : array (n_samples,), float64, in X's namespace and on X's device
+    """
+    code, root = _optics_metric(metric)
+    max_eps = _check_max_eps(max_eps)
+    _check_rows(X)
+    if indices.ndim != 2 or indices.shape[0] != X.shape[0] or indices.shape[1] < 1:
+        raise ValueError(
+            f"indices must have shape ({X.shape[0]}, k) with k >= 1, got {tuple(indices.shape)}."
+        )
+    if backend.is_cuda_array(X):
+        from .cuda import optics as cuda_optics
+
+        return cuda_optics.core_distances(_device_rows(X, code == COSINE), indices, max_eps,
+                                          code, root)
+    core = cpu_optics.core_distances(_host_rows(X, code == COSINE), backend.host_view(indices),
+                                     max_eps, code, root)
+    return backend.wrap_like(core, X)
+
+
+def optics_ordering(X, core_distances, max_eps=np.inf, metric="euclidean"):
+    """The OPTICS cluster order, reachability distances and predecessors of X's rows.
+
+    scikit-learn's ``compute_optics_graph`` loop: take the unprocessed point
+    of smallest reachability (ties to the lowest index), and when it is core
+    lower the reachability of every unprocessed point within ``max_eps`` to
+    :math:`\\max(\\mathrm{core}(p), \\delta(p, q))`, rounded to 15 decimals,
+    recording p as the predecessor. Distances are summed in float64 from
+    coordinate differences. On the CPU the whole loop is one compiled
+    function; on CUDA each step is one distance row on the device.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    core_distances : array (n_samples,), float64, from ``optics_core_distances``;
+        same kind and device as X
+    max_eps : float >= 0
+    metric : {"euclidean", "sqeuclidean", "cosine"}, as for ``optics_core_distances``
+
+    Returns
+    -------
+    ordering : array (n_samples,), int64
+    reachability : array (n_samples,), float64, inf where never reached
+    predecessor : array (n_samples,), int64, -1 where never reached
+        All in X's namespace and on X's device.
+    """
+    code, root = _optics_metric(metric)
+    max_eps = _check_max_eps(max_eps)
+    _check_rows(X)
+    if tuple(core_distances.shape) != (X.shape[0],):
+        raise ValueError(
+            f"core_distances must have shape ({X.shape[0]},), got {tuple(core_distances.shape)}."
+        )
+    if backend.is_cuda_array(X):
+        from .cuda import optics as cuda_optics
+
+        return cuda_optics.optics_ordering(_device_rows(X, code == COSINE), core_distances,
+                                           max_eps, code, root)
+    core = np.ascontiguousarray(backend.host_view(core_distances), dtype=np.float64)
+    results = cpu_optics.optics_ordering(_host_rows(X, code == COSINE), core, max_eps, code, root)
+    return tuple(backend.wrap_like(r, X) for r in results)
+
+
+# --------------------------------------------------------------------------
+# Agglomerative merge order and dendrogram bookkeeping (host-only)
+
+
+def nn_chain(X, linkage="ward", metric="euclidean"):
+    """Merges of X's rows by the nearest-neighbour chain, in the order the chain finds them.
+
+    Exact for the reducible linkages, O(n^2) steps (Müllner 2011). "ward"
+    keeps cluster centroids (O(n d) memory) and reports SciPy's ward
+    distance; "complete", "average" and "single" build the condensed float64
+    distance matrix of ``metric``, n (n - 1) / 2 entries, which the caller
+    checks against its memory budget first. Host-only: device arrays are
+    copied to the host and the results back.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), real; NumPy, torch, CuPy or array-API
+        (computed in float64; rows must be non-zero for the cosine distance)
+    linkage : {"ward", "complete", "average", "single"}
+    metric : {"euclidean", "manhattan", "cosine"}; "ward" takes only "euclidean"
+
+    Returns
+    -------
+    merges : array (n_samples - 1, 2), int64
+        Two member rows (x < y) of the clusters each merge joins; sort by
+        distance (stably) and number with ``label_merges``.
+    distances : array (n_samples - 1,), float64, the linkage distance of each merge
+        Both in X's kind and on X's device.
+    """
+    if linkage not in cpu_nn_chain.LINKAGE_CODES:
+        raise ValueError(f"linkage must be one of {LINKAGES}, got {linkage!r}.")
+    if metric not in cpu_nn_chain.DISTANCE_CODES:
+        raise ValueError(f"metric must be one of {LINKAGE_METRICS}, got {metric!r}.")
+    if linkage == "ward" and metric != "euclidean":
+        raise ValueError(f"linkage='ward' takes only metric='euclidean', got {metric!r}.")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
+    Xh = np.ascontiguousarray(backend.to_numpy(X), dtype=np.float64)
+    n = Xh.shape[0]
+    method = cpu_nn_chain.LINKAGE_CODES[linkage]
+    threads = cpu_nn_chain.default_threads()
+    if linkage == "ward":
+        merges, distances = cpu_nn_chain.nn_chain(Xh, np.empty(0), n, method, threads)
+    else:
+        D = cpu_nn_chain.condensed_distances(Xh, cpu_nn_chain.DISTANCE_CODES[metric])
+        merges, distances = cpu_nn_chain.nn_chain(np.empty((0, 0)), D, n, method, threads)
+    return backend.asarray_like(merges, X), backend.asarray_like(distances, X)
+
+
+def _host_int64(a, name, ndim):
+    h = np.ascontiguousarray(backend.to_numpy(a))
+    if h.ndim != ndim or (ndim == 2 and h.shape[1] != 2):
+        want = "(m, 2)" if ndim == 2 else "(m,)"
+        raise ValueError(f"{name} must have shape {want}, got {h.shape}.")
+    if h.size and not np.issubdtype(h.dtype, np.integer):
+        raise TypeError(f"{name} must be an integer array, got {h.dtype}.")
+    return h.astype(np.int64, copy=False)
+
+
+def label_merges(merges, n_leaves):
+    """SciPy's linkage numbering of merges already sorted by distance (host-only).
+
+    Parameters
+    ----------
+    merges : array (m, 2), integer; any member (leaf or representative row) of each side
+    n_leaves : int; merge s creates node ``n_leaves + s``
+
+    Returns
+    -------
+    children : array (m, 2), int64, each row (smaller root, larger root), as
+        scikit-learn's ``children_``; in the kind and device of ``merges``
+    """
+    children = cpu_nn_chain.label_merges(_host_int64(merges, "merges", 2), int(n_leaves))
+    return backend.asarray_like(children, merges)
+
+
+def leaf_labels(children, n_leaves, cut_nodes):
+    """Label of every leaf: the index in ``cut_nodes`` of its ancestor among them (host-only).
+
+    Parameters
+    ----------
+    children : array (n_leaves - 1 or fewer, 2), integer, SciPy numbering
+    n_leaves : int
+    cut_nodes : array (k,), integer, node ids that together cover every leaf
+
+    Returns
+    -------
+    labels : array (n_leaves,), int64, in the kind and device of ``children``
+    """
+    labels = cpu_nn_chain.labels_below(_host_int64(children, "children", 2), int(n_leaves),
+                                       _host_int64(cut_nodes, "cut_nodes", 1))
+    return backend.asarray_like(labels, children)
+
+
+def forest_roots(parents, n_leaves):
+    """Root of each of the first ``n_leaves`` nodes of a forest of parent pointers (host-only).
+
+    ``parents`` (n_nodes,), integer, roots point to themselves; returns
+    (n_leaves,) int64 in the kind and device of ``parents``.
+    """
+    roots = cpu_nn_chain.roots_of(_host_int64(parents, "parents", 1), int(n_leaves))
+    return backend.asarray_like(roots, parents)
+
+
+def spanning_forest(edges, n_nodes):
+    """Kruskal's selection (host-only): which edges, taken in the given order, join two trees.
+
+    Parameters
+    ----------
+    edges : array (m, 2), integer, values in [0, n_nodes); sort them by weight first
+    n_nodes : int
+
+    Returns
+    -------
+    keep : array (m,), bool, True for each edge that joined two components
+        when it came; in the kind and device of ``edges``
+    """
+    e = _host_int64(edges, "edges", 2)
+    n_nodes = int(n_nodes)
+    if e.size and (e.min() < 0 or e.max() >= n_nodes):
+        raise ValueError(f"edges must lie in [0, {n_nodes}), got values from {e.min()} to "
+                         f"{e.max()}.")
+    return backend.asarray_like(cpu_nn_chain.spanning_forest(e, n_nodes), edges)

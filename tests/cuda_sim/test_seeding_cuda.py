@@ -1,0 +1,85 @@
+"""kernels.cuda.seeding under the CUDA simulator, against tests/kernels/reference_seeding.py.
+
+The simulator runs one Python thread per CUDA thread and reads module
+constants at run time, so the tests shrink the launch: blocks of four threads
+and at most two blocks make rows stride over the grid and the shared-memory
+reduction take several steps.
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpucluster.kernels.cuda import seeding as seeding_cuda
+from tests._helpers import rtol_for
+from tests.kernels import reference_seeding as reference
+
+DTYPES = (np.float32, np.float64)
+
+
+@contextmanager
+def small_launch(block_rows=4, max_blocks=2):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(seeding_cuda, "BLOCK_ROWS", block_rows)
+        mp.setattr(seeding_cuda, "MAX_BLOCKS", max_blocks)
+        yield
+
+
+def make_problem(rng, n, d, t, dtype):
+    X = rng.normal(size=(n, d)).astype(dtype)
+    candidates = X[rng.integers(0, n, t)].copy()
+    closest = rng.uniform(0, 2 * d, size=n).astype(dtype)
+    closest[rng.integers(0, n)] = np.inf
+    weights = rng.uniform(0.1, 3.0, size=n)
+    return X, candidates, closest, weights
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n=st.integers(1, 21),
+    d=st.integers(1, 4),
+    t=st.integers(1, 3),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_potentials_match_reference(n, d, t, dtype, seed):
+    X, candidates, closest, weights = make_problem(np.random.default_rng(seed), n, d, t, dtype)
+    with small_launch():
+        got = seeding_cuda.potentials(X, weights, candidates, closest)
+    want = reference.potentials(X, candidates, closest, weights)
+    assert got.dtype == np.float64 and got.shape == (t,)
+    np.testing.assert_allclose(got, want, rtol=rtol_for(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_update_matches_reference_in_place(dtype):
+    rng = np.random.default_rng(3)
+    X, candidates, closest, _ = make_problem(rng, 13, 3, 1, dtype)
+    want = reference.update(X, candidates[0], closest)
+    with small_launch():
+        seeding_cuda.update(X, candidates[0], closest)
+    assert closest.dtype == dtype
+    np.testing.assert_allclose(closest, want, rtol=rtol_for(dtype))
+
+
+def test_one_block_holds_every_row():
+    """The default-sized reduction with fewer rows than threads: idle threads add nothing."""
+    X, candidates, closest, weights = make_problem(np.random.default_rng(4), 5, 2, 2, np.float64)
+    with small_launch(block_rows=8, max_blocks=1024):
+        got = seeding_cuda.potentials(X, weights, candidates, closest)
+    np.testing.assert_allclose(got, reference.potentials(X, candidates, closest, weights),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_out_receives_each_candidates_min_distances(dtype):
+    X, candidates, closest, weights = make_problem(np.random.default_rng(5), 11, 3, 3, dtype)
+    out = np.full((3, 11), -1, dtype=dtype)
+    with small_launch():
+        got = seeding_cuda.potentials(X, weights, candidates, closest, out)
+    want = np.minimum(closest.astype(np.float64)[None, :], reference.sq_distances(X, candidates))
+    np.testing.assert_allclose(out, want, rtol=rtol_for(dtype))
+    np.testing.assert_allclose(got, out.astype(np.float64) @ weights, rtol=rtol_for(dtype))
