@@ -262,7 +262,10 @@ class LoadedResult(dict):
         if not os.path.exists(path):
             return None
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            paths = json.load(handle)
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ValueError(f"{path}: expected a JSON list of path strings.")
+        return paths
 
 
 def load_result(out):

@@ -14,11 +14,9 @@ def _load_names(path):
 
 def _result_rows(args):
     """(summary, labels, paths, embeddings, failures) for a results folder and an optional store."""
-    from ._results import load_paths, load_rank, load_summary
+    from ._results import resolve_result
 
-    summary = load_summary(args.result)
-    labels, _ = load_rank(args.result, summary, args.rank)
-    paths = load_paths(args.result)
+    labels, summary, paths = resolve_result(args.result, args.rank)
     embeddings, failures = None, []
     if args.store is not None:
         from ..embed.store import open_store

@@ -1,33 +1,12 @@
-"""Reading a results folder (summary.json, rank_NN_<algorithm>/labels.npy, paths.json)
-and normalising zero-shot cluster names."""
+"""The report's view of a result (a results folder, read by `auto.load_result`, a
+SearchResult or a labels array) and of zero-shot cluster names."""
 
-import json
 import os
 
 import numpy as np
 
 from .. import backend
-
-
-def load_summary(folder):
-    """Parse ``folder``/summary.json; FileNotFoundError names the file when it is missing."""
-    path = os.path.join(os.fspath(folder), "summary.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no summary.json, so {folder} is not a results folder.")
-    with open(path, encoding="utf-8") as handle:
-        summary = json.load(handle)
-    if not isinstance(summary, dict) or "ranking" not in summary:
-        raise ValueError(f"{path}: not a gpucluster results summary (no 'ranking').")
-    return summary
-
-
-def rank_entry(summary, rank):
-    """The ranking entry for ``rank`` (1 = best); ValueError listing the ranks there are."""
-    for entry in summary.get("ranking", []):
-        if int(entry.get("rank", -1)) == int(rank):
-            return entry
-    ranks = [entry.get("rank") for entry in summary.get("ranking", [])]
-    raise ValueError(f"rank {rank} is not in the results (ranks there: {ranks}).")
+from ..auto.results import load_result
 
 
 def check_labels(labels, name="labels"):
@@ -44,45 +23,12 @@ def check_labels(labels, name="labels"):
     return labels
 
 
-def load_rank(folder, summary, rank=1):
-    """Labels (int64) and info.json (dict, {} when absent) of one rank of a results folder."""
-    entry = rank_entry(summary, rank)
-    sub = str(entry.get("folder", ""))
-    # The folder name comes from a file: it must name a child, never a path elsewhere.
-    if not sub or os.path.basename(sub) != sub or sub in (".", ".."):
-        raise ValueError(f"rank {rank}: folder {sub!r} in summary.json is not a plain folder name.")
-    rank_dir = os.path.join(os.fspath(folder), sub)
-    labels_path = os.path.join(rank_dir, "labels.npy")
-    if not os.path.isfile(labels_path):
-        raise FileNotFoundError(f"{labels_path}: the labels of rank {rank} are missing.")
-    labels = check_labels(np.load(labels_path, allow_pickle=False), labels_path)
-    info_path = os.path.join(rank_dir, "info.json")
-    info = {}
-    if os.path.isfile(info_path):
-        with open(info_path, encoding="utf-8") as handle:
-            info = json.load(handle)
-    return labels, info
-
-
-def load_paths(folder):
-    """The image path of each row from ``folder``/paths.json, or None when there is none."""
-    path = os.path.join(os.fspath(folder), "paths.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        paths = json.load(handle)
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise ValueError(f"{path}: expected a JSON list of path strings.")
-    return paths
-
-
 def resolve_result(result, rank=1):
     """(labels, summary or None, paths or None) from a results folder, an object with
     ``labels(rank)`` (an auto SearchResult) or a labels array."""
     if isinstance(result, (str, os.PathLike)):
-        summary = load_summary(result)
-        labels, _ = load_rank(result, summary, rank)
-        return labels, summary, load_paths(result)
+        summary = load_result(result)
+        return check_labels(summary.labels(rank)), summary, summary.paths()
     if hasattr(result, "labels") and callable(result.labels):
         return check_labels(result.labels(rank)), None, None
     return check_labels(result), None, None

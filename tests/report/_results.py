@@ -40,7 +40,8 @@ def summary_for(labels_by_rank, n_features=8, settings=None):
         ranking.append({"rank": rank, "candidate": rank - 1, "folder": f"rank_{rank:02d}_{algorithm}"})
     candidates.append({"id": len(candidates), "algorithm": "dbscan", "params": {"eps": 0.5},
                        "status": "failed", "error": "boom", "n_clusters": 0, "noise_fraction": 1.0,
-                       "seconds": 0.0, "scores": {}})
+                       "seconds": 0.0, "scores": {"composite": None, "silhouette": None, "balance": None,
+                                                  "noise_penalty": None}})
     return {
         "schema": "gpucluster.auto.summary/1", "created": "2026-01-02T03:04:05+00:00",
         "gpucluster": "0.1.0",
