@@ -73,11 +73,10 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     a built-in list when the CLIP model has trained weights; []: no names).
     """
     from . import auto, report
-    from .embed import embed_images, load_store
+    from .embed import embed_images, load_model, load_store
     from .metrics import adjusted_rand_score
 
     started = time.perf_counter()
-    truth = None
     builtin = images is None
     if builtin:
         from .datasets import write_builtin_collection
@@ -98,7 +97,9 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
 
     model, pretrained = choose_model(model, pretrained)
     _stage(progress, f"embedding with {model}" + (f" ({pretrained})" if pretrained else ""))
-    embedded = embed_images(images, store, model=model, pretrained=pretrained, checkpoint=checkpoint,
+    # One load serves the embedding and the zero-shot names.
+    encoder = load_model(model, pretrained, checkpoint=checkpoint, device="cpu")
+    embedded = embed_images(images, store, model=encoder,
                             batch_size=batch_size, device=device, sample=sample, seed=seed,
                             num_workers=num_workers, progress=progress)
     if progress:
@@ -117,7 +118,7 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     result.save(results_dir, overwrite=True, paths=paths)
     best = result.best_labels()
 
-    names = _zero_shot_names(X, best, candidate_labels, model, pretrained, checkpoint)
+    names = _zero_shot_names(X, best, candidate_labels, encoder, pretrained, checkpoint)
 
     gallery = os.path.join(out, "gallery")
     _stage(progress, f"organising {len(paths)} images into {gallery}")
@@ -139,19 +140,20 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
         "best": result.candidates[result.ranking[0]],
         "seconds": time.perf_counter() - started,
     }
-    if truth is not None or labels is not None:
+    if labels is not None:
         summary["ari"] = float(adjusted_rand_score(labels, best))
     return summary
 
 
-def _zero_shot_names(X, labels, candidate_labels, model, pretrained, checkpoint):
+def _zero_shot_names(X, labels, candidate_labels, clip, pretrained, checkpoint):
     """``{cluster: name}`` from the CLIP text tower, or None.
 
     candidate_labels None: names from `embed.naming.DEFAULT_LABELS`, only for a
     CLIP model with trained weights (random weights name nothing); an explicit
     list is used with any CLIP model; an empty list turns naming off.
     """
-    from .embed import DEFAULT_LABELS, cluster_centroids, load_model, name_clusters
+    from .embed import DEFAULT_LABELS, cluster_centroids, name_clusters
+    from .embed.extract import prepare_model
 
     if candidate_labels is not None and len(candidate_labels) == 0:
         return None
@@ -159,9 +161,9 @@ def _zero_shot_names(X, labels, candidate_labels, model, pretrained, checkpoint)
         if pretrained is None and checkpoint is None:
             return None
         candidate_labels = DEFAULT_LABELS
-    clip = load_model(model, pretrained, checkpoint=checkpoint, device="cpu")
     if not clip.has_text or not np.any(labels >= 0):
         return None
+    prepare_model(clip, "cpu")  # the text tower runs once per name: the CPU is enough
     centroids, ids = cluster_centroids(X, labels)
     ranked = name_clusters(centroids, list(candidate_labels), clip, top=1)
     return {int(c): r[0][0] for c, r in zip(ids, ranked)}

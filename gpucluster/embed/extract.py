@@ -401,14 +401,6 @@ def _progress(total, progress):
                 dynamic_ncols=True)
 
 
-def _stored_paths(store):
-    # Every path the store holds (embedded or failed), for the "removed" count.
-    if hasattr(store, "paths"):
-        return set(store.paths())
-    stored, _ = store.load()
-    return set(stored) | {p for p, _ in store.failures()}
-
-
 def store_config(model, preprocessing, normalize, dtype):
     """The configuration dict that names an embedding store folder."""
     return {"model": model.config(), "preprocessing": preprocessing.config(),
@@ -494,7 +486,7 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
         # Rows of files deleted from disk are dropped (their shards go once unused);
         # rows of files that exist but lie outside this run's inputs are kept.
         current = set(discovery.paths).union(selected)
-        stored = _stored_paths(emb_store)
+        stored = set(emb_store.paths())  # embedded or failed
         gone = {p for p in stored if p not in current and not os.path.lexists(p)}
         removed = emb_store.prune(stored - gone) if gone else 0
 
