@@ -27,6 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import backend
+from ..cluster import HDBSCAN
 
 # Above this many rows MiniBatchKMeans replaces KMeans (thorough mode runs both).
 MINIBATCH_MIN_ROWS = 100_000
@@ -354,52 +355,26 @@ def _finch_space(trial, context):
 # HDBSCAN, DBSCAN, OPTICS (on the reduced data)
 
 
-class HDBSCANShared:
+class HDBSCANShared(HDBSCAN):
     """HDBSCAN whose minimum spanning tree is shared through ``cache``.
 
     The mutual-reachability MST depends on X and ``min_samples`` only, so the
     candidates that differ in ``min_cluster_size`` share one (the O(n^2 d)
-    part) and each runs only the tree steps. The steps are the estimator's own
-    (``hdbscan.core_distances``, ``kernels.mst``, ``_hdbscan_tree.process_tree``),
-    so the labels equal ``HDBSCAN(...).fit(X).labels_``. Without a cache it is
-    the plain estimator.
+    part) and each runs only the tree steps; the labels are the estimator's
+    own. Without a cache it is the plain estimator.
     """
 
-    def __init__(self, min_cluster_size=5, *, min_samples=None, device="auto", cache=None,
-                 **params):
-        self.min_cluster_size = min_cluster_size
-        self.min_samples = min_samples
-        self.device = device
+    def __init__(self, min_cluster_size=5, *, min_samples=None, device="auto", cache=None):
+        super().__init__(min_cluster_size, min_samples=min_samples, device=device)
         self.cache = cache
-        self.params = params
 
-    def fit(self, X):
-        from .. import kernels
-        from ..cluster import HDBSCAN
-        from ..cluster import _hdbscan_tree as tree_ops
-        from ..cluster.hdbscan import core_distances
-
-        model = HDBSCAN(self.min_cluster_size, min_samples=self.min_samples,
-                        device=self.device, **self.params)
-        if self.cache is None or self.params:
-            self.labels_ = np.asarray(backend.to_numpy(model.fit(X).labels_), dtype=np.int64)
-            return self
-        model._check_params()
-        min_samples = self.min_cluster_size if self.min_samples is None else self.min_samples
-        if not 1 <= min_samples <= X.shape[0]:
-            raise ValueError(f"min_samples ({min_samples}) must be in 1..{X.shape[0]}.")
-        key = ("hdbscan_mst", int(min_samples), X.shape)
+    def _spanning_tree(self, X, min_samples):
+        if self.cache is None:
+            return super()._spanning_tree(X, min_samples)
+        key = ("hdbscan_mst", int(min_samples), tuple(X.shape))
         if key not in self.cache:
-            core, _ = core_distances(X, min_samples, "euclidean")
-            edges, weights = kernels.mst(X, core, metric="euclidean", alpha=1.0)
-            self.cache[key] = (backend.to_numpy(edges), backend.to_numpy(weights))
-        edges, weights = self.cache[key]
-        result = tree_ops.process_tree(edges, weights, X.shape[0],
-                                       min_cluster_size=self.min_cluster_size, method="eom",
-                                       allow_single_cluster=False, epsilon=0.0,
-                                       max_cluster_size=None)
-        self.labels_ = np.asarray(result["labels"], dtype=np.int64)
-        return self
+            self.cache[key] = super()._spanning_tree(X, min_samples)
+        return self.cache[key]
 
 
 def _hdbscan_factory(params, *, device, context):

@@ -233,8 +233,7 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             )
         xp = backend.namespace(X)
 
-        core, previous_core = core_distances(X, min_samples, self.metric)
-        edges, weights = kernels.mst(X, core, metric=self.metric, alpha=float(self.alpha))
+        previous_core, edges, weights = self._spanning_tree(X, min_samples)
         # The tree steps are sequential: one transfer of the n - 1 edges to the host.
         result = tree_ops.process_tree(
             backend.to_numpy(edges), backend.to_numpy(weights), n_samples,
@@ -265,6 +264,14 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         if self.prediction_data:
             self.generate_prediction_data()
         return self
+
+    def _spanning_tree(self, X, min_samples):
+        """The mutual-reachability minimum spanning tree of X: (previous_core, edges,
+        weights). It depends on X, min_samples, metric and alpha only, not on
+        min_cluster_size or the cluster selection (a search over those reuses it)."""
+        core, previous_core = core_distances(X, min_samples, self.metric)
+        edges, weights = kernels.mst(X, core, metric=self.metric, alpha=float(self.alpha))
+        return previous_core, edges, weights
 
     def fit_predict(self, X, y=None):
         """Cluster X and return ``labels_``."""
