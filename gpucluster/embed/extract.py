@@ -451,7 +451,7 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
     EmbedReport
     """
     from .discover import discover_images
-    from .models import EmbeddingModel, load_model, resolve_torch_device
+    from .models import resolve_torch_device
     from .sampling import sample_paths
     from .store import EmbeddingStore
 
@@ -464,62 +464,124 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
 
     discovery = discover_images(inputs)
     selected = sample_paths(discovery.paths, sample, seed=seed, include=include)
+    model, prep = _model_for_run(model, pretrained, checkpoint, preprocessing, resolution,
+                                 torch_device)
+
+    emb_store = EmbeddingStore(store, store_config(model, prep, normalize, dtype))
+    with emb_store.lock():
+        # The plan puts files that failed before back in todo: retrying a decode is
+        # cheap, and the report then lists them again.
+        todo, reused = (list(selected), []) if force else emb_store.plan(selected)
+        removed = _prune_deleted(emb_store, discovery.paths, selected)
+        batch_size = _run_batch_size(batch_size, model, prep, torch_device, bool(todo))
+        forward = _Forward(model, prep, torch_device, batch_size, normalize)
+        tally = _embed_batches(emb_store, todo, model, prep, forward, np.dtype(dtype),
+                               num_workers, progress)
+
+    return EmbedReport(
+        store=emb_store.path, n_images=len(selected), embedded=tally.embedded,
+        reused=len(reused), skipped=list(discovery.problems) + tally.failed, removed=removed,
+        seconds=time.perf_counter() - t0, images_per_second=tally.images_per_second,
+        device=str(torch_device), batch_size=forward.batch_size,
+        paths=sorted(set(reused).union(tally.written)),
+    )
+
+
+def _model_for_run(model, pretrained, checkpoint, preprocessing, resolution, device):
+    """The model on ``device`` and its Preprocessing, checked to fit each other.
+
+    A name is loaded with :func:`gpucluster.embed.models.load_model`; a loaded
+    :class:`EmbeddingModel` is moved. Returns ``(model, preprocessing)``.
+    """
+    from .models import EmbeddingModel, load_model
 
     if not isinstance(model, EmbeddingModel):
         model = load_model(model, pretrained, checkpoint=checkpoint, device="cpu")
-    prepare_model(model, torch_device)
-    prep = make_preprocessing(preprocessing, model, resolution)
-    _check_resolution(model, prep, torch_device)
+    prepare_model(model, device)
+    preprocessing = make_preprocessing(preprocessing, model, resolution)
+    _check_resolution(model, preprocessing, device)
+    return model, preprocessing
 
-    emb_store = EmbeddingStore(store, store_config(model, prep, normalize, dtype))
-    skipped = list(discovery.problems)
-    embedded = 0
-    processed = 0
-    loop_seconds = 0.0
-    with emb_store.lock():
-        if force:
-            todo, reused = list(selected), []
-        else:
-            todo, reused = emb_store.plan(selected)
-        # The plan puts files that failed before back in todo: retrying a decode is
-        # cheap, and the report then lists them again.
-        # Rows of files deleted from disk are dropped (their shards go once unused);
-        # rows of files that exist but lie outside this run's inputs are kept.
-        current = set(discovery.paths).union(selected)
-        stored = set(emb_store.paths())  # embedded or failed
-        gone = {p for p in stored if p not in current and not os.path.lexists(p)}
-        removed = emb_store.prune(stored - gone) if gone else 0
 
-        if batch_size == "auto":
-            # The CUDA probe costs a forward pass; skip it when nothing is to do.
-            batch_size = (auto_batch_size(model, prep, torch_device)
-                          if todo or torch_device.type != "cuda" else 0)
-        forward = _Forward(model, prep, torch_device, batch_size, normalize)
-        np_dtype = np.dtype(dtype)
-        current_paths = set(reused)
-        loop_start = time.perf_counter()
-        batches = encode_paths(todo, model, prep, batch_size=batch_size, num_workers=num_workers,
-                               progress=progress, forward=forward) if todo else ()
-        for indices, embeddings, failures, stats in batches:
-            if indices:
-                done = [todo[i] for i in indices]
-                emb_store.write_batch(done, stats, embeddings.astype(np_dtype))
-                current_paths.update(done)
-                embedded += len(indices)
-            if failures:
-                failed = [(todo[i], reason) for i, reason, _ in failures]
-                emb_store.write_failures(failed, [stat for _, _, stat in failures])
-                skipped.extend(failed)
-            processed += len(indices) + len(failures)
-        loop_seconds = time.perf_counter() - loop_start
+def _prune_deleted(emb_store, discovered, selected):
+    """Drop the store's rows of files deleted from disk; return how many rows went.
 
-    return EmbedReport(
-        store=emb_store.path, n_images=len(selected), embedded=embedded, reused=len(reused),
-        skipped=skipped, removed=removed, seconds=time.perf_counter() - t0,
-        images_per_second=processed / loop_seconds if processed and loop_seconds > 0 else 0.0,
-        device=str(torch_device), batch_size=forward.batch_size,
-        paths=sorted(current_paths),
-    )
+    Rows of files that exist but lie outside this run's inputs (``discovered`` and
+    ``selected``) are kept: another run may select them again. The shards of the
+    dropped rows are deleted once no row uses them. Call it under the store's lock.
+    """
+    current = set(discovered).union(selected)
+    stored = set(emb_store.paths())  # embedded or failed
+    gone = {p for p in stored if p not in current and not os.path.lexists(p)}
+    return emb_store.prune(stored - gone) if gone else 0
+
+
+def _run_batch_size(batch_size, model, preprocessing, device, has_work):
+    """``batch_size``, or for "auto" the device's (0 on CUDA when there is nothing to embed)."""
+    if batch_size != "auto":
+        return batch_size
+    # The CUDA probe costs a forward pass; skip it when nothing is to do.
+    if has_work or device.type != "cuda":
+        return auto_batch_size(model, preprocessing, device)
+    return 0
+
+
+@dataclass
+class _BatchTally:
+    """What the batch loop of one :func:`embed_images` run did.
+
+    Attributes
+    ----------
+    written : list of str
+        Paths whose embeddings were stored, in the order they were written.
+    failed : list of (path, reason)
+        Files that could not be embedded (recorded in the store as failed).
+    processed : int
+        Files decoded or found undecodable.
+    seconds : float
+        Wall time of the loop.
+    """
+
+    written: list = field(default_factory=list)
+    failed: list = field(default_factory=list)
+    processed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def embedded(self):
+        """The number of images embedded."""
+        return len(self.written)
+
+    @property
+    def images_per_second(self):
+        """Files processed per second of the loop; 0.0 when none were."""
+        return self.processed / self.seconds if self.processed and self.seconds > 0 else 0.0
+
+
+def _embed_batches(emb_store, todo, model, preprocessing, forward, dtype, num_workers, progress):
+    """Embed the files ``todo`` batch by batch, each batch written to the store as it comes.
+
+    Embeddings go in with ``write_batch`` (as ``dtype``), undecodable files with
+    ``write_failures``; neither stops the loop. Call it under the store's lock.
+    Returns a :class:`_BatchTally`.
+    """
+    tally = _BatchTally()
+    start = time.perf_counter()
+    batches = encode_paths(todo, model, preprocessing, batch_size=forward.batch_size,
+                           num_workers=num_workers, progress=progress,
+                           forward=forward) if todo else ()
+    for indices, embeddings, failures, stats in batches:
+        if indices:
+            done = [todo[i] for i in indices]
+            emb_store.write_batch(done, stats, embeddings.astype(dtype))
+            tally.written.extend(done)
+        if failures:
+            failed = [(todo[i], reason) for i, reason, _ in failures]
+            emb_store.write_failures(failed, [stat for _, _, stat in failures])
+            tally.failed.extend(failed)
+        tally.processed += len(indices) + len(failures)
+    tally.seconds = time.perf_counter() - start
+    return tally
 
 
 def throughput(paths, model, preprocessing=None, *, part="end_to_end", batch_size="auto",

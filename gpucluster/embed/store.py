@@ -1,5 +1,10 @@
 """An on-disk cache of image embeddings: one folder per configuration, shards plus a manifest.
 
+This module owns the configuration folder and its SQLite manifest: which path has
+which embedding (shard and row), when a shard is live, and the order of a write. The
+shard files themselves are written and read by ``_shards``; the writers' lock is
+``_lock``'s.
+
 Layout of a store under a user folder ``root``::
 
     root/<slug>-<hash12>/        one folder per configuration (hash12: sha256 of its JSON)
@@ -28,21 +33,14 @@ CuPy and torch are imported when ``load`` is asked for them.
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import re
-import secrets
 import sqlite3
-import threading
-import time
 
 import numpy as np
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not a POSIX system
-    fcntl = None
+from . import _lock, _shards
 
 __all__ = [
     "EmbeddingStore",
@@ -69,8 +67,6 @@ COMPACT_SHARD_ROWS = 16384
 _SQL_CHUNK = 900
 # Seconds a connection waits for another process's write transaction to finish.
 _SQL_TIMEOUT = 60.0
-_SHARD_NAME = re.compile(r"^(\d+)\.npy$")
-_TMP_SUFFIX = ".tmp"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -97,7 +93,9 @@ def _crash_hook(point):
     Points: "shard_partial" (half the temporary shard written), "shard_written" (temporary
     shard complete and fsynced, not renamed), "shard_renamed" (shard in place, manifest
     not committed), "manifest_pending" (rows inserted, transaction not committed),
-    "manifest_committed".
+    "manifest_committed". The first two are reached inside ``_shards.write_atomic``,
+    which is handed this function by name at each write, so replacing this module's
+    attribute reaches them too.
     """
 
 
@@ -189,113 +187,6 @@ def file_stats(paths):
     return stats
 
 
-def _fsync_dir(folder):
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(final, data, hook=False):
-    """Write bytes to ``final`` through a temporary file in the same folder, fsync, rename."""
-    folder, name = os.path.split(final)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "xb") as f:
-            half = len(data) // 2
-            f.write(data[:half])
-            if hook:
-                f.flush()
-                _crash_hook("shard_partial")
-            f.write(data[half:])
-            f.flush()
-            os.fsync(f.fileno())
-        if hook:
-            _crash_hook("shard_written")
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-
-
-def _shard_files(shard_dir):
-    """{shard number: file path} of the complete shards in ``shard_dir``."""
-    shards = {}
-    try:
-        entries = list(os.scandir(shard_dir))
-    except FileNotFoundError:
-        return shards
-    for entry in entries:
-        match = _SHARD_NAME.match(entry.name)
-        if match:
-            shards[int(match.group(1))] = entry.path
-    return shards
-
-
-# --------------------------------------------------------------------------
-# The writers' lock
-
-
-class _LockState:
-    """This process's hold on one lock file: reentrant for the thread that holds it."""
-
-    def __init__(self):
-        self.pid = os.getpid()
-        self.mutex = threading.RLock()
-        self.depth = 0
-        self.fd = None
-
-
-_LOCK_STATES = {}
-_LOCK_STATES_GUARD = threading.Lock()
-
-
-def _lock_state(lock_path):
-    # flock conflicts between two descriptors of one process, so every store object
-    # on the same folder shares one state: nesting lock() never deadlocks itself.
-    key = os.path.realpath(lock_path)
-    with _LOCK_STATES_GUARD:
-        state = _LOCK_STATES.get(key)
-        if state is None or state.pid != os.getpid():
-            # A forked child starts afresh: the parent's hold is not the child's.
-            state = _LockState()
-            _LOCK_STATES[key] = state
-        return state
-
-
-def _acquire_file_lock(lock_path, deadline):
-    if fcntl is None:  # pragma: no cover - not a POSIX system
-        raise OSError("Writing an embedding store needs fcntl.flock (a POSIX system).")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if deadline is None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            return fd
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(
-                        f"Another process holds the store lock {lock_path}."
-                    ) from None
-                time.sleep(0.05)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _release_file_lock(fd):
-    try:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 # --------------------------------------------------------------------------
 # The store
 
@@ -350,7 +241,7 @@ class EmbeddingStore:
             with self.lock():
                 if not os.path.isfile(self._config_path):
                     text = json.dumps(self.config, sort_keys=True, indent=2) + "\n"
-                    _write_atomic(self._config_path, text.encode("utf-8"))
+                    _shards.write_atomic(self._config_path, text.encode("utf-8"))
         stored = _read_config(path)
         different = _config_difference(stored, self.config)
         if different:
@@ -475,50 +366,22 @@ class EmbeddingStore:
         TimeoutError
             When the lock is still held by another writer after ``timeout`` seconds.
         """
-        state = _lock_state(self._lock_path)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if not state.mutex.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
-            raise TimeoutError(f"Another thread holds the store lock {self._lock_path}.")
-        try:
-            if state.depth == 0:
-                fd = _acquire_file_lock(self._lock_path, deadline)
-                try:
-                    self._sweep()
-                except BaseException:
-                    _release_file_lock(fd)
-                    raise
-                state.fd = fd
-            state.depth += 1
-            try:
-                yield self
-            finally:
-                state.depth -= 1
-                if state.depth == 0:
-                    fd, state.fd = state.fd, None
-                    _release_file_lock(fd)
-        finally:
-            state.mutex.release()
+        with _lock.hold(self._lock_path, timeout, on_acquire=self._sweep):
+            yield self
 
     def _sweep(self):
         # Runs with the file lock held, so no other writer is between a write and
         # its commit: every temporary file is a leftover and every unreferenced
         # shard is dead.
         for folder in (self.path, self._shard_dir):
-            with contextlib.suppress(FileNotFoundError):
-                for entry in os.scandir(folder):
-                    if entry.name.startswith(".") and entry.name.endswith(_TMP_SUFFIX):
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(entry.path)
+            _shards.remove_temporaries(folder)
         if not os.path.isfile(self._manifest_path):
             return
         with self._connect() as conn:
             if conn.execute("PRAGMA user_version").fetchone()[0] != STORE_FORMAT:
                 return
             referenced = _referenced_shards(conn)
-        for number, path in _shard_files(self._shard_dir).items():
-            if number not in referenced:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(path)
+        _shards.remove_unreferenced(self._shard_dir, referenced)
 
     # ---------------------------------------------------------------- planning
 
@@ -590,14 +453,13 @@ class EmbeddingStore:
         embeddings = self._check_embeddings(embeddings, len(paths))
         if not paths:
             return
-        buffer = io.BytesIO()
-        np.save(buffer, embeddings, allow_pickle=False)
+        data = _shards.encode(embeddings)
         with self.lock():
             self._check_dim(embeddings.shape[1])
             with self._connect() as conn:
                 number = self._next_shard(conn)
                 os.makedirs(self._shard_dir, exist_ok=True)
-                _write_atomic(self._shard_path(number), buffer.getvalue(), hook=True)
+                _shards.write_shard(self._shard_dir, number, data, crash_hook=_crash_hook)
                 _crash_hook("shard_renamed")
                 with self._transaction(conn):
                     conn.executemany(
@@ -682,7 +544,8 @@ class EmbeddingStore:
                 rows = conn.execute(
                     "SELECT path, shard, row FROM images WHERE status = 'ok' ORDER BY path"
                 ).fetchall()
-            lengths = {n: _shard_length(p) for n, p in _shard_files(self._shard_dir).items()}
+            files = _shards.shard_files(self._shard_dir)
+            lengths = {n: _shards.shard_length(p) for n, p in files.items()}
             if len(rows) == sum(lengths.get(n, 0) for n in {r[1] for r in rows}):
                 return {"before": before, "after": before, "rewritten": False}
             updates = []
@@ -697,9 +560,7 @@ class EmbeddingStore:
                 )
                 with self._connect() as conn:
                     number = self._next_shard(conn)
-                buffer = io.BytesIO()
-                np.save(buffer, values, allow_pickle=False)
-                _write_atomic(self._shard_path(number), buffer.getvalue())
+                _shards.write_shard(self._shard_dir, number, _shards.encode(values))
                 new_shards.append(number)
                 updates.extend((number, row, path) for row, path in enumerate(paths))
             with self._connect() as conn, self._transaction(conn):
@@ -746,11 +607,8 @@ class EmbeddingStore:
     def _next_shard(self, conn):
         # The folder knows shards written but not committed; the manifest knows
         # the highest number ever committed, whose file may be deleted by now.
-        highest = max(_shard_files(self._shard_dir), default=0)
+        highest = max(_shards.shard_files(self._shard_dir), default=0)
         return max(highest, self._meta(conn, "max_shard") or 0) + 1
-
-    def _shard_path(self, number):
-        return os.path.join(self._shard_dir, f"{number:06d}.npy")
 
     # ---------------------------------------------------------------- reading
 
@@ -794,7 +652,7 @@ class EmbeddingStore:
             try:
                 X = self._gather(shards, rows, out_dtype=out_dtype, dim=dim)
                 break
-            except _ShardGone:
+            except _shards.ShardGone:
                 # A writer deleted a shard after this snapshot superseded it; read again.
                 if attempt == 2:
                     raise
@@ -825,29 +683,11 @@ class EmbeddingStore:
 
     def _gather(self, shards, rows, *, out_dtype, dim=None):
         """Rows ``rows`` of shards ``shards`` into one (n, dim) array; each shard opened once."""
-        if dim is None:
-            if len(shards):
-                dim = _open_shard(self._shard_path(int(shards[0])), self.dtype).shape[1]
-            else:
-                dim = self.config.get("dim") or 0
-        out = np.empty((len(shards), dim), dtype=out_dtype)
-        if not len(shards):
-            return out
-        order = np.argsort(shards, kind="stable")
-        numbers, starts = np.unique(shards[order], return_index=True)
-        bounds = np.append(starts, len(order))
-        for k, number in enumerate(numbers):
-            positions = order[bounds[k] : bounds[k + 1]]
-            shard_rows = rows[positions]
-            shard = _open_shard(self._shard_path(int(number)), self.dtype)
-            if shard.shape[1] != dim or shard_rows.max() >= shard.shape[0]:
-                raise RuntimeError(
-                    f"Embedding store {self.path} is inconsistent: shard {int(number)} has "
-                    f"shape {shard.shape} but the manifest expects dim {dim} and row "
-                    f"{int(shard_rows.max())}. Re-embed with force (clear())."
-                )
-            out[positions] = shard[shard_rows]
-        return out
+        if dim is None and not len(shards):
+            dim = self.config.get("dim") or 0
+        return _shards.gather(
+            self._shard_dir, self.dtype, shards, rows, out_dtype=out_dtype, dim=dim
+        )
 
     def paths(self, status=None):
         """The paths the manifest holds, sorted: all, or those with ``status`` "ok" or "failed"."""
@@ -882,7 +722,7 @@ class EmbeddingStore:
             counts = dict(conn.execute("SELECT status, COUNT(*) FROM images GROUP BY status"))
             dim = self._meta(conn, "dim")
             referenced = _referenced_shards(conn)
-        files = _shard_files(self._shard_dir)
+        files = _shards.shard_files(self._shard_dir)
         total = 0
         for name in (CONFIG_FILE, MANIFEST_FILE):
             with contextlib.suppress(OSError):
@@ -904,32 +744,6 @@ class EmbeddingStore:
 def _referenced_shards(conn):
     query = "SELECT DISTINCT shard FROM images WHERE shard IS NOT NULL"
     return {number for (number,) in conn.execute(query)}
-
-
-class _ShardGone(RuntimeError):
-    """A shard the manifest referenced was deleted before it was read."""
-
-
-def _open_shard(path, dtype):
-    try:
-        shard = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise _ShardGone(
-            f"Shard {path} referenced by the manifest is missing; the store is inconsistent. "
-            f"Re-embed with force (clear())."
-        ) from None
-    if shard.ndim != 2 or shard.dtype != np.dtype(dtype):
-        raise RuntimeError(
-            f"Shard {path} holds {shard.dtype} of shape {shard.shape}; expected 2-D {dtype}."
-        )
-    return shard
-
-
-def _shard_length(path):
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False).shape[0]
-    except (OSError, ValueError):
-        return 0
 
 
 def _normalise_paths(paths):

@@ -6,32 +6,37 @@ end with the same store. ``--crash POINT --crash-at K`` SIGKILLs the process the
 time the store reaches the named point of its write path (``store._crash_hook``);
 ``--hold`` takes the lock, prints "locked" and keeps it until stdin closes.
 
-The worker loads gpucluster/embed/store.py from its file rather than through the
-package: ``import gpucluster`` compiles the estimators (about 2 s per process), and the
-store module needs only NumPy and the standard library.
+The worker loads gpucluster/embed/store.py (and the sibling modules it imports) from
+the folder rather than through the package: ``import gpucluster`` compiles the
+estimators (about 2 s per process), and the store needs only NumPy and the standard
+library.
 """
 
 import argparse
 import hashlib
-import importlib.util
+import importlib
 import json
 import os
 import signal
 import sys
 import time
+import types
 
 import numpy as np
 
-STORE_FILE = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "gpucluster", "embed", "store.py"
+EMBED_DIR = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gpucluster", "embed")
 )
+PACKAGE = "_embed_under_test"
 
 
 def load_store_module():
-    spec = importlib.util.spec_from_file_location("_store_under_test", STORE_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # A bare package over the embed folder lets store.py import its siblings (_lock,
+    # _shards) relatively without running gpucluster's or gpucluster.embed's __init__.
+    package = types.ModuleType(PACKAGE)
+    package.__path__ = [EMBED_DIR]
+    sys.modules[PACKAGE] = package
+    return importlib.import_module(f"{PACKAGE}.store")
 
 
 def embedding_of(path, dim):
