@@ -7,8 +7,37 @@ search) and ``report`` (galleries, HTML report, animations) load on first use.
 """
 
 import importlib
+import importlib.util
+import os
+import sys
+
+
+def _mount_source_kernels():
+    """In a source checkout with no install, make the top-level kernels/ folder ``gpucluster.kernels``.
+
+    An install maps kernels/ to ``gpucluster.kernels`` (pyproject.toml's
+    package-dir); a checkout on ``sys.path`` has no such mapping, so the
+    folder beside this package is loaded under that name instead.
+    """
+    if importlib.util.find_spec(f"{__name__}.kernels") is not None:
+        return
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
+    init = os.path.join(folder, "__init__.py")
+    if not os.path.isfile(init):
+        return
+    spec = importlib.util.spec_from_file_location(
+        f"{__name__}.kernels", init, submodule_search_locations=[folder]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    globals()["kernels"] = module
+
+
+_mount_source_kernels()
 
 from ._config import config_context, get_config, set_config
+from ._version import __version__
 from . import metrics
 from .cluster import (
     DBSCAN,
@@ -24,8 +53,6 @@ from .cluster import (
     kmeans_plusplus,
     membership_vector,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DBSCAN",

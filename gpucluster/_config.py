@@ -8,6 +8,8 @@ changes them inside a ``with`` block only. Estimators whose ``device`` is
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from .kernels.memory import host_memory_budget
+
 DEVICES = ("auto", "cpu", "cuda")
 OUTPUT_TYPES = ("input", "numpy", "cupy", "torch")
 
@@ -23,17 +25,19 @@ AUTO_GPU_MIN_WORK = 2e8
 _DEFAULTS = {
     "device": "auto",
     "output_type": "input",
-    # Bytes of host memory one chunked step may allocate; None derives it
-    # from the memory available when the step runs.
-    "memory_budget": None,
 }
 
 _config = ContextVar("gpucluster_config", default=dict(_DEFAULTS))
 
 
 def get_config():
-    """Return a copy of the current configuration as a dict."""
-    return dict(_config.get())
+    """Return a copy of the current configuration as a dict.
+
+    ``memory_budget`` (bytes of host memory one chunked step may allocate;
+    None derives it from the memory available when the step runs) is kept
+    by the kernels, which size their chunks with it.
+    """
+    return dict(_config.get(), memory_budget=host_memory_budget.get())
 
 
 def _checked(device, output_type, memory_budget):
@@ -57,6 +61,12 @@ def _checked(device, output_type, memory_budget):
     return config
 
 
+def _set(config):
+    """Set ``config`` in the current context; returns the tokens that undo it."""
+    budget = config.pop("memory_budget")
+    return _config.set(config), host_memory_budget.set(budget)
+
+
 def set_config(device=None, output_type=None, memory_budget=None):
     """Set gpucluster's defaults for the current context.
 
@@ -69,7 +79,7 @@ def set_config(device=None, output_type=None, memory_budget=None):
     memory_budget : int, optional
         Bytes of host memory one chunked step may use.
     """
-    _config.set(_checked(device, output_type, memory_budget))
+    _set(_checked(device, output_type, memory_budget))
 
 
 @contextmanager
@@ -79,8 +89,9 @@ def config_context(*, device=None, output_type=None, memory_budget=None):
     Takes the same arguments as :func:`set_config`; the previous values come
     back when the block exits, even on an exception.
     """
-    token = _config.set(_checked(device, output_type, memory_budget))
+    config_token, budget_token = _set(_checked(device, output_type, memory_budget))
     try:
         yield
     finally:
-        _config.reset(token)
+        host_memory_budget.reset(budget_token)
+        _config.reset(config_token)

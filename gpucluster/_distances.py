@@ -1,20 +1,13 @@
 """Dense pairwise distances in pure array-API code, for the places that need a full (n, m) block."""
 
 from . import backend
+from .kernels.arrays import unit_rows as normalize_rows  # noqa: F401  (one source for the kernels and above)
 
 
 def row_norms_sq(X):
     """Squared L2 norm of each row of X (n, d), computed in X's dtype and returned as float64."""
     xp = backend.namespace(X)
     return xp.astype(xp.vecdot(X, X), xp.float64)
-
-
-def normalize_rows(X):
-    """Rows of X scaled to unit L2 norm; all-zero rows stay zero. Same dtype and namespace."""
-    xp = backend.namespace(X)
-    norms = xp.sqrt(row_norms_sq(X))
-    norms = xp.where(norms > 0, norms, xp.ones_like(norms))
-    return X / xp.astype(norms, X.dtype)[:, None]
 
 
 def pairwise_distances(X, Y, metric="sqeuclidean"):

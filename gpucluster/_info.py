@@ -4,7 +4,8 @@ import importlib
 import os
 import platform
 
-from . import __version__, backend
+from . import backend
+from ._version import __version__
 
 PACKAGES = ("numpy", "scipy", "numba", "sklearn", "array_api_compat", "threadpoolctl")
 OPTIONAL_BACKENDS = ("cupy", "torch", "array_api_strict", "numba.cuda", "open_clip", "dask")

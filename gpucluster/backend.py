@@ -1,81 +1,50 @@
-"""The one place that knows array libraries.
+"""The one place above the kernels that knows array libraries.
 
 Algorithms obtain ``xp = namespace(X)`` and use only the array API; the rest
 of this module places data (``resolve_device``, ``to_device``), converts
-results for the caller (``to_output``), gives kernels their views
-(``host_view``, ``cuda_view``, ``wrap_like``), sizes chunks from free memory
-(``row_chunk_size``, ``for_each_chunk``) and fills the gaps of the standard
-(``bincount``, ``scatter_add_rows``, ``top_k``, ``unique_counts``).
+results for the caller (``to_output``, ``asarray_like``) and fills the gaps
+of the standard (``bincount``, ``scatter_add_rows``, ``top_k``,
+``unique_counts``). It builds on the bottom layer: array kinds and views
+come from ``gpucluster.kernels.arrays``, free memory and chunking
+(``row_chunk_size``, ``for_each_chunk``) from ``gpucluster.kernels.memory``,
+re-exported here so the layers above need one module.
 
 CuPy, torch and numba.cuda are imported lazily, so importing this module
 never needs them.
 """
 
 import functools
-import os
-import sys
 from dataclasses import dataclass
 
 import array_api_compat
 import numpy as np
 
 from ._config import AUTO_GPU_MIN_WORK, DEVICES, OUTPUT_TYPES, get_config
-
-# A chunked host step aims at this many bytes when no budget is configured:
-# big enough that BLAS runs near its peak, small enough to stay in cache-ish
-# memory and never to compete with the data for RAM.
-HOST_CHUNK_TARGET_BYTES = 64 * 2**20
-# Share of the free device memory one chunked GPU step may take.
-CUDA_FREE_MEMORY_SHARE = 0.5
+from .kernels.arrays import (  # noqa: F401  (re-exported for the layers above)
+    _is_cupy,
+    _is_strict,
+    _is_torch,
+    array_kind,
+    cuda_view,
+    device_of,
+    host_view,
+    is_cuda_array,
+    namespace,
+    to_numpy,
+    wrap_cuda_like,
+    wrap_like,
+)
+from .kernels.memory import (  # noqa: F401  (re-exported for the layers above)
+    HOST_CHUNK_TARGET_BYTES,
+    for_each_chunk,
+    free_memory,
+    is_out_of_memory,
+    row_chunk_size,
+)
 
 
 # --------------------------------------------------------------------------
 # Namespaces and kinds
-
-
-def _is_numpy(x):
-    return isinstance(x, np.ndarray)
-
-
-def _is_cupy(x):
-    return "cupy" in sys.modules and array_api_compat.is_cupy_array(x)
-
-
-def _is_torch(x):
-    return "torch" in sys.modules and array_api_compat.is_torch_array(x)
-
-
-def _is_strict(x):
-    return "array_api_strict" in sys.modules and type(x).__module__.startswith(
-        "array_api_strict"
-    )
-
-
-def array_kind(x):
-    """Name the library of array ``x``: "numpy", "cupy", "torch", "array_api_strict" or "other"."""
-    if _is_numpy(x):
-        return "numpy"
-    if _is_cupy(x):
-        return "cupy"
-    if _is_torch(x):
-        return "torch"
-    if _is_strict(x):
-        return "array_api_strict"
-    return "other"
-
-
-def is_cuda_array(x):
-    """True for arrays that live in CUDA device memory (CuPy, torch CUDA, CUDA array interface)."""
-    if _is_cupy(x):
-        return True
-    if _is_torch(x):
-        return x.device.type == "cuda"
-    return hasattr(x, "__cuda_array_interface__") and not _is_numpy(x)
-
-
-def device_of(x):
-    """Return "cuda" when ``x`` lives on a GPU, else "cpu"."""
-    return "cuda" if is_cuda_array(x) else "cpu"
 
 
 def coerce_array(X):
@@ -92,7 +61,7 @@ def coerce_array(X):
         raise TypeError("np.matrix is not supported; use np.asarray(X).")
     if isinstance(X, (list, tuple)):
         return np.asarray(X)
-    if _is_numpy(X) or _is_cupy(X) or _is_torch(X) or _is_strict(X):
+    if isinstance(X, np.ndarray) or _is_cupy(X) or _is_torch(X) or _is_strict(X):
         return X
     if hasattr(X, "__cuda_array_interface__"):
         import cupy
@@ -108,15 +77,6 @@ def coerce_array(X):
         f"Expected an array (NumPy, CuPy, torch, any array-API or DLPack array, "
         f"or a list), got {type(X).__name__}."
     )
-
-
-def namespace(*arrays):
-    """Return the array-API namespace shared by ``arrays`` (None entries are skipped).
-
-    NumPy, CuPy and torch get array_api_compat's wrapped namespaces.
-    """
-    arrays = [a for a in arrays if a is not None]
-    return array_api_compat.array_namespace(*arrays)
 
 
 @dataclass(frozen=True)
@@ -219,23 +179,6 @@ def to_device(X, device):
     return cupy.asarray(to_numpy(X))
 
 
-def to_numpy(x):
-    """Return ``x`` as a NumPy array (a view where the memory is host memory)."""
-    if _is_numpy(x):
-        return x
-    if _is_cupy(x):
-        return x.get()
-    if _is_torch(x):
-        return x.detach().cpu().numpy()
-    if hasattr(x, "__cuda_array_interface__"):
-        import cupy
-
-        return cupy.asarray(x).get()
-    if hasattr(x, "__dlpack__"):
-        return np.from_dlpack(x)
-    return np.asarray(x)
-
-
 def to_output(arr, like, output_type="input"):
     """Convert a result array for the caller.
 
@@ -297,124 +240,6 @@ def asarray_like(arr, like):
 def device(x):
     """The array-API device object of ``x`` (for ``device=`` arguments of creation functions)."""
     return array_api_compat.device(x)
-
-
-# --------------------------------------------------------------------------
-# Kernel-boundary views
-
-
-def host_view(x):
-    """A C-contiguous NumPy view of a host array of any kind (copy only if strided)."""
-    return np.ascontiguousarray(to_numpy(x))
-
-
-def wrap_like(arr, like):
-    """Return NumPy array ``arr`` in the namespace and device of host array ``like`` (no copy for torch)."""
-    kind = array_kind(like)
-    if kind == "torch":
-        import torch
-
-        return torch.from_numpy(arr)
-    if kind == "array_api_strict":
-        import array_api_strict
-
-        return array_api_strict.asarray(arr, device=like.device)
-    return arr
-
-
-def cuda_view(x):
-    """A CuPy view of CUDA array ``x`` (CuPy, torch CUDA or CUDA array interface), no copy."""
-    import cupy
-
-    return x if _is_cupy(x) else cupy.asarray(x)
-
-
-def wrap_cuda_like(arr, like):
-    """Return CuPy array ``arr`` as a torch CUDA tensor when ``like`` is one (no copy), else as is."""
-    if _is_torch(like):
-        import torch
-
-        return torch.as_tensor(arr, device=like.device)
-    return arr
-
-
-def current_cuda_stream():
-    """Numba's handle on CuPy's current stream, so kernels run where CuPy work runs."""
-    import cupy
-    from numba import cuda
-
-    return cuda.external_stream(cupy.cuda.get_current_stream().ptr)
-
-
-# --------------------------------------------------------------------------
-# Memory and chunking
-
-
-def free_memory(device):
-    """Bytes free now on ``device``: the GPU's free memory, or the host's available memory."""
-    if device == "cuda":
-        import cupy
-
-        free, _total = cupy.cuda.runtime.memGetInfo()
-        pool = cupy.get_default_memory_pool()
-        return free + pool.free_bytes()
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 30
-
-
-def row_chunk_size(n_rows, bytes_per_row, device="cpu", target_bytes=None):
-    """How many rows one chunked step should take.
-
-    On "cuda" it is a share of the free device memory; on "cpu" the
-    configured ``memory_budget`` or ``HOST_CHUNK_TARGET_BYTES``, never more
-    than a quarter of the available memory. At least 1, at most ``n_rows``.
-    """
-    if target_bytes is None:
-        if device == "cuda":
-            target_bytes = int(free_memory("cuda") * CUDA_FREE_MEMORY_SHARE)
-        else:
-            budget = get_config()["memory_budget"]
-            target_bytes = budget or min(HOST_CHUNK_TARGET_BYTES, free_memory("cpu") // 4)
-    rows = int(target_bytes // max(1, int(bytes_per_row)))
-    return max(1, min(int(n_rows), rows))
-
-
-def is_out_of_memory(exc):
-    """True for allocation failures a smaller chunk can avoid (host, CuPy, torch, Numba)."""
-    if isinstance(exc, MemoryError):  # includes cupy.cuda.memory.OutOfMemoryError
-        return True
-    name = type(exc).__name__
-    return name == "OutOfMemoryError" or "CUDA_ERROR_OUT_OF_MEMORY" in str(exc)
-
-
-def for_each_chunk(n_rows, chunk_rows, step):
-    """Call ``step(start, stop)`` over ``range(n_rows)`` in chunks; halve the chunk on out-of-memory.
-
-    A chunk that fails with an out-of-memory error is retried at half the
-    size, down to one row, after which the error propagates. Returns the
-    chunk size that last succeeded.
-    """
-    start = 0
-    chunk_rows = max(1, int(chunk_rows))
-    while start < n_rows:
-        stop = min(n_rows, start + chunk_rows)
-        try:
-            step(start, stop)
-        except Exception as exc:
-            if not is_out_of_memory(exc) or chunk_rows == 1:
-                raise
-            chunk_rows = max(1, chunk_rows // 2)
-            _release_cached_memory()
-            continue
-        start = stop
-    return chunk_rows
-
-
-def _release_cached_memory():
-    if "cupy" in sys.modules:
-        sys.modules["cupy"].get_default_memory_pool().free_all_blocks()
 
 
 # --------------------------------------------------------------------------

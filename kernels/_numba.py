@@ -8,18 +8,6 @@ import os
 
 NUMBA_CACHE = os.environ.get("GPUCLUSTER_NUMBA_CACHE", "1") != "0"
 
-# Metric codes understood by the compiled kernels.
-SQEUCLIDEAN = 0
-INNER_PRODUCT = 1
-COSINE = 2
-
-METRIC_CODES = {
-    "sqeuclidean": SQEUCLIDEAN,
-    "inner_product": INNER_PRODUCT,
-    "cosine": COSINE,
-}
-
-
 _blas_controller = None
 
 

@@ -1,23 +1,22 @@
 """Graph kernels: ``mst`` (Boruvka over mutual reachability) and ``connected_components``.
 
-Host arrays go to the Numba kernels in ``cpu/mst.py`` and ``cpu/union_find.py``
-through zero-copy NumPy views; CUDA arrays go to ``cuda/mst.py`` and
-``cuda/union_find.py`` (imported only then). References:
-``tests/kernels/reference_graph.py``.
+Declared once with ``@kernel`` (see ``_dispatch.py``); implementations in
+``cpu/mst.py``, ``cpu/union_find.py`` and their ``cuda/`` namesakes.
+References: ``tests/kernels/reference_graph.py``.
 """
 
 import numpy as np
 
-from .. import backend
-from .cpu.mst import METRIC_CODES as MST_METRIC_CODES
+from ._dispatch import kernel
+from .arrays import array_module
+from .metric import metric_code
 
-MST_METRICS = tuple(MST_METRIC_CODES)
+MST_METRICS = ("euclidean", "sqeuclidean", "cosine")
 
 
 def _check_points(X, core_distances, metric, alpha):
     """Validate the inputs of ``mst``; returns the metric code."""
-    if metric not in MST_METRIC_CODES:
-        raise ValueError(f"metric must be one of {MST_METRICS}, got {metric!r}.")
+    code = metric_code(metric, MST_METRICS)
     try:
         alpha = float(alpha)
     except (TypeError, ValueError):
@@ -26,10 +25,10 @@ def _check_points(X, core_distances, metric, alpha):
         raise ValueError(f"alpha must be a finite number > 0, got {alpha}.")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
-    xp = backend.namespace(X)
-    if X.dtype not in (xp.float32, xp.float64):
+    lib = array_module(X)
+    if X.dtype not in (np.float32, np.float64):
         raise TypeError(f"X must be float32 or float64, got {X.dtype}.")
-    if X.shape[0] and not bool(xp.all(xp.isfinite(X))):
+    if X.shape[0] and not bool(lib.isfinite(X).all()):
         raise ValueError("X contains NaN or infinity.")
     if core_distances is not None:
         if tuple(core_distances.shape) != (X.shape[0],):
@@ -37,14 +36,14 @@ def _check_points(X, core_distances, metric, alpha):
                 f"core_distances must have shape ({X.shape[0]},), "
                 f"got {tuple(core_distances.shape)}."
             )
-        cxp = backend.namespace(core_distances)
-        if not cxp.isdtype(core_distances.dtype, "real floating"):
+        if core_distances.dtype.kind != "f":
             raise TypeError(f"core_distances must be floating point, got {core_distances.dtype}.")
-        if X.shape[0] and not bool(cxp.all(cxp.isfinite(core_distances))):
+        if X.shape[0] and not bool(lib.isfinite(core_distances).all()):
             raise ValueError("core_distances contains NaN or infinity.")
-    return MST_METRIC_CODES[metric], alpha
+    return code, alpha
 
 
+@kernel(cpu="mst.mst", cuda="mst.mst")
 def mst(X, core_distances=None, *, metric="euclidean", alpha=1.0):
     """Minimum spanning tree of the complete graph on X's rows, exact.
 
@@ -91,23 +90,8 @@ def mst(X, core_distances=None, *, metric="euclidean", alpha=1.0):
     Boruvka rounds; the CUDA kernel rescans all pairs each round.
     """
     code, alpha = _check_points(X, core_distances, metric, alpha)
-    if backend.is_cuda_array(X):
-        from .cuda import mst as cuda_mst
-
-        Xc = backend.cuda_view(X)
-        core = None if core_distances is None else backend.cuda_view(core_distances)
-        edges, weights = cuda_mst.mst(Xc, core, code, alpha)
-        return backend.wrap_cuda_like(edges, X), backend.wrap_cuda_like(weights, X)
-    from .cpu import mst as cpu_mst
-
-    Xh = backend.host_view(X)
-    n = Xh.shape[0]
-    if core_distances is None:
-        core = np.zeros(n, dtype=np.float64)
-    else:
-        core = np.ascontiguousarray(backend.host_view(core_distances), dtype=np.float64)
-    edges, weights = cpu_mst.mst(Xh, core, code, alpha)
-    return backend.wrap_like(edges, X), backend.wrap_like(weights, X)
+    core = None if core_distances is None else core_distances.astype(np.float64, copy=False)
+    return X, core, code, alpha
 
 
 def _check_edges(n_nodes, sources, targets):
@@ -123,11 +107,10 @@ def _check_edges(n_nodes, sources, targets):
             f"{tuple(sources.shape)} and {tuple(targets.shape)}."
         )
     for name, a in (("sources", sources), ("targets", targets)):
-        xp = backend.namespace(a)
-        if not xp.isdtype(a.dtype, "integral"):
+        if a.dtype.kind not in "iu":
             raise TypeError(f"{name} must be an integer array, got {a.dtype}.")
         if a.shape[0]:
-            low, high = int(xp.min(a)), int(xp.max(a))
+            low, high = int(a.min()), int(a.max())
             if low < 0 or high >= n_nodes:
                 raise ValueError(
                     f"{name} must lie in [0, {n_nodes}), got values from {low} to {high}."
@@ -135,6 +118,7 @@ def _check_edges(n_nodes, sources, targets):
     return n_nodes
 
 
+@kernel(cpu="union_find.connected_components", cuda="union_find.connected_components")
 def connected_components(n_nodes, sources, targets):
     """Component label of every node of an undirected graph given as an edge list.
 
@@ -151,16 +135,4 @@ def connected_components(n_nodes, sources, targets):
         component's smallest node; in the namespace and device of ``sources``.
     """
     n_nodes = _check_edges(n_nodes, sources, targets)
-    if backend.is_cuda_array(sources):
-        from .cuda import union_find as cuda_union_find
-
-        labels = cuda_union_find.connected_components(
-            n_nodes, backend.cuda_view(sources), backend.cuda_view(targets)
-        )
-        return backend.wrap_cuda_like(labels, sources)
-    from .cpu import union_find as cpu_union_find
-
-    s = np.ascontiguousarray(backend.host_view(sources), dtype=np.int64)
-    t = np.ascontiguousarray(backend.host_view(targets), dtype=np.int64)
-    labels = cpu_union_find.connected_components(n_nodes, s, t)
-    return backend.wrap_like(labels, sources)
+    return (n_nodes, sources.astype(np.int64, copy=False), targets.astype(np.int64, copy=False))

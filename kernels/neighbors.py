@@ -1,42 +1,26 @@
 """Neighbour-search kernels: ``knn`` and ``radius_neighbors``, exact, by brute-force tiles.
 
-Host arrays go to the Numba kernels in ``cpu/knn.py`` and ``cpu/radius.py``
-through zero-copy NumPy views; CUDA arrays go to ``cuda/knn.py`` and
-``cuda/radius.py`` (imported only then). Both compute inner products with a
-GEMM per tile and rebuild the distances from them, so no (m, n) matrix is
-ever formed. References: ``tests/kernels/reference_neighbors.py``.
+Declared once with ``@kernel`` (see ``_dispatch.py``); implementations in
+``cpu/knn.py``, ``cpu/radius.py`` and their ``cuda/`` namesakes. Both
+compute inner products with a GEMM per tile and rebuild the distances from
+them, so no (m, n) matrix is ever formed. References:
+``tests/kernels/reference_neighbors.py``.
 """
 
 import math
 import numbers
 
-import numpy as np
+from ._dispatch import kernel
+from .metric import metric_code, squared_form
 
-from .. import backend
-from ._numba import COSINE, SQEUCLIDEAN
-
-# Metric name -> (kernel code, whether the kernel's squared distance is rooted).
-NEIGHBOR_METRICS = {
-    "sqeuclidean": (SQEUCLIDEAN, False),
-    "euclidean": (SQEUCLIDEAN, True),
-    "cosine": (COSINE, False),
-}
-METRICS = tuple(NEIGHBOR_METRICS)
-
-
-def _check_metric(metric):
-    try:
-        return NEIGHBOR_METRICS[metric]
-    except (KeyError, TypeError):
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}.") from None
+METRICS = ("sqeuclidean", "euclidean", "cosine")
 
 
 def _check_data(X, queries):
     """Validate X and queries; return queries in X's dtype (or None)."""
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
-    xp = backend.namespace(X)
-    if not xp.isdtype(X.dtype, "real floating"):
+    if X.dtype.kind != "f":
         raise TypeError(f"X must be float32 or float64, got {X.dtype}.")
     if queries is None:
         return None
@@ -45,17 +29,12 @@ def _check_data(X, queries):
             f"queries must be 2-D with X's {X.shape[1]} features, got shape "
             f"{tuple(queries.shape)}."
         )
-    if backend.is_cuda_array(queries) != backend.is_cuda_array(X):
-        raise ValueError(
-            f"queries ({backend.device_of(queries)}) and X ({backend.device_of(X)}) must be "
-            "on the same device."
-        )
-    qxp = backend.namespace(queries)
-    if not qxp.isdtype(queries.dtype, ("real floating", "integral", "bool")):
+    if queries.dtype.kind not in "fiub":
         raise TypeError(f"queries must be numeric, got {queries.dtype}.")
-    return queries
+    return queries.astype(X.dtype, copy=False)
 
 
+@kernel(cpu="knn.knn", cuda="knn.knn")
 def knn(X, k, *, queries=None, metric="sqeuclidean", exclude_self=True):
     """The k nearest rows of X to each query row, exact.
 
@@ -89,7 +68,7 @@ def knn(X, k, *, queries=None, metric="sqeuclidean", exclude_self=True):
     TypeError
         k not an integer, X not floating point.
     """
-    code, root = _check_metric(metric)
+    code, root = squared_form(metric_code(metric, METRICS))
     queries = _check_data(X, queries)
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an integer, got {k!r}.")
@@ -101,22 +80,10 @@ def knn(X, k, *, queries=None, metric="sqeuclidean", exclude_self=True):
             f"k must be in [0, {max(n_candidates, 0)}] for {X.shape[0]} rows of X"
             f"{' (self excluded)' if excluded else ''}, got {k}."
         )
-    if backend.is_cuda_array(X):
-        from .cuda import knn as cuda_knn
-
-        Xc = backend.cuda_view(X)
-        Qc = None if queries is None else backend.cuda_view(queries).astype(Xc.dtype, copy=False)
-        distances, indices = cuda_knn.knn(Xc, Qc, k, code, root, excluded)
-        return backend.wrap_cuda_like(distances, X), backend.wrap_cuda_like(indices, X)
-    from .cpu import knn as cpu_knn
-
-    Xh = backend.host_view(X)
-    Qh = None if queries is None else np.ascontiguousarray(backend.host_view(queries),
-                                                           dtype=Xh.dtype)
-    distances, indices = cpu_knn.knn(Xh, Qh, k, code, root, excluded)
-    return backend.wrap_like(distances, X), backend.wrap_like(indices, X)
+    return X, queries, k, code, root, excluded
 
 
+@kernel(cpu="radius.radius_neighbors", cuda="radius.radius_neighbors")
 def radius_neighbors(X, radius, *, queries=None, metric="euclidean", include_self=True,
                      return_lists=True):
     """Rows of X within ``radius`` of each query row (distance <= radius), exact.
@@ -153,7 +120,7 @@ def radius_neighbors(X, radius, *, queries=None, metric="euclidean", include_sel
     TypeError
         radius not a real number, X not floating point.
     """
-    code, root = _check_metric(metric)
+    code, root = squared_form(metric_code(metric, METRICS))
     queries = _check_data(X, queries)
     if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
         raise TypeError(f"radius must be a real number, got {radius!r}.")
@@ -163,21 +130,4 @@ def radius_neighbors(X, radius, *, queries=None, metric="euclidean", include_sel
     threshold = radius * radius if root else radius
     self_query = queries is None
     include = bool(include_self) or not self_query
-    if backend.is_cuda_array(X):
-        from .cuda import radius as cuda_radius
-
-        Xc = backend.cuda_view(X)
-        Qc = None if queries is None else backend.cuda_view(queries).astype(Xc.dtype, copy=False)
-        result = cuda_radius.radius_neighbors(Xc, Qc, threshold, code, include, return_lists)
-        if not return_lists:
-            return backend.wrap_cuda_like(result, X)
-        return tuple(backend.wrap_cuda_like(a, X) for a in result)
-    from .cpu import radius as cpu_radius
-
-    Xh = backend.host_view(X)
-    Qh = None if queries is None else np.ascontiguousarray(backend.host_view(queries),
-                                                           dtype=Xh.dtype)
-    result = cpu_radius.radius_neighbors(Xh, Qh, threshold, code, include, return_lists)
-    if not return_lists:
-        return backend.wrap_like(result, X)
-    return tuple(backend.wrap_like(a, X) for a in result)
+    return X, queries, threshold, code, include, bool(return_lists)

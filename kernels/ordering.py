@@ -2,38 +2,31 @@
 
 Both are loops whose every step depends on the one before, O(n^2 d) in all.
 
-- ``optics_core_distances`` and ``optics_ordering``: host arrays go to the
-  compiled Numba loop of ``cpu/optics.py`` through zero-copy NumPy views;
-  CUDA arrays go to ``cuda/optics.py`` (imported only then), the same loop
-  in array-API code run in the array's own namespace (CuPy or torch), one
-  distance row per step on the device.
+Each is declared once with ``@kernel`` (see ``_dispatch.py``).
+
+- ``optics_core_distances`` and ``optics_ordering``: the compiled Numba
+  loop of ``cpu/optics.py`` on the host; on CUDA, ``cuda/optics.py``, the
+  same loop in array-API code run on the CuPy view, one distance row per
+  step on the device.
 - ``nn_chain`` (the nearest-neighbour chain of ``cpu/nn_chain.py``) and the
   dendrogram bookkeeping (``label_merges``, ``leaf_labels``,
-  ``forest_roots``, ``spanning_forest``) are host-only: merging is
-  sequential and its state is small, so device arrays are copied to the
-  host with ``backend.to_numpy`` and the results back to the input's kind
-  and device with ``backend.asarray_like``.
+  ``forest_roots``, ``spanning_forest``) are host-only (``cuda=None``):
+  merging is sequential and its state is small, so the dispatcher copies
+  device arrays to the host and the results back to the input's device.
 """
 
 import numbers
 
 import numpy as np
 
-from .. import backend
-from .._distances import normalize_rows
-from ._numba import COSINE, SQEUCLIDEAN
-from .cpu import nn_chain as cpu_nn_chain
-from .cpu import optics as cpu_optics
+from ._dispatch import kernel
+from .arrays import unit_rows
+from .cpu.nn_chain import LINKAGE_CODES
+from .metric import COSINE, metric_code, squared_form
 
-# The distances of the OPTICS kernels, as (metric code, take the square root).
-_OPTICS_METRICS = {
-    "euclidean": (SQEUCLIDEAN, True),
-    "sqeuclidean": (SQEUCLIDEAN, False),
-    "cosine": (COSINE, False),
-}
-OPTICS_METRICS = tuple(_OPTICS_METRICS)
-LINKAGES = tuple(cpu_nn_chain.LINKAGE_CODES)
-LINKAGE_METRICS = tuple(cpu_nn_chain.DISTANCE_CODES)
+OPTICS_METRICS = ("euclidean", "sqeuclidean", "cosine")
+LINKAGES = tuple(LINKAGE_CODES)
+LINKAGE_METRICS = ("euclidean", "manhattan", "cosine")
 
 
 # --------------------------------------------------------------------------
@@ -41,10 +34,7 @@ LINKAGE_METRICS = tuple(cpu_nn_chain.DISTANCE_CODES)
 
 
 def _optics_metric(metric):
-    try:
-        return _OPTICS_METRICS[metric]
-    except (KeyError, TypeError):
-        raise ValueError(f"metric must be one of {OPTICS_METRICS}, got {metric!r}.") from None
+    return squared_form(metric_code(metric, OPTICS_METRICS))
 
 
 def _check_max_eps(max_eps):
@@ -56,26 +46,16 @@ def _check_max_eps(max_eps):
 def _check_rows(X):
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
-    xp = backend.namespace(X)
-    if X.dtype not in (xp.float32, xp.float64):
+    if X.dtype not in (np.float32, np.float64):
         raise TypeError(f"X must be float32 or float64, got {X.dtype}.")
 
 
-def _host_rows(X, cosine):
-    """Host view of X for the compiled loop; float64 unit rows for the cosine distance."""
-    Xh = backend.host_view(X)
-    if cosine:
-        Xh = np.ascontiguousarray(normalize_rows(Xh.astype(np.float64)))
-    return Xh
+def _rows(X, code):
+    """X for the ordering loops: float64 unit rows for the cosine distance, else X itself."""
+    return unit_rows(X.astype(np.float64)) if code == COSINE else X
 
 
-def _device_rows(X, cosine):
-    """X in float64 in its own namespace; unit rows for the cosine distance."""
-    xp = backend.namespace(X)
-    X64 = xp.astype(X, xp.float64)
-    return normalize_rows(X64) if cosine else X64
-
-
+@kernel(cpu="optics.core_distances", cuda="optics.core_distances")
 def optics_core_distances(X, indices, max_eps=np.inf, metric="euclidean"):
     """OPTICS core distances: each row's distance to the farthest of its listed neighbours.
 
@@ -106,16 +86,10 @@ def optics_core_distances(X, indices, max_eps=np.inf, metric="euclidean"):
         raise ValueError(
             f"indices must have shape ({X.shape[0]}, k) with k >= 1, got {tuple(indices.shape)}."
         )
-    if backend.is_cuda_array(X):
-        from .cuda import optics as cuda_optics
-
-        return cuda_optics.core_distances(_device_rows(X, code == COSINE), indices, max_eps,
-                                          code, root)
-    core = cpu_optics.core_distances(_host_rows(X, code == COSINE), backend.host_view(indices),
-                                     max_eps, code, root)
-    return backend.wrap_like(core, X)
+    return _rows(X, code), indices, max_eps, code, root
 
 
+@kernel(cpu="optics.optics_ordering", cuda="optics.optics_ordering")
 def optics_ordering(X, core_distances, max_eps=np.inf, metric="euclidean"):
     """The OPTICS cluster order, reachability distances and predecessors of X's rows.
 
@@ -149,20 +123,14 @@ def optics_ordering(X, core_distances, max_eps=np.inf, metric="euclidean"):
         raise ValueError(
             f"core_distances must have shape ({X.shape[0]},), got {tuple(core_distances.shape)}."
         )
-    if backend.is_cuda_array(X):
-        from .cuda import optics as cuda_optics
-
-        return cuda_optics.optics_ordering(_device_rows(X, code == COSINE), core_distances,
-                                           max_eps, code, root)
-    core = np.ascontiguousarray(backend.host_view(core_distances), dtype=np.float64)
-    results = cpu_optics.optics_ordering(_host_rows(X, code == COSINE), core, max_eps, code, root)
-    return tuple(backend.wrap_like(r, X) for r in results)
+    return _rows(X, code), core_distances.astype(np.float64, copy=False), max_eps, code, root
 
 
 # --------------------------------------------------------------------------
 # Agglomerative merge order and dendrogram bookkeeping (host-only)
 
 
+@kernel(cpu="nn_chain.merge_order", cuda=None)
 def nn_chain(X, linkage="ward", metric="euclidean"):
     """Merges of X's rows by the nearest-neighbour chain, in the order the chain finds them.
 
@@ -188,28 +156,17 @@ def nn_chain(X, linkage="ward", metric="euclidean"):
     distances : array (n_samples - 1,), float64, the linkage distance of each merge
         Both in X's kind and on X's device.
     """
-    if linkage not in cpu_nn_chain.LINKAGE_CODES:
+    if linkage not in LINKAGE_CODES:
         raise ValueError(f"linkage must be one of {LINKAGES}, got {linkage!r}.")
-    if metric not in cpu_nn_chain.DISTANCE_CODES:
-        raise ValueError(f"metric must be one of {LINKAGE_METRICS}, got {metric!r}.")
+    code = metric_code(metric, LINKAGE_METRICS)
     if linkage == "ward" and metric != "euclidean":
         raise ValueError(f"linkage='ward' takes only metric='euclidean', got {metric!r}.")
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
-    Xh = np.ascontiguousarray(backend.to_numpy(X), dtype=np.float64)
-    n = Xh.shape[0]
-    method = cpu_nn_chain.LINKAGE_CODES[linkage]
-    threads = cpu_nn_chain.default_threads()
-    if linkage == "ward":
-        merges, distances = cpu_nn_chain.nn_chain(Xh, np.empty(0), n, method, threads)
-    else:
-        D = cpu_nn_chain.condensed_distances(Xh, cpu_nn_chain.DISTANCE_CODES[metric])
-        merges, distances = cpu_nn_chain.nn_chain(np.empty((0, 0)), D, n, method, threads)
-    return backend.asarray_like(merges, X), backend.asarray_like(distances, X)
+    return np.ascontiguousarray(X, dtype=np.float64), LINKAGE_CODES[linkage], code
 
 
-def _host_int64(a, name, ndim):
-    h = np.ascontiguousarray(backend.to_numpy(a))
+def _host_int64(h, name, ndim):
     if h.ndim != ndim or (ndim == 2 and h.shape[1] != 2):
         want = "(m, 2)" if ndim == 2 else "(m,)"
         raise ValueError(f"{name} must have shape {want}, got {h.shape}.")
@@ -218,6 +175,7 @@ def _host_int64(a, name, ndim):
     return h.astype(np.int64, copy=False)
 
 
+@kernel(cpu="nn_chain.label_merges", cuda=None)
 def label_merges(merges, n_leaves):
     """SciPy's linkage numbering of merges already sorted by distance (host-only).
 
@@ -231,10 +189,10 @@ def label_merges(merges, n_leaves):
     children : array (m, 2), int64, each row (smaller root, larger root), as
         scikit-learn's ``children_``; in the kind and device of ``merges``
     """
-    children = cpu_nn_chain.label_merges(_host_int64(merges, "merges", 2), int(n_leaves))
-    return backend.asarray_like(children, merges)
+    return _host_int64(merges, "merges", 2), int(n_leaves)
 
 
+@kernel(cpu="nn_chain.labels_below", cuda=None)
 def leaf_labels(children, n_leaves, cut_nodes):
     """Label of every leaf: the index in ``cut_nodes`` of its ancestor among them (host-only).
 
@@ -248,21 +206,21 @@ def leaf_labels(children, n_leaves, cut_nodes):
     -------
     labels : array (n_leaves,), int64, in the kind and device of ``children``
     """
-    labels = cpu_nn_chain.labels_below(_host_int64(children, "children", 2), int(n_leaves),
-                                       _host_int64(cut_nodes, "cut_nodes", 1))
-    return backend.asarray_like(labels, children)
+    return (_host_int64(children, "children", 2), int(n_leaves),
+            _host_int64(cut_nodes, "cut_nodes", 1))
 
 
+@kernel(cpu="nn_chain.roots_of", cuda=None)
 def forest_roots(parents, n_leaves):
     """Root of each of the first ``n_leaves`` nodes of a forest of parent pointers (host-only).
 
     ``parents`` (n_nodes,), integer, roots point to themselves; returns
     (n_leaves,) int64 in the kind and device of ``parents``.
     """
-    roots = cpu_nn_chain.roots_of(_host_int64(parents, "parents", 1), int(n_leaves))
-    return backend.asarray_like(roots, parents)
+    return _host_int64(parents, "parents", 1), int(n_leaves)
 
 
+@kernel(cpu="nn_chain.spanning_forest", cuda=None)
 def spanning_forest(edges, n_nodes):
     """Kruskal's selection (host-only): which edges, taken in the given order, join two trees.
 
@@ -281,4 +239,4 @@ def spanning_forest(edges, n_nodes):
     if e.size and (e.min() < 0 or e.max() >= n_nodes):
         raise ValueError(f"edges must lie in [0, {n_nodes}), got values from {e.min()} to "
                          f"{e.max()}.")
-    return backend.asarray_like(cpu_nn_chain.spanning_forest(e, n_nodes), edges)
+    return e, n_nodes

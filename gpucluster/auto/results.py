@@ -126,7 +126,7 @@ class SearchResult:
 
     def summary(self):
         """The summary.json content as a dict (JSON types only)."""
-        from .. import __version__
+        from .._version import __version__
 
         ranking = [{"rank": i + 1, "candidate": cid,
                     "folder": rank_folder(i + 1, self.candidates[cid]["algorithm"])}

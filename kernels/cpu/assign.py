@@ -23,7 +23,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .._numba import COSINE, INNER_PRODUCT, NUMBA_CACHE, SQEUCLIDEAN, single_threaded_blas
+from .._numba import NUMBA_CACHE, single_threaded_blas
+from ..metric import COSINE, INNER_PRODUCT, SQEUCLIDEAN
 from .centroids import add_weighted_row, reduce_blocks
 
 # Rows per GEMM tile: as many as keep the (k, rows) tile within GRAM_TILE_BYTES
@@ -152,7 +153,7 @@ def assign(X, centers, metric):
     X : ndarray (n, d), float32 or float64, C-contiguous
     centers : ndarray (k, d), same dtype, C-contiguous
     metric : int
-        A code from ``kernels._numba.METRIC_CODES``.
+        A code from ``kernels.metric`` (SQEUCLIDEAN, INNER_PRODUCT or COSINE).
 
     Returns
     -------
@@ -169,7 +170,7 @@ def lloyd_step(X, centers, weights, metric):
     Parameters
     ----------
     X, centers, metric : as for ``assign``
-    weights : ndarray (n,), float
+    weights : ndarray (n,), float, or None for all ones (in X's dtype)
 
     Returns
     -------
@@ -178,6 +179,8 @@ def lloyd_step(X, centers, weights, metric):
     sums : ndarray (k, d) float64
     counts : ndarray (k,) float64
     """
+    if weights is None:
+        weights = np.ones(X.shape[0], dtype=X.dtype)
     labels, distances, sums, counts = _run(X, centers, metric, weights, True)
     sums, counts = reduce_blocks(sums, counts)
     return labels, distances, sums, counts

@@ -60,10 +60,12 @@ def centroid_update(X, labels, weights, n_clusters):
     ----------
     X : ndarray (n, d), float32 or float64, C-contiguous
     labels : ndarray (n,), integer; entries < 0 are skipped, entries must be < n_clusters
-    weights : ndarray (n,), any float dtype
+    weights : ndarray (n,), any float dtype, or None for all ones
     n_clusters : int
     """
     n = X.shape[0]
+    if weights is None:
+        weights = np.ones(n, dtype=np.float64)
     n_blocks = max(1, min(numba.get_num_threads(), n // 1024 + 1))
     sums, counts = _partial_sums(X, labels, weights, n_clusters, n_blocks)
     return reduce_blocks(sums, counts)

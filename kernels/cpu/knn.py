@@ -30,7 +30,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .._numba import COSINE, NUMBA_CACHE, single_threaded_blas
+from .._numba import NUMBA_CACHE, single_threaded_blas
+from ..metric import COSINE
 from . import kdtree
 from .assign import row_sq_norms
 

@@ -44,13 +44,10 @@ import numpy as np
 from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
+from ..metric import COSINE, EUCLIDEAN
 from .kdtree import KDTREE_MAX_FEATURES, LEAF_SIZE, _box_distance, _build_tree, _tree_levels
 from .union_find import find, new_forest, union
 
-EUCLIDEAN = 0
-SQEUCLIDEAN = 1
-COSINE = 2
-METRIC_CODES = {"euclidean": EUCLIDEAN, "sqeuclidean": SQEUCLIDEAN, "cosine": COSINE}
 
 # Candidates remembered per point. On blobs with HDBSCAN core distances the
 # rows left to rescan hardly change from 8 to 32 (the first Boruvka round
@@ -521,8 +518,8 @@ def mst(X, core, metric, alpha):
     Parameters
     ----------
     X : ndarray (n, d), float32 or float64, C-contiguous, finite
-    core : ndarray (n,) float64, core distances (zeros for plain distances)
-    metric : int, a code from ``METRIC_CODES``
+    core : ndarray (n,) float64, core distances, or None for plain distances
+    metric : int, a code from ``kernels.metric`` (EUCLIDEAN, SQEUCLIDEAN or COSINE)
     alpha : float > 0
 
     Returns
@@ -532,6 +529,8 @@ def mst(X, core, metric, alpha):
         Sorted by (weight, i, j).
     """
     n = X.shape[0]
+    if core is None:
+        core = np.zeros(n, dtype=np.float64)
     edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
     if n <= 1:
         return edges, np.empty(0, dtype=np.float64)

@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._numba import NUMBA_CACHE
+from ..metric import COSINE, EUCLIDEAN, MANHATTAN
 
 # Linkage codes understood by ``nn_chain``.
 COMPLETE = 0
@@ -36,12 +37,6 @@ AVERAGE = 1
 SINGLE = 2
 WARD = 3
 LINKAGE_CODES = {"complete": COMPLETE, "average": AVERAGE, "single": SINGLE, "ward": WARD}
-
-# Metric codes understood by ``condensed_distances``.
-EUCLIDEAN = 0
-MANHATTAN = 1
-COSINE = 2
-DISTANCE_CODES = {"euclidean": EUCLIDEAN, "manhattan": MANHATTAN, "cosine": COSINE}
 
 # Fewest active clusters per thread block in a chain scan: below it the
 # thread start-up costs more than the scan.
@@ -269,6 +264,20 @@ def nn_chain(X, D, n, method, n_threads):
         n_active = _remove_active(active, position, n_active, x)
         _merge(method, centroids, size, D, n, active, n_active, x, y)
     return merges, distances
+
+
+def merge_order(X, method, metric):
+    """The merges of ``nn_chain`` for rows X (n, d) float64, with their distances.
+
+    ``WARD`` works on the rows themselves (O(n d) memory); the other
+    linkages on the condensed ``metric`` distances (n (n - 1) / 2 float64).
+    """
+    n = X.shape[0]
+    threads = default_threads()
+    if method == WARD:
+        return nn_chain(X, np.empty(0), n, method, threads)
+    D = condensed_distances(X, metric)
+    return nn_chain(np.empty((0, 0)), D, n, method, threads)
 
 
 @njit(cache=NUMBA_CACHE)

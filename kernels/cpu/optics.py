@@ -24,7 +24,8 @@ and ``gpucluster.kernels.optics_core_distances``.
 import numpy as np
 from numba import njit, prange
 
-from .._numba import COSINE, NUMBA_CACHE
+from .._numba import NUMBA_CACHE
+from ..metric import COSINE
 
 # scikit-learn rounds core distances and reachabilities to the decimal
 # precision of float64 (np.finfo(np.float64).precision) so that ties do not

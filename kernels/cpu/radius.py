@@ -20,7 +20,8 @@ Reference: ``tests/kernels/reference_neighbors.py::radius_neighbors``.
 import numpy as np
 from numba import njit, prange
 
-from .._numba import COSINE, NUMBA_CACHE, single_threaded_blas
+from .._numba import NUMBA_CACHE, single_threaded_blas
+from ..metric import COSINE
 from . import kdtree
 from .knn import DATA_TILE_ROWS, norm_terms, query_tile_rows
 

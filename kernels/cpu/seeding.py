@@ -151,15 +151,19 @@ def potentials(X, x_sq, weights, candidates, closest_sq, out=None, c_sq=None):
 
 
 def update(X, x_sq, center, closest_sq, c_sq=None):
-    """closest_sq = min(closest_sq, |x - center|^2) row by row, in place.
+    """closest_sq = min(closest_sq, |x - center|^2) row by row, in place; returns closest_sq.
 
     X (n, d) C-contiguous float32 or float64; x_sq and closest_sq (n,) and
     center (d,) contiguous in X's dtype; c_sq its squared norm (computed
-    here when None).
+    here when None). A read-only closest_sq (the DLPack view of an
+    array_api_strict array) is updated in a copy, which is returned.
     """
+    if not closest_sq.flags.writeable:
+        closest_sq = closest_sq.copy()
     tile_rows, n_blocks = _layout(X)
     with single_threaded_blas():
         center = center.reshape(1, -1)
         if c_sq is None:
             c_sq = _center_sq_norms(center, X.dtype)[0]
         _update_tiles(X, x_sq, center, X.dtype.type(c_sq), closest_sq, tile_rows, n_blocks)
+    return closest_sq

@@ -26,7 +26,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .._numba import COSINE, NUMBA_CACHE, SQEUCLIDEAN, single_threaded_blas
+from .._numba import NUMBA_CACHE, single_threaded_blas
+from ..metric import COSINE, SQEUCLIDEAN
 from .assign import row_sq_norms
 
 # Rows (and columns) of one GEMM tile. At n=20,000 d=512 float32 on 2 cores

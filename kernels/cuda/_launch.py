@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ... import backend
+from ..arrays import array_kind
+from ..memory import current_cuda_stream
 
 
 class Launch(NamedTuple):
@@ -25,10 +26,10 @@ class Launch(NamedTuple):
 
 def launch_for(X):
     """The ``Launch`` for kernels working on ``X``'s data."""
-    if backend.array_kind(X) == "cupy":
+    if array_kind(X) == "cupy":
         import cupy
 
-        return Launch(cupy, backend.current_cuda_stream(), "cuda")
+        return Launch(cupy, current_cuda_stream(), "cuda")
     return Launch(np, 0, "cpu")
 
 

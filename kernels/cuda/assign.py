@@ -18,9 +18,11 @@ import math
 import numpy as np
 from numba import cuda
 
-from ... import backend
-from .._numba import COSINE, INNER_PRODUCT, NUMBA_CACHE, SQEUCLIDEAN
+from .. import memory
+from .._numba import NUMBA_CACHE
+from ..metric import COSINE, INNER_PRODUCT, SQEUCLIDEAN
 from ._launch import launch_for, n_blocks
+from .centroids import centroid_update
 
 # Feature count up to which the fused kernel is used. The fused kernel does
 # d multiply-adds per (row, centre) pair on CUDA cores while cuBLAS uses
@@ -216,7 +218,7 @@ def _assign_gemm(X, centers, center_norms, metric, labels, distances, launch):
     n = X.shape[0]
     k = centers.shape[0]
     # One row of a chunk holds k inner products and two norms.
-    chunk_rows = backend.row_chunk_size(n, (k + 2) * X.itemsize, device=launch.device)
+    chunk_rows = memory.row_chunk_size(n, (k + 2) * X.itemsize, device=launch.device)
 
     def step(start, stop):
         X_tile = X[start:stop]
@@ -232,7 +234,7 @@ def _assign_gemm(X, centers, center_norms, metric, labels, distances, launch):
             launch,
         )
 
-    backend.for_each_chunk(n, chunk_rows, step)
+    memory.for_each_chunk(n, chunk_rows, step)
 
 
 def assign(X, centers, metric):
@@ -244,7 +246,7 @@ def assign(X, centers, metric):
         made C-contiguous by a copy if it is not
     centers : array (k, d), same library and dtype as X, k >= 1
     metric : int
-        A code from ``kernels._numba.METRIC_CODES``.
+        A code from ``kernels.metric`` (SQEUCLIDEAN, INNER_PRODUCT or COSINE).
 
     Returns
     -------
@@ -267,3 +269,14 @@ def assign(X, centers, metric):
     else:
         _assign_gemm(X, centers, center_norms, metric, labels, distances, launch)
     return labels, distances
+
+
+def lloyd_step(X, centers, weights, metric):
+    """``assign`` then ``centroid_update``: the CPU kernel's fused Lloyd pass, as two launches.
+
+    Same arguments and results as ``kernels/cpu/assign.lloyd_step``
+    (``weights`` may be None for all ones).
+    """
+    labels, distances = assign(X, centers, metric)
+    sums, counts = centroid_update(X, labels, weights, centers.shape[0])
+    return labels, distances, sums, counts

@@ -7,8 +7,8 @@ clipped at 0 (its square root for euclidean) or :math:`1 - q \\cdot x/(|q||x|)`
 under cosine).
 
 Queries go in chunks of ``QUERY_CHUNK_ROWS``; for each, the data rows go in
-chunks sized from free memory (``backend.row_chunk_size``, halved on
-out-of-memory by ``backend.for_each_chunk``). Each (data chunk, query chunk)
+chunks sized from free memory (``memory.row_chunk_size``, halved on
+out-of-memory by ``memory.for_each_chunk``). Each (data chunk, query chunk)
 pair is one matmul, ``X_chunk @ Q_chunk.T`` of shape (cols, rows), so that in
 the merge kernel, one thread per query row, neighbouring threads read
 neighbouring addresses. Each thread keeps its running top-k in local memory
@@ -27,8 +27,9 @@ import numpy as np
 from numba import cuda
 from numba import types as nt
 
-from ... import backend
-from .._numba import COSINE, NUMBA_CACHE
+from .. import memory
+from .._numba import NUMBA_CACHE
+from ..metric import COSINE
 from ._launch import launch_for, n_blocks
 
 # Largest k of the merge kernel: two local arrays of KNN_MAX_K (float64 and
@@ -48,13 +49,13 @@ def norm_terms(A, metric, launch):
     lib = launch.lib
     m = A.shape[0]
     out = lib.empty(m, dtype=lib.float64)
-    chunk = backend.row_chunk_size(m, 2 * A.shape[1] * 8, device=launch.device)
+    chunk = memory.row_chunk_size(m, 2 * A.shape[1] * 8, device=launch.device)
 
     def step(start, stop):
         rows = A[start:stop].astype(lib.float64)
         out[start:stop] = lib.sum(rows * rows, axis=1)
 
-    backend.for_each_chunk(m, chunk, step)
+    memory.for_each_chunk(m, chunk, step)
     if metric == COSINE:
         positive = out > 0
         out = lib.where(positive, 1.0 / lib.sqrt(lib.where(positive, out, 1.0)), 0.0)
@@ -180,7 +181,7 @@ def knn(X, queries, k, metric, root, exclude_self):
         # One data row of a chunk holds `rows` inner products (and, on the
         # sort path, float64 distances and candidates besides).
         per_row = rows * (X.itemsize if use_kernel else X.itemsize + 24)
-        chunk_rows = backend.row_chunk_size(n, per_row, device=launch.device)
+        chunk_rows = memory.row_chunk_size(n, per_row, device=launch.device)
 
         def step(x0, x1, q0=q0, Q_chunk=Q_chunk, rows=rows):
             gram_t = launch.lib.matmul(X[x0:x1], Q_chunk.T)
@@ -194,7 +195,7 @@ def knn(X, queries, k, metric, root, exclude_self):
                 _merge_by_sort(gram_t, q_terms, x_terms, q0, x0, metric, self_query,
                                exclude_self, best, best_j, lib)
 
-        backend.for_each_chunk(n, chunk_rows, step)
+        memory.for_each_chunk(n, chunk_rows, step)
     if root:
         best = lib.sqrt(best)
     return best.astype(X.dtype), best_j

@@ -30,9 +30,10 @@ import math
 import numpy as np
 from numba import cuda
 
-from ... import backend
+from .. import memory
+from ..arrays import to_numpy
 from .._numba import NUMBA_CACHE
-from ..cpu.mst import COSINE, EUCLIDEAN
+from ..metric import COSINE, EUCLIDEAN
 from ..cpu.union_find import new_forest, union
 from ._launch import launch_for, n_blocks
 from .union_find import connected_components
@@ -198,7 +199,7 @@ def _candidates(X, sq, inv, core, comp, metric, alpha, cand_w, cand_d, cand_j, l
     """Every point's cheapest edge into another component, by row chunks of Gram matrix."""
     n = X.shape[0]
     # A chunk row holds n inner products.
-    chunk_rows = backend.row_chunk_size(n, n * X.itemsize, device=launch.device)
+    chunk_rows = memory.row_chunk_size(n, n * X.itemsize, device=launch.device)
 
     def step(start, stop):
         gram = launch.lib.matmul(X[start:stop], X.T)
@@ -206,7 +207,7 @@ def _candidates(X, sq, inv, core, comp, metric, alpha, cand_w, cand_d, cand_j, l
             n_blocks(stop - start, CAND_BLOCK_ROWS), (CAND_LANES, CAND_BLOCK_ROWS), launch.stream
         ](gram, start, sq, inv, core, comp, metric, alpha, cand_w, cand_d, cand_j)
 
-    backend.for_each_chunk(n, chunk_rows, step)
+    memory.for_each_chunk(n, chunk_rows, step)
 
 
 def _component_best_keys(comp, n_components, cand_w, cand_d, cand_j, launch):
@@ -229,10 +230,10 @@ def _acyclic(X, core, comp, n_components, a, b, metric, alpha, launch):
     Only reached when rounding made the chosen edges close a cycle.
     """
     lib = launch.lib
-    weights = backend.to_numpy(_edge_weights(X, core, a, b, metric, alpha, launch))
-    ca = backend.to_numpy(comp[a])
-    cb = backend.to_numpy(comp[b])
-    order = np.lexsort((backend.to_numpy(b), backend.to_numpy(a), weights))
+    weights = to_numpy(_edge_weights(X, core, a, b, metric, alpha, launch))
+    ca = to_numpy(comp[a])
+    cb = to_numpy(comp[b])
+    order = np.lexsort((to_numpy(b), to_numpy(a), weights))
     parent, size = new_forest(n_components)
     keep = np.zeros(a.shape[0], dtype=bool)
     for e in order:
@@ -248,7 +249,7 @@ def mst(X, core, metric, alpha):
     X : CuPy array (n, d), float32 or float64, finite (NumPy under the CUDA
         simulator); made C-contiguous by a copy if it is not
     core : array (n,), floating, or None (plain distances)
-    metric : int, a code from ``kernels.cpu.mst.METRIC_CODES``
+    metric : int, a code from ``kernels.metric`` (EUCLIDEAN, SQEUCLIDEAN or COSINE)
     alpha : float > 0
 
     Returns

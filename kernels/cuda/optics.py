@@ -13,22 +13,23 @@ Nothing here needs a GPU: on host namespaces these functions are the
 reference the compiled CPU loop is tested against.
 """
 
+import array_api_compat
 import numpy as np
 
-from ... import backend
-from .._numba import COSINE
+from ..arrays import namespace, to_numpy
 from ..cpu.optics import ROUND_SCALE
+from ..metric import COSINE
 
 
 def _round(values):
     """``np.around(values, 15)`` in any namespace: rint(x * 1e15) / 1e15, as NumPy does it."""
-    xp = backend.namespace(values)
+    xp = namespace(values)
     return xp.round(values * ROUND_SCALE) / ROUND_SCALE
 
 
 def _distances(X, others, cosine, root):
     """Distance of each row of X to the matching row of ``others`` (or to its one row), float64."""
-    xp = backend.namespace(X)
+    xp = namespace(X)
     if cosine:
         return xp.clip(1.0 - xp.vecdot(X, others), 0.0, 2.0)
     diff = X - others
@@ -41,7 +42,7 @@ def core_distances(X, indices, max_eps, metric_code, root):
 
     Parameters
     ----------
-    X : array (n, d), float64; unit rows for the cosine metric
+    X : array (n, d), float32 or float64 (computed in float64); unit rows for the cosine metric
     indices : array (n, k), integer, k >= 1, same namespace and device as X
     max_eps : float
     metric_code, root : as for ``kernels/cpu/optics.optics_ordering``
@@ -50,8 +51,9 @@ def core_distances(X, indices, max_eps, metric_code, root):
     -------
     array (n,), float64, in X's namespace: rounded to 15 decimals, inf above ``max_eps``
     """
-    xp = backend.namespace(X)
-    device = backend.device(X)
+    xp = namespace(X)
+    device = array_api_compat.device(X)
+    X = xp.astype(X, xp.float64, copy=False)
     cosine = metric_code == COSINE
     farthest = xp.zeros(X.shape[0], dtype=xp.float64, device=device)
     for c in range(indices.shape[1]):
@@ -66,7 +68,7 @@ def optics_ordering(X, core, max_eps, metric_code, root):
 
     Parameters
     ----------
-    X : array (n, d), float64; unit rows for the cosine metric
+    X : array (n, d), float32 or float64 (computed in float64); unit rows for the cosine metric
     core : array (n,), float64, same namespace and device as X; rounded, inf for non-core points
     max_eps : float
     metric_code, root : as for ``kernels/cpu/optics.optics_ordering``
@@ -78,12 +80,13 @@ def optics_ordering(X, core, max_eps, metric_code, root):
     predecessor : array (n,), int64, -1 where never reached
         All in X's namespace and on X's device.
     """
-    xp = backend.namespace(X)
-    device = backend.device(X)
+    xp = namespace(X)
+    device = array_api_compat.device(X)
+    X = xp.astype(X, xp.float64, copy=False)
     n_samples = X.shape[0]
     cosine = metric_code == COSINE
     # One transfer: each step needs its point's core distance as a Python float.
-    core_host = backend.to_numpy(core).astype(np.float64)
+    core_host = to_numpy(core).astype(np.float64)
     inf = xp.asarray(xp.inf, dtype=xp.float64, device=device)
     reachability = xp.full(n_samples, xp.inf, dtype=xp.float64, device=device)
     predecessor = xp.full(n_samples, -1, dtype=xp.int64, device=device)

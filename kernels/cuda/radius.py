@@ -17,8 +17,9 @@ Reference: ``tests/kernels/reference_neighbors.py::radius_neighbors``.
 
 from numba import cuda
 
-from ... import backend
-from .._numba import COSINE, NUMBA_CACHE
+from .. import memory
+from .._numba import NUMBA_CACHE
+from ..metric import COSINE
 from ._launch import launch_for, n_blocks
 from .knn import MERGE_BLOCK_ROWS, QUERY_CHUNK_ROWS, norm_terms
 
@@ -132,7 +133,7 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
             q1 = min(m, q0 + QUERY_CHUNK_ROWS)
             Q_chunk = Q[q0:q1]
             rows = q1 - q0
-            chunk_rows = backend.row_chunk_size(n, rows * X.itemsize, device=launch.device)
+            chunk_rows = memory.row_chunk_size(n, rows * X.itemsize, device=launch.device)
 
             def step(x0, x1, q0=q0, Q_chunk=Q_chunk, rows=rows):
                 gram_t = lib.matmul(X[x0:x1], Q_chunk.T)
@@ -141,7 +142,7 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
                     include_self, *outputs,
                 )
 
-            backend.for_each_chunk(n, chunk_rows, step)
+            memory.for_each_chunk(n, chunk_rows, step)
 
     sweep(_radius_count_kernel, counts)
     if not return_lists:

@@ -87,17 +87,22 @@ def _update_kernel(X, center, closest_sq):
         closest_sq[i] = acc
 
 
-def potentials(X, weights, candidates, closest_sq, out=None):
+def potentials(X, x_sq, weights, candidates, closest_sq, out=None, c_sq=None):
     """Weighted k-means++ potential of each candidate centre, on the GPU.
+
+    The signature is the CPU kernel's; the squared norms ``x_sq`` and
+    ``c_sq`` are not used, since this kernel sums squared differences.
 
     Parameters
     ----------
     X : CuPy array (n, d), float32 or float64 (NumPy under the CUDA simulator)
+    x_sq : ignored
     weights : array (n,) float64
     candidates : array (t, d) in X's dtype
     closest_sq : array (n,) in X's dtype
     out : array (t, n) C-contiguous in X's dtype and library, or None
         When given, receives every min(D_i, |x_i - c_j|^2).
+    c_sq : ignored
 
     Returns
     -------
@@ -117,11 +122,13 @@ def potentials(X, weights, candidates, closest_sq, out=None):
     return partial.sum(axis=0)
 
 
-def update(X, center, closest_sq):
-    """closest_sq = min(closest_sq, |x - center|^2) in place, on the GPU.
+def update(X, x_sq, center, closest_sq, c_sq=None):
+    """closest_sq = min(closest_sq, |x - center|^2) in place, on the GPU; returns closest_sq.
 
     X (n, d) CuPy (NumPy under the simulator), float32 or float64; center
-    (d,) and closest_sq (n,) contiguous in X's dtype and library.
+    (d,) and closest_sq (n,) contiguous in X's dtype and library. The
+    signature is the CPU kernel's; the squared norms ``x_sq`` and ``c_sq``
+    are not used.
     """
     launch = launch_for(X)
     X = launch.lib.ascontiguousarray(X)
@@ -129,3 +136,4 @@ def update(X, center, closest_sq):
         _update_kernel[n_blocks(X.shape[0], BLOCK_ROWS), BLOCK_ROWS, launch.stream](
             X, launch.lib.ascontiguousarray(center), closest_sq
         )
+    return closest_sq

@@ -21,8 +21,9 @@ import math
 
 from numba import cuda, float64
 
-from ... import backend
-from .._numba import NUMBA_CACHE, SQEUCLIDEAN
+from .. import memory
+from .._numba import NUMBA_CACHE
+from ..metric import SQEUCLIDEAN
 from ._launch import launch_for
 
 # Labels whose sums fit in a block's shared memory (8 KiB of float64);
@@ -119,7 +120,7 @@ def pairwise_sums(X, labels, n_labels, metric, root, start, stop):
     labels : cupy.ndarray (n,), integer, values in [-1, n_labels)
     n_labels : int
     metric : int
-        ``SQEUCLIDEAN`` or ``COSINE`` from ``kernels._numba``.
+        ``SQEUCLIDEAN`` or ``COSINE`` from ``kernels.metric``.
     root : bool
         Take the square root of the squared Euclidean distance.
     start, stop : int
@@ -140,7 +141,7 @@ def pairwise_sums(X, labels, n_labels, metric, root, start, stop):
     kernel = (_pairwise_sums_shared_kernel if n_labels <= SHARED_LABELS
               else _pairwise_sums_global_kernel)
     # The Gram tile dominates a chunk's memory: one row of n entries in X's dtype.
-    chunk = backend.row_chunk_size(stop - start, n * Xp.dtype.itemsize, device=launch.device)
+    chunk = memory.row_chunk_size(stop - start, n * Xp.dtype.itemsize, device=launch.device)
 
     def step(lo, hi):
         gram = lib.matmul(Xp[start + lo:start + hi], Xp.T)
@@ -149,5 +150,5 @@ def pairwise_sums(X, labels, n_labels, metric, root, start, stop):
             gram, sq_norms, labels, start + lo, metric, bool(root), out[lo:hi]
         )
 
-    backend.for_each_chunk(stop - start, chunk, step)
+    memory.for_each_chunk(stop - start, chunk, step)
     return out

@@ -24,7 +24,7 @@ from gpucluster import backend, kernels
 from gpucluster._distances import normalize_rows
 from gpucluster.cluster import optics as go
 from gpucluster.cluster.optics import OPTICS
-from gpucluster.kernels._numba import COSINE, SQEUCLIDEAN
+from gpucluster.kernels.metric import COSINE, SQEUCLIDEAN
 from gpucluster.kernels.cuda import optics as cuda_optics
 
 from .._helpers import assert_same_kind, rtol_for, to_numpy

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpucluster import config_context
-from gpucluster.kernels._numba import METRIC_CODES
+from gpucluster.kernels.centers import METRICS
+from gpucluster.kernels.metric import METRIC_CODES
 from gpucluster.kernels.cuda import assign as assign_cuda
 from tests._helpers import rtol_for
 from tests.kernels import reference
 
-METRICS = tuple(METRIC_CODES)
 DTYPES = (np.float32, np.float64)
 PATHS = ("fused", "gemm")
 

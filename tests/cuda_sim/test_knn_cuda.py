@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from gpucluster import config_context
 from gpucluster.kernels.cuda import knn as knn_cuda
-from gpucluster.kernels.neighbors import NEIGHBOR_METRICS
+from gpucluster.kernels.metric import METRIC_CODES, squared_form
+from gpucluster.kernels.neighbors import METRICS
 from tests.kernels import reference_neighbors as reference
 from tests.kernels.test_knn import problems
 
-METRICS = tuple(NEIGHBOR_METRICS)
 
 
 @contextmanager
@@ -35,7 +35,7 @@ def small_launch(max_k=64):
 
 
 def run_knn(X, k, queries, metric, exclude_self, max_k=64):
-    code, root = NEIGHBOR_METRICS[metric]
+    code, root = squared_form(METRIC_CODES[metric])
     excluded = queries is None and exclude_self
     with small_launch(max_k):
         return knn_cuda.knn(X, queries, k, code, root, excluded)

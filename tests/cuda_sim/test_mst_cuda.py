@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpucluster import config_context
-from gpucluster.kernels.cpu.mst import METRIC_CODES
+from gpucluster.kernels.graph import MST_METRICS as METRICS
+from gpucluster.kernels.metric import METRIC_CODES
 from gpucluster.kernels.cuda import mst as mst_cuda
 from gpucluster.kernels.cuda import union_find as union_find_cuda
 from tests._helpers import rtol_for
 from tests.kernels import reference_graph as reference
 
-METRICS = tuple(METRIC_CODES)
 
 
 @pytest.fixture(autouse=True)

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from gpucluster import config_context
 from gpucluster.kernels.cuda import radius as radius_cuda
-from gpucluster.kernels.neighbors import NEIGHBOR_METRICS
+from gpucluster.kernels.metric import METRIC_CODES, squared_form
+from gpucluster.kernels.neighbors import METRICS
 from tests.kernels import reference_neighbors as reference
 from tests.kernels.test_knn import problems
 
-METRICS = tuple(NEIGHBOR_METRICS)
 
 
 @contextmanager
@@ -30,7 +30,7 @@ def small_launch():
 
 
 def run_radius(X, radius, queries, metric, include_self, return_lists=True):
-    code, root = NEIGHBOR_METRICS[metric]
+    code, root = squared_form(METRIC_CODES[metric])
     threshold = radius * radius if root else radius
     include = include_self or queries is not None
     with small_launch():

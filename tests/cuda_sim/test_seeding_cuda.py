@@ -48,7 +48,7 @@ def make_problem(rng, n, d, t, dtype):
 def test_potentials_match_reference(n, d, t, dtype, seed):
     X, candidates, closest, weights = make_problem(np.random.default_rng(seed), n, d, t, dtype)
     with small_launch():
-        got = seeding_cuda.potentials(X, weights, candidates, closest)
+        got = seeding_cuda.potentials(X, None, weights, candidates, closest)
     want = reference.potentials(X, candidates, closest, weights)
     assert got.dtype == np.float64 and got.shape == (t,)
     np.testing.assert_allclose(got, want, rtol=rtol_for(dtype))
@@ -60,7 +60,7 @@ def test_update_matches_reference_in_place(dtype):
     X, candidates, closest, _ = make_problem(rng, 13, 3, 1, dtype)
     want = reference.update(X, candidates[0], closest)
     with small_launch():
-        seeding_cuda.update(X, candidates[0], closest)
+        seeding_cuda.update(X, None, candidates[0], closest)
     assert closest.dtype == dtype
     np.testing.assert_allclose(closest, want, rtol=rtol_for(dtype))
 
@@ -69,7 +69,7 @@ def test_one_block_holds_every_row():
     """The default-sized reduction with fewer rows than threads: idle threads add nothing."""
     X, candidates, closest, weights = make_problem(np.random.default_rng(4), 5, 2, 2, np.float64)
     with small_launch(block_rows=8, max_blocks=1024):
-        got = seeding_cuda.potentials(X, weights, candidates, closest)
+        got = seeding_cuda.potentials(X, None, weights, candidates, closest)
     np.testing.assert_allclose(got, reference.potentials(X, candidates, closest, weights),
                                rtol=1e-12)
 
@@ -79,7 +79,7 @@ def test_out_receives_each_candidates_min_distances(dtype):
     X, candidates, closest, weights = make_problem(np.random.default_rng(5), 11, 3, 3, dtype)
     out = np.full((3, 11), -1, dtype=dtype)
     with small_launch():
-        got = seeding_cuda.potentials(X, weights, candidates, closest, out)
+        got = seeding_cuda.potentials(X, None, weights, candidates, closest, out)
     want = np.minimum(closest.astype(np.float64)[None, :], reference.sq_distances(X, candidates))
     np.testing.assert_allclose(out, want, rtol=rtol_for(dtype))
     np.testing.assert_allclose(got, out.astype(np.float64) @ weights, rtol=rtol_for(dtype))

@@ -1,0 +1,55 @@
+"""Per-label pairwise distance sums: ``pairwise_sums``, the O(n^2) hot step of the silhouette.
+
+Declared once with ``@kernel`` (see ``_dispatch.py``); implementations in
+``cpu/silhouette.py`` and ``cuda/silhouette.py``. Reference:
+``tests/kernels/reference.py::pairwise_sums``.
+"""
+
+from ._dispatch import kernel
+from .metric import metric_code, squared_form
+
+METRICS = ("euclidean", "sqeuclidean", "cosine")
+
+
+@kernel(cpu="silhouette.pairwise_sums", cuda="silhouette.pairwise_sums")
+def pairwise_sums(X, labels, n_labels, metric="euclidean", *, start=0, stop=None):
+    """Per-label sums of the distances from rows ``start:stop`` of X to every row of X.
+
+    .. math:: S_{it} = \\sum_{j:\\, l_j = t} \\delta(x_i, x_j),
+              \\qquad start \\le i < stop,\\; 0 \\le t < n\\_labels
+
+    :math:`\\delta(x_i, x_i)` is exactly 0; rows with a negative label add
+    to no column (they still get their own sums).
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    labels : array (n_samples,), integer, values in [-1, n_labels); same kind and device as X
+    n_labels : int
+    metric : {"euclidean", "sqeuclidean", "cosine"}
+        The cosine distance is ``1 - cos(x, y)``, 1 when either row is zero.
+    start, stop : int
+        The block of query rows (default: all rows). Memory is
+        O((stop - start) * n_labels) on the CPU; on CUDA each chunk of query
+        rows also holds its (chunk, n_samples) Gram tile, chunks sized from
+        the free device memory.
+
+    Returns
+    -------
+    sums : array (stop - start, n_labels) float64, in X's namespace and on X's device
+    """
+    code, root = squared_form(metric_code(metric, METRICS))
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D, got shape {tuple(X.shape)}.")
+    n = X.shape[0]
+    stop = n if stop is None else int(stop)
+    start = int(start)
+    if not 0 <= start <= stop <= n:
+        raise ValueError(f"Need 0 <= start <= stop <= {n}, got start={start}, stop={stop}.")
+    n_labels = int(n_labels)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}.")
+    largest = int(labels.max()) if n else -1
+    if largest >= n_labels:
+        raise ValueError(f"labels must be < n_labels={n_labels}, got {largest}.")
+    return X, labels, n_labels, code, root, start, stop
