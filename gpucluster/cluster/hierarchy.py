@@ -14,7 +14,7 @@ data to the host once.
 
 With a ``connectivity`` graph the merges are restricted to connected
 clusters, with scikit-learn's heap over connected pairs (``ward_tree`` and
-``linkage_tree``), ported to plain Python on the host.
+``linkage_tree``), ported to plain Python on the host in ``_connectivity``.
 
 ``children_``, ``distances_`` and ``labels_`` follow scikit-learn's (and
 SciPy's) numbering exactly: merge ``s`` creates node ``n_samples + s``, each
@@ -23,13 +23,10 @@ the same cut as scikit-learn's ``_hc_cut``.
 """
 
 import numbers
-import warnings
-from heapq import heapify, heappop, heappush, heappushpop
+from heapq import heappush, heappushpop
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_memory
 
@@ -37,6 +34,7 @@ from .. import backend, kernels
 from .._config import get_config
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
+from ._connectivity import structured_tree
 
 LINKAGES = ("ward", "complete", "average", "single")
 METRICS = ("euclidean", "l2", "manhattan", "l1", "cosine")
@@ -108,6 +106,10 @@ def unstructured_tree(X, linkage, metric):
     return sorted_children(backend.to_numpy(merges), backend.to_numpy(distances), n)
 
 
+# --------------------------------------------------------------------------
+# The estimator's tree and its cut
+
+
 def hc_cut(n_clusters, children, n_leaves):
     """Labels of the leaves after cutting the tree into ``n_clusters``, numbered as scikit-learn's ``_hc_cut``."""
     if n_clusters > n_leaves:
@@ -124,211 +126,6 @@ def hc_cut(n_clusters, children, n_leaves):
         heappushpop(nodes, -int(these_children[1]))
     cut = np.array([-node for node in nodes], dtype=np.int64)
     return kernels.leaf_labels(np.ascontiguousarray(children, dtype=np.int64), n_leaves, cut)
-
-
-# --------------------------------------------------------------------------
-# Structured trees (connectivity), ported from scikit-learn's heap algorithms
-
-
-def fix_connectivity(Xh, connectivity, metric):
-    """Symmetrise the connectivity graph and join its components, as scikit-learn does.
-
-    Returns the graph as a LIL matrix and the number of connected components
-    it had. Components are joined (with a warning) by an edge between their
-    closest pair of points, so the tree does not stop early.
-    """
-    n = Xh.shape[0]
-    if connectivity.shape[0] != n or connectivity.shape[1] != n:
-        raise ValueError(
-            f"Wrong shape for connectivity matrix: {connectivity.shape} when X is {Xh.shape}"
-        )
-    connectivity = connectivity + connectivity.T
-    connectivity = sparse.lil_matrix(connectivity) if sparse.issparse(connectivity) else (
-        sparse.lil_matrix(np.asarray(connectivity))
-    )
-    coo = connectivity.tocoo()
-    labels = backend.to_numpy(kernels.connected_components(
-        n, np.asarray(coo.row, dtype=np.int64), np.asarray(coo.col, dtype=np.int64)
-    ))
-    n_components = int(labels.max()) + 1 if n else 0
-    if n_components > 1:
-        warnings.warn(
-            f"the number of connected components of the connectivity matrix is "
-            f"{n_components} > 1. Completing it to avoid stopping the tree early.",
-            stacklevel=3,
-        )
-        for i in range(n_components):
-            idx_i = np.flatnonzero(labels == i)
-            for j in range(i):
-                idx_j = np.flatnonzero(labels == j)
-                D = pairwise_distances(Xh[idx_i], Xh[idx_j], metric=metric)
-                ii, jj = np.unravel_index(D.argmin(axis=None), D.shape)
-                connectivity[idx_i[ii], idx_j[jj]] = 1
-                connectivity[idx_j[jj], idx_i[ii]] = 1
-    return connectivity, n_components
-
-
-def _ward_inertia(moments_1, moments_2, rows, cols):
-    n = moments_1[rows] * moments_1[cols] / (moments_1[rows] + moments_1[cols])
-    diff = moments_2[rows] / moments_1[rows, None] - moments_2[cols] / moments_1[cols, None]
-    return np.sum(diff * diff, axis=1) * n
-
-
-def structured_ward(Xh, connectivity, n_nodes):
-    """scikit-learn's ``ward_tree`` with connectivity: merges, parents and distances."""
-    n, n_features = Xh.shape
-    A = []
-    coord_row, coord_col = [], []
-    for ind, row in enumerate(connectivity.rows):
-        A.append(list(row))
-        lower = [i for i in row if i < ind]
-        coord_row.extend(len(lower) * [ind])
-        coord_col.extend(lower)
-    moments_1 = np.zeros(n_nodes)
-    moments_1[:n] = 1
-    moments_2 = np.zeros((n_nodes, n_features))
-    moments_2[:n] = Xh
-    rows = np.asarray(coord_row, dtype=np.intp)
-    cols = np.asarray(coord_col, dtype=np.intp)
-    heap = list(zip(_ward_inertia(moments_1, moments_2, rows, cols).tolist(),
-                    coord_row, coord_col))
-    heapify(heap)
-    parent = np.arange(n_nodes, dtype=np.intp)
-    used = np.ones(n_nodes, dtype=bool)
-    not_visited = np.empty(n_nodes, dtype=bool)
-    children = []
-    distances = np.empty(n_nodes - n)
-    for k in range(n, n_nodes):
-        while True:
-            inertia, i, j = heappop(heap)
-            if used[i] and used[j]:
-                break
-        parent[i] = parent[j] = k
-        children.append((j, i))
-        used[i] = used[j] = False
-        distances[k - n] = inertia
-        moments_1[k] = moments_1[i] + moments_1[j]
-        moments_2[k] = moments_2[i] + moments_2[j]
-        # The current clusters next to i or j: the roots of their neighbours.
-        heads = []
-        not_visited.fill(True)
-        not_visited[k] = False
-        for node in A[i] + A[j]:
-            while parent[node] != node:
-                node = parent[node]
-            if not_visited[node]:
-                not_visited[node] = False
-                heads.append(node)
-        for col in heads:
-            A[col].append(k)
-        A.append(heads)
-        cols = np.asarray(heads, dtype=np.intp)
-        rows = np.full(cols.shape, k, dtype=np.intp)
-        for value, col in zip(_ward_inertia(moments_1, moments_2, rows, cols).tolist(), heads):
-            heappush(heap, (value, k, col))
-    children = np.asarray(children, dtype=np.int64).reshape(-1, 2)
-    # scikit-learn stores half the squared increase; sqrt(2 x) is the ward distance.
-    return children, parent, np.sqrt(2.0 * distances)
-
-
-def _merge_neighbours(a, b, used, n_a, n_b, linkage):
-    out = {key: value for key, value in a.items() if used[key]}
-    for key, value in b.items():
-        if not used[key]:
-            continue
-        if key in out:
-            if linkage == "complete":
-                out[key] = max(out[key], value)
-            else:
-                out[key] = (n_a * out[key] + n_b * value) / (n_a + n_b)
-        else:
-            out[key] = value
-    return out
-
-
-def _edge_distances(Xh, rows, cols, metric):
-    diff_a, diff_b = Xh[rows], Xh[cols]
-    if metric == "euclidean":
-        return np.sqrt(np.sum((diff_a - diff_b) ** 2, axis=1))
-    if metric == "manhattan":
-        return np.sum(np.abs(diff_a - diff_b), axis=1)
-    norms = np.linalg.norm(diff_a, axis=1) * np.linalg.norm(diff_b, axis=1)
-    return 1.0 - np.sum(diff_a * diff_b, axis=1) / norms
-
-
-def structured_linkage(Xh, connectivity, n_nodes, linkage, metric):
-    """scikit-learn's ``linkage_tree`` with connectivity: merges, parents and distances."""
-    n = Xh.shape[0]
-    coo = connectivity.tocoo()
-    keep = coo.row != coo.col
-    rows, cols = coo.row[keep].astype(np.intp), coo.col[keep].astype(np.intp)
-    weights = _edge_distances(Xh, rows, cols, metric)
-    parent = np.arange(n_nodes, dtype=np.intp)
-    if linkage == "single":
-        upper = rows < cols
-        edges = np.stack([rows[upper], cols[upper]], axis=1)
-        w = weights[upper]
-        order = np.argsort(w, kind="stable")
-        edges, w = edges[order], w[order]
-        keep = kernels.spanning_forest(edges, n)
-        chosen = w[keep]
-        children = kernels.label_merges(edges[keep], n)
-        for k, (left, right) in enumerate(children.tolist(), n):
-            if k >= n_nodes:
-                break
-            parent[left] = parent[right] = k
-        return children, parent, np.asarray(chosen, dtype=np.float64)
-    graph = sparse.coo_matrix((weights, (rows, cols)), shape=(n, n)).tolil()
-    A = [dict(zip(r, d)) for r, d in zip(graph.rows, graph.data)] + [None] * (n_nodes - n)
-    heap = [(d, ind, r) for ind, (r_list, d_list) in enumerate(zip(graph.rows, graph.data))
-            for r, d in zip(r_list, d_list) if r < ind]
-    heapify(heap)
-    used = np.ones(n_nodes, dtype=np.intp)
-    children = []
-    distances = np.empty(n_nodes - n)
-    for k in range(n, n_nodes):
-        while True:
-            weight, i, j = heappop(heap)
-            if used[i] and used[j]:
-                break
-        distances[k - n] = weight
-        parent[i] = parent[j] = k
-        children.append((j, i))
-        n_i, n_j = used[i], used[j]
-        used[k] = n_i + n_j
-        used[i] = used[j] = 0
-        merged = _merge_neighbours(A[i], A[j], used, n_i, n_j, linkage)
-        for col, d in merged.items():
-            A[col][k] = d
-            heappush(heap, (d, k, col))
-        A[k] = merged
-        A[i] = A[j] = None
-    return np.asarray(children, dtype=np.int64).reshape(-1, 2), parent, distances
-
-
-def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
-    """Tree restricted to ``connectivity``; partial when ``n_clusters`` is given.
-
-    Returns ``(children, n_connected_components, parents, distances)``.
-    """
-    n = Xh.shape[0]
-    connectivity, n_components = fix_connectivity(Xh, connectivity, metric)
-    if n_clusters is None:
-        n_nodes = 2 * n - 1
-    else:
-        if n_clusters > n:
-            raise ValueError(
-                f"Cannot provide more clusters than samples. {n_clusters} n_clusters "
-                f"was asked, and there are {n} samples."
-            )
-        n_nodes = 2 * n - n_clusters
-    if linkage == "ward":
-        children, parents, distances = structured_ward(Xh, connectivity, n_nodes)
-    else:
-        children, parents, distances = structured_linkage(
-            Xh, connectivity, n_nodes, linkage, metric
-        )
-    return children, n_components, parents, distances
 
 
 def build_tree(X, linkage, metric, connectivity, n_clusters):
