@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import backend
 from ..cluster import HDBSCAN
+from ..cluster.hierarchy import hc_cut
 
 # Above this many rows MiniBatchKMeans replaces KMeans (thorough mode runs both).
 MINIBATCH_MIN_ROWS = 100_000
@@ -229,25 +230,6 @@ def _minibatch_candidates(context):
 # Agglomerative (Ward): one tree, cut at every k
 
 
-def cut_tree(children, n_samples, n_clusters):
-    """Labels (n_samples,) int64 of a merge tree (children_ as scikit-learn's) cut at
-    ``n_clusters``: the first n_samples - n_clusters merges applied."""
-    parent = np.arange(2 * n_samples - 1, dtype=np.int64)
-    for step in range(n_samples - n_clusters):
-        a, b = children[step]
-        parent[a] = n_samples + step
-        parent[b] = n_samples + step
-    # Pointer doubling: every node jumps to its ancestor's ancestor until all
-    # point at their root (log2(depth) passes).
-    while True:
-        jumped = parent[parent]
-        if np.array_equal(jumped, parent):
-            break
-        parent = jumped
-    roots = parent[:n_samples]
-    return np.unique(roots, return_inverse=True)[1].astype(np.int64).reshape(-1)
-
-
 class AgglomerativeCut:
     """Ward agglomerative clustering cut at ``n_clusters``; the tree is built once per
     search (kept in ``cache``) and cut for every candidate k."""
@@ -275,7 +257,7 @@ class AgglomerativeCut:
                                             compute_full_tree=True, device=self.device).fit(X)
             children = np.asarray(backend.to_numpy(model.children_), dtype=np.int64)
             self.cache[key] = children
-        self.labels_ = cut_tree(children, X.shape[0], self.n_clusters)
+        self.labels_ = hc_cut(self.n_clusters, children, X.shape[0])
         return self
 
 

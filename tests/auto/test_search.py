@@ -8,7 +8,7 @@ import pytest
 from sklearn.datasets import load_digits, make_blobs
 
 from gpucluster.auto import register_algorithm, search
-from gpucluster.auto.candidates import algorithm_names, cut_tree, get_algorithm
+from gpucluster.auto.candidates import AgglomerativeCut, algorithm_names, get_algorithm
 from gpucluster.metrics import adjusted_rand_score
 
 
@@ -205,15 +205,18 @@ def test_registry_has_the_builtins_and_refuses_duplicates():
         register_algorithm("bad name", lambda *a, **k: None, lambda c: [])
 
 
-def test_cut_tree_matches_agglomerative_labels():
+def test_shared_ward_tree_gives_the_estimators_labels():
     from gpucluster.cluster import AgglomerativeClustering
 
     X, _ = make_blobs(n_samples=120, n_features=3, centers=4, random_state=2)
     X = X.astype(np.float32)
-    model = AgglomerativeClustering(n_clusters=2, compute_full_tree=True).fit(X)
-    for k in (2, 4, 7):
-        direct = AgglomerativeClustering(n_clusters=k).fit(X).labels_
-        assert adjusted_rand_score(direct, cut_tree(model.children_, 120, k)) == 1.0
+    cache = {}
+    for k in (2, 4, 7, 120):
+        shared = AgglomerativeCut(k, device="cpu", cache=cache).fit(X)
+        direct = AgglomerativeClustering(n_clusters=k, device="cpu").fit(X)
+        # The same cut of the same tree: the labels, numbering included.
+        np.testing.assert_array_equal(shared.labels_, direct.labels_)
+    assert len(cache) == 1
 
 
 def test_shared_hdbscan_tree_gives_the_estimators_labels():
