@@ -4,7 +4,8 @@ One array-API implementation for every backend; the hot steps are the
 ``assign`` and ``centroid_update`` kernels. The Lloyd loop follows
 scikit-learn's ``_kmeans_single_lloyd``: strict convergence on unchanged
 labels, then the shift tolerance, and a final E-step so that labels match the
-returned centres.
+returned centres. A subclass can watch every iteration by overriding
+``KMeans._iteration_callback`` (the k-means animation records its frames so).
 """
 
 import numbers
@@ -238,12 +239,38 @@ def validate_center_shape(centers, n_clusters, n_features):
         )
 
 
-def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, verbose=0):
+def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, verbose=0,
+                        callback=None):
     """One run of Lloyd's algorithm from ``centers``.
 
-    Returns ``(labels, inertia, centers, n_iter)``; labels int32 in X's
-    namespace, inertia a Python float (weighted sum of squared distances, or
-    of cosine distances).
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), prepared for ``metric``
+    sample_weight : array of shape (n_samples,), float64, X's namespace
+    centers : array of shape (n_clusters, n_features), X's namespace and dtype
+    max_iter : int
+    tol : float
+        Absolute tolerance on the squared centre shift.
+    metric : {"euclidean", "cosine"}
+    verbose : int
+    callback : callable or None, keyword-only
+        Called after every iteration as
+        ``callback(iteration, labels, centers, inertia)``: ``iteration``
+        counts from 0; ``labels`` (int32) is that iteration's assignment, to
+        the centres it started from; ``centers`` are the centres after its
+        update (empty clusters relocated, as the returned centres are);
+        ``inertia`` is the weighted sum of distances of that assignment (a
+        Python float). The arrays are in X's namespace and must not be
+        modified. It is called ``n_iter`` times, and the last ``centers`` are
+        the returned ones.
+
+    Returns
+    -------
+    labels : array of shape (n_samples,), int32, X's namespace
+    inertia : float
+        Weighted sum of squared distances, or of cosine distances.
+    centers : array of shape (n_clusters, n_features)
+    n_iter : int
     """
     xp = backend.namespace(X)
     labels_old = None
@@ -252,8 +279,12 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
         labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric)
         sums, weights = relocate_empty_clusters(X, sample_weight, labels, distances, sums, weights)
         centers_new = finish_centers(centers_from_sums(sums, weights, centers, X.dtype), metric)
+        if verbose or callback is not None:
+            inertia = weighted_sum(distances, sample_weight)
         if verbose:
-            print(f"Iteration {i}, inertia {weighted_sum(distances, sample_weight)}.")
+            print(f"Iteration {i}, inertia {inertia}.")
+        if callback is not None:
+            callback(i, labels, centers_new, inertia)
         if labels_old is not None and bool(xp.all(labels == labels_old)):
             if verbose:
                 print(f"Converged at iteration {i}: strict convergence.")
@@ -467,6 +498,10 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
         if not isinstance(init, str) and not callable(init):
             init = prepare_init_array(init, Xw, self.n_clusters, offset, self.metric)
         tol = self.tol * total_variance / X.shape[1]
+        callback = self._iteration_callback()
+        if callback is not None and offset is not None:
+            # The watcher sees centres in X's coordinates, as cluster_centers_.
+            callback = _shifted_back(callback, offset)
 
         best = None
         for _ in range(n_init):
@@ -475,7 +510,7 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
                 print("Initialization complete")
             labels, inertia, centers, n_iter = kmeans_single_lloyd(
                 Xw, sample_weight, centers, max_iter=self.max_iter, tol=tol,
-                metric=self.metric, verbose=self.verbose,
+                metric=self.metric, verbose=self.verbose, callback=callback,
             )
             if best is None or (
                 inertia < best[1] and not is_same_clustering(labels, best[0], self.n_clusters)
@@ -500,6 +535,22 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
         self.n_iter_ = int(n_iter)
         self.n_features_in_ = int(X.shape[1])
         return self
+
+    def _iteration_callback(self):
+        """The callable ``fit`` gives every Lloyd run to watch its iterations; None here.
+
+        A subclass overrides this to record the iterations without changing
+        scikit-learn's parameters (the k-means animation,
+        :func:`gpucluster.report.animate_kmeans`, does). The callable is
+        called as ``callback(iteration, labels, centers, inertia)`` after each
+        iteration of each of the ``n_init`` runs, ``iteration`` restarting
+        from 0 with each run (see :func:`kmeans_single_lloyd`). ``centers``
+        are in X's coordinates and on the device ``fit`` computes on; for
+        ``metric="cosine"`` they are the unit centres of the unit rows. After
+        a single run, the last call's ``centers`` equal ``cluster_centers_``
+        and there were ``n_iter_`` calls.
+        """
+        return None
 
     def _centers_for(self, X):
         """The fitted centres in X's namespace and on X's device, prepared for the metric."""
@@ -548,6 +599,15 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
         check_is_fitted(self)
         X, sample_weight, _ = self._prepare_input(X, sample_weight, reset=False, work=self._work)
         return -self._labels_inertia(X, sample_weight)[1]
+
+
+def _shifted_back(callback, offset):
+    """``callback`` fed centres of the centred data moved back by ``offset``."""
+
+    def shifted(iteration, labels, centers, inertia):
+        callback(iteration, labels, centers + offset, inertia)
+
+    return shifted
 
 
 def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto",

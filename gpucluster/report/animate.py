@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from .. import backend
+from ..cluster import KMeans, kmeans_plusplus
 from .projection import fit_pca
 
 # The last frame is shown this many times longer, instead of extra hold frames,
@@ -13,47 +14,46 @@ LAST_FRAME_HOLD = 5
 _BACKGROUND, _TEXT, _TRAIL, _FIRST_CLUSTER = 0, 1, 2, 3
 
 
-def lloyd_history(X, centers, *, max_iter=20, tol=1e-4):
-    """Lloyd iterations from ``centers``, keeping every step.
+class _RecordingKMeans(KMeans):
+    """KMeans that keeps a host copy of every Lloyd iteration in ``history_``."""
+
+    def _iteration_callback(self):
+        self.history_ = []
+
+        def record(iteration, labels, centers, inertia):
+            # Copies: the arrays belong to the running loop (and may be on a GPU).
+            self.history_.append({
+                "labels": np.array(backend.to_numpy(labels), dtype=np.int64),
+                "inertia": float(inertia),
+                "centers": np.array(backend.to_numpy(centers), dtype=np.float64),
+            })
+
+        return record
+
+
+def kmeans_iterations(X, centers, *, max_iter=20, tol=1e-4):
+    """The Lloyd iterations of :class:`gpucluster.KMeans` from ``centers``, one record each.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float
-    centers : ndarray of shape (n_clusters, n_features), initial centres
+    X : array of shape (n_samples, n_features); NumPy, CuPy, torch or any array-API array
+    centers : array of shape (n_clusters, n_features), the initial centres
     max_iter : int
     tol : float
-        Relative tolerance, as KMeans: the run stops when the squared centre
-        shift is at most ``tol`` times the mean feature variance, or when the
-        assignment no longer changes.
+        KMeans's relative tolerance on the squared centre shift.
 
     Returns
     -------
     list of dict
-        Per iteration ``labels`` (int64, assignment to the previous centres),
-        ``inertia`` (float, sum of squared distances for that assignment) and
-        ``centers`` (the means after it). A cluster left empty keeps its centre.
+        Per iteration ``labels`` (int64 NumPy, the assignment to the centres
+        the iteration started from), ``inertia`` (float, the weighted sum of
+        squared distances of that assignment) and ``centers`` (float64 NumPy,
+        the centres after the update, an emptied cluster re-seeded as KMeans
+        does). There are ``n_iter_`` records and the last ``centers`` are the
+        fitted ``cluster_centers_`` of ``KMeans(init=centers, n_init=1)``.
     """
-    X = np.asarray(X, dtype=np.float64)
-    centers = np.array(centers, dtype=np.float64)
-    threshold = float(np.mean(np.var(X, axis=0))) * tol
-    x_sq = np.einsum("ij,ij->i", X, X)
-    history = []
-    previous = None
-    for _ in range(int(max_iter)):
-        distances = x_sq[:, None] - 2.0 * X @ centers.T + np.einsum("ij,ij->i", centers, centers)[None, :]
-        labels = np.argmin(distances, axis=1).astype(np.int64)
-        inertia = float(np.maximum(distances[np.arange(X.shape[0]), labels], 0.0).sum())
-        counts = np.bincount(labels, minlength=centers.shape[0]).astype(np.float64)
-        sums = np.zeros_like(centers)
-        np.add.at(sums, labels, X)
-        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1.0)[:, None], centers)
-        history.append({"labels": labels, "inertia": inertia, "centers": new})
-        shift = float(((new - centers) ** 2).sum())
-        centers = new
-        if (previous is not None and np.array_equal(labels, previous)) or shift <= threshold:
-            break
-        previous = labels
-    return history
+    model = _RecordingKMeans(centers.shape[0], init=centers, n_init=1, max_iter=max_iter, tol=tol)
+    return model.fit(X).history_
 
 
 def _palette(n_clusters):
@@ -69,8 +69,9 @@ def animate_kmeans(X, n_clusters=8, out="kmeans.gif", *, max_iter=20, tol=1e-4, 
                    projection="pca", size=(480, 480), max_points=5000, duration=600, overwrite=False):
     """Write a GIF of k-means on X: one frame per Lloyd iteration.
 
-    k-means++ seeding (gpucluster.kmeans_plusplus) and Lloyd steps run in
-    NumPy on the full-dimensional data; points and centres are drawn on a 2-D
+    The iterations are those of :class:`gpucluster.KMeans` from a k-means++
+    seeding (:func:`gpucluster.kmeans_plusplus`), on the full-dimensional
+    data (:func:`kmeans_iterations`); points and centres are drawn on a 2-D
     PCA of X (the same axes for both). Each frame shows the points coloured by
     that iteration's assignment, the centres after it as large dots with their
     trails since the start, and the iteration number and inertia.
@@ -81,7 +82,7 @@ def animate_kmeans(X, n_clusters=8, out="kmeans.gif", *, max_iter=20, tol=1e-4, 
     n_clusters : int
     out : str
         The GIF file; an existing one raises FileExistsError unless ``overwrite``.
-    max_iter, tol : Lloyd stopping rules (see lloyd_history)
+    max_iter, tol : KMeans's stopping rules
     random_state : int
         Seed of the k-means++ seeding and of the drawn-point sample.
     projection : {"pca"}
@@ -96,11 +97,10 @@ def animate_kmeans(X, n_clusters=8, out="kmeans.gif", *, max_iter=20, tol=1e-4, 
     Returns
     -------
     str
-        ``out``. The GIF has exactly as many frames as Lloyd iterations ran.
+        ``out``. The GIF has exactly as many frames as Lloyd iterations ran
+        (KMeans's ``n_iter_``).
     """
     from PIL import Image, ImageDraw
-
-    from ..cluster import kmeans_plusplus
 
     if projection != "pca":
         raise ValueError(f"projection must be 'pca' (centres need the same linear axes), got {projection!r}.")
@@ -116,7 +116,7 @@ def animate_kmeans(X, n_clusters=8, out="kmeans.gif", *, max_iter=20, tol=1e-4, 
     width, height = int(size[0]), int(size[1])
     centers0, _ = kmeans_plusplus(X, n_clusters, random_state=random_state)
     centers0 = np.asarray(backend.to_numpy(centers0), dtype=np.float64)
-    history = lloyd_history(X, centers0, max_iter=max_iter, tol=tol)
+    history = kmeans_iterations(X, centers0, max_iter=max_iter, tol=tol)
 
     mean, components = fit_pca(X, 2, random_state=random_state)
     points = (X - mean) @ components.T

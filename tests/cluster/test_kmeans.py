@@ -124,6 +124,43 @@ def test_k_means_function_matches_estimator():
     assert inertia == km.inertia_ and n_iter == km.n_iter_
 
 
+class _WatchedKMeans(KMeans):
+    """KMeans recording every call of its iteration callback."""
+
+    def _iteration_callback(self):
+        self.calls_ = []
+
+        def record(iteration, labels, centers, inertia):
+            self.calls_.append((iteration, to_numpy(labels).copy(), to_numpy(centers).copy(),
+                                inertia))
+
+        return record
+
+
+def test_iteration_callback_sees_every_lloyd_iteration(xp):
+    X, _ = make_blobs_np(400, 3, centers=4, seed=5, cluster_std=2.0)
+    X = X + 500.0  # a mean far from the spread: fit centres X, the callback must not see it
+    km = _WatchedKMeans(4, init=xp.asarray(X[:4]), n_init=1).fit(xp.asarray(X))
+    assert [call[0] for call in km.calls_] == list(range(km.n_iter_)) and km.n_iter_ >= 2
+    np.testing.assert_array_equal(km.calls_[-1][2], to_numpy(km.cluster_centers_))
+    np.testing.assert_array_equal(km.calls_[-1][1], to_numpy(km.labels_))
+    for _, labels, centers, inertia in km.calls_:
+        np.testing.assert_allclose(centers, [X[labels == k].mean(axis=0) for k in range(4)],
+                                   rtol=1e-6)
+    # Each call's inertia is that of its assignment to the centres the iteration started from.
+    starts = [X[:4]] + [call[2] for call in km.calls_[:-1]]
+    for (_, labels, _, inertia), start in zip(km.calls_, starts):
+        expected = ((X - start[labels]) ** 2).sum()
+        np.testing.assert_allclose(inertia, expected, rtol=1e-6)
+
+
+def test_iteration_callback_restarts_with_each_init():
+    X, _ = make_blobs_np(200, 2, centers=3, seed=1)
+    km = _WatchedKMeans(3, init="random", n_init=3, random_state=0).fit(X)
+    assert [call[0] for call in km.calls_].count(0) == 3
+    assert KMeans(3, init="random", n_init=3, random_state=0).fit(X).inertia_ == km.inertia_
+
+
 def test_explicit_init_with_several_n_init_warns():
     X, _ = make_blobs_np(100, 2, centers=2)
     with pytest.warns(RuntimeWarning, match="performing only one init"):

@@ -1,11 +1,11 @@
-"""animate_kmeans(): one GIF frame per Lloyd iteration, ending on KMeans's assignment."""
+"""animate_kmeans(): one GIF frame per Lloyd iteration of KMeans itself."""
 
 import numpy as np
 import pytest
 
 from gpucluster import KMeans, kmeans_plusplus
 from gpucluster.report import animate_kmeans
-from gpucluster.report.animate import lloyd_history
+from gpucluster.report.animate import kmeans_iterations
 
 
 def _data():
@@ -14,28 +14,53 @@ def _data():
     return np.vstack([c + rng.normal(scale=1.6, size=(60, 4)) for c in centres])
 
 
-def test_last_iteration_matches_kmeans_from_the_same_seeds():
+def _kmeans_from(X, centers, max_iter=50):
+    return KMeans(centers.shape[0], init=centers, n_init=1, max_iter=max_iter, device="cpu").fit(X)
+
+
+def test_iterations_are_those_of_kmeans_from_the_same_seeds():
     X = _data()
     centers0, _ = kmeans_plusplus(X, 4, random_state=3)
-    history = lloyd_history(X, centers0, max_iter=50)
-    km = KMeans(4, init=np.asarray(centers0), n_init=1, max_iter=50, algorithm="lloyd").fit(X)
+    history = kmeans_iterations(X, centers0, max_iter=50)
+    km = _kmeans_from(X, centers0)
+    assert len(history) == km.n_iter_ >= 2  # assignments changed at least once on this case
     np.testing.assert_array_equal(history[-1]["labels"], km.labels_)
-    np.testing.assert_allclose(history[-1]["centers"], km.cluster_centers_, rtol=1e-6, atol=1e-9)
-    assert len(history) >= 2  # assignments changed at least once on this case
-    assert history[-1]["inertia"] <= history[0]["inertia"]
+    np.testing.assert_array_equal(history[-1]["centers"], km.cluster_centers_)
+    # Each iteration's centres are the means of its assignment, and k-means
+    # never raises the inertia.
+    for record in history:
+        for k in range(4):
+            np.testing.assert_allclose(record["centers"][k], X[record["labels"] == k].mean(axis=0),
+                                       rtol=1e-12, atol=1e-12)
+    inertias = [record["inertia"] for record in history]
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(inertias, inertias[1:]))
+    # A stop at max_iter is KMeans's too.
+    short = kmeans_iterations(X, centers0, max_iter=1)
+    assert len(short) == 1
+    np.testing.assert_array_equal(short[0]["centers"], _kmeans_from(X, centers0, 1).cluster_centers_)
 
 
-def test_gif_has_one_frame_per_iteration(tmp_path):
+def test_an_emptied_cluster_is_reseeded_as_kmeans_does():
+    X = _data()
+    centers0 = np.vstack([X[[0, 70, 130]], np.full((1, 4), 1e3)])  # the last centre gets no point
+    history = kmeans_iterations(X, centers0, max_iter=50)
+    km = _kmeans_from(X, centers0)
+    assert np.abs(history[0]["centers"]).max() < 100  # moved onto the data, not kept far away
+    assert len(history) == km.n_iter_
+    np.testing.assert_array_equal(history[-1]["centers"], km.cluster_centers_)
+    np.testing.assert_array_equal(history[-1]["labels"], km.labels_)
+
+
+def test_gif_has_one_frame_per_kmeans_iteration(tmp_path):
     from PIL import Image
 
     X = _data()
     out = str(tmp_path / "kmeans.gif")
     assert animate_kmeans(X, 4, out, max_iter=50, random_state=3, size=(320, 240)) == out
     centers0, _ = kmeans_plusplus(X, 4, random_state=3)
-    iterations = len(lloyd_history(X, centers0, max_iter=50))
     with Image.open(out) as gif:
         assert gif.size == (320, 240)
-        assert gif.n_frames == iterations
+        assert gif.n_frames == _kmeans_from(X, centers0).n_iter_
         first = np.asarray(gif.convert("RGB"))
         gif.seek(gif.n_frames - 1)
         last = np.asarray(gif.convert("RGB"))
