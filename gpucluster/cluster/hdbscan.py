@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
+from .._distances import pairwise_distances
 from .._validation import check_input, check_n_features, check_option, check_scalar
 from . import _hdbscan_tree as tree_ops
 from ._base import DeviceEstimatorMixin
@@ -253,11 +254,13 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         self.n_features_in_ = int(X.shape[1])
         self.single_linkage_tree_ = result["single_linkage_tree"]
         self.condensed_tree_ = result["condensed_tree"]
-        self.labels_ = self._to_output(self._host_to_x(labels, X), like)
-        self.probabilities_ = self._to_output(self._host_to_x(result["probabilities"], X), like)
-        self.outlier_scores_ = self._to_output(self._host_to_x(result["outlier_scores"], X), like)
-        self.cluster_persistence_ = self._to_output(self._host_to_x(result["persistence"], X),
-                                                    like)
+        self.labels_ = self._to_output(backend.asarray_like(labels, X), like)
+        self.probabilities_ = self._to_output(
+            backend.asarray_like(result["probabilities"], X), like)
+        self.outlier_scores_ = self._to_output(
+            backend.asarray_like(result["outlier_scores"], X), like)
+        self.cluster_persistence_ = self._to_output(
+            backend.asarray_like(result["persistence"], X), like)
         self.prediction_data_ = None
         if self.store_centers:
             self._store_centers(X, xp, labels, result["probabilities"], like)
@@ -277,40 +280,31 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         """Cluster X and return ``labels_``."""
         return self.fit(X).labels_
 
-    @staticmethod
-    def _host_to_x(values, X):
-        """A host NumPy result as an array in X's namespace and on X's device."""
-        xp = backend.namespace(X)
-        return xp.asarray(np.ascontiguousarray(values), device=backend.device(X))
-
     def _store_centers(self, X, xp, labels, probabilities, like):
+        """``centroids_`` (probability-weighted means) and/or ``medoids_`` of each cluster."""
         n_clusters = int(labels.max()) + 1 if labels.size else 0
         n_features = X.shape[1]
-        make_centroids = self.store_centers in ("centroid", "both")
-        make_medoids = self.store_centers in ("medoid", "both")
-        centroids, medoids = [], []
-        weights_all = self._host_to_x(probabilities, X)
-        for label in range(n_clusters):
-            members = np.flatnonzero(labels == label)
-            rows = xp.take(X, self._host_to_x(members, X), axis=0)
-            weights = xp.take(weights_all, self._host_to_x(members, X), axis=0)
-            if make_centroids:
-                w = xp.astype(weights, xp.float64)
-                total = xp.sum(w)
-                mean = xp.sum(xp.astype(rows, xp.float64) * w[:, None], axis=0) / total
-                centroids.append(xp.astype(mean, X.dtype))
-            if make_medoids:
-                from .._distances import pairwise_distances
-
+        weights_all = backend.asarray_like(probabilities, X)
+        empty = xp.zeros((0, n_features), dtype=X.dtype, device=backend.device(X))
+        if self.store_centers in ("centroid", "both"):
+            centroids = empty
+            if n_clusters:
+                # Noise (-1) rows are skipped by the kernel.
+                sums, weights = kernels.centroid_update(
+                    X, backend.asarray_like(labels, X), n_clusters, weights_all
+                )
+                centroids = xp.astype(sums / weights[:, None], X.dtype)
+            self.centroids_ = self._to_output(centroids, like)
+        if self.store_centers in ("medoid", "both"):
+            medoids = []
+            for label in range(n_clusters):
+                members = backend.asarray_like(np.flatnonzero(labels == label), X)
+                rows = xp.take(X, members, axis=0)
+                weights = xp.astype(xp.take(weights_all, members, axis=0), xp.float64)
                 dist = pairwise_distances(rows, rows, "euclidean" if self.metric == "euclidean"
                                           else "cosine")
-                cost = xp.sum(xp.astype(dist, xp.float64) * xp.astype(weights, xp.float64)[None, :],
-                              axis=1)
+                cost = xp.sum(xp.astype(dist, xp.float64) * weights[None, :], axis=1)
                 medoids.append(rows[int(xp.argmin(cost)), :])
-        empty = xp.zeros((0, n_features), dtype=X.dtype, device=backend.device(X))
-        if make_centroids:
-            self.centroids_ = self._to_output(xp.stack(centroids) if centroids else empty, like)
-        if make_medoids:
             self.medoids_ = self._to_output(xp.stack(medoids) if medoids else empty, like)
 
     # ------------------------------------------------------------------
@@ -371,15 +365,15 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         points, like = self._new_points(X)
         nearest, lambdas = self._neighbors_of(points)
         labels, probs = tree_ops.approximate_predict(pdata, nearest, lambdas)
-        return (self._to_output(self._host_to_x(labels, points), like),
-                self._to_output(self._host_to_x(probs, points), like))
+        return (self._to_output(backend.asarray_like(labels, points), like),
+                self._to_output(backend.asarray_like(probs, points), like))
 
     def _exemplar_distances(self, points):
         pdata = self.prediction_data_
         xp = backend.namespace(points)
         columns = []
         for exemplars in pdata.exemplar_indices:
-            rows = xp.take(self._raw_data, self._host_to_x(exemplars, points), axis=0)
+            rows = xp.take(self._raw_data, backend.asarray_like(exemplars, points), axis=0)
             distances, _ = kernels.knn(rows, 1, queries=points, metric=self.metric)
             columns.append(backend.to_numpy(distances)[:, 0].astype(np.float64))
         return np.stack(columns, axis=1)
@@ -400,7 +394,7 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         pdata = self._check_prediction_data()
         points, like = self._new_points(X)
         vectors = self._membership(points, training=False)
-        return self._to_output(self._host_to_x(vectors, points), like)
+        return self._to_output(backend.asarray_like(vectors, points), like)
 
     def all_points_membership_vectors(self):
         """Soft membership of every training point in each cluster (rows sum to 1).
@@ -412,7 +406,7 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         """
         self._check_prediction_data()
         vectors = self._membership(self._raw_data, training=True)
-        return self._to_output(self._host_to_x(vectors, self._raw_data), self._like)
+        return self._to_output(backend.asarray_like(vectors, self._raw_data), self._like)
 
     def _membership(self, points, *, training, with_probability=False):
         pdata = self.prediction_data_
@@ -446,7 +440,7 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         check_scalar(min_cluster_size, "min_cluster_size", min_value=1)
         labels = tree_ops.labelling_at_cut(self.single_linkage_tree_, float(cut_distance),
                                            int(min_cluster_size))
-        return self._to_output(self._host_to_x(labels, self._raw_data), self._like)
+        return self._to_output(backend.asarray_like(labels, self._raw_data), self._like)
 
     @property
     def exemplars_(self):
@@ -454,8 +448,9 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         pdata = self._check_prediction_data()
         xp = backend.namespace(self._raw_data)
         return [
-            self._to_output(xp.take(self._raw_data, self._host_to_x(idx, self._raw_data), axis=0),
-                            self._like)
+            self._to_output(
+                xp.take(self._raw_data, backend.asarray_like(idx, self._raw_data), axis=0),
+                self._like)
             for idx in pdata.exemplar_indices
         ]
 

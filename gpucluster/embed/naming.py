@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .. import backend, kernels
+
 DEFAULT_TEMPLATES = (
     "a photo of {}.",
     "a photo of a {}.",
@@ -38,7 +40,7 @@ LOGIT_SCALE = 100.0
 
 
 def cluster_centroids(X, labels):
-    """Mean embedding of each cluster, noise (label -1) left out.
+    """Mean embedding of each cluster (``kernels.centroid_update``), noise (label -1) left out.
 
     Parameters
     ----------
@@ -50,10 +52,8 @@ def cluster_centroids(X, labels):
     centroids : ndarray of shape (n_clusters, dim), float32
     cluster_ids : ndarray of shape (n_clusters,), int64, sorted
     """
-    from ..backend import to_numpy
-
-    X = np.asarray(to_numpy(X), dtype=np.float32)
-    labels = np.asarray(to_numpy(labels)).astype(np.int64, copy=False)
+    X = np.asarray(backend.to_numpy(X), dtype=np.float32)
+    labels = np.asarray(backend.to_numpy(labels)).astype(np.int64, copy=False)
     if X.ndim != 2 or labels.shape != (X.shape[0],):
         raise ValueError(
             f"X must be (n_samples, dim) and labels (n_samples,), got {X.shape} and {labels.shape}"
@@ -61,7 +61,10 @@ def cluster_centroids(X, labels):
     ids = np.unique(labels[labels >= 0])
     if ids.size == 0:
         raise ValueError("labels contain no cluster (every sample is noise, label -1)")
-    centroids = np.stack([X[labels == k].mean(axis=0) for k in ids])
+    # The kernel skips the noise rows; clusters numbered below ids[-1] that have
+    # no rows get zero weight and are not read.
+    sums, weights = kernels.centroid_update(X, labels, int(ids[-1]) + 1)
+    centroids = (sums[ids] / weights[ids, None]).astype(np.float32)
     return centroids, ids
 
 
@@ -114,9 +117,7 @@ def name_clusters(centroids, labels, model, *, templates=DEFAULT_TEMPLATES, top=
     list (one per cluster) of lists of ``(label, score)``, best first; scores are
     softmax probabilities over all labels (logit scale 100).
     """
-    from ..backend import to_numpy
-
-    C = np.asarray(to_numpy(centroids), dtype=np.float32)
+    C = np.asarray(backend.to_numpy(centroids), dtype=np.float32)
     if C.ndim == 1:
         C = C[None, :]
     if C.ndim != 2 or C.shape[0] == 0:

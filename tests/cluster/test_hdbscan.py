@@ -291,9 +291,11 @@ def test_store_centers_and_dbscan_clustering():
     est = HDBSCAN(10, store_centers="both").fit(X)
     n_clusters = int(est.labels_.max()) + 1
     assert est.centroids_.shape == est.medoids_.shape == (n_clusters, 2)
-    w = est.probabilities_[est.labels_ == 0]
-    np.testing.assert_allclose(est.centroids_[0], np.average(X[est.labels_ == 0], axis=0, weights=w))
-    assert any(np.array_equal(est.medoids_[0], row) for row in X[est.labels_ == 0])
+    for k in range(n_clusters):
+        members = est.labels_ == k
+        np.testing.assert_allclose(est.centroids_[k],
+                                   np.average(X[members], axis=0, weights=est.probabilities_[members]))
+        assert any(np.array_equal(est.medoids_[k], row) for row in X[members])
     from sklearn.cluster import HDBSCAN as SkHDBSCAN
 
     ref = SkHDBSCAN(10, copy=False).fit(X)
