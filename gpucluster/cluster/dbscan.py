@@ -36,12 +36,8 @@ def _check_weights(sample_weight, X):
     if isinstance(sample_weight, numbers.Number):
         return xp.full(n_samples, float(sample_weight), dtype=xp.float64,
                        device=backend.device(X))
-    sample_weight = backend.coerce_array(sample_weight)
-    if backend.array_kind(sample_weight) != backend.array_kind(X) or (
-        backend.device_of(sample_weight) != backend.device_of(X)
-    ):
-        sample_weight = backend.asarray_like(backend.to_numpy(sample_weight), X)
-    sample_weight = xp.astype(sample_weight, xp.float64)
+    sample_weight = xp.astype(backend.asarray_like(backend.coerce_array(sample_weight), X),
+                              xp.float64)
     if sample_weight.ndim != 1 or sample_weight.shape[0] != n_samples:
         raise ValueError(
             f"sample_weight.shape == {tuple(sample_weight.shape)}, expected ({n_samples},)!"

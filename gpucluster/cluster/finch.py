@@ -30,10 +30,6 @@ from ._base import DeviceEstimatorMixin
 METRICS = ("euclidean", "cosine")
 
 
-def _host(a):
-    return np.asarray(backend.to_numpy(a))
-
-
 def shared_neighbour_pairs(first):
     """Pairs (p, q), p < q, of rows whose first neighbours are the same, as two int64 arrays.
 
@@ -80,7 +76,7 @@ def paired_distances(X, p, q, metric):
             norms = xp.sqrt(xp.sum(a * a, axis=1) * xp.sum(b * b, axis=1))
             cos = xp.where(norms > 0, xp.sum(a * b, axis=1) / xp.where(norms > 0, norms, 1.0), 0.0)
             d = 1.0 - cos
-        out[start:stop] = _host(d)
+        out[start:stop] = backend.to_numpy(d)
 
     backend.for_each_chunk(p.shape[0], chunk, step)
     return out
@@ -99,8 +95,8 @@ def first_neighbour_partition(points, metric, bound=None, measure=False):
     if m < 2:
         return np.zeros(m, dtype=np.int64), m, 0.0
     distances, indices = kernels.knn(points, 1, metric=metric, exclude_self=True)
-    first = _host(indices)[:, 0].astype(np.int64)
-    first_dist = _host(distances)[:, 0].astype(np.float64)
+    first = backend.to_numpy(indices)[:, 0].astype(np.int64)
+    first_dist = backend.to_numpy(distances)[:, 0].astype(np.float64)
     rows = np.arange(m, dtype=np.int64)
     mutual = first[first] == rows
     link = first_dist * np.where(mutual, 2.0, 1.0)
@@ -119,7 +115,7 @@ def first_neighbour_partition(points, metric, bound=None, measure=False):
         keep_pairs = pair_dist <= bound
         sources = np.concatenate([rows[keep], p[keep_pairs]])
         targets = np.concatenate([first[keep], q[keep_pairs]])
-    labels = _host(kernels.connected_components(m, sources, targets)).astype(np.int64)
+    labels = backend.to_numpy(kernels.connected_components(m, sources, targets)).astype(np.int64)
     n_clusters = int(labels.max()) + 1
     return labels, n_clusters, largest
 
@@ -150,7 +146,7 @@ def merge_to(X, labels, n_clusters, metric):
     host labels numbered 0..n_clusters-1 by first appearance order of ids.
     """
     m = int(labels.max()) + 1
-    sums, weights = (_host(a) for a in kernels.centroid_update(
+    sums, weights = (backend.to_numpy(a) for a in kernels.centroid_update(
         X, backend.asarray_like(labels, X), m))
     sums = np.asarray(sums, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)

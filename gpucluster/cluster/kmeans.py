@@ -33,13 +33,6 @@ _KERNEL_METRIC = {"euclidean": "sqeuclidean", "cosine": "inner_product"}
 # Building blocks shared with MiniBatchKMeans
 
 
-def host_to_like(values, X, dtype=None):
-    """A host NumPy array as an array in X's namespace and on X's device."""
-    xp = backend.namespace(X)
-    out = xp.asarray(np.asarray(values), device=backend.device(X))
-    return out if dtype is None else xp.astype(out, dtype)
-
-
 def labels_and_distances(X, centers, metric):
     """Nearest centre of every row and the metric's distance to it (float64 for cosine is 1 - cos).
 
@@ -177,7 +170,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
             xp.cumulative_sum(closest_dist_sq, dtype=xp.float64) if unweighted
             else xp.cumulative_sum(closest_dist_sq * sample_weight)  # promotes to float64
         )
-        candidate_ids = xp.searchsorted(cumulative, host_to_like(rand_vals, cumulative))
+        candidate_ids = xp.searchsorted(cumulative, backend.asarray_like(rand_vals, cumulative))
         candidate_ids = xp.minimum(candidate_ids, xp.asarray(n_samples - 1, dtype=candidate_ids.dtype))
         candidates = xp.take(X, candidate_ids, axis=0)
         candidates_sq = xp.take(x_sq, candidate_ids)
@@ -194,7 +187,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
         else:
             closest_dist_sq = xp.asarray(kept[best, :], copy=True)
         indices[c] = int(candidate_ids[best])
-    centers = xp.take(X, host_to_like(indices, X), axis=0)
+    centers = xp.take(X, backend.asarray_like(indices, X), axis=0)
     return centers, indices
 
 
@@ -215,7 +208,7 @@ def init_centroids(X, n_clusters, init, random_state, sample_weight, metric):
         seeds = random_state.choice(
             n_samples, size=n_clusters, replace=False, p=weights / weights.sum()
         )
-        centers = xp.take(X, host_to_like(seeds, X), axis=0)
+        centers = xp.take(X, backend.asarray_like(seeds, X), axis=0)
     elif callable(init):
         centers = init(X, n_clusters, random_state=random_state)
         centers = xp.astype(backend.asarray_like(check_input(centers, name="init"), X), X.dtype)

@@ -20,7 +20,6 @@ from .kmeans import (
     KMeans,
     check_kmeans_params,
     finish_centers,
-    host_to_like,
     init_centroids,
     labels_and_distances,
     lloyd_pass,
@@ -68,7 +67,7 @@ def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
             # Reassigned centres restart with the smallest weight among the
             # others rather than zero, so they are not reassigned at once.
             counts_host[to_reassign] = counts_host[~to_reassign].min()
-            counts = host_to_like(counts_host, counts)
+            counts = backend.asarray_like(counts_host, counts)
     return centers, counts, inertia
 
 
@@ -187,7 +186,7 @@ class MiniBatchKMeans(KMeans):
     def _init_on_subset(self, X, sample_weight, init, init_size, random_state):
         """Initial centres computed on ``init_size`` random rows, as scikit-learn does."""
         if init_size < X.shape[0]:
-            rows = host_to_like(random_state.randint(0, X.shape[0], init_size), X)
+            rows = backend.asarray_like(random_state.randint(0, X.shape[0], init_size), X)
             xp = backend.namespace(X)
             X = xp.take(X, rows, axis=0)
             sample_weight = xp.take(sample_weight, rows, axis=0)
@@ -228,7 +227,7 @@ class MiniBatchKMeans(KMeans):
         tol = tolerance(Xm, self.tol)
 
         # Every initialisation is scored on the same validation rows.
-        valid = host_to_like(random_state.randint(0, n_samples, init_size), X)
+        valid = backend.asarray_like(random_state.randint(0, n_samples, init_size), X)
         X_valid = xp.take(Xm, valid, axis=0)
         w_valid = xp.take(sample_weight, valid, axis=0)
         best_inertia = None
@@ -254,7 +253,7 @@ class MiniBatchKMeans(KMeans):
             rows = random_state.choice(n_samples, batch_size, p=batch_p, replace=True)
             centers_old = centers
             centers, self._counts, batch_inertia = minibatch_step(
-                xp.take(Xm, host_to_like(rows, X), axis=0), unit_weights, centers,
+                xp.take(Xm, backend.asarray_like(rows, X), axis=0), unit_weights, centers,
                 self._counts, metric=self.metric, random_state=random_state,
                 random_reassign=self._random_reassign(batch_size),
                 reassignment_ratio=self.reassignment_ratio, verbose=self.verbose,

@@ -519,8 +519,7 @@ class OPTICS(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             )
 
         def out(values, dtype=None):
-            arr = values if not isinstance(values, np.ndarray) else xp.asarray(
-                np.ascontiguousarray(values), device=backend.device(X))
+            arr = backend.asarray_like(values, X)
             if dtype is not None:
                 arr = xp.astype(arr, dtype)
             return self._to_output(arr, like)

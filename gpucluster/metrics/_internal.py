@@ -43,17 +43,6 @@ def _prepare(X, labels):
     return X, codes, counts
 
 
-def _beside(host_array, X):
-    """Put a host NumPy array in X's namespace and on X's device."""
-    if backend.device_of(X) == "cuda":
-        return backend.wrap_cuda_like(backend.to_device(host_array, "cuda"), X)
-    return backend.wrap_like(np.ascontiguousarray(host_array), X)
-
-
-def _device(X):
-    return getattr(X, "device", None)
-
-
 # --------------------------------------------------------------------------
 # Silhouette
 
@@ -86,11 +75,11 @@ def _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot):
 def _silhouette_values(X, codes, counts, metric):
     """Silhouette coefficient of every row, float64, in X's namespace and on X's device."""
     xp = backend.namespace(X)
-    device = _device(X)
+    device = backend.device(X)
     n_samples = X.shape[0]
     n_labels = counts.shape[0]
-    labels = _beside(codes, X)
-    sizes = xp.asarray(_beside(counts.astype(np.float64), X), dtype=xp.float64)
+    labels = backend.asarray_like(codes, X)
+    sizes = backend.asarray_like(counts.astype(np.float64), X)
     label_ids = xp.arange(n_labels, device=device)
     zero = xp.asarray(0.0, dtype=xp.float64, device=device)
     inf = xp.asarray(np.inf, dtype=xp.float64, device=device)
@@ -214,7 +203,7 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
         check_consistent_length(X.shape[0], labels.shape[0])
         indices = check_random_state(random_state).permutation(X.shape[0])[:sample_size]
         xp = backend.namespace(X)
-        rows = _beside(indices.astype(np.int64), X)
+        rows = backend.asarray_like(indices.astype(np.int64), X)
         X = xp.take(X, rows, axis=0)
         if metric == "precomputed":
             X = xp.take(X, rows, axis=1)
@@ -280,7 +269,7 @@ def calinski_harabasz_score(X, labels):
     xp = backend.namespace(X)
     n_samples = X.shape[0]
     n_labels = counts.shape[0]
-    labels = _beside(codes, X)
+    labels = backend.asarray_like(codes, X)
     centers, sizes = _cluster_means(X, labels, n_labels)
     mean = xp.sum(centers * sizes[:, None], axis=0) / n_samples
     extra_disp = float(xp.sum(sizes * xp.sum((centers - mean) ** 2, axis=1)))
@@ -332,7 +321,7 @@ def davies_bouldin_score(X, labels):
     X, codes, counts = _prepare(X, labels)
     xp = backend.namespace(X)
     n_labels = counts.shape[0]
-    labels = _beside(codes, X)
+    labels = backend.asarray_like(codes, X)
     centers, sizes = _cluster_means(X, labels, n_labels)
     distances = _distances_to_centers(X, labels, centers, squared=False)
     spreads = xp.asarray(backend.bincount(labels, weights=distances, minlength=n_labels),
@@ -343,7 +332,7 @@ def davies_bouldin_score(X, labels):
         return 0.0
     center_distances = xp.where(
         center_distances == 0.0,
-        xp.asarray(np.inf, dtype=xp.float64, device=_device(X)),
+        xp.asarray(np.inf, dtype=xp.float64, device=backend.device(X)),
         center_distances,
     )
     combined = spreads[:, None] + spreads[None, :]
