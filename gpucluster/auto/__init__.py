@@ -6,11 +6,12 @@ from the data, scores each labelling with a composite of silhouette, size
 balance and noise (:mod:`.scoring`), and returns a :class:`SearchResult`
 whose ``save`` writes a results folder (:mod:`.schema`), read back with
 :func:`load_result`. :func:`register_algorithm` adds an estimator to the
-search; :func:`load_vectors` reads vectors from a store, .npy, .csv or .parquet.
+search; :func:`load_vectors` reads vectors from a store, .npy, .csv or .parquet, and
+:func:`load_labels` a labelling from .npy.
 """
 
 from .candidates import register_algorithm
-from .inputs import load_vectors
+from .inputs import load_labels, load_vectors
 from .results import SearchResult, load_result
 from .schema import SUMMARY_SCHEMA, validate_summary
 from .search import search
@@ -18,6 +19,7 @@ from .search import search
 __all__ = [
     "SUMMARY_SCHEMA",
     "SearchResult",
+    "load_labels",
     "load_result",
     "load_vectors",
     "register_algorithm",

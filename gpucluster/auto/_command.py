@@ -89,14 +89,13 @@ def cmd_cluster(args):
 
 def cmd_auto(args):
     """Run the automatic search on INPUT, print the ranking and write OUT."""
-    import numpy as np
-
+    from .inputs import load_labels
     from .search import search
 
     X, paths = _load(args.input)
     labels = None
     if args.labels:
-        labels = np.load(args.labels, allow_pickle=False)
+        labels = load_labels(args.labels, n_samples=X.shape[0])
     out = os.path.abspath(args.out)
     if os.path.isdir(out) and os.listdir(out) and not args.overwrite:
         # Refuse before the (long) search rather than after it.

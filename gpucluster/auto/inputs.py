@@ -1,4 +1,5 @@
-"""Reading vectors to cluster from disk: an embedding store, .npy, .csv or .parquet."""
+"""Reading user data from disk: the vectors to cluster (an embedding store, .npy, .csv
+or .parquet) and labellings (.npy). Every .npy goes through :func:`_read_npy`."""
 
 import csv
 import os
@@ -22,14 +23,21 @@ def _as_matrix(X, source):
     return np.ascontiguousarray(X)
 
 
-def _load_npy(path):
+def _read_npy(path):
+    """The array in a .npy file, never unpickled; ValueError naming the file otherwise."""
     try:
-        X = np.load(path, allow_pickle=False)
-    except ValueError as exc:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as exc:
+        # Pickled objects, a file that is not .npy at all, or one cut short.
         raise ValueError(f"{path}: not a plain numeric .npy file ({exc}).") from None
-    if isinstance(X, np.lib.npyio.NpzFile):
+    if isinstance(array, np.lib.npyio.NpzFile):
+        array.close()
         raise ValueError(f"{path}: expected a .npy array, got an .npz archive.")
-    return _as_matrix(X, path)
+    return array
+
+
+def _load_npy(path):
+    return _as_matrix(_read_npy(path), path)
 
 
 def _number(cell):
@@ -140,3 +148,41 @@ def load_vectors(path):
         return _load_parquet(path), None
     raise ValueError(f"{path}: unknown input type {extension or '(no extension)'!r}; expected "
                      "an embedding store folder, .npy, .csv or .parquet.")
+
+
+def load_labels(path, n_samples=None):
+    """Read a labelling: one integer label per row, in a .npy file.
+
+    Parameters
+    ----------
+    path : str or path
+        A ``.npy`` file (no pickle) holding a 1-D integer array.
+    n_samples : int or None
+        The number of rows the labels must match (the data's), if known.
+
+    Returns
+    -------
+    labels : ndarray (n_samples,), int64
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Not a .npy file, pickled or unreadable content, not 1-D, not
+        integers, or a length other than ``n_samples``.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such file: {path}")
+    if os.path.splitext(path)[1].lower() != ".npy":
+        raise ValueError(f"{path}: labels must be a .npy file (one integer per row).")
+    labels = _read_npy(path)
+    if labels.ndim != 1:
+        raise ValueError(f"{path}: expected a 1-D array of labels (one per row), got shape "
+                         f"{labels.shape}.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{path}: expected integer labels, got dtype {labels.dtype}.")
+    if n_samples is not None and labels.shape[0] != n_samples:
+        raise ValueError(f"{path}: {labels.shape[0]} labels for {n_samples} rows of data.")
+    return labels.astype(np.int64)

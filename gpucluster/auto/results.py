@@ -21,6 +21,7 @@ import numpy as np
 
 from .._files import atomic_write
 
+from .inputs import load_labels
 from .schema import SCHEMA_ID, rank_folder, validate_summary
 
 SUMMARY_FILE = "summary.json"
@@ -245,7 +246,7 @@ class LoadedResult(dict):
         if not 1 <= rank <= len(ranking):
             raise ValueError(f"rank must be in 1..{len(ranking)}, got {rank!r}.")
         path = os.path.join(self.folder, ranking[rank - 1]["folder"], "labels.npy")
-        return np.load(path, allow_pickle=False)
+        return load_labels(path, n_samples=self["data"]["n_samples"])
 
     def info(self, rank=1):
         """The info.json of the result at ``rank``, parsed."""

@@ -76,16 +76,10 @@ def cmd_report(args):
 
 
 def cmd_animate(args):
-    import numpy as np
-
+    from ..auto.inputs import load_vectors
     from .animate import animate_kmeans
 
-    if args.input.lower().endswith(".npy"):
-        X = np.load(args.input, allow_pickle=False)
-    else:
-        from ..auto.inputs import load_vectors
-
-        X, _ = load_vectors(args.input)
+    X, _ = load_vectors(args.input)
     path = animate_kmeans(X, args.n_clusters, args.out, max_iter=args.max_iter,
                           random_state=args.seed, max_points=args.max_points, overwrite=args.overwrite)
     print(f"animation: {path}")

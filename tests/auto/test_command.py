@@ -85,3 +85,19 @@ def test_auto_command_prints_ranking_and_writes_results(blobs_npy, tmp_path, cap
     assert run(["auto", str(x_path), "--out", str(out), "--quiet", "--overwrite",
                 "--algorithm", "kmeans"]) == 0
     assert {c["algorithm"] for c in load_result(out)["candidates"]} == {"kmeans"}
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros(239, dtype=np.int64), "239 labels for 240 rows"),
+    (np.zeros((240, 2), dtype=np.int64), "1-D"),
+    (np.zeros(240), "integer"),
+    (np.array([None] * 240, dtype=object), "not a plain numeric .npy"),
+], ids=["length", "2-D", "float", "pickle"])
+def test_auto_command_refuses_bad_labels_before_searching(blobs_npy, tmp_path, labels, message):
+    x_path, _ = blobs_npy
+    np.save(tmp_path / "bad.npy", labels, allow_pickle=True)
+    with pytest.raises(ValueError, match=message) as info:
+        run(["auto", str(x_path), "--out", str(tmp_path / "auto"), "--labels",
+             str(tmp_path / "bad.npy"), "--quiet"])
+    assert "bad.npy" in str(info.value)
+    assert not (tmp_path / "auto").exists()

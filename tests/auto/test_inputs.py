@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gpucluster.auto import load_vectors
+from gpucluster.auto import load_labels, load_vectors
 
 
 def test_npy_is_read_as_float32(tmp_path):
@@ -107,3 +107,62 @@ def test_a_real_embedding_store_round_trips(tmp_path):
     X, paths = load_vectors(tmp_path / "store")
     assert paths == sorted(files)
     np.testing.assert_array_equal(X, embeddings[[1, 0, 2]])
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: p.write_bytes(b""), "not a plain numeric .npy"),
+    (lambda p: p.write_bytes(b"label,1\n"), "not a plain numeric .npy"),
+    (lambda p: np.save(p, np.array([["a", "b"]])), "real numbers"),
+    (lambda p: np.save(p, np.zeros((2, 0))), "empty"),
+], ids=["empty-file", "not-npy", "strings", "no-columns"])
+def test_bad_npy_vectors_raise_value_error_naming_the_file(tmp_path, write, message):
+    write(tmp_path / "x.npy")
+    with pytest.raises(ValueError, match=message) as info:
+        load_vectors(tmp_path / "x.npy")
+    assert "x.npy" in str(info.value)
+
+
+def test_labels_are_read_as_int64(tmp_path):
+    np.save(tmp_path / "y.npy", np.array([0, 2, 1], dtype=np.int32))
+    labels = load_labels(tmp_path / "y.npy", n_samples=3)
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, [0, 2, 1])
+
+
+class _Unpickled:
+    """Records being unpickled, which a loader must never do."""
+
+    loaded = False
+
+    def __reduce__(self):
+        return (_Unpickled._mark, ())
+
+    @staticmethod
+    def _mark():
+        _Unpickled.loaded = True
+        return _Unpickled()
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: np.save(p, np.zeros((3, 1), dtype=np.int64)), "1-D"),
+    (lambda p: np.save(p, np.array([0.0, 1.5, 1.0])), "integer"),
+    (lambda p: np.save(p, np.array(["a", "b", "c"])), "integer"),
+    (lambda p: np.save(p, np.array([_Unpickled()] * 3, dtype=object), allow_pickle=True),
+     "not a plain numeric .npy"),
+    (lambda p: p.write_bytes(b"\x93NUMPY"), "not a plain numeric .npy"),
+    (lambda p: np.save(p, np.arange(4)), "4 labels for 3 rows"),
+], ids=["2-D", "float", "strings", "pickle", "truncated", "length"])
+def test_bad_labels_raise_value_error_naming_the_file(tmp_path, write, message):
+    write(tmp_path / "y.npy")
+    with pytest.raises(ValueError, match=message) as info:
+        load_labels(tmp_path / "y.npy", n_samples=3)
+    assert "y.npy" in str(info.value)
+    assert not _Unpickled.loaded
+
+
+def test_labels_must_be_an_existing_npy_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_labels(tmp_path / "missing.npy")
+    (tmp_path / "y.csv").write_text("0\n1\n")
+    with pytest.raises(ValueError, match=r"\.npy"):
+        load_labels(tmp_path / "y.csv")

@@ -71,6 +71,20 @@ def test_animate_from_npy(tmp_path, capsys):
     assert "animation:" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("array, message", [
+    (np.zeros(5), "2-D"),
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "NaN"),
+    (np.array([[{"a": 1}, None]], dtype=object), "not a plain numeric .npy"),
+    (np.array([["a", "b"], ["c", "d"]]), "real numbers"),
+], ids=["1-D", "nan", "pickle", "strings"])
+def test_animate_refuses_a_bad_npy_naming_the_file(tmp_path, array, message):
+    np.save(tmp_path / "x.npy", array, allow_pickle=True)
+    with pytest.raises(ValueError, match=message) as info:
+        run("animate", tmp_path / "x.npy", "--n-clusters", 2, "--out", tmp_path / "k.gif")
+    assert "x.npy" in str(info.value)
+    assert not (tmp_path / "k.gif").exists()
+
+
 def test_missing_paths_are_explained(tmp_path):
     folder = write_results(str(tmp_path / "results"), [np.zeros(3, dtype=int)])
     with pytest.raises(ValueError, match="paths.json"):
