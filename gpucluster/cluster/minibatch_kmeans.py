@@ -30,6 +30,28 @@ from .kmeans import (
 )
 
 
+def batch_cdf(sample_weight):
+    """The cumulative distribution that batches are drawn from, computed once per fit (host float64).
+
+    ``draw_batch(cdf, random_state, size)`` then gives exactly the rows
+    ``random_state.choice(n, size, p=sample_weight / sample_weight.sum())``
+    gives, from the same random stream: NumPy's ``choice`` builds this
+    ``cumsum`` normalised by its last entry and searches it with
+    ``random_sample(size)``. ``choice`` redoes that O(n) work and checks p at
+    every call (881 ms per step at n=10M); a draw here costs
+    O(size log n).
+    """
+    weights = backend.to_numpy(sample_weight).astype(np.float64)
+    cdf = (weights / weights.sum()).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def draw_batch(cdf, random_state, size):
+    """``size`` row indices drawn with replacement from ``batch_cdf``'s distribution (int64 ndarray)."""
+    return cdf.searchsorted(random_state.random_sample(size), side="right")
+
+
 def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
                    random_reassign, reassignment_ratio, verbose=0):
     """One mini-batch update; X is the batch, prepared for the metric.
@@ -245,12 +267,11 @@ class MiniBatchKMeans(KMeans):
         n_steps = (self.max_iter * n_samples) // batch_size
         # Batches are drawn in proportion to sample_weight and then carry
         # unit weights, as in scikit-learn, so weights are not counted twice.
-        weights_host = backend.to_numpy(sample_weight).astype(np.float64)
-        batch_p = weights_host / weights_host.sum()
+        cdf = batch_cdf(sample_weight)
         unit_weights = xp.ones(batch_size, dtype=X.dtype, device=backend.device(X))
         step = -1
         for step in range(n_steps):
-            rows = random_state.choice(n_samples, batch_size, p=batch_p, replace=True)
+            rows = draw_batch(cdf, random_state, batch_size)
             centers_old = centers
             centers, self._counts, batch_inertia = minibatch_step(
                 xp.take(Xm, backend.asarray_like(rows, X), axis=0), unit_weights, centers,

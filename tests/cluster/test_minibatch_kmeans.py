@@ -99,3 +99,47 @@ def test_small_init_size_warns():
     X, _ = make_blobs_np(100, 2, centers=3)
     with pytest.warns(RuntimeWarning, match="init_size=2 should be larger than n_clusters=3"):
         MiniBatchKMeans(3, init_size=2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_batches_from_the_cdf_are_the_draws_of_choice(weighted):
+    """The CDF made once per fit draws the rows RandomState.choice(p=...) drew, step after step.
+
+    Other draws (reassignment) are interleaved, as in fit, so the random
+    stream must be consumed exactly as choice consumed it.
+    """
+    from gpucluster.cluster.minibatch_kmeans import batch_cdf, draw_batch
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    w = rng.uniform(0.0, 3.0, n) if weighted else np.ones(n)
+    if weighted:
+        w[rng.integers(0, n, 50)] = 0.0  # rows that must never be drawn
+    old, new = np.random.RandomState(7), np.random.RandomState(7)
+    p = w / w.sum()
+    cdf = batch_cdf(w)
+    for step in range(30):
+        want = old.choice(n, 256, p=p, replace=True)
+        got = draw_batch(cdf, new, 256)
+        np.testing.assert_array_equal(got, want, err_msg=f"step {step}")
+        np.testing.assert_array_equal(new.choice(n, 3, replace=False), old.choice(n, 3, replace=False))
+    assert not np.isin(got, np.flatnonzero(w == 0)).any()
+
+
+def test_fit_draws_the_batches_of_choice(monkeypatch):
+    """A whole fit gives the centres it gave when every batch was drawn with choice(p=...)."""
+    from gpucluster.cluster import minibatch_kmeans as module
+
+    X, _ = make_blobs_np(3000, 4, centers=5, seed=3)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    params = dict(n_clusters=5, batch_size=64, random_state=4, max_no_improvement=None, max_iter=3)
+    got = MiniBatchKMeans(**params).fit(X, sample_weight=w)
+
+    def draw_with_choice(cdf, random_state, size):
+        p = np.diff(cdf, prepend=0.0)
+        return random_state.choice(len(cdf), size, p=p / p.sum(), replace=True)
+
+    monkeypatch.setattr(module, "draw_batch", draw_with_choice)
+    want = MiniBatchKMeans(**params).fit(X, sample_weight=w)
+    assert got.n_steps_ == want.n_steps_
+    np.testing.assert_array_equal(got.cluster_centers_, want.cluster_centers_)
