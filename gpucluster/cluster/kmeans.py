@@ -321,16 +321,39 @@ def tolerance(X, tol):
 
 
 def is_same_clustering(labels1, labels2, n_clusters):
-    """True when two labelings are the same partition up to a permutation of cluster ids."""
-    a = backend.to_numpy(labels1)
-    b = backend.to_numpy(labels2)
-    mapping = np.full(n_clusters, -1, dtype=np.int64)
-    for i, j in zip(a.tolist(), b.tolist()):
-        if mapping[i] == -1:
-            mapping[i] = j
-        elif mapping[i] != j:
-            return False
-    return True
+    """True when every cluster of ``labels1`` lies within one cluster of ``labels2``.
+
+    Labels are in [0, n_clusters); for two labelings with the same number of
+    clusters this is the same partition up to a permutation of ids. Computed
+    on the labels' device: one sort of the pairs ``labels1 * k + labels2``,
+    after which a cluster of ``labels1`` that meets two of ``labels2`` shows
+    as two different neighbouring keys with the same ``labels1``.
+    """
+    xp = backend.namespace(labels1)
+    keys = xp.sort(xp.astype(labels1, xp.int64) * n_clusters + xp.astype(labels2, xp.int64))
+    first = keys // n_clusters
+    split = (first[1:] == first[:-1]) & (keys[1:] != keys[:-1])
+    return not bool(xp.any(split))
+
+
+def center_distances(X, centers, metric):
+    """Distances (n_samples, n_clusters) from the rows of X to the centres, in X's dtype.
+
+    Computed in row chunks (each in float64, sized from the memory budget or
+    free device memory) written into one array of X's dtype, so no
+    (n_samples, n_clusters) float64 matrix is ever made.
+    """
+    xp = backend.namespace(X)
+    n, k = X.shape[0], centers.shape[0]
+    out = xp.empty((n, k), dtype=X.dtype, device=backend.device(X))
+    # A chunk row holds the float64 products, distances and their cast.
+    chunk = backend.row_chunk_size(n, 3 * 8 * k + 8 * X.shape[1], device=backend.device_of(X))
+
+    def step(start, stop):
+        out[start:stop, :] = pairwise_distances(X[start:stop, :], centers, metric)
+
+    backend.for_each_chunk(n, chunk, step)
+    return out
 
 
 def check_kmeans_params(est, X):
@@ -581,7 +604,7 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
         """
         check_is_fitted(self)
         X, _, like = self._prepare_input(X, reset=False, work=self._work)
-        return self._to_output(pairwise_distances(X, self._centers_for(X), self.metric), like)
+        return self._to_output(center_distances(X, self._centers_for(X), self.metric), like)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to the centres (see ``transform``)."""

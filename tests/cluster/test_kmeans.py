@@ -256,3 +256,47 @@ def test_device_cuda_without_gpu_raises_and_auto_falls_back(monkeypatch):
         warnings.simplefilter("error")
         km = KMeans(2, device="auto", random_state=0).fit(X)
     assert isinstance(km.labels_, np.ndarray)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_transform_in_small_chunks_equals_one_block(xp, dtype, metric):
+    """transform gives X's dtype and the values of one float64 block, whatever the chunking."""
+    from gpucluster._distances import pairwise_distances
+
+    X, _ = make_blobs_np(203, 4, centers=5, dtype=dtype, seed=6)
+    Xx = xp.asarray(X)
+    km = KMeans(5, random_state=0, metric=metric).fit(Xx)
+    # About three rows per chunk, so many chunks and a short last one.
+    with config_context(memory_budget=3 * (3 * 8 * 5 + 8 * 4)):
+        got = km.transform(Xx)
+    assert got.dtype == Xx.dtype
+    want = pairwise_distances(X, to_numpy(km.cluster_centers_).astype(dtype), metric)
+    np.testing.assert_allclose(to_numpy(got), want, rtol=rtol_for(dtype), atol=rtol_for(dtype))
+
+
+def _same_clustering_by_loop(a, b, n_clusters):
+    """The Python loop is_same_clustering used to be."""
+    mapping = np.full(n_clusters, -1)
+    for i, j in zip(a.tolist(), b.tolist()):
+        if mapping[i] == -1:
+            mapping[i] = j
+        elif mapping[i] != j:
+            return False
+    return True
+
+
+def test_is_same_clustering_agrees_with_the_loop(xp):
+    from gpucluster.cluster.kmeans import is_same_clustering
+
+    rng = np.random.default_rng(0)
+    seen = set()
+    for trial in range(60):
+        k = int(rng.integers(1, 6))
+        a = rng.integers(0, k, int(rng.integers(1, 30))).astype(np.int32)
+        b = rng.permutation(k)[a].astype(np.int32)  # the same partition, renamed
+        if trial % 2:
+            b[rng.integers(0, len(b))] = rng.integers(0, k)  # perhaps not any more
+        want = _same_clustering_by_loop(a, b, k)
+        seen.add(want)
+        assert is_same_clustering(xp.asarray(a), xp.asarray(b), k) is want, (a, b)
+    assert seen == {True, False}
