@@ -114,7 +114,7 @@ def _neighbor_signatures(dtype):
         (
             radius_cuda._radius_fill_kernel,
             (gram, terms, terms, index, index, nt.int64, nt.float64, flag, flag,
-             nt.int64[::1], nt.int64[::1]),
+             nt.int64[::1], nt.int64[::1], nt.int64[::1]),
         ),
     ]
 
