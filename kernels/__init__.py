@@ -16,7 +16,8 @@ needs, and ``gpucluster.backend`` builds on them.
 
 from ._dispatch import KERNELS
 from .centers import assign, centroid_update, lloyd_step, seeding_potentials, seeding_update
-from .graph import connected_components, mst
+from .graph import connected_components, graph_mst, mst
+from .knn_graph import knn_graph, knn_recall
 from .neighbors import knn, radius_neighbors
 from .ordering import (
     forest_roots,
@@ -35,7 +36,10 @@ __all__ = [
     "centroid_update",
     "connected_components",
     "forest_roots",
+    "graph_mst",
     "knn",
+    "knn_graph",
+    "knn_recall",
     "label_merges",
     "leaf_labels",
     "lloyd_step",
