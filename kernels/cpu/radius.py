@@ -11,6 +11,12 @@ counts each row's neighbours, the caller turns the counts into ``indptr`` by a
 cumulative sum, and the second writes the indices. Data tiles and columns are
 visited in ascending order, so each row's indices come out ascending. The
 GEMM is done twice; in exchange memory stays O(tile) besides the output.
+Both passes run the same tiles through the same code, so they see the same
+distances; still, the fill never writes past its row's end
+(``indptr[i + 1]``) and reports what it found, and should that differ from
+the counts (a BLAS whose rounding depends on more than the shapes), the
+lists are filled again from the fill's counts, as ``cuda/radius.py`` does
+(``FILL_ATTEMPTS``), or RuntimeError is raised.
 With at most ``kdtree.KDTREE_MAX_FEATURES`` features and a Euclidean metric
 the search goes through a KD-tree instead (``kdtree.py``), with exact
 float64 distances from coordinate differences and the same output.
@@ -27,6 +33,9 @@ from .knn import DATA_TILE_ROWS, norm_terms, query_tile_rows
 
 # Columns counted at once before the fill pass scans them one by one.
 FILL_BLOCK = 32
+# Fills tried before the lists are given up as irreproducible: the first
+# follows the count pass, each further one the counts the previous fill found.
+FILL_ATTEMPTS = 3
 
 
 @njit(cache=NUMBA_CACHE)
@@ -43,8 +52,10 @@ def _count_range(g, c0, c1, x0, q_term, x_terms, metric, threshold):
 
 
 @njit(cache=NUMBA_CACHE)
-def _fill_range(g, c0, c1, x0, q_term, x_terms, metric, threshold, indices, pos):
+def _fill_range(g, c0, c1, x0, q_term, x_terms, metric, threshold, indices, pos, end):
     """Write the columns of c0..c1 within ``threshold`` (as row indices) at ``pos``; return the new pos.
+
+    Positions from ``end`` (the row's end) on are counted but not written.
 
     Neighbours are rare among the columns, so each block of ``FILL_BLOCK``
     columns is first counted by a loop that vectorises, and scanned one by
@@ -68,7 +79,8 @@ def _fill_range(g, c0, c1, x0, q_term, x_terms, metric, threshold, indices, pos)
                 else:
                     dist = q_term + x_terms[x0 + t] - 2.0 * g[t]
                 if dist <= threshold:
-                    indices[pos] = x0 + t
+                    if pos < end:
+                        indices[pos] = x0 + t
                     pos += 1
         c = stop
     return pos
@@ -79,8 +91,11 @@ def _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include
                   tile_q, tile_x, fill, counts, indptr, indices):
     """Count (``fill`` False, into ``counts``) or list (into ``indices`` at ``indptr``) neighbours.
 
-    Q (m, d) and X (n, d) are C-contiguous with one dtype; the caller limits
-    BLAS to one thread.
+    With ``fill``, each row writes only inside ``indptr[i]:indptr[i + 1]``
+    and ``counts`` receives how many neighbours it found (more than fit when
+    the tiles disagree with the counts ``indptr`` was built from). Q (m, d)
+    and X (n, d) are C-contiguous with one dtype; the caller limits BLAS to
+    one thread.
     """
     m = Q.shape[0]
     n = X.shape[0]
@@ -98,6 +113,7 @@ def _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include
             for r in range(rows):
                 i = q0 + r
                 q_term = q_terms[i]
+                end = indptr[i + 1] if fill else 0
                 # Columns before and after the query's own row, so the hot
                 # loops carry no self test; the self pair is decided exactly.
                 s = x1 - x0
@@ -108,13 +124,14 @@ def _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include
                     self_in = include_self and self_dist <= threshold
                 if fill:
                     pos = _fill_range(gram[r], 0, s, x0, q_term, x_terms, metric, threshold,
-                                      indices, cursor[r])
+                                      indices, cursor[r], end)
                     if self_in:
-                        indices[pos] = i
+                        if pos < end:
+                            indices[pos] = i
                         pos += 1
                     if s < x1 - x0:
                         pos = _fill_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms, metric,
-                                          threshold, indices, pos)
+                                          threshold, indices, pos, end)
                     cursor[r] = pos
                 else:
                     count = _count_range(gram[r], 0, s, x0, q_term, x_terms, metric, threshold)
@@ -124,9 +141,8 @@ def _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include
                         count += _count_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms,
                                               metric, threshold)
                     cursor[r] += count
-        if not fill:
-            for r in range(rows):
-                counts[q0 + r] = cursor[r]
+        for r in range(rows):
+            counts[q0 + r] = cursor[r] - indptr[q0 + r] if fill else cursor[r]
 
 
 def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
@@ -150,6 +166,12 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
     counts : ndarray (m,) int64
     indptr : ndarray (m + 1,) int64, only with ``return_lists``
     indices : ndarray (nnz,) int64, ascending within each row, only with ``return_lists``
+
+    Raises
+    ------
+    RuntimeError
+        When no fill agrees with the counts it was given (see the module
+        docstring); the lists are never returned inconsistent with the counts.
     """
     self_query = queries is None
     Q = X if self_query else queries
@@ -170,8 +192,16 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
                       tile_q, DATA_TILE_ROWS, False, counts, indptr, no_indices)
         if not return_lists:
             return counts
-        np.cumsum(counts, out=indptr[1:])
-        indices = np.empty(int(indptr[-1]), dtype=np.int64)
-        _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include_self,
-                      tile_q, DATA_TILE_ROWS, True, counts, indptr, indices)
-    return counts, indptr, indices
+        for _attempt in range(FILL_ATTEMPTS):
+            np.cumsum(counts, out=indptr[1:])
+            indices = np.empty(int(indptr[-1]), dtype=np.int64)
+            found = np.empty(m, dtype=np.int64)
+            _radius_tiles(Q, X, q_terms, x_terms, metric, threshold, self_query, include_self,
+                          tile_q, DATA_TILE_ROWS, True, found, indptr, indices)
+            if np.array_equal(found, counts):
+                return counts, indptr, indices
+            counts = found
+    raise RuntimeError(
+        f"radius_neighbors: {FILL_ATTEMPTS} fill passes in a row found other neighbours than "
+        "the counts they were given; the distance tiles are not reproducible between passes."
+    )
