@@ -36,8 +36,19 @@ def _check_labels(labels, n, n_labels, what):
         raise ValueError(f"labels must be < {what}={n_labels}, got {largest}.")
 
 
+def _check_norms(X, x_sq_norms):
+    """``x_sq_norms`` as float64 after checking its shape, or None."""
+    if x_sq_norms is None:
+        return None
+    if tuple(x_sq_norms.shape) != (X.shape[0],):
+        raise ValueError(
+            f"x_sq_norms must have shape ({X.shape[0]},), got {tuple(x_sq_norms.shape)}."
+        )
+    return x_sq_norms.astype(np.float64, copy=False)
+
+
 @kernel(cpu="assign.assign", cuda="assign.assign")
-def assign(X, centers, metric="sqeuclidean"):
+def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
     """Nearest centre of every row of X, and the distance to it.
 
     Parameters
@@ -48,6 +59,10 @@ def assign(X, centers, metric="sqeuclidean"):
         The distance is the squared Euclidean distance, the *negated* inner
         product (so smaller is always nearer), or the cosine distance
         ``1 - cos(x, c)`` (1 when either vector is zero).
+    x_sq_norms : array (n_samples,) or None
+        Squared row norms of X, which the squared Euclidean and cosine
+        distances are rebuilt from; a Lloyd loop computes them once per fit
+        and passes them every iteration. None computes them here.
 
     Returns
     -------
@@ -57,7 +72,7 @@ def assign(X, centers, metric="sqeuclidean"):
     """
     code = metric_code(metric, METRICS)
     _check_pair(X, centers)
-    return X, centers.astype(X.dtype, copy=False), code
+    return X, centers.astype(X.dtype, copy=False), code, _check_norms(X, x_sq_norms)
 
 
 @kernel(cpu="centroids.centroid_update", cuda="centroids.centroid_update")
@@ -89,7 +104,7 @@ def centroid_update(X, labels, n_clusters, sample_weight=None):
 
 
 @kernel(cpu="assign.lloyd_step", cuda="assign.lloyd_step")
-def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean"):
+def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_norms=None):
     """One Lloyd pass: nearest centres, and the weighted sums of the rows each centre gets.
 
     Equal to ``assign`` followed by ``centroid_update``; on the CPU one pass
@@ -101,6 +116,7 @@ def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean"):
     centers : array (n_clusters, n_features), same kind and device as X
     sample_weight : array (n_samples,) or None (all ones)
     metric : {"sqeuclidean", "inner_product", "cosine"}, as for ``assign``
+    x_sq_norms : array (n_samples,) or None, as for ``assign``
 
     Returns
     -------
@@ -116,7 +132,8 @@ def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean"):
         raise ValueError(
             f"sample_weight needs {X.shape[0]} entries, got {sample_weight.shape[0]}."
         )
-    return X, centers.astype(X.dtype, copy=False), sample_weight, code
+    return (X, centers.astype(X.dtype, copy=False), sample_weight, code,
+            _check_norms(X, x_sq_norms))
 
 
 def _check_seeding(X, x_sq_norms, closest_sq, centers, what):

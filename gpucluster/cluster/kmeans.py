@@ -33,26 +33,37 @@ _KERNEL_METRIC = {"euclidean": "sqeuclidean", "cosine": "inner_product"}
 # Building blocks shared with MiniBatchKMeans
 
 
-def labels_and_distances(X, centers, metric):
+def labels_and_distances(X, centers, metric, x_sq_norms=None):
     """Nearest centre of every row and the metric's distance to it (float64 for cosine is 1 - cos).
 
-    ``X`` must already be prepared for the metric (unit rows for cosine).
-    Returns labels (int32) and distances (X's dtype, squared for euclidean).
+    ``X`` must already be prepared for the metric (unit rows for cosine);
+    ``x_sq_norms`` are its squared row norms when the caller has them
+    (``fit_norms``). Returns labels (int32) and distances (X's dtype,
+    squared for euclidean).
     """
-    labels, distances = kernels.assign(X, centers, _KERNEL_METRIC[metric])
+    labels, distances = kernels.assign(X, centers, _KERNEL_METRIC[metric], x_sq_norms=x_sq_norms)
     if metric == "cosine":
         distances = 1.0 + distances  # negated inner product of unit vectors -> 1 - cos
     return labels, distances
 
 
-def lloyd_pass(X, centers, sample_weight, metric):
+def lloyd_pass(X, centers, sample_weight, metric, x_sq_norms=None):
     """``labels_and_distances`` plus each centre's weighted row sums and weight (float64)."""
     labels, distances, sums, weights = kernels.lloyd_step(
-        X, centers, sample_weight, _KERNEL_METRIC[metric]
+        X, centers, sample_weight, _KERNEL_METRIC[metric], x_sq_norms=x_sq_norms
     )
     if metric == "cosine":
         distances = 1.0 + distances
     return labels, distances, sums, weights
+
+
+def fit_norms(X, metric):
+    """Squared row norms of X (float64), computed once per fit; None for cosine, which needs none.
+
+    The Lloyd iterations and the k-means++ seeding rebuild squared distances
+    from them, so no iteration makes another pass over X for its norms.
+    """
+    return row_norms_sq(X) if metric == "euclidean" else None
 
 
 def weighted_sum(values, sample_weight):
@@ -113,7 +124,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     X : array of shape (n_samples, n_features), float32 or float64; NumPy, CuPy, torch or array-API
     n_clusters : int
     sample_weight : array of shape (n_samples,) or None
-    x_squared_norms : ignored; accepted for scikit-learn compatibility
+    x_squared_norms : array of shape (n_samples,) or None
+        Squared row norms of X, computed here when None.
     random_state : int, RandomState instance or None
         Random draws are made on the host, so one seed gives the same
         centres on every backend (up to rounding).
@@ -153,7 +165,10 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     # winner's row becomes the closest distances; otherwise a second pass over
     # X lowers them to the winner's.
     device = backend.device(X)
-    x_sq = xp.astype(row_norms_sq(X), X.dtype)
+    x_sq = xp.astype(
+        row_norms_sq(X) if x_squared_norms is None
+        else backend.asarray_like(x_squared_norms, X), X.dtype
+    )
     kept = (
         xp.empty((n_local_trials, n_samples), dtype=X.dtype, device=device)
         if n_local_trials <= n_features else None
@@ -191,17 +206,19 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     return centers, indices
 
 
-def init_centroids(X, n_clusters, init, random_state, sample_weight, metric):
+def init_centroids(X, n_clusters, init, random_state, sample_weight, metric, x_sq_norms=None):
     """Initial centres in X's namespace: "k-means++", "random", an array or a callable.
 
     X is already prepared for the metric (centred for euclidean, unit rows
-    for cosine), and so is an array ``init`` (by the caller).
+    for cosine), and so is an array ``init`` (by the caller); ``x_sq_norms``
+    are its squared row norms when the caller has them.
     """
     xp = backend.namespace(X)
     n_samples = X.shape[0]
     if isinstance(init, str) and init == "k-means++":
         centers, _ = kmeans_plusplus(
-            X, n_clusters, sample_weight=sample_weight, random_state=random_state
+            X, n_clusters, sample_weight=sample_weight, random_state=random_state,
+            x_squared_norms=x_sq_norms,
         )
     elif isinstance(init, str) and init == "random":
         weights = backend.to_numpy(sample_weight).astype(np.float64)
@@ -233,7 +250,7 @@ def validate_center_shape(centers, n_clusters, n_features):
 
 
 def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, verbose=0,
-                        callback=None):
+                        callback=None, x_sq_norms=None):
     """One run of Lloyd's algorithm from ``centers``.
 
     Parameters
@@ -256,6 +273,8 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
         Python float). The arrays are in X's namespace and must not be
         modified. It is called ``n_iter`` times, and the last ``centers`` are
         the returned ones.
+    x_sq_norms : array of shape (n_samples,), float64, or None, keyword-only
+        Squared row norms of X (``fit_norms``), computed once by the caller.
 
     Returns
     -------
@@ -269,7 +288,7 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     labels_old = None
     strict_convergence = False
     for i in range(max_iter):
-        labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric)
+        labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric, x_sq_norms)
         sums, weights = relocate_empty_clusters(X, sample_weight, labels, distances, sums, weights)
         centers_new = finish_centers(centers_from_sums(sums, weights, centers, X.dtype), metric)
         if verbose or callback is not None:
@@ -297,7 +316,7 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
         labels_old = labels
     if not strict_convergence:
         # Rerun the E-step so that the labels match the returned centres.
-        labels, distances = labels_and_distances(X, centers, metric)
+        labels, distances = labels_and_distances(X, centers, metric, x_sq_norms)
     return labels, weighted_sum(distances, sample_weight), centers, i + 1
 
 
@@ -519,14 +538,17 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
             # The watcher sees centres in X's coordinates, as cluster_centers_.
             callback = _shifted_back(callback, offset)
 
+        x_sq_norms = fit_norms(Xw, self.metric)
         best = None
         for _ in range(n_init):
-            centers = init_centroids(Xw, self.n_clusters, init, random_state, sample_weight, self.metric)
+            centers = init_centroids(Xw, self.n_clusters, init, random_state, sample_weight,
+                                     self.metric, x_sq_norms)
             if self.verbose:
                 print("Initialization complete")
             labels, inertia, centers, n_iter = kmeans_single_lloyd(
                 Xw, sample_weight, centers, max_iter=self.max_iter, tol=tol,
                 metric=self.metric, verbose=self.verbose, callback=callback,
+                x_sq_norms=x_sq_norms,
             )
             if best is None or (
                 inertia < best[1] and not is_same_clustering(labels, best[0], self.n_clusters)

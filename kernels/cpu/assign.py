@@ -76,7 +76,8 @@ def _argmin_tile(gram_t, offsets, scales, best, best_j):
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
-def _assign_tiles(X, centers, metric, weights, accumulate, tile_rows, n_blocks, labels, distances):
+def _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows, n_blocks, labels,
+                  distances):
     """Nearest centres of X's rows, tile by tile; returns per-block partial sums and weights.
 
     X (n, d) and centers (k, d) are C-contiguous with the same dtype. Each of
@@ -84,7 +85,9 @@ def _assign_tiles(X, centers, metric, weights, accumulate, tile_rows, n_blocks, 
     computes ``centers @ tile.T`` with a single-threaded BLAS GEMM (the caller
     limits BLAS to one thread: OpenBLAS threads spinning beside Numba's made
     a step 20x slower), takes the argmin, and with ``accumulate`` adds the
-    tile's weighted rows into its private float64 sums.
+    tile's weighted rows into its private float64 sums. ``x_sq`` (n,)
+    float64 holds the rows' squared norms, or is empty for norms computed
+    here (as ``row_sq_norms`` computes them).
     """
     n, d = X.shape
     k = centers.shape[0]
@@ -117,20 +120,23 @@ def _assign_tiles(X, centers, metric, weights, accumulate, tile_rows, n_blocks, 
                 i = start + r
                 j = best_j[r]
                 labels[i] = j
-                if metric == SQEUCLIDEAN:
-                    distances[i] = max(best[r] + _sq_norm(X[i]), 0.0)
-                elif metric == INNER_PRODUCT:
+                if metric == INNER_PRODUCT:
                     distances[i] = best[r]
                 else:
-                    # The argmin ignored the positive factor 1/|x|.
-                    x_sq = _sq_norm(X[i])
-                    distances[i] = 1.0 + best[r] / np.sqrt(x_sq) if x_sq > 0.0 else dtype(1.0)
+                    norm_sq = x_sq[i] if x_sq.shape[0] else _sq_norm(X[i])
+                    if metric == SQEUCLIDEAN:
+                        distances[i] = max(best[r] + norm_sq, 0.0)
+                    else:
+                        # The argmin ignored the positive factor 1/|x|.
+                        distances[i] = (
+                            1.0 + best[r] / np.sqrt(norm_sq) if norm_sq > 0.0 else dtype(1.0)
+                        )
                 if accumulate:
                     add_weighted_row(sums, counts, b, j, np.float64(weights[i]), X, i)
     return sums, counts
 
 
-def _run(X, centers, metric, weights, accumulate):
+def _run(X, centers, metric, weights, accumulate, x_sq=None):
     n = X.shape[0]
     labels = np.empty(n, dtype=np.int32)
     distances = np.empty(n, dtype=X.dtype)
@@ -139,13 +145,15 @@ def _run(X, centers, metric, weights, accumulate):
     n_blocks = max(1, min(n_tiles, 4 * numba.get_num_threads()))
     if weights is None:
         weights = np.ones(0, dtype=X.dtype)
+    if x_sq is None:
+        x_sq = np.empty(0, dtype=np.float64)
     with single_threaded_blas():
-        sums, counts = _assign_tiles(X, centers, metric, weights, accumulate, tile_rows,
+        sums, counts = _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows,
                                      n_blocks, labels, distances)
     return labels, distances, sums, counts
 
 
-def assign(X, centers, metric):
+def assign(X, centers, metric, x_sq=None):
     """Nearest centre for each row of X.
 
     Parameters
@@ -154,22 +162,25 @@ def assign(X, centers, metric):
     centers : ndarray (k, d), same dtype, C-contiguous
     metric : int
         A code from ``kernels.metric`` (SQEUCLIDEAN, INNER_PRODUCT or COSINE).
+    x_sq : ndarray (n,) float64 or None
+        Squared row norms of X, computed once per fit by the caller; None
+        computes them row by row.
 
     Returns
     -------
     labels : ndarray (n,) int32
     distances : ndarray (n,) in X's dtype
     """
-    labels, distances, _, _ = _run(X, centers, metric, None, False)
+    labels, distances, _, _ = _run(X, centers, metric, None, False, x_sq)
     return labels, distances
 
 
-def lloyd_step(X, centers, weights, metric):
+def lloyd_step(X, centers, weights, metric, x_sq=None):
     """``assign`` plus the weighted sums and weights of the rows given to each centre.
 
     Parameters
     ----------
-    X, centers, metric : as for ``assign``
+    X, centers, metric, x_sq : as for ``assign``
     weights : ndarray (n,), float, or None for all ones (in X's dtype)
 
     Returns
@@ -181,6 +192,6 @@ def lloyd_step(X, centers, weights, metric):
     """
     if weights is None:
         weights = np.ones(X.shape[0], dtype=X.dtype)
-    labels, distances, sums, counts = _run(X, centers, metric, weights, True)
+    labels, distances, sums, counts = _run(X, centers, metric, weights, True, x_sq)
     sums, counts = reduce_blocks(sums, counts)
     return labels, distances, sums, counts

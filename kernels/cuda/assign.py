@@ -8,9 +8,11 @@ negated inner product or the cosine distance :math:`1 - x \\cdot c / (|x||c|)`
 Two paths. Up to ``FUSED_MAX_FEATURES`` features one fused kernel computes
 every distance directly and keeps a running argmin, so the (n, k) distance
 matrix never exists. Above it the inner products come from the array
-library's matmul (cuBLAS for CuPy) over row chunks sized from free memory,
-and a second kernel rebuilds the distances from them and takes the argmin,
-as the CPU kernels do. Reference: ``tests/kernels/reference.py::assign``.
+library's matmul (cuBLAS for CuPy) over row tiles of at most
+``GRAM_TILE_BYTES``, and a second kernel rebuilds the distances from them
+(with the squared row norms the caller computed once per fit, when given)
+and takes the argmin, as the CPU kernels do.
+Reference: ``tests/kernels/reference.py::assign``.
 """
 
 import math
@@ -40,6 +42,17 @@ ARGMIN_LANES = 32
 ARGMIN_BLOCK_ROWS = 8
 # Threads per block of the one-thread-per-row norm kernel.
 NORM_BLOCK_ROWS = 128
+# Most bytes of one Gram tile (rows x k inner products), whatever the free
+# memory: a fixed tile rather than half the free memory, so assign never
+# holds a 41 GB matrix (10M x 1024 float32) nor competes with the caller's
+# allocations. Not an L2-sized tile (FAISS tiles 512 rows, ~2 MB at
+# k=1024): each tile costs a CuPy matmul and a Numba launch from Python,
+# tens of microseconds of host time, so 2 MB tiles (~20,000 per pass at 10M
+# rows) would leave the GPU waiting on the host; at 256 MiB a tile's GEMM
+# (about 65,000 rows at k=1024, d=128) runs for milliseconds, a pass takes
+# ~150 of them, and the host launches stay hidden behind the GPU work.
+# Unmeasured on a GPU (benchmarks/NOTES.md, "KMeans at scale").
+GRAM_TILE_BYTES = 2**28
 
 
 @cuda.jit(cache=NUMBA_CACHE)
@@ -213,12 +226,31 @@ def _argmin_gram(gram, x_norms, center_norms, metric, labels, distances, launch)
     )
 
 
-def _assign_gemm(X, centers, center_norms, metric, labels, distances, launch):
-    """Large-d path: matmul and ``_argmin_gram`` per row chunk; chunks halve on out-of-memory."""
+def _tile_norms(X_tile, x_sq, start, stop, metric, launch):
+    """The (squared, inverse) norm pair ``_argmin_gram_kernel`` reads for a tile's rows.
+
+    The caller's squared norms where they serve (squared Euclidean), nothing
+    for the inner product (the kernel does not read them), and
+    ``_row_norms`` otherwise.
+    """
+    if metric == INNER_PRODUCT:
+        unused = launch.lib.empty(0, dtype=X_tile.dtype)
+        return unused, unused
+    if metric == SQEUCLIDEAN and x_sq is not None:
+        return x_sq[start:stop], x_sq[start:stop]
+    return _row_norms(X_tile, launch)
+
+
+def _assign_gemm(X, centers, center_norms, metric, labels, distances, launch, x_sq=None):
+    """Large-d path: matmul and ``_argmin_gram`` per row tile; tiles halve on out-of-memory."""
     n = X.shape[0]
     k = centers.shape[0]
-    # One row of a chunk holds k inner products and two norms.
-    chunk_rows = memory.row_chunk_size(n, (k + 2) * X.itemsize, device=launch.device)
+    # One row of a tile holds k inner products and two norms.
+    bytes_per_row = (k + 2) * X.itemsize
+    chunk_rows = min(
+        memory.row_chunk_size(n, bytes_per_row, device=launch.device),
+        max(1, GRAM_TILE_BYTES // bytes_per_row),
+    )
 
     def step(start, stop):
         X_tile = X[start:stop]
@@ -226,7 +258,7 @@ def _assign_gemm(X, centers, center_norms, metric, labels, distances, launch):
         gram = launch.lib.matmul(X_tile, centers.T)
         _argmin_gram(
             gram,
-            _row_norms(X_tile, launch),
+            _tile_norms(X_tile, x_sq, start, stop, metric, launch),
             center_norms,
             metric,
             labels[start:stop],
@@ -237,7 +269,7 @@ def _assign_gemm(X, centers, center_norms, metric, labels, distances, launch):
     memory.for_each_chunk(n, chunk_rows, step)
 
 
-def assign(X, centers, metric):
+def assign(X, centers, metric, x_sq=None):
     """Nearest centre for each row of X, on the GPU.
 
     Parameters
@@ -247,6 +279,10 @@ def assign(X, centers, metric):
     centers : array (k, d), same library and dtype as X, k >= 1
     metric : int
         A code from ``kernels.metric`` (SQEUCLIDEAN, INNER_PRODUCT or COSINE).
+    x_sq : array (n,) float64 or None
+        Squared row norms of X (computed once per fit by the caller); the
+        GEMM path uses them for the squared Euclidean distance instead of a
+        norm pass over every tile. None computes them per tile.
 
     Returns
     -------
@@ -267,16 +303,16 @@ def assign(X, centers, metric):
     if d <= FUSED_MAX_FEATURES:
         _assign_fused(X, centers, center_norms[1], metric, labels, distances, launch)
     else:
-        _assign_gemm(X, centers, center_norms, metric, labels, distances, launch)
+        _assign_gemm(X, centers, center_norms, metric, labels, distances, launch, x_sq)
     return labels, distances
 
 
-def lloyd_step(X, centers, weights, metric):
+def lloyd_step(X, centers, weights, metric, x_sq=None):
     """``assign`` then ``centroid_update``: the CPU kernel's fused Lloyd pass, as two launches.
 
     Same arguments and results as ``kernels/cpu/assign.lloyd_step``
     (``weights`` may be None for all ones).
     """
-    labels, distances = assign(X, centers, metric)
+    labels, distances = assign(X, centers, metric, x_sq)
     sums, counts = centroid_update(X, labels, weights, centers.shape[0])
     return labels, distances, sums, counts

@@ -300,3 +300,25 @@ def test_is_same_clustering_agrees_with_the_loop(xp):
         seen.add(want)
         assert is_same_clustering(xp.asarray(a), xp.asarray(b), k) is want, (a, b)
     assert seen == {True, False}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_seeded_fit_gives_the_centres_of_its_seeding_within_1e5(xp, seed):
+    """float64: a seeded fit equals Lloyd (scikit-learn's) from the rows its k-means++ draws pick.
+
+    The reference seeding is the NumPy one of tests/kernels/reference_seeding.py,
+    so the seeding, the norms computed once per fit and the sums of every
+    iteration are all checked against code that has none of them.
+    """
+    from ..kernels import reference_seeding
+
+    X, _ = make_blobs_np(2500, 20, centers=12, seed=seed, cluster_std=3.0)
+    X = X + 50.0  # a mean large against the spread: the fit centres X
+    km = KMeans(12, random_state=seed).fit(xp.asarray(X))
+    mean = X.mean(0)
+    rows = reference_seeding.kmeans_plusplus(X - mean, 12, random_state=seed)
+    ref = sklearn.cluster.KMeans(12, init=X[rows], n_init=1).fit(X)
+    np.testing.assert_allclose(to_numpy(km.cluster_centers_), ref.cluster_centers_, rtol=1e-5,
+                               atol=1e-8)
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-5)
+    assert km.n_iter_ == ref.n_iter_

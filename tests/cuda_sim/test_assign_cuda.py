@@ -143,3 +143,44 @@ def test_assign_returns_empty_outputs_for_no_rows():
     labels, distances = assign_cuda.assign(X, np.ones((2, 3), dtype=np.float32), 0)
     assert labels.shape == (0,) and labels.dtype == np.int32
     assert distances.shape == (0,) and distances.dtype == np.float32
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_gemm_path_uses_the_row_norms_given(dtype, metric):
+    """Given squared norms (float64) replace the per-tile norm pass for squared Euclidean.
+
+    Norms shifted by 10 shift those distances by 10 and leave the labels,
+    so the test fails if they are ignored; the other metrics do not read them.
+    """
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((29, 3)).astype(dtype)
+    centers = rng.standard_normal((5, 3)).astype(dtype)
+    x_sq = (X.astype(np.float64) ** 2).sum(1)
+    with launch_shape("gemm"), config_context(memory_budget=7 * 7 * X.itemsize):
+        code = METRIC_CODES[metric]
+        plain = assign_cuda.assign(X, centers, code)
+        shifted = assign_cuda.assign(X, centers, code, x_sq + 10.0)
+    assert_matches_reference(X, centers, metric, *plain)
+    np.testing.assert_array_equal(shifted[0], plain[0])
+    offset = 10.0 if metric == "sqeuclidean" else 0.0
+    np.testing.assert_allclose(shifted[1], plain[1] + offset, rtol=rtol_for(dtype))
+
+
+def test_gemm_tiles_never_exceed_the_fixed_tile(monkeypatch):
+    """Tiles hold at most GRAM_TILE_BYTES of inner products, whatever memory is free."""
+    rows = []
+    monkeypatch.setattr(assign_cuda, "GRAM_TILE_BYTES", 4 * (5 + 2) * 8)  # 4 rows of k=5
+    real = assign_cuda._argmin_gram
+
+    def spy(gram, *args):
+        rows.append(gram.shape[0])
+        return real(gram, *args)
+
+    monkeypatch.setattr(assign_cuda, "_argmin_gram", spy)
+    X = np.random.default_rng(5).standard_normal((18, 3))
+    centers = X[:5].copy()
+    with launch_shape("gemm"):
+        labels, distances = assign_cuda.assign(X, centers, METRIC_CODES["sqeuclidean"])
+    assert rows == [4, 4, 4, 4, 2]
+    assert_matches_reference(X, centers, "sqeuclidean", labels, distances)

@@ -124,3 +124,33 @@ def test_lloyd_step_spans_many_tiles_and_blocks(xp):
     ref_sums, ref_counts = reference.centroid_update(X, to_numpy(labels), 5)
     np.testing.assert_allclose(to_numpy(sums), ref_sums, rtol=1e-10)
     np.testing.assert_array_equal(to_numpy(counts), ref_counts)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@settings(max_examples=20, deadline=None)
+@given(problem=problems())
+def test_given_row_norms_are_the_norms_computed_inside(problem, metric):
+    """Norms passed once per fit give the labels and distances the kernel gets alone."""
+    X, centers = problem
+    x_sq = np.einsum("ij,ij->i", X.astype(np.float64), X.astype(np.float64))
+    for step in (kernels.assign, kernels.lloyd_step):
+        plain = step(X, centers, metric=metric)
+        given_norms = step(X, centers, metric=metric, x_sq_norms=x_sq)
+        np.testing.assert_array_equal(given_norms[0], plain[0])
+        np.testing.assert_allclose(given_norms[1], plain[1], rtol=rtol_for(X.dtype),
+                                   atol=rtol_for(X.dtype))
+
+
+def test_given_row_norms_are_used_and_checked(xp):
+    """The squared distances are rebuilt from the norms given (shifted norms, shifted distances)."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 5))
+    centers = rng.normal(size=(4, 5))
+    x_sq = (X * X).sum(1)
+    labels, distances = kernels.assign(xp.asarray(X), xp.asarray(centers),
+                                       x_sq_norms=xp.asarray(x_sq + 10.0))
+    plain_labels, plain = kernels.assign(X, centers)
+    np.testing.assert_array_equal(to_numpy(labels), plain_labels)
+    np.testing.assert_allclose(to_numpy(distances), plain + 10.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="x_sq_norms must have shape"):
+        kernels.assign(X, centers, x_sq_norms=x_sq[:-1])

@@ -37,6 +37,10 @@ def _signatures(dtype):
             assign_cuda._argmin_gram_kernel,
             (matrix, vector, vector, vector, vector, metric, labels, vector),
         ),
+        (  # with the float64 squared row norms a fit computes once
+            assign_cuda._argmin_gram_kernel,
+            (matrix, nt.float64[::1], nt.float64[::1], vector, vector, metric, labels, vector),
+        ),
     ] + [
         (
             centroids_cuda._centroid_update_kernel,
