@@ -16,7 +16,7 @@ needs, and ``gpucluster.backend`` builds on them.
 
 from ._dispatch import KERNELS
 from .centers import assign, centroid_update, lloyd_step, seeding_potentials, seeding_update
-from .graph import connected_components, mst
+from .graph import connected_components, graph_mst, mst
 from .knn_graph import knn_graph, knn_recall
 from .neighbors import knn, radius_neighbors
 from .ordering import (
@@ -36,6 +36,7 @@ __all__ = [
     "centroid_update",
     "connected_components",
     "forest_roots",
+    "graph_mst",
     "knn",
     "knn_graph",
     "knn_recall",

@@ -1,7 +1,10 @@
-"""Graph kernels: ``mst`` (Boruvka over mutual reachability) and ``connected_components``.
+"""Graph kernels: ``mst`` (Boruvka over mutual reachability), ``graph_mst`` (the same
+tree restricted to a neighbour graph, its components joined exactly) and
+``connected_components``.
 
 Declared once with ``@kernel`` (see ``_dispatch.py``); implementations in
-``cpu/mst.py``, ``cpu/union_find.py`` and their ``cuda/`` namesakes.
+``cpu/mst.py``, ``cpu/graph_mst.py``, ``cpu/union_find.py`` and their ``cuda/``
+namesakes.
 References: ``tests/kernels/reference_graph.py``.
 """
 
@@ -92,6 +95,74 @@ def mst(X, core_distances=None, *, metric="euclidean", alpha=1.0):
     code, alpha = _check_points(X, core_distances, metric, alpha)
     core = None if core_distances is None else core_distances.astype(np.float64, copy=False)
     return X, core, code, alpha
+
+
+def _check_indices(indices, n):
+    """Validate a neighbour graph of n rows: (n, k) integers in [-1, n)."""
+    if indices.ndim != 2 or indices.shape[0] != n:
+        raise ValueError(f"indices must have shape ({n}, k), got {tuple(indices.shape)}.")
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be an integer array, got {indices.dtype}.")
+    if indices.size:
+        low, high = int(indices.min()), int(indices.max())
+        if low < -1 or high >= n:
+            raise ValueError(
+                f"indices must lie in [-1, {n}) (-1: no neighbour), got values from {low} "
+                f"to {high}."
+            )
+
+
+@kernel(cpu="graph_mst.graph_mst", cuda=None)
+def graph_mst(X, core_distances, indices, *, metric="euclidean", alpha=1.0):
+    """Minimum spanning tree of a neighbour graph, the components it leaves joined exactly.
+
+    The weights are those of :func:`mst`. The tree is the minimum spanning
+    forest of the graph with an edge (i, j) for every j in ``indices[i]``,
+    plus the minimum spanning tree of its components, where two components
+    are joined by their cheapest pair of points (Kruskal over all pairs of
+    points in different components, after the graph's edges). With the
+    complete graph (k = n - 1) it is :func:`mst`'s tree; with the exact k
+    nearest neighbours it is the tree fast_hdbscan and cuML build. The join
+    scans pairs of components lazily, pruned by centroid bounds, never all
+    cross pairs (see ``kernels/cpu/graph_mst.py``).
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64, finite;
+        NumPy, torch, CuPy or any array-API array
+    core_distances : array (n_samples,), floating, finite, or None;
+        same kind and device as X
+    indices : array (n_samples, k), integer, in [-1, n_samples): row i's
+        neighbours (-1 or i itself: none), for example from ``knn`` or
+        ``knn_graph``; same kind and device as X
+    metric : {"euclidean", "sqeuclidean", "cosine"}
+    alpha : float > 0
+
+    Returns
+    -------
+    edges : array (n_samples - 1, 2), int64, each row (i, j) with i < j
+    weights : array (n_samples - 1,), float64, ascending (ties: by (i, j))
+        Both in X's namespace and on X's device.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mst`, and indices of the wrong shape or out of range.
+    TypeError
+        As :func:`mst`, and indices not integer.
+
+    Notes
+    -----
+    Weights and the choice of every edge are computed in float64 from the
+    coordinates (GEMM distances only filter candidates, with a rounding
+    slack), so float32 input gives the float64 reference's tree. Host only:
+    CUDA inputs are copied to the host and the results copied back.
+    Reference: ``tests/kernels/reference_graph.py::graph_mst``.
+    """
+    code, alpha = _check_points(X, core_distances, metric, alpha)
+    _check_indices(indices, X.shape[0])
+    core = None if core_distances is None else core_distances.astype(np.float64, copy=False)
+    return X, core, indices.astype(np.int64, copy=False), code, alpha
 
 
 def _check_edges(n_nodes, sources, targets):

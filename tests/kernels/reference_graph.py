@@ -60,3 +60,46 @@ def connected_components(n_nodes, sources, targets):
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
     return rank[raw]
+
+
+def graph_mst(X, core_distances, indices, metric="euclidean", alpha=1.0):
+    """Kruskal over the graph's edges, then over every pair of points in different components.
+
+    Both passes sort by the key (w, d / alpha, i, j), so the joining edges are
+    the minimum spanning tree of the components with their cheapest pairs.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    W = mutual_reachability(X, core_distances, metric, alpha)
+    D = distances(X, metric) / alpha
+    indices = np.asarray(indices, dtype=np.int64)
+    rows = np.repeat(np.arange(n), indices.shape[1])
+    cols = indices.ravel()
+    keep = (cols >= 0) & (cols != rows)
+    graph = np.unique(np.stack([np.minimum(rows, cols)[keep], np.maximum(rows, cols)[keep]], 1),
+                      axis=0).reshape(-1, 2)
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    def kruskal(pairs, tree):
+        a, b = pairs[:, 0], pairs[:, 1]
+        for e in np.lexsort((b, a, D[a, b], W[a, b])):
+            ra, rb = root(a[e]), root(b[e])
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+                tree.append((a[e], b[e]))
+
+    tree = []
+    kruskal(graph, tree)
+    comp = np.array([root(i) for i in range(n)])
+    i, j = np.triu_indices(n, 1)
+    cross = comp[i] != comp[j]
+    kruskal(np.stack([i[cross], j[cross]], 1), tree)
+    edges = np.array(tree, dtype=np.int64).reshape(-1, 2)
+    w = W[edges[:, 0], edges[:, 1]]
+    order = np.lexsort((edges[:, 1], edges[:, 0], w))
+    return edges[order], w[order]

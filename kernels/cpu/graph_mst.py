@@ -1,0 +1,401 @@
+"""Minimum spanning tree of a neighbour graph, its components joined exactly, on the CPU.
+
+The tree has two parts:
+
+1. the minimum spanning forest of the neighbour graph (edge (i, j) for every
+   j in ``indices[i]``) under the mutual-reachability weights
+
+   .. math:: w(i, j) = \\max(c_i, c_j, \\delta(x_i, x_j) / \\alpha),
+
+   by Kruskal over the n * k edges sorted by the key (w, delta / alpha,
+   min(i, j), max(i, j)) of ``kernels/cpu/mst.py``;
+2. the components the graph leaves apart, joined by the minimum spanning
+   tree of the component graph whose edge between components C and Q is
+   the cheapest pair (i in C, j in Q) by that key. This is what Boruvka over
+   the cross-component pairs finds (fast_hdbscan and cuML join their
+   graphs so); it equals Kruskal over all cross pairs after the graph edges.
+
+The join never scans all cross pairs. Each component C gets its centroid
+c_C and radius r_C (in the space where the metric is Euclidean: X itself,
+or the rows scaled to unit norm for cosine). Two lower bounds on the
+Euclidean distance of any pair (i in C, j in Q) come from one (n, m) GEMM of
+X against the centroids:
+
+- the balls: |c_C - c_Q| - r_C - r_Q;
+- the projections on u = (c_Q - c_C) / |c_Q - c_C|: min over Q of u.x_j
+  minus max over C of u.x_i (one line through the centroids separates the
+  components even when their balls overlap).
+
+Together with the smallest core distances in C and Q they give a lower
+bound on each pair's key. Kruskal over the component pairs then runs
+lazily (the pairs in the order of their bounds, each evaluated exactly only
+when its bound comes up and C and Q are still apart), so pairs whose
+components were joined by cheaper pairs first are never evaluated. A pair
+is evaluated with GEMM tiles: C's rows in decreasing order of u.x, Q's in
+increasing order, each tile of C's rows against the prefix of Q's rows
+that the projection bound and the best pair so far leave, and no tile once
+the bound of its first row exceeds the best. Distances from the GEMM only
+filter (with a rounding slack of (d + 2) eps (|x_i|^2 + |x_j|^2)); the
+pairs that pass are measured in float64 from the coordinates, so the join
+is exact in float64, like the reference
+``tests/kernels/reference_graph.py::graph_mst``.
+
+Cost: O(n k d) for the graph's weights, O(n k log(n k)) for Kruskal, O(n m d)
+for the bounds (m components) and, per evaluated pair, at most |C| |Q| d,
+much less where the projections separate the pair.
+"""
+
+import heapq
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .._numba import NUMBA_CACHE, single_threaded_blas
+from ..metric import COSINE, EUCLIDEAN, SQEUCLIDEAN
+from .mst import _less, edge_weights
+from .union_find import new_forest, number_by_smallest, union
+
+# Rows of C per GEMM tile in a pair's evaluation, and Q's rows per tile.
+PAIR_TILE_ROWS = 32
+PAIR_TILE_COLS = 512
+
+
+@njit(cache=NUMBA_CACHE)
+def _distance(X, a, b, metric):
+    """delta(x_a, x_b) in float64 from the coordinates (as ``mst.edge_weights``)."""
+    s = 0.0
+    if metric == COSINE:
+        na = 0.0
+        nb = 0.0
+        for t in range(X.shape[1]):
+            xa = np.float64(X[a, t])
+            xb = np.float64(X[b, t])
+            s += xa * xb
+            na += xa * xa
+            nb += xb * xb
+        return 1.0 - s / np.sqrt(na * nb) if na > 0.0 and nb > 0.0 else 1.0
+    for t in range(X.shape[1]):
+        diff = np.float64(X[a, t]) - np.float64(X[b, t])
+        s += diff * diff
+    return np.sqrt(s) if metric == EUCLIDEAN else s
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _graph_edges(X, core, indices, metric, alpha):
+    """Key (w, delta / alpha, a, b) of every graph edge; a = -1 marks none (j < 0 or j == i)."""
+    n, k = indices.shape
+    w = np.empty(n * k)
+    dist = np.empty(n * k)
+    a = np.empty(n * k, dtype=np.int64)
+    b = np.empty(n * k, dtype=np.int64)
+    for i in prange(n):
+        for t in range(k):
+            e = i * k + t
+            j = indices[i, t]
+            if j < 0 or j == i:
+                a[e] = -1
+                b[e] = -1
+                w[e] = np.inf
+                dist[e] = np.inf
+                continue
+            a[e] = min(i, j)
+            b[e] = max(i, j)
+            dist[e] = _distance(X, i, j, metric) / alpha
+            w[e] = max(max(core[i], core[j]), dist[e])
+    return w, dist, a, b
+
+
+@njit(cache=NUMBA_CACHE)
+def _kruskal(parent, size, order, a, b, edges, n_edges):
+    """Add the edges in ``order`` that join two trees; returns the new edge count."""
+    for e in order:
+        if a[e] < 0:
+            continue
+        if union(parent, size, a[e], b[e]):
+            edges[n_edges, 0] = a[e]
+            edges[n_edges, 1] = b[e]
+            n_edges += 1
+    return n_edges
+
+
+@njit(cache=NUMBA_CACHE)
+def _component_geometry(Y, sq, comp, m, projections):
+    """Per component: centroid norm^2, radius and the projection extremes.
+
+    ``projections`` is Y @ centroids.T (float64). Returns (centroid_sq (m,),
+    radius (m,), high (m, m)) with high[C, Q] = max over i in C of
+    x_i . (c_Q - c_C).
+    """
+    n = Y.shape[0]
+    counts = np.zeros(m)
+    for i in range(n):
+        counts[comp[i]] += 1.0
+    # |c_C|^2 = mean over C of x_i . c_C.
+    centroid_sq = np.zeros(m)
+    for i in range(n):
+        centroid_sq[comp[i]] += projections[i, comp[i]]
+    for c in range(m):
+        centroid_sq[c] /= counts[c]
+    radius = np.zeros(m)
+    high = np.full((m, m), -np.inf)
+    for i in range(n):
+        c = comp[i]
+        r2 = sq[i] - 2.0 * projections[i, c] + centroid_sq[c]
+        radius[c] = max(radius[c], np.sqrt(max(r2, 0.0)))
+        for q in range(m):
+            high[c, q] = max(high[c, q], projections[i, q] - projections[i, c])
+    return centroid_sq, radius, high
+
+
+@njit(cache=NUMBA_CACHE)
+def _metric_bound(e, metric):
+    """Lower bound on delta from a lower bound e >= 0 on the Euclidean distance in Y.
+
+    Cosine works on unit rows (zero rows stay zero), where 1 - cos = e^2 / 2
+    for two unit rows and 1 >= e^2 / 2 when either row is zero.
+    """
+    if metric == EUCLIDEAN:
+        return e
+    if metric == SQEUCLIDEAN:
+        return e * e
+    return 0.5 * e * e
+
+
+@njit(cache=NUMBA_CACHE)
+def _euclidean_reach(w, metric, alpha):
+    """The largest Euclidean distance in Y whose delta / alpha is at most w."""
+    bound = w * alpha
+    if metric == EUCLIDEAN:
+        return bound
+    if metric == SQEUCLIDEAN:
+        return np.sqrt(bound)
+    return np.sqrt(2.0 * bound)
+
+
+@njit(cache=NUMBA_CACHE)
+def _reach_slack(reach):
+    """``reach`` widened by a relative 1e-9 for the rounding of the float64 projections."""
+    return reach * (1.0 + 1e-9) + 1e-9
+
+
+@njit(cache=NUMBA_CACHE)
+def _tile_best(X, Y, sq, core, rows, row_proj, cols, col_proj, col_block, start, stop,
+               metric, alpha, slack, best):
+    """Best key over rows[start:stop] x cols (Q's rows), pruned by projections; updates best.
+
+    ``best`` is [w, dist, a, b] (float64). A pair (i, j) is at least
+    col_proj[j] - row_proj[i] apart, so the tile needs only the prefix of
+    Q's rows (sorted by projection) within reach of its first row, and each
+    row only the prefix within its own reach.
+    """
+    top = row_proj[start]
+    limit = _reach_slack(_euclidean_reach(best[0], metric, alpha))
+    m = np.searchsorted(col_proj, top + limit, side="right")
+    if m == 0:
+        return
+    d = Y.shape[1]
+    block = np.empty((stop - start, d), dtype=Y.dtype)
+    for r in range(stop - start):
+        block[r] = Y[rows[start + r]]
+    for c0 in range(0, m, PAIR_TILE_COLS):
+        limit = _reach_slack(_euclidean_reach(best[0], metric, alpha))
+        if col_proj[c0] - top > limit:
+            break
+        c1 = min(m, c0 + PAIR_TILE_COLS)
+        gram = np.dot(block, col_block[c0:c1].T)
+        for r in range(stop - start):
+            i = rows[start + r]
+            if core[i] > best[0]:
+                continue
+            reach_i = row_proj[start + r] + _reach_slack(_euclidean_reach(best[0], metric, alpha))
+            for jj in range(c1 - c0):
+                if col_proj[c0 + jj] > reach_i:
+                    break
+                j = cols[c0 + jj]
+                if core[j] > best[0]:
+                    continue
+                e2 = sq[i] + sq[j] - 2.0 * np.float64(gram[r, jj])
+                e2 -= slack * (sq[i] + sq[j])
+                lower = _metric_bound(np.sqrt(max(e2, 0.0)), metric) / alpha
+                if max(max(core[i], core[j]), lower) > best[0]:
+                    continue
+                dist = _distance(X, i, j, metric) / alpha
+                w = max(max(core[i], core[j]), dist)
+                a, b = min(i, j), max(i, j)
+                if _less(w, dist, a * (X.shape[0] + 1) + b, best[0], best[1],
+                         np.int64(best[2]) * (X.shape[0] + 1) + np.int64(best[3])):
+                    best[0] = w
+                    best[1] = dist
+                    best[2] = a
+                    best[3] = b
+                    reach_i = row_proj[start + r] + _reach_slack(
+                        _euclidean_reach(best[0], metric, alpha))
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _pair_best(X, Y, sq, core, rows, row_proj, cols, col_proj, metric, alpha, slack):
+    """Cheapest key (w, dist, a, b) between the rows (C, by decreasing projection on
+    u) and cols (Q, by increasing projection); the first tile sets the bound for the rest."""
+    n_rows = rows.shape[0]
+    col_block = np.empty((cols.shape[0], Y.shape[1]), dtype=Y.dtype)
+    for c in range(cols.shape[0]):
+        col_block[c] = Y[cols[c]]
+    best = np.array([np.inf, np.inf, -1.0, -1.0])
+    first = min(n_rows, PAIR_TILE_ROWS)
+    _tile_best(X, Y, sq, core, rows, row_proj, cols, col_proj, col_block, 0, first,
+               metric, alpha, slack, best)
+    n_tiles = (n_rows - first + PAIR_TILE_ROWS - 1) // PAIR_TILE_ROWS
+    found = np.empty((n_tiles, 4))
+    for t in prange(n_tiles):
+        mine = best.copy()
+        start = first + t * PAIR_TILE_ROWS
+        _tile_best(X, Y, sq, core, rows, row_proj, cols, col_proj, col_block, start,
+                   min(n_rows, start + PAIR_TILE_ROWS), metric, alpha, slack, mine)
+        found[t] = mine
+    n = X.shape[0] + 1
+    for t in range(n_tiles):
+        if _less(found[t, 0], found[t, 1], np.int64(found[t, 2]) * n + np.int64(found[t, 3]),
+                 best[0], best[1], np.int64(best[2]) * n + np.int64(best[3])):
+            best[:] = found[t]
+    return best
+
+
+class _Join:
+    """Lazy Kruskal over the component pairs (see the module docstring)."""
+
+    def __init__(self, X, core, comp, m, metric, alpha):
+        self.X, self.core, self.comp, self.m = X, core, comp, m
+        self.metric, self.alpha = metric, alpha
+        if metric == COSINE:
+            Y = X.astype(np.float64)
+            norms = np.sqrt(np.einsum("ij,ij->i", Y, Y))
+            Y /= np.where(norms > 0, norms, 1.0)[:, None]
+        else:
+            Y = X
+        self.Y = np.ascontiguousarray(Y)
+        self.sq = np.einsum("ij,ij->i", self.Y.astype(np.float64), self.Y.astype(np.float64))
+        eps = float(np.finfo(self.Y.dtype).eps)
+        self.slack = (self.Y.shape[1] + 2) * eps
+        counts = np.bincount(comp, minlength=m).astype(np.float64)
+        centroids = np.zeros((m, self.Y.shape[1]))
+        np.add.at(centroids, comp, self.Y)
+        centroids /= counts[:, None]
+        self.projections = self.Y.astype(np.float64) @ centroids.T
+        centroid_sq, radius, self.high = _component_geometry(
+            self.Y, self.sq, comp, m, self.projections)
+        gram = centroids @ centroids.T
+        separation = np.sqrt(np.maximum(
+            centroid_sq[:, None] + centroid_sq[None, :] - 2.0 * gram, 0.0))
+        self.separation = separation
+        min_core = np.full(m, np.inf)
+        np.minimum.at(min_core, comp, core)
+        self.members = np.split(np.argsort(comp, kind="stable"), np.cumsum(counts[:-1].astype(np.int64)))
+        # Bounds on the Euclidean distance in Y of every pair, then on its key.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gap = -(self.high + self.high.T) / np.where(separation > 0, separation, np.inf)
+        euclid = np.maximum(np.maximum(separation - radius[:, None] - radius[None, :], gap), 0.0)
+        euclid = euclid * (1.0 - 1e-9) - 1e-9 * np.sqrt(centroid_sq.max() + 1.0)
+        euclid = np.maximum(euclid, 0.0)
+        if metric == EUCLIDEAN:
+            delta = euclid
+        elif metric == SQEUCLIDEAN:
+            delta = euclid * euclid
+        else:
+            delta = 0.5 * euclid * euclid
+        self.bound = np.maximum(np.maximum(min_core[:, None], min_core[None, :]), delta / alpha)
+
+    def pair(self, c, q):
+        """Exact cheapest key between components c and q: (w, dist, a, b)."""
+        if len(self.members[c]) > len(self.members[q]):
+            c, q = q, c
+        rows, cols = self.members[c], self.members[q]
+        if self.separation[c, q] > 0:
+            # Projections on u = (c_q - c_c) / |c_q - c_c|, up to the common factor.
+            row_proj = (self.projections[rows, q] - self.projections[rows, c]) / self.separation[c, q]
+            col_proj = (self.projections[cols, q] - self.projections[cols, c]) / self.separation[c, q]
+        else:
+            row_proj = np.zeros(len(rows))
+            col_proj = np.zeros(len(cols))
+        by_row = np.argsort(-row_proj, kind="stable")
+        by_col = np.argsort(col_proj, kind="stable")
+        best = _pair_best(self.X, self.Y, self.sq, self.core, rows[by_row], row_proj[by_row],
+                          cols[by_col], col_proj[by_col], self.metric, self.alpha, self.slack)
+        return float(best[0]), float(best[1]), int(best[2]), int(best[3])
+
+    def tree(self, edges, n_edges):
+        """Add the m - 1 joining edges to ``edges``; returns the new count."""
+        m = self.m
+        upper = np.triu_indices(m, 1)
+        bounds = self.bound[upper]
+        order = np.argsort(bounds, kind="stable")
+        parent = list(range(m))
+
+        def root(c):
+            while parent[c] != c:
+                parent[c] = parent[parent[c]]
+                c = parent[c]
+            return c
+
+        evaluated = []  # heap of exact pair keys (w, dist, a, b, c, q)
+        joined = 0
+        position = 0
+        with single_threaded_blas():
+            while joined < m - 1:
+                next_bound = bounds[order[position]] if position < len(order) else np.inf
+                if evaluated and evaluated[0][0] < next_bound:
+                    w, dist, a, b, c, q = heapq.heappop(evaluated)
+                    rc, rq = root(c), root(q)
+                    if rc != rq:
+                        parent[max(rc, rq)] = min(rc, rq)
+                        edges[n_edges] = (a, b)
+                        n_edges += 1
+                        joined += 1
+                    continue
+                if position == len(order):
+                    raise RuntimeError("the component join made no progress.")
+                p = order[position]
+                position += 1
+                c, q = int(upper[0][p]), int(upper[1][p])
+                if root(c) == root(q):
+                    continue
+                w, dist, a, b = self.pair(c, q)
+                heapq.heappush(evaluated, (w, dist, a, b, c, q))
+        return n_edges
+
+
+def graph_mst(X, core, indices, metric, alpha):
+    """Minimum spanning tree of the neighbour graph, its components joined exactly.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float32 or float64, finite
+    core : ndarray (n,) float64 core distances, or None for plain distances
+    indices : ndarray (n, k) int64, neighbours of each row (-1: none)
+    metric : int, a code from ``kernels.metric`` (EUCLIDEAN, SQEUCLIDEAN or COSINE)
+    alpha : float > 0
+
+    Returns
+    -------
+    edges : ndarray (n - 1, 2) int64, i < j in each row
+    weights : ndarray (n - 1,) float64, sorted by (weight, i, j)
+    """
+    n = X.shape[0]
+    if core is None:
+        core = np.zeros(n, dtype=np.float64)
+    alpha = float(alpha)
+    edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
+    if n <= 1:
+        return edges, np.empty(0, dtype=np.float64)
+    X = np.ascontiguousarray(X)
+    w, dist, a, b = _graph_edges(X, core, np.ascontiguousarray(indices), metric, alpha)
+    order = np.lexsort((b, a, dist, w))
+    parent, size = new_forest(n)
+    n_edges = _kruskal(parent, size, order, a, b, edges, 0)
+    if n_edges < n - 1:
+        comp = number_by_smallest(parent)
+        join = _Join(X, core, comp, int(comp.max()) + 1, metric, alpha)
+        n_edges = join.tree(edges, n_edges)
+    weights = edge_weights(X, core, edges, metric, alpha)
+    order = np.lexsort((edges[:, 1], edges[:, 0], weights))
+    return edges[order], weights[order]
