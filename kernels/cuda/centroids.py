@@ -1,10 +1,21 @@
-"""Weighted per-cluster sums and counts on the GPU with numba.cuda.
+"""Weighted per-cluster sums and counts on the GPU with numba.cuda, by a sort-by-label segmented sum.
 
 .. math:: S_j = \\sum_{i: l_i = j} w_i x_i, \\qquad W_j = \\sum_{i: l_i = j} w_i
 
-Rows with a negative label (noise) are skipped. Accumulation is in float64
-with atomic adds, so the result does not depend on the launch shape beyond
-float64 rounding (the order of the adds is not fixed).
+Rows with a label outside [0, n_clusters) (noise) are skipped. The rows are
+ordered by label (the array library's argsort: CUB's radix sort on
+CuPy), so each cluster's rows form one run of the order. Each run is cut
+into work items of at most ``ITEM_ROWS`` rows; one block sums one item into
+a float64 partial row, and a second kernel adds each cluster's partial rows
+in item order. No atomics at all: float64 atomics on a few hot addresses
+serialise (k-means with few clusters sends millions of rows to each), and
+without them the order of the additions, so the result, is the same in
+every run.
+The alternative, a one-hot GEMM, costs as many multiply-adds as the
+assignment itself (2 n k d) to save a sort of n labels. cuML's
+``update_centroids`` also reduces rows by key (``reduce_rows_by_key``)
+rather than by contended atomics. Unmeasured on a GPU (benchmarks/NOTES.md,
+"KMeans at scale").
 Reference: ``tests/kernels/reference.py::centroid_update``.
 """
 
@@ -14,56 +25,104 @@ from numba import cuda, float64
 from .._numba import NUMBA_CACHE
 from ._launch import launch_for, n_blocks
 
-# float64 entries of the per-block shared partial, at most (32 KiB): used
-# when the n_clusters * (d + 1) sums and counts fit, so that threads of a
-# block mostly collide in fast shared-memory atomics and each block adds to
-# global memory once. Larger outputs spread the adds over so many addresses
-# that global atomics rarely collide. To be tuned by benchmark on a GPU.
-SHARED_PARTIAL_ENTRIES = 4096
-BLOCK_THREADS = 256
-# Blocks stride over the data, so each block's flush of its partial is paid
-# once per many rows: a few blocks per SM (132 SMs on an H100).
-MAX_BLOCKS = 1024
+# Rows of one work item. Small enough that a large cluster is shared by many
+# blocks, large enough that the partial rows (n / ITEM_ROWS + k of them) and
+# the second pass over them stay small next to X.
+ITEM_ROWS = 2048
+# Block shape of the item kernel: FEATURE_LANES threads (a warp) read
+# consecutive features of one row (coalesced), ROW_LANES rows at a time.
+FEATURE_LANES = 32
+ROW_LANES = 8
+# Threads per block of the kernel adding up partial rows, one per output entry.
+REDUCE_THREADS = 256
 
 
 @cuda.jit(cache=NUMBA_CACHE)
-def _centroid_update_kernel(X, labels, weights, n_clusters, use_shared, out):
-    """Add ``w_i * X[i, t]`` to ``out[l_i * d + t]`` and ``w_i`` to ``out[n_clusters * d + l_i]``.
+def _item_sums_kernel(X, order, weights, run_starts, item_offsets, partial):
+    """partial[b, :d] = sum of w_i X[i] and partial[b, d] = sum of w_i over item b's rows.
 
-    X (n, d) is C-contiguous float32 or float64, labels (n,) any integer
-    (outside [0, n_clusters) skipped), weights (n,) float or None for all
-    ones; ``out`` is zeroed float64 of size n_clusters * (d + 1), sums then
-    counts. A 1-D grid strides over the n * d elements of X, so consecutive
-    threads read consecutive elements (coalesced) whatever d is, and adds
-    them with float64 atomics. With ``use_shared`` the launch gives each
-    block dynamic shared memory for a partial copy of ``out``: the block
-    zeroes it, accumulates into it, then adds it to ``out`` with one global
-    atomic per entry. One kernel with a flag rather than two sharing a
-    device function: compiling a call to a device function asks for the
-    current GPU, so ``compile_ptx`` would fail on machines without one.
+    X (n, d) C-contiguous float32 or float64; ``order`` (n,) int64, the row
+    indices sorted by label; weights (n,) float or None for all ones;
+    ``run_starts`` (k + 1,) int64, where cluster j's run of ``order``
+    starts (``run_starts[k]`` is its end); ``item_offsets`` (k + 1,) int64,
+    the first item of each cluster. One block per item, of shape
+    (``FEATURE_LANES``, ``ROW_LANES``): the block finds its cluster by a
+    binary search of ``item_offsets``, then for each group of
+    ``FEATURE_LANES`` columns (column d standing for the weight) every
+    thread sums its column over every ``ROW_LANES``-th row in float64, and
+    the ``ROW_LANES`` sums are added in shared memory in a fixed order.
     """
-    partial = cuda.shared.array(0, float64)
-    n, d = X.shape
-    size = out.shape[0]
-    if use_shared:
-        for e in range(cuda.threadIdx.x, size, cuda.blockDim.x):
-            partial[e] = 0.0
+    shared = cuda.shared.array((ROW_LANES, FEATURE_LANES), float64)
+    item = cuda.blockIdx.x
+    lane = cuda.threadIdx.x
+    row_lane = cuda.threadIdx.y
+    d = X.shape[1]
+    # The cluster j with item_offsets[j] <= item < item_offsets[j + 1]
+    # (empty clusters have no items, so the last such j).
+    lo = 0
+    hi = item_offsets.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if item_offsets[mid] <= item:
+            lo = mid
+        else:
+            hi = mid
+    start = run_starts[lo] + (item - item_offsets[lo]) * ITEM_ROWS
+    stop = min(run_starts[lo + 1], start + ITEM_ROWS)
+    for first in range(0, d + 1, FEATURE_LANES):
+        f = first + lane
+        acc = 0.0
+        for p in range(start + row_lane, stop, ROW_LANES):
+            i = order[p]
+            w = 1.0 if weights is None else float64(weights[i])
+            if f < d:
+                acc += w * X[i, f]
+            elif f == d:
+                acc += w
+        shared[row_lane, lane] = acc
         cuda.syncthreads()
-    target = partial if use_shared else out
-    for e in range(cuda.grid(1), n * d, cuda.gridsize(1)):
-        i = e // d
-        t = e - i * d
-        j = labels[i]
-        if j < 0 or j >= n_clusters:
-            continue
-        w = 1.0 if weights is None else float64(weights[i])
-        cuda.atomic.add(target, j * d + t, w * X[i, t])
-        if t == 0:
-            cuda.atomic.add(target, n_clusters * d + j, w)
-    if use_shared:
-        cuda.syncthreads()
-        for e in range(cuda.threadIdx.x, size, cuda.blockDim.x):
-            cuda.atomic.add(out, e, partial[e])
+        if row_lane == 0 and f <= d:
+            s = 0.0
+            for r in range(ROW_LANES):
+                s += shared[r, lane]
+            partial[item, f] = s
+        cuda.syncthreads()  # shared is read before the next columns overwrite it
+
+
+@cuda.jit(cache=NUMBA_CACHE)
+def _reduce_items_kernel(partial, item_offsets, sums, counts):
+    """sums[j, f] (and counts[j] for f = d) = the sum of cluster j's partial rows, in item order.
+
+    partial (items, d + 1) float64; item_offsets (k + 1,) int64; sums (k, d)
+    and counts (k,) float64. One thread per output entry; a cluster with no
+    items gets 0.
+    """
+    e = cuda.grid(1)
+    width = partial.shape[1]
+    k = counts.shape[0]
+    if e >= k * width:
+        return
+    j = e // width
+    f = e - j * width
+    s = 0.0
+    for item in range(item_offsets[j], item_offsets[j + 1]):
+        s += partial[item, f]
+    if f < width - 1:
+        sums[j, f] = s
+    else:
+        counts[j] = s
+
+
+def _runs(labels, n_clusters, lib):
+    """(order, run_starts, item_offsets, n_items) of the segmented sum: one sort of the labels."""
+    order = lib.argsort(labels)
+    run_starts = lib.searchsorted(
+        labels[order], lib.arange(n_clusters + 1, dtype=labels.dtype)
+    ).astype(lib.int64)
+    items = (run_starts[1:] - run_starts[:-1] + ITEM_ROWS - 1) // ITEM_ROWS
+    item_offsets = lib.zeros(n_clusters + 1, dtype=lib.int64)
+    item_offsets[1:] = lib.cumsum(items)
+    return order.astype(lib.int64, copy=False), run_starts, item_offsets, int(item_offsets[-1])
 
 
 def centroid_update(X, labels, weights, n_clusters):
@@ -81,17 +140,26 @@ def centroid_update(X, labels, weights, n_clusters):
     -------
     sums : array (n_clusters, d) float64
     counts : array (n_clusters,) float64
-        Both in X's array library, computed on CuPy's current stream.
+        Both in X's array library, computed on CuPy's current stream; the
+        same in every run (no atomics).
     """
     launch = launch_for(X)
-    X = launch.lib.ascontiguousarray(X)
+    lib = launch.lib
+    X = lib.ascontiguousarray(X)
     d = X.shape[1]
-    out = launch.lib.zeros(n_clusters * (d + 1), dtype=np.float64)
-    if X.size > 0:
-        use_shared = out.shape[0] <= SHARED_PARTIAL_ENTRIES
-        shared_bytes = out.nbytes if use_shared else 0
-        blocks = min(n_blocks(X.size, BLOCK_THREADS), MAX_BLOCKS)
-        _centroid_update_kernel[blocks, BLOCK_THREADS, launch.stream, shared_bytes](
-            X, labels, weights, n_clusters, use_shared, out
-        )
-    return out[: n_clusters * d].reshape(n_clusters, d), out[n_clusters * d :]
+    sums = lib.zeros((n_clusters, d), dtype=np.float64)
+    counts = lib.zeros(n_clusters, dtype=np.float64)
+    if X.shape[0] == 0 or n_clusters == 0:
+        return sums, counts
+    order, run_starts, item_offsets, n_items = _runs(lib.asarray(labels), n_clusters, lib)
+    if n_items == 0:
+        return sums, counts
+    partial = lib.empty((n_items, d + 1), dtype=np.float64)
+    _item_sums_kernel[n_items, (FEATURE_LANES, ROW_LANES), launch.stream](
+        X, order, weights, run_starts, item_offsets, partial
+    )
+    entries = n_clusters * (d + 1)
+    _reduce_items_kernel[n_blocks(entries, REDUCE_THREADS), REDUCE_THREADS, launch.stream](
+        partial, item_offsets, sums, counts
+    )
+    return sums, counts

@@ -1,7 +1,9 @@
 """kernels.cuda.centroids under the CUDA simulator, against reference.py::centroid_update.
 
-Both modes of the kernel run: the shared-memory partial (the default for
-these tiny outputs) and global atomics (forced by a shared capacity of 0).
+Two launch shapes run: the production one, and a small one (work items of
+three rows, two feature lanes by two row lanes, reductions of four threads)
+under which large clusters span several items, columns span several lane
+groups and the outputs span several blocks.
 """
 
 import numpy as np
@@ -14,22 +16,25 @@ from tests._helpers import rtol_for
 from tests.kernels import reference
 
 DTYPES = (np.float32, np.float64)
-PATHS = ("shared", "global")
+PATHS = ("small", "production")
 
 
 def run_centroid_update(X, labels, weights, n_clusters, path):
     with pytest.MonkeyPatch.context() as mp:
-        if path == "global":
-            mp.setattr(centroids_cuda, "SHARED_PARTIAL_ENTRIES", 0)
+        if path == "small":
+            mp.setattr(centroids_cuda, "ITEM_ROWS", 3)
+            mp.setattr(centroids_cuda, "FEATURE_LANES", 2)
+            mp.setattr(centroids_cuda, "ROW_LANES", 2)
+            mp.setattr(centroids_cuda, "REDUCE_THREADS", 4)
         return centroids_cuda.centroid_update(X, labels, weights, n_clusters)
 
 
 def assert_matches_reference(X, labels, weights, n_clusters, sums, counts):
     """float64 sums and counts equal the reference's up to float64 rounding.
 
-    Atomic adds come in no fixed order, so each entry may differ by float64
-    rounding of its terms: the tolerance is rtol_for(float64) times the sum
-    of the terms' magnitudes.
+    The kernel adds in its own (fixed) order, so each entry may differ by
+    float64 rounding of its terms: the tolerance is rtol_for(float64) times
+    the sum of the terms' magnitudes.
     """
     k, d = n_clusters, X.shape[1]
     assert sums.dtype == np.float64 and sums.shape == (k, d)
@@ -95,3 +100,23 @@ def test_centroid_update_returns_zeros_for_no_rows():
     )
     np.testing.assert_array_equal(sums, np.zeros((2, 3)))
     np.testing.assert_array_equal(counts, np.zeros(2))
+
+
+def test_centroid_update_with_one_large_cluster():
+    """A skewed labelling (most rows in one cluster, split over many items) under both launches."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((60, 5)) * 1e3
+    labels = np.where(rng.random(60) < 0.8, 1, rng.integers(-1, 4, 60))  # one big cluster
+    weights = rng.random(60)
+    small = run_centroid_update(X, labels, weights, 4, "small")
+    production = run_centroid_update(X, labels, weights, 4, "production")
+    assert_matches_reference(X, labels, weights, 4, *small)
+    assert_matches_reference(X, labels, weights, 4, *production)
+
+
+def test_centroid_update_skips_labels_past_n_clusters():
+    X = np.arange(12.0).reshape(6, 2)
+    labels = np.array([0, 3, 1, 5, 0, -2])
+    sums, counts = run_centroid_update(X, labels, None, 2, "small")
+    np.testing.assert_array_equal(sums, [[8.0, 10.0], [4.0, 5.0]])
+    np.testing.assert_array_equal(counts, [2.0, 1.0])

@@ -43,11 +43,15 @@ def _signatures(dtype):
         ),
     ] + [
         (
-            centroids_cuda._centroid_update_kernel,
-            (matrix, label_type, weights, nt.int64, nt.boolean, nt.float64[::1]),
+            centroids_cuda._item_sums_kernel,
+            (matrix, nt.int64[::1], weights, nt.int64[::1], nt.int64[::1], nt.float64[:, ::1]),
         )
-        for label_type in (nt.int32[::1], nt.int64[::1])
-        for weights in (nt.none, vector)
+        for weights in (nt.none, vector, nt.float64[::1])
+    ] + [
+        (
+            centroids_cuda._reduce_items_kernel,
+            (nt.float64[:, ::1], nt.int64[::1], nt.float64[:, ::1], nt.float64[::1]),
+        )
     ]
 
 
