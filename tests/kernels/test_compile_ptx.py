@@ -12,6 +12,7 @@ from numba import types as nt
 from gpucluster.kernels.cuda import assign as assign_cuda
 from gpucluster.kernels.cuda import centroids as centroids_cuda
 from gpucluster.kernels.cuda import knn as knn_cuda
+from gpucluster.kernels.cuda import knn_graph as knn_graph_cuda
 from gpucluster.kernels.cuda import mst as mst_cuda
 from gpucluster.kernels.cuda import radius as radius_cuda
 from gpucluster.kernels.cuda import seeding as seeding_cuda
@@ -163,6 +164,24 @@ def _nvvm():
     "kernel, signature", CASES + GRAPH_CASES + NEIGHBOR_CASES + SEEDING_CASES
 )
 def test_kernel_compiles_to_ptx(kernel, signature):
+    ptx, _ = cuda.compile_ptx(kernel, signature, cc=CC)
+    assert ".entry" in ptx
+    assert kernel.py_func.__name__ in ptx
+
+
+KNN_GRAPH_CASES = [
+    pytest.param(
+        knn_graph_cuda._block_merge_kernel,
+        (dtype[:, ::1], nt.int64[::1], nt.float64[::1], nt.int64, nt.int64, nt.float64[:, ::1],
+         nt.int64[:, ::1]),
+        id=f"_block_merge_kernel-{dtype}",
+    )
+    for dtype in (nt.float32, nt.float64)
+]
+
+
+@pytest.mark.parametrize("kernel, signature", KNN_GRAPH_CASES)
+def test_knn_graph_kernel_compiles_to_ptx(kernel, signature):
     ptx, _ = cuda.compile_ptx(kernel, signature, cc=CC)
     assert ".entry" in ptx
     assert kernel.py_func.__name__ in ptx
