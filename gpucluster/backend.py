@@ -26,12 +26,14 @@ from .kernels.arrays import (  # noqa: F401  (re-exported for the layers above)
     _is_torch,
     array_kind,
     cuda_view,
+    detached,
     device_of,
     host_view,
     is_cuda_array,
     namespace,
     to_numpy,
     wrap_cuda_like,
+    torch_waits_for_cupy,
     wrap_like,
 )
 from .kernels.memory import (  # noqa: F401  (re-exported for the layers above)
@@ -164,18 +166,20 @@ def to_device(X, device):
 
     Host arrays stay in their own namespace on "cpu"; CUDA data becomes a
     NumPy array. On "cuda" everything becomes CuPy: torch CUDA tensors and
-    ``__cuda_array_interface__`` objects are wrapped without a copy.
+    ``__cuda_array_interface__`` objects are wrapped without a copy. Torch
+    tensors lose their autograd graph on every path (``requires_grad`` is
+    read like any tensor), and a torch CUDA tensor is ordered after torch's
+    current stream (``kernels.arrays.cuda_view``).
     """
+    X = detached(X)
     if device == "cpu":
         if not is_cuda_array(X):
             return X
         return to_numpy(X)
     import cupy
 
-    if _is_cupy(X):
-        return X
     if is_cuda_array(X):
-        return cupy.asarray(X)
+        return cuda_view(X)
     return cupy.asarray(to_numpy(X))
 
 
@@ -204,10 +208,13 @@ def to_output(arr, like, output_type="input"):
 def asarray_like(arr, like):
     """Convert ``arr`` to the kind and device recorded in ``like`` (an InputLike or an array).
 
-    Copies only when the library or the device changes.
+    Copies only when the library or the device changes. Torch tensors come
+    back detached; a CuPy result handed over as a torch CUDA tensor is
+    ordered before torch's current stream.
     """
     if not isinstance(like, InputLike):
         like = describe_input(like)
+    arr = detached(arr)
     kind, device = like.kind, like.device
     if kind == "numpy":
         return to_numpy(arr)
@@ -226,6 +233,8 @@ def asarray_like(arr, like):
         if _is_torch(arr):
             return arr.to(device)
         if is_cuda_array(arr):
+            if _is_cupy(arr):
+                torch_waits_for_cupy(torch.device(device))
             return torch.as_tensor(arr, device=device)
         return torch.from_numpy(np.ascontiguousarray(to_numpy(arr))).to(device)
     if kind == "array_api_strict":

@@ -6,6 +6,18 @@ numba.cuda kernels). This module names an array's library and side
 read (``host_view``, ``cuda_view``), and puts results back in the caller's
 library and device (``wrap_like``). ``gpucluster.backend`` builds on it.
 
+Torch tensors are viewed without their autograd graph (``detached``): a
+tensor with ``requires_grad`` is read like any other (no gradient flows
+through clustering), on the CPU and on CUDA alike. A torch CUDA tensor is
+also ordered across streams, in both directions, without blocking the host:
+before CuPy or Numba work reads it, CuPy's current stream waits on an event
+recorded on torch's current stream (``cupy_waits_for_torch``, called by
+``cuda_view``), so whatever torch queued to produce it is done first; before
+a result computed on CuPy's stream is handed back as a torch tensor, torch's
+current stream waits on CuPy's (``torch_waits_for_cupy``). An event wait
+rather than a stream synchronisation, because it keeps the GPU queue full;
+nothing is recorded when the two libraries already share a stream.
+
 CuPy, torch and array_api_strict are never imported here unless an array
 of theirs has already arrived (``sys.modules`` is checked first), so
 importing this module needs none of them.
@@ -70,6 +82,66 @@ def namespace(*arrays):
     return array_api_compat.array_namespace(*(a for a in arrays if a is not None))
 
 
+def detached(x):
+    """``x`` without torch's autograd graph (``detach()``: the same memory, no copy).
+
+    Tensors that need no gradient and arrays of other libraries come back
+    as they are (the same object).
+    """
+    return x.detach() if _is_torch(x) and x.requires_grad else x
+
+
+def _torch_device_index(device):
+    import torch
+
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def cupy_waits_for_torch(device):
+    """Make CuPy's current stream wait for the work queued so far on torch's current stream.
+
+    ``device`` is the torch CUDA device of the tensor about to be read. An
+    event is recorded on torch's stream and waited on by CuPy's (the host
+    does not block); nothing happens when both are the same stream.
+    """
+    import cupy
+    import torch
+
+    index = _torch_device_index(device)
+    torch_ptr = torch.cuda.current_stream(index).cuda_stream
+    cupy_stream = cupy.cuda.get_current_stream()
+    if cupy_stream.ptr == torch_ptr:
+        return
+    with cupy.cuda.Device(index):
+        event = cupy.cuda.Event(block=False, disable_timing=True)
+        source = cupy.cuda.Stream.null if torch_ptr == 0 else cupy.cuda.ExternalStream(torch_ptr)
+        event.record(source)
+    cupy_stream.wait_event(event)
+
+
+def torch_waits_for_cupy(device):
+    """Make torch's current stream wait for the work queued so far on CuPy's current stream.
+
+    ``device`` is the torch CUDA device the result is handed over on; the
+    converse of ``cupy_waits_for_torch``.
+    """
+    import cupy
+    import torch
+
+    index = _torch_device_index(device)
+    torch_stream = torch.cuda.current_stream(index)
+    cupy_ptr = cupy.cuda.get_current_stream().ptr
+    if cupy_ptr == torch_stream.cuda_stream:
+        return
+    if cupy_ptr == 0:
+        source = torch.cuda.default_stream(index)
+    else:
+        source = torch.cuda.ExternalStream(cupy_ptr, device=index)
+    event = torch.cuda.Event()
+    event.record(source)
+    torch_stream.wait_event(event)
+
+
 def to_numpy(x):
     """Return ``x`` as a NumPy array (a view where the memory is host memory)."""
     if isinstance(x, np.ndarray):
@@ -93,10 +165,19 @@ def host_view(x):
 
 
 def cuda_view(x):
-    """A CuPy view of CUDA array ``x`` (CuPy, torch CUDA or CUDA array interface), no copy."""
+    """A CuPy view of CUDA array ``x`` (CuPy, torch CUDA or CUDA array interface), no copy.
+
+    A torch tensor is detached first and CuPy's current stream is made to
+    wait for torch's (see the module docstring).
+    """
     import cupy
 
-    return x if _is_cupy(x) else cupy.asarray(x)
+    if _is_cupy(x):
+        return x
+    if _is_torch(x):
+        x = detached(x)
+        cupy_waits_for_torch(x.device)
+    return cupy.asarray(x)
 
 
 def wrap_like(arr, like):
@@ -122,6 +203,8 @@ def wrap_cuda_like(arr, like):
     if _is_torch(like):
         import torch
 
+        if _is_cupy(arr):
+            torch_waits_for_cupy(like.device)
         return torch.as_tensor(arr, device=like.device)
     import cupy
 

@@ -1,9 +1,13 @@
 """backend: namespaces and coercion, device choice, output conversion, chunking, gap fillers."""
 
+import sys
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from gpucluster import _config, backend, config_context, get_config, set_config
+from gpucluster.kernels import arrays
 
 from ._helpers import assert_same_kind, to_numpy
 
@@ -180,3 +184,179 @@ def test_unique_counts_sorted(xp):
     values, counts = backend.unique_counts(xp.asarray(np.array([5, 1, 5, 5, -1])))
     assert to_numpy(values).tolist() == [-1, 1, 5]
     assert to_numpy(counts).tolist() == [1, 1, 3]
+
+
+# --------------------------------------------------------------------------
+# Torch tensors: detached on every path, and ordered across streams
+
+
+def test_requires_grad_tensors_are_detached_on_the_host():
+    torch = pytest.importorskip("torch")
+    X = torch.ones((3, 2), requires_grad=True)
+    placed = backend.to_device(X, "cpu")
+    assert isinstance(placed, torch.Tensor) and not placed.requires_grad
+    assert placed.data_ptr() == X.data_ptr()  # detach is a view, not a copy
+    like = backend.describe_input(X)
+    back = backend.asarray_like(X * 2, like)
+    assert isinstance(back, torch.Tensor) and not back.requires_grad
+    assert not backend.to_output(X * 2, like).requires_grad
+    np.testing.assert_array_equal(backend.to_numpy(X), np.ones((3, 2)))
+
+
+class FakeCupy:
+    """Just enough of CuPy's stream API to record what the stream ordering asks for.
+
+    Installed as ``sys.modules["cupy"]``; ``log`` lists the calls in order.
+    """
+
+    def __init__(self, current_ptr):
+        log = self.log = []
+        fake = self
+
+        class ndarray:  # noqa: N801  (CuPy's name, which array_api_compat checks)
+            def __init__(self, source):
+                self.source = source
+
+        class Stream:
+            def __init__(self, ptr):
+                self.ptr = ptr
+
+            def wait_event(self, event):
+                log.append(("cupy stream waits", self.ptr, event.recorded_on))
+
+        class Event:
+            def __init__(self, **kwargs):
+                self.recorded_on = None
+
+            def record(self, stream):
+                self.recorded_on = stream.ptr
+                log.append(("cupy event recorded", stream.ptr))
+
+        class Device:
+            def __init__(self, index):
+                self.index = index
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                return False
+
+        Stream.null = Stream(0)
+        ndarray.__module__ = "cupy"
+        self.ndarray = ndarray
+
+        def asarray(x):
+            log.append(("cupy.asarray", x))
+            return ndarray(x)
+
+        self.asarray = asarray
+        self.cuda = SimpleNamespace(
+            get_current_stream=lambda: Stream(fake.current_ptr),
+            Event=Event,
+            ExternalStream=Stream,
+            Stream=Stream,
+            Device=Device,
+        )
+        self.current_ptr = current_ptr
+
+
+@pytest.fixture
+def fake_streams(monkeypatch):
+    """A fake CuPy on stream 7 and torch's current stream faked as stream 5 (device 0)."""
+    torch = pytest.importorskip("torch")
+    cupy = FakeCupy(current_ptr=7)
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    torch_log = cupy.log
+
+    class TorchStream:
+        def __init__(self, ptr):
+            self.cuda_stream = ptr
+
+        def wait_event(self, event):
+            torch_log.append(("torch stream waits", self.cuda_stream, event.recorded_on))
+
+    class TorchEvent:
+        recorded_on = None
+
+        def record(self, stream):
+            self.recorded_on = stream.cuda_stream
+            torch_log.append(("torch event recorded", stream.cuda_stream))
+
+    state = {"torch_ptr": 5}
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: TorchStream(state["torch_ptr"]))
+    monkeypatch.setattr(torch.cuda, "default_stream", lambda device=None: TorchStream(0))
+    monkeypatch.setattr(torch.cuda, "ExternalStream", lambda ptr, device=None: TorchStream(ptr))
+    monkeypatch.setattr(torch.cuda, "Event", TorchEvent)
+    return SimpleNamespace(cupy=cupy, torch=torch, state=state, log=cupy.log)
+
+
+def test_cuda_view_orders_cupy_after_torch_and_detaches(fake_streams):
+    torch = fake_streams.torch
+    X = torch.ones((2, 2), requires_grad=True)  # stands in for a torch CUDA tensor
+    view = arrays.cuda_view(X)
+    log = fake_streams.log
+    assert log[:2] == [("cupy event recorded", 5), ("cupy stream waits", 7, 5)]
+    assert log[2][0] == "cupy.asarray" and log[2][1] is view.source
+    assert not view.source.requires_grad and view.source.data_ptr() == X.data_ptr()
+
+
+def test_no_event_when_torch_and_cupy_share_a_stream(fake_streams):
+    fake_streams.state["torch_ptr"] = 7
+    arrays.cuda_view(fake_streams.torch.ones(2))
+    assert [entry[0] for entry in fake_streams.log] == ["cupy.asarray"]
+
+
+def test_to_device_cuda_goes_through_the_ordered_detached_view(fake_streams, monkeypatch):
+    X = fake_streams.torch.ones((2, 2), requires_grad=True)
+    monkeypatch.setattr(backend, "is_cuda_array", lambda x: True)
+    placed = backend.to_device(X, "cuda")
+    assert isinstance(placed, fake_streams.cupy.ndarray)
+    assert not placed.source.requires_grad
+    assert ("cupy stream waits", 7, 5) in fake_streams.log
+
+
+def test_results_handed_to_torch_wait_for_cupy(fake_streams, monkeypatch):
+    torch = fake_streams.torch
+    result = fake_streams.cupy.ndarray(np.zeros(2))
+    handed = []
+    monkeypatch.setattr(torch, "as_tensor", lambda arr, device=None: handed.append(arr) or arr)
+    like = SimpleNamespace(device=torch.device("cuda", 0))
+    monkeypatch.setattr(arrays, "_is_torch", lambda x: x is like)
+    arrays.wrap_cuda_like(result, like)
+    assert fake_streams.log == [("torch event recorded", 7), ("torch stream waits", 5, 7)]
+    assert handed == [result]
+    fake_streams.log.clear()
+    backend.asarray_like(result, backend.InputLike("torch", torch.device("cuda", 0)))
+    assert fake_streams.log == [("torch event recorded", 7), ("torch stream waits", 5, 7)]
+
+
+@pytest.mark.gpu
+def test_torch_cuda_requires_grad_through_to_device_and_back():
+    torch = pytest.importorskip("torch")
+    X = torch.arange(6.0, device="cuda").reshape(3, 2).requires_grad_()
+    placed = backend.to_device(X, "cuda")
+    assert backend.array_kind(placed) == "cupy"
+    assert int(placed.data.ptr) == X.data_ptr()
+    back = backend.asarray_like(placed * 2, backend.describe_input(X))
+    assert back.device.type == "cuda" and not back.requires_grad
+    np.testing.assert_array_equal(back.cpu().numpy(), 2 * np.arange(6.0).reshape(3, 2))
+    assert isinstance(backend.to_device(X, "cpu"), np.ndarray)
+
+
+@pytest.mark.gpu
+def test_torch_side_stream_work_is_finished_before_cupy_reads_it():
+    torch = pytest.importorskip("torch")
+    side = torch.cuda.Stream()
+    base = torch.rand((4096, 4096), device="cuda")
+    torch.cuda.synchronize()
+    with torch.cuda.stream(side):
+        # Long work queued on torch's stream, read right after by CuPy on its own.
+        X = base
+        for _ in range(20):
+            X = X @ base / 4096
+        X = X.requires_grad_()
+        total = float(backend.to_device(X, "cuda").sum())
+    torch.cuda.synchronize()
+    assert total == pytest.approx(float(X.detach().sum()), rel=1e-4)
