@@ -10,7 +10,9 @@ this one place:
 
 1. it checks that every array argument lives on the same side (host or
    CUDA) as the first one, the *reference* array;
-2. it makes the views (zero-copy where the memory allows);
+2. it makes the views (zero-copy where the memory allows; torch tensors
+   detached from autograd, and for torch CUDA tensors CuPy's current stream
+   made to wait on torch's: ``arrays.cuda_view``);
 3. it runs the body, then the implementation named for that side:
    ``cpu="assign.assign"`` is ``kernels/cpu/assign.py: assign``;
    ``cuda=None`` marks a host-only kernel, whose CUDA inputs are copied to
