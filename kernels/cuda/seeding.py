@@ -9,12 +9,21 @@ in X's dtype. Potentials: each block walks a grid-strided set of rows and,
 per candidate, reduces its threads' float64 sums in shared memory (one block
 reduction per candidate) into a (blocks, t) array that the array library sums,
 so the result does not depend on the order of atomics.
+
+Above ``DIRECT_MAX_FEATURES`` features the candidates' inner products come
+from the array library's matmul (cuBLAS on CuPy) over row tiles, and a
+second kernel rebuilds :math:`(|c|^2 - 2 x \\cdot c) + |x|^2` clipped at 0
+from them, as the CPU kernel does: the per-thread scan does d
+multiply-adds per (row, candidate) on CUDA cores, re-reading each row for
+every candidate (about 1e13 at 10M x 128, k=1024), while the GEMM reads X
+once per centre. Unmeasured on a GPU (benchmarks/NOTES.md, "KMeans at scale").
 Reference: ``tests/kernels/reference_seeding.py``.
 """
 
 import numpy as np
 from numba import cuda
 
+from .. import memory
 from .._numba import NUMBA_CACHE
 from ._launch import launch_for, n_blocks
 
@@ -23,6 +32,11 @@ BLOCK_ROWS = 256
 # Most blocks of the potentials kernel; each strides over the rows, so the
 # (blocks, t) partial sums stay small.
 MAX_BLOCKS = 1024
+# Features up to which potentials scan rows directly (exact, no
+# cancellation); above, GEMM tiles. The threshold of assign's fused kernel.
+DIRECT_MAX_FEATURES = 64
+# Most bytes of one (t, rows) tile of candidate inner products.
+GRAM_TILE_BYTES = 2**28
 
 
 @cuda.jit(cache=NUMBA_CACHE)
@@ -71,6 +85,75 @@ def _potentials_kernel(X, weights, candidates, closest_sq, out, store, partial):
 
 
 @cuda.jit(cache=NUMBA_CACHE)
+def _potentials_gram_kernel(gram_t, x_sq, c_sq, closest_sq, weights, start, out, store, partial):
+    """partial[b, j] += block b's share of sum_i w_i min(D_i, d_ij) over one tile of rows.
+
+    gram_t (t, m) C-contiguous, the inner products of the candidates with
+    rows ``start .. start + m`` of X; x_sq (n,), c_sq (t,) and closest_sq
+    (n,) in gram_t's dtype, weights (n,) and partial (blocks, t) float64.
+    ``d_ij = max((c_sq[j] - 2 g) + x_sq[i], 0)`` in gram_t's dtype, the CPU
+    kernel's order of operations. With ``store``, out (t, n) receives each
+    min(D_i, d_ij). Blocks of ``BLOCK_ROWS`` threads stride over the tile's
+    rows; the per-candidate sums are reduced in shared memory, as in
+    ``_potentials_kernel``; the tiles' launches are ordered on one stream,
+    so their additions to ``partial`` never race.
+    """
+    sums = cuda.shared.array(BLOCK_ROWS, np.float64)
+    t, m = gram_t.shape
+    tid = cuda.threadIdx.x
+    first = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    zero = gram_t.dtype.type(0)
+    two = gram_t.dtype.type(2)
+    for j in range(t):
+        s = 0.0
+        for r in range(first, m, stride):
+            i = start + r
+            v = min(closest_sq[i], max((c_sq[j] - two * gram_t[j, r]) + x_sq[i], zero))
+            if store:
+                out[j, i] = v
+            s += v * weights[i]
+        sums[tid] = s
+        cuda.syncthreads()
+        step = BLOCK_ROWS // 2
+        while step > 0:
+            if tid < step:
+                sums[tid] += sums[tid + step]
+            cuda.syncthreads()
+            step //= 2
+        if tid == 0:
+            partial[cuda.blockIdx.x, j] += sums[0]
+        cuda.syncthreads()
+
+
+def _potentials_gemm(X, x_sq, weights, candidates, closest_sq, out, c_sq, launch):
+    """The large-d potentials: a matmul and ``_potentials_gram_kernel`` per row tile."""
+    lib = launch.lib
+    n = X.shape[0]
+    t = candidates.shape[0]
+    if c_sq is None:
+        c_sq = (candidates * candidates).sum(axis=1)
+    bytes_per_row = (t + X.shape[1]) * X.itemsize
+    tile_rows = min(
+        memory.row_chunk_size(n, bytes_per_row, device=launch.device),
+        max(1, GRAM_TILE_BYTES // bytes_per_row),
+    )
+    blocks = max(1, min(MAX_BLOCKS, n_blocks(tile_rows, BLOCK_ROWS)))
+    partial = lib.zeros((blocks, t), dtype=lib.float64)
+    store = out is not None
+    out = lib.empty((0, 0), dtype=X.dtype) if out is None else out
+
+    def step(start, stop):
+        gram_t = lib.matmul(candidates, X[start:stop].T)
+        _potentials_gram_kernel[blocks, BLOCK_ROWS, launch.stream](
+            gram_t, x_sq, c_sq, closest_sq, weights, start, out, store, partial
+        )
+
+    memory.for_each_chunk(n, tile_rows, step)
+    return partial.sum(axis=0)
+
+
+@cuda.jit(cache=NUMBA_CACHE)
 def _update_kernel(X, center, closest_sq):
     """closest_sq[i] = min(closest_sq[i], |x_i - center|^2), one thread per row.
 
@@ -90,19 +173,22 @@ def _update_kernel(X, center, closest_sq):
 def potentials(X, x_sq, weights, candidates, closest_sq, out=None, c_sq=None):
     """Weighted k-means++ potential of each candidate centre, on the GPU.
 
-    The signature is the CPU kernel's; the squared norms ``x_sq`` and
-    ``c_sq`` are not used, since this kernel sums squared differences.
+    The signature is the CPU kernel's. Up to ``DIRECT_MAX_FEATURES``
+    features each thread sums squared differences and the squared norms are
+    not used; above, GEMM tiles rebuild the distances from them.
 
     Parameters
     ----------
     X : CuPy array (n, d), float32 or float64 (NumPy under the CUDA simulator)
-    x_sq : ignored
+    x_sq : array (n,) in X's dtype, squared row norms of X (GEMM path; None
+        computes them)
     weights : array (n,) float64
     candidates : array (t, d) in X's dtype
     closest_sq : array (n,) in X's dtype
     out : array (t, n) C-contiguous in X's dtype and library, or None
         When given, receives every min(D_i, |x_i - c_j|^2).
-    c_sq : ignored
+    c_sq : array (t,) in X's dtype or None, the candidates' squared norms
+        (GEMM path; None computes them)
 
     Returns
     -------
@@ -112,6 +198,10 @@ def potentials(X, x_sq, weights, candidates, closest_sq, out=None, c_sq=None):
     lib = launch.lib
     X = lib.ascontiguousarray(X)
     candidates = lib.ascontiguousarray(candidates)
+    if X.shape[1] > DIRECT_MAX_FEATURES and X.shape[0] and candidates.shape[0]:
+        if x_sq is None:
+            x_sq = (X * X).sum(axis=1)
+        return _potentials_gemm(X, x_sq, weights, candidates, closest_sq, out, c_sq, launch)
     blocks = max(1, min(MAX_BLOCKS, n_blocks(X.shape[0], BLOCK_ROWS)))
     partial = lib.zeros((blocks, candidates.shape[0]), dtype=lib.float64)
     if X.shape[0] and candidates.shape[0]:

@@ -83,3 +83,45 @@ def test_out_receives_each_candidates_min_distances(dtype):
     want = np.minimum(closest.astype(np.float64)[None, :], reference.sq_distances(X, candidates))
     np.testing.assert_allclose(out, want, rtol=rtol_for(dtype))
     np.testing.assert_allclose(got, out.astype(np.float64) @ weights, rtol=rtol_for(dtype))
+
+
+def gemm_bound(X, candidates, weights=None):
+    """(t, n) rounding bound of |x|^2 - 2 x.c + |c|^2 rebuilt in X's dtype (as for the CPU kernel)."""
+    x_norm = np.sqrt((X.astype(np.float64) ** 2).sum(1))
+    c_norm = np.sqrt((candidates.astype(np.float64) ** 2).sum(1))
+    return 8 * rtol_for(X.dtype) * ((x_norm[None, :] + c_norm[:, None]) ** 2 + 1.0)
+
+
+@pytest.mark.parametrize("given_norms", [True, False], ids=["norms", "no-norms"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_potentials_match_reference_over_many_tiles(dtype, given_norms):
+    """The GEMM path (forced by a threshold of 0) over tiles of about 5 rows, with and without out."""
+    from gpucluster import config_context
+
+    X, candidates, closest, weights = make_problem(np.random.default_rng(6), 23, 4, 3, dtype)
+    x_sq = (X * X).sum(1) if given_norms else None
+    out = np.full((3, 23), -1, dtype=dtype)
+    with small_launch(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(seeding_cuda, "DIRECT_MAX_FEATURES", 0)
+        with config_context(memory_budget=5 * (3 + 4) * X.itemsize):
+            got = seeding_cuda.potentials(X, x_sq, weights, candidates, closest, out)
+            no_out = seeding_cuda.potentials(X, x_sq, weights, candidates, closest)
+    want = np.minimum(closest.astype(np.float64)[None, :], reference.sq_distances(X, candidates))
+    bound = gemm_bound(X, candidates)
+    assert np.all(np.abs(out - want) <= bound), np.abs(out - want).max()
+    assert got.dtype == np.float64 and got.shape == (3,)
+    np.testing.assert_array_less(np.abs(got - want @ weights), bound @ weights)
+    np.testing.assert_allclose(got, out.astype(np.float64) @ weights, rtol=1e-12)
+    np.testing.assert_allclose(no_out, got, rtol=1e-12)
+
+
+def test_gemm_path_rebuilds_distances_from_the_norms_given():
+    """Norms shifted by 1 shift each unclipped distance by 1: the GEMM path reads them."""
+    X, candidates, _, weights = make_problem(np.random.default_rng(7), 9, 3, 2, np.float64)
+    closest = np.full(9, np.inf)
+    x_sq = (X * X).sum(1)
+    with small_launch(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(seeding_cuda, "DIRECT_MAX_FEATURES", 0)
+        plain = seeding_cuda.potentials(X, x_sq, weights, candidates, closest)
+        shifted = seeding_cuda.potentials(X, x_sq + 1.0, weights, candidates, closest)
+    np.testing.assert_allclose(shifted, plain + weights.sum(), rtol=1e-12)

@@ -145,6 +145,11 @@ SEEDING_CASES = [
              nt.float64[:, ::1]),
         ),
         (seeding_cuda._update_kernel, (dtype[:, ::1], dtype[::1], dtype[::1])),
+        (
+            seeding_cuda._potentials_gram_kernel,
+            (dtype[:, ::1], dtype[::1], dtype[::1], dtype[::1], F64, nt.int64, dtype[:, ::1],
+             nt.boolean, nt.float64[:, ::1]),
+        ),
     ]
 ]
 
