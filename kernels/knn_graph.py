@@ -28,12 +28,13 @@ from .neighbors import METRICS, _check_data
 
 METHODS = ("auto", "exact", "approximate")
 
-# Below this many rows "auto" takes the exact search. Measured on 2 CPU cores,
-# unit-norm make_blobs(n, 512, centers=50), k=15, float32 (benchmarks/NOTES.md,
-# "knn_graph"): exact 0.93 s against approximate 0.80 s (recall 0.99) at 20k,
-# 3.7 s against 2.0 s at 40k; the search grows as n^2, the IVF graph as
-# about n^1.5, so from 20k rows the approximate graph is cheaper.
-AUTO_EXACT_MAX_ROWS = 20_000
+# Below this many rows "auto" takes the exact search. Measured on 2 shared
+# CPU cores, unit-length make_blobs(n, d, centers=50), k=15, float32, warmed
+# (benchmarks/NOTES.md, "knn_graph"): exact against approximate 0.11 s / 0.25 s
+# at 2,500 x 512, 0.44 / 0.37 s at 5,000, 1.5 / 0.69 s at 10,000, 5.6 / 0.81 s
+# at 20,000 (0.093 / 0.080 s at 5,000 x 64): the two cost the same near 5,000
+# rows, where exact still has recall 1 and the approximate graph grows slower.
+AUTO_EXACT_MAX_ROWS = 5_000
 # Default inverted lists: about LISTS_PER_SQRT_ROW * sqrt(n) (at least 1,
 # at most n / MIN_ROWS_PER_LIST), and the share of them each row probes: at
 # least PROBE_SHARE * n_lists and MIN_PROBES, chosen by measurement for
