@@ -8,6 +8,7 @@ returned centres. A subclass can watch every iteration by overriding
 ``KMeans._iteration_callback`` (the k-means animation records its frames so).
 """
 
+import math
 import numbers
 import warnings
 
@@ -23,6 +24,13 @@ from .._validation import check_input, check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 
 METRICS = ("euclidean", "cosine")
+INITS = ("k-means++", "k-means||", "random")
+# k-means|| (Bahmani et al., "Scalable k-means++", 2012), as cuML's default
+# init: rounds of sampling, and candidates drawn per round as a multiple of
+# n_clusters (cuML's oversampling_factor default; the paper's experiments
+# find 5 rounds enough).
+KMEANS_PARALLEL_ROUNDS = 5
+KMEANS_PARALLEL_OVERSAMPLING = 2.0
 # The kernel metric each estimator metric runs on: cosine k-means works on
 # unit rows and unit centres, where the nearest centre by cosine is the one
 # with the largest inner product.
@@ -206,8 +214,93 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     return centers, indices
 
 
+def kmeans_parallel(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
+                    random_state=None, n_rounds=KMEANS_PARALLEL_ROUNDS,
+                    oversampling_factor=KMEANS_PARALLEL_OVERSAMPLING):
+    """k-means|| seeding: a few rounds of oversampling, then weighted k-means++ on the candidates.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), float32 or float64; NumPy, CuPy, torch or array-API
+    n_clusters : int
+    sample_weight : array of shape (n_samples,) or None
+    x_squared_norms : array of shape (n_samples,) or None
+        Squared row norms of X, computed by the distance kernel when None.
+    random_state : int, RandomState instance or None
+        Every draw is made on the host, so a seed gives the same centres on
+        every backend (up to rounding).
+    n_rounds : int
+    oversampling_factor : float
+        Rows drawn per round, as a multiple of ``n_clusters``.
+
+    Returns
+    -------
+    centers : array of shape (n_clusters, n_features), X's type and device
+    indices : ndarray of shape (n_clusters,), int64, rows of X chosen
+
+    Notes
+    -----
+    The first candidate is a row drawn in proportion to ``sample_weight``.
+    Each round draws ``oversampling_factor * n_clusters`` rows with
+    replacement in proportion to :math:`w_i D_i^2` (:math:`D_i` the distance
+    to the nearest candidate so far), keeps the new distinct ones, and lowers
+    :math:`D` with one pass of the ``assign`` kernel (a GEMM against the new
+    candidates). The paper draws each row independently with probability
+    :math:`\\min(1, \\ell w_i D_i^2 / \\phi)`; drawing a fixed count from the
+    same distribution gives the same expected sample where that probability
+    is small, and needs host random numbers for the draws only, not for
+    every row. Each candidate is then weighted by the rows (times their
+    weights) nearest to it, and greedy k-means++ on the weighted candidates
+    picks the centres. The cost is ``n_rounds`` passes over X, each a GEMM
+    against about ``oversampling_factor * n_clusters`` rows, against
+    ``n_clusters`` sequential passes for k-means++, which is why cuML makes
+    it its default for large data. With fewer distinct candidates than
+    ``n_clusters`` (data with few distinct rows) it falls back to k-means++.
+    """
+    X = check_input(X, min_samples=int(n_clusters))
+    xp = backend.namespace(X)
+    n_samples = X.shape[0]
+    random_state = check_random_state(random_state)
+    weights = (
+        xp.ones(n_samples, dtype=xp.float64, device=backend.device(X))
+        if sample_weight is None
+        else xp.astype(backend.asarray_like(sample_weight, X), xp.float64)
+    )
+    x_sq = None if x_squared_norms is None else backend.asarray_like(x_squared_norms, X)
+    weights_host = backend.to_numpy(weights)
+    chosen = [int(random_state.choice(n_samples, p=weights_host / weights_host.sum()))]
+    nearest, closest_sq = kernels.assign(X, X[chosen[0]:chosen[0] + 1, :], x_sq_norms=x_sq)
+    n_draws = max(1, int(math.ceil(oversampling_factor * n_clusters)))
+    for _ in range(n_rounds):
+        cumulative = xp.cumulative_sum(xp.astype(closest_sq, xp.float64) * weights)
+        potential = float(cumulative[-1])
+        if potential <= 0.0:
+            break  # every row sits on a candidate
+        draws = backend.asarray_like(random_state.uniform(size=n_draws) * potential, cumulative)
+        ids = xp.minimum(xp.searchsorted(cumulative, draws),
+                         xp.asarray(n_samples - 1, dtype=xp.int64, device=backend.device(X)))
+        new = np.setdiff1d(backend.to_numpy(ids).astype(np.int64), chosen)
+        if new.shape[0] == 0:
+            continue
+        labels, sq = kernels.assign(X, xp.take(X, backend.asarray_like(new, X), axis=0),
+                                    x_sq_norms=x_sq)
+        closer = sq < closest_sq
+        nearest = xp.where(closer, labels + len(chosen), nearest)
+        closest_sq = xp.where(closer, sq, closest_sq)
+        chosen.extend(new.tolist())
+    if len(chosen) < n_clusters:
+        return kmeans_plusplus(X, n_clusters, sample_weight=sample_weight,
+                               x_squared_norms=x_squared_norms, random_state=random_state)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    candidates = xp.take(X, backend.asarray_like(chosen, X), axis=0)
+    candidate_weights = backend.bincount(nearest, weights=weights, minlength=chosen.shape[0])
+    centers, picked = kmeans_plusplus(candidates, n_clusters, sample_weight=candidate_weights,
+                                      random_state=random_state)
+    return centers, chosen[picked]
+
+
 def init_centroids(X, n_clusters, init, random_state, sample_weight, metric, x_sq_norms=None):
-    """Initial centres in X's namespace: "k-means++", "random", an array or a callable.
+    """Initial centres in X's namespace: "k-means++", "k-means||", "random", an array or a callable.
 
     X is already prepared for the metric (centred for euclidean, unit rows
     for cosine), and so is an array ``init`` (by the caller); ``x_sq_norms``
@@ -217,6 +310,11 @@ def init_centroids(X, n_clusters, init, random_state, sample_weight, metric, x_s
     n_samples = X.shape[0]
     if isinstance(init, str) and init == "k-means++":
         centers, _ = kmeans_plusplus(
+            X, n_clusters, sample_weight=sample_weight, random_state=random_state,
+            x_squared_norms=x_sq_norms,
+        )
+    elif isinstance(init, str) and init == "k-means||":
+        centers, _ = kmeans_parallel(
             X, n_clusters, sample_weight=sample_weight, random_state=random_state,
             x_squared_norms=x_sq_norms,
         )
@@ -386,13 +484,16 @@ def check_kmeans_params(est, X):
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={est.n_clusters}.")
     init = est.init
     if isinstance(init, str):
-        check_option(init, "init", ("k-means++", "random"))
+        check_option(init, "init", INITS)
     elif not callable(init):
         if backend.array_kind(backend.coerce_array(init)) == "other":
-            raise TypeError(f"init must be 'k-means++', 'random', an array or a callable, got {init!r}.")
+            raise TypeError(
+                f"init must be 'k-means++', 'k-means||', 'random', an array or a callable, "
+                f"got {init!r}."
+            )
     if isinstance(est.n_init, str):
         check_option(est.n_init, "n_init", ("auto",))
-        n_init = 1 if (not isinstance(init, str) or init == "k-means++") else est._default_n_init
+        n_init = 1 if (not isinstance(init, str) or init != "random") else est._default_n_init
     else:
         n_init = check_scalar(est.n_init, "n_init", min_value=1)
     if not isinstance(init, str) and not callable(init) and n_init != 1:
@@ -423,13 +524,16 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
     ----------
     n_clusters : int, default=8
         The number of clusters and centres.
-    init : {"k-means++", "random"}, callable or array of shape (n_clusters, n_features), default="k-means++"
-        "k-means++" is scikit-learn's greedy k-means++; "random" picks rows
+    init : {"k-means++", "k-means||", "random"}, callable or array of shape (n_clusters, n_features), default="k-means++"
+        "k-means++" is scikit-learn's greedy k-means++; "k-means||" is
+        scalable k-means++ (:func:`kmeans_parallel`; cuML's default), a few
+        passes over X instead of one per centre, for 10^7 rows and more;
+        "random" picks rows
         (weighted by ``sample_weight``); a callable is called as
         ``init(X, n_clusters, random_state=random_state)``.
     n_init : "auto" or int, default="auto"
         Runs from different seeds; the lowest inertia wins. "auto" is 1 for
-        k-means++ and explicit centres, 10 for "random".
+        k-means++, k-means|| and explicit centres, 10 for "random".
     max_iter : int, default=300
         Most Lloyd iterations per run.
     tol : float, default=1e-4

@@ -99,7 +99,7 @@ class MiniBatchKMeans(KMeans):
     Parameters
     ----------
     n_clusters : int, default=8
-    init : {"k-means++", "random"}, callable or array of shape (n_clusters, n_features), default="k-means++"
+    init : {"k-means++", "k-means||", "random"}, callable or array of shape (n_clusters, n_features), default="k-means++"
         Computed on a random subset of ``init_size`` rows.
     max_iter : int, default=100
         Passes over the data (in batches) before stopping.

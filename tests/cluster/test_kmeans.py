@@ -322,3 +322,40 @@ def test_seeded_fit_gives_the_centres_of_its_seeding_within_1e5(xp, seed):
                                atol=1e-8)
     np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-5)
     assert km.n_iter_ == ref.n_iter_
+
+
+def test_kmeans_parallel_init_reaches_the_inertia_of_kmeans_plusplus(xp):
+    """init="k-means||": seeded, and its fits end within 1 % of k-means++'s inertia on blobs."""
+    X, _ = make_blobs_np(4000, 16, centers=25, seed=2, cluster_std=1.5)
+    Xx = xp.asarray(X)
+    plusplus = [KMeans(25, random_state=s).fit(X).inertia_ for s in range(3)]
+    parallel = [KMeans(25, init="k-means||", random_state=s).fit(Xx) for s in range(3)]
+    assert np.median([km.inertia_ for km in parallel]) <= 1.01 * np.median(plusplus)
+    again = KMeans(25, init="k-means||", random_state=0).fit(Xx)
+    np.testing.assert_array_equal(to_numpy(again.cluster_centers_),
+                                  to_numpy(parallel[0].cluster_centers_))
+
+
+def test_kmeans_parallel_seeding_spreads_over_the_clusters():
+    """The k-means|| centres alone (no Lloyd) hit nearly every blob, as k-means++'s do; a random pick does not."""
+    from gpucluster.cluster.kmeans import kmeans_parallel
+
+    X, y = make_blobs_np(5000, 8, centers=30, seed=4, cluster_std=0.5)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    centers, rows = kmeans_parallel(X, 30, sample_weight=w, random_state=1)
+    np.testing.assert_array_equal(centers, X[rows])
+    assert len(np.unique(rows)) == 30
+    assert len(np.unique(y[rows])) >= 28
+    random_rows = np.random.default_rng(1).choice(len(X), 30, replace=False)
+    assert len(np.unique(y[random_rows])) < 28
+
+
+def test_kmeans_parallel_falls_back_with_few_distinct_rows():
+    """Fewer distinct rows than clusters x rounds of draws: still n_clusters rows, k-means++ fills in."""
+    from gpucluster.cluster.kmeans import kmeans_parallel
+
+    X = np.repeat(np.arange(6.0)[:, None], 10, axis=0)  # 6 distinct points, 60 rows
+    centers, rows = kmeans_parallel(X, 8, random_state=0)
+    assert centers.shape == (8, 1) and rows.shape == (8,)
+    with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
+        KMeans(8, init="k-means||", random_state=0).fit(X)
