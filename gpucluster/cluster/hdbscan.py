@@ -6,13 +6,25 @@ the hdbscan library offers beyond it (``prediction_data``, ``outlier_scores_``,
 
 1. core distances: distance to the ``min_samples``-th nearest neighbour,
    counting the point itself (scikit-learn's definition; the hdbscan
-   library's ``min_samples=m`` is this one's ``m + 1``), from ``kernels.knn``;
-2. the minimum spanning tree of the mutual-reachability graph, ``kernels.mst``;
+   library's ``min_samples=m`` is this one's ``m + 1``);
+2. the minimum spanning tree of the mutual-reachability graph;
 3. the single-linkage tree, condensed tree, cluster selection and scores, on
    the host (``_hdbscan_tree``), because they are sequential.
 
-Steps 1 and 2 are the O(n^2 d) work and run where X lives (GPU or CPU
-kernels); step 3 sees only the n - 1 tree edges.
+Steps 1 and 2 take one of two paths (``algorithm``):
+
+- exact ("brute", "kd_tree", "ball_tree"): core distances from
+  ``kernels.knn`` and the exact tree of all pairs, ``kernels.mst``
+  (a KD-tree below 17 features, GEMM tiles above: O(n^2 d) there);
+- "knn_graph": one neighbour graph from ``kernels.knn_graph`` (exact below
+  its size limit, an inverted-file search above) gives the core distances
+  and the edges; ``kernels.graph_mst`` builds the tree on the graph and joins
+  the components it leaves apart by their cheapest pairs (as fast_hdbscan's
+  and cuML's graph paths do).
+
+"auto" takes the graph above ``GRAPH_MIN_ROWS`` rows and
+``GRAPH_MIN_FEATURES`` features on the host, the exact path otherwise (see
+``_uses_graph``). Step 3 sees only the n - 1 tree edges.
 """
 
 import numbers
@@ -29,7 +41,18 @@ from . import _hdbscan_tree as tree_ops
 from ._base import DeviceEstimatorMixin
 
 METRICS = ("euclidean", "cosine")
-ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree")
+ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "knn_graph")
+# "auto" builds the tree on a neighbour graph from this many rows and
+# features. Below 17 features the exact tree is a KD-tree search and grows
+# near-linearly; above, on make_blobs(n, 256, centers=20) float32 with 2
+# shared CPU cores (benchmarks/NOTES.md, "HDBSCAN on the neighbour graph"),
+# the exact path and the graph cost about the same at 5k rows and the graph
+# is ahead from 10k.
+GRAPH_MIN_ROWS = 10_000
+GRAPH_MIN_FEATURES = 17
+# Neighbours per row in the graph (at least min_samples - 1, which the core
+# distances need): measured on the same blobs (NOTES.md).
+GRAPH_NEIGHBORS = 15
 SELECTION_METHODS = ("eom", "leaf")
 STORE_CENTERS = ("centroid", "medoid", "both")
 
@@ -71,9 +94,17 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         Accepted for scikit-learn compatibility; the supported metrics take none.
     alpha : float, default=1.0
         Distances are divided by ``alpha`` in the mutual reachability.
-    algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
-        Accepted for scikit-learn compatibility; the exact brute-force
-        kernels serve all of them.
+    algorithm : {"auto", "brute", "kd_tree", "ball_tree", "knn_graph"}, default="auto"
+        "brute", "kd_tree" and "ball_tree" (scikit-learn's names) build the
+        exact tree over all pairs (``kernels.mst``, which picks a KD-tree or
+        GEMM tiles itself). "knn_graph" builds it on a neighbour graph of
+        ``max(min_samples - 1, GRAPH_NEIGHBORS)`` neighbours per row from
+        ``kernels.knn_graph`` (approximate above its size limit), the
+        components it leaves joined by their cheapest pairs; on clustered
+        data its labels agree with the exact path's (ARI >= 0.99 in the
+        tests). "auto" takes the graph for at least ``GRAPH_MIN_ROWS`` rows
+        and ``GRAPH_MIN_FEATURES`` features of host data, the exact path
+        otherwise (and always on CUDA, where ``graph_mst`` has no kernel yet).
     leaf_size, n_jobs : accepted for scikit-learn compatibility; unused.
     cluster_selection_method : {"eom", "leaf"}, default="eom"
     allow_single_cluster : bool, default=False
@@ -114,9 +145,11 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
 
     Notes
     -----
-    Core distances and the spanning tree are exact brute-force kernels:
-    O(n^2 d) work on X's device, chunked to fit its memory. Tree processing
-    is O(n log n) on the host. ``labels_`` agree with scikit-learn's and the
+    On the exact path, core distances and the spanning tree are exact
+    kernels: O(n^2 d) work on X's device above 16 features, chunked to fit
+    its memory. On the graph path, the neighbour search dominates (O(n^2 d)
+    exact, less with the inverted file) and the tree costs O(n k d) plus the
+    join of the graph's components. Tree processing is O(n log n) on the host. ``labels_`` agree with scikit-learn's and the
     hdbscan library's up to ties between equal mutual-reachability distances.
 
     Examples
@@ -268,12 +301,29 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             self.generate_prediction_data()
         return self
 
+    def _uses_graph(self, X):
+        """Whether the tree is built on a neighbour graph (``algorithm``, see the class)."""
+        if self.algorithm != "auto":
+            return self.algorithm == "knn_graph"
+        return (not backend.is_cuda_array(X) and X.shape[0] >= GRAPH_MIN_ROWS
+                and X.shape[1] >= GRAPH_MIN_FEATURES)
+
     def _spanning_tree(self, X, min_samples):
         """The mutual-reachability minimum spanning tree of X: (previous_core, edges,
-        weights). It depends on X, min_samples, metric and alpha only, not on
+        weights). It depends on X, min_samples, metric, alpha and algorithm only, not on
         min_cluster_size or the cluster selection (a search over those reuses it)."""
-        core, previous_core = core_distances(X, min_samples, self.metric)
-        edges, weights = kernels.mst(X, core, metric=self.metric, alpha=float(self.alpha))
+        alpha = float(self.alpha)
+        if not self._uses_graph(X):
+            core, previous_core = core_distances(X, min_samples, self.metric)
+            edges, weights = kernels.mst(X, core, metric=self.metric, alpha=alpha)
+            return previous_core, edges, weights
+        k = min(max(min_samples - 1, GRAPH_NEIGHBORS), X.shape[0] - 1)
+        distances, indices = kernels.knn_graph(X, k, metric=self.metric, method="auto")
+        xp = backend.namespace(X)
+        zeros = xp.zeros(X.shape[0], dtype=X.dtype, device=backend.device(X))
+        core = distances[:, min_samples - 2] if min_samples > 1 else zeros
+        previous_core = distances[:, min_samples - 3] if min_samples > 2 else zeros
+        edges, weights = kernels.graph_mst(X, core, indices, metric=self.metric, alpha=alpha)
         return previous_core, edges, weights
 
     def fit_predict(self, X, y=None):

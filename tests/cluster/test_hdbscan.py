@@ -15,6 +15,7 @@ probabilities and outlier scores are compared to 1e-3; with ties, labels are
 compared by ARI and the noise set.
 """
 
+import importlib
 import warnings
 
 import numpy as np
@@ -357,3 +358,87 @@ def test_outputs_mirror_input(xp, dtype):
     for out in (*est.approximate_predict(X), est.membership_vector(X),
                 est.all_points_membership_vectors(), est.fit_predict(X)):
         assert_same_kind(out, X)
+
+
+# ----------------------------------------------------------------------
+# The tree on a neighbour graph (algorithm="knn_graph")
+
+
+@pytest.mark.parametrize("name", ["blobs", "moons"])
+def test_graph_path_with_the_complete_graph_gives_the_exact_labels(name, monkeypatch):
+    # k = n - 1 from the exact search: the graph holds every pair, nothing is
+    # left to join, and the tree (hence every label and score) is the exact one.
+    X = DATASETS[name]()
+    monkeypatch.setattr(gh, "GRAPH_NEIGHBORS", X.shape[0])
+    exact = HDBSCAN(15, algorithm="brute").fit(X)
+    graph = HDBSCAN(15, algorithm="knn_graph").fit(X)
+    np.testing.assert_array_equal(graph.labels_, exact.labels_)
+    np.testing.assert_allclose(graph.probabilities_, exact.probabilities_, rtol=1e-12)
+    np.testing.assert_allclose(graph.single_linkage_tree_, exact.single_linkage_tree_, rtol=1e-12)
+
+
+def _approximate_graphs(monkeypatch):
+    """Make knn_graph's "auto" take the inverted-file search at any size."""
+    module = importlib.import_module("gpucluster.kernels.knn_graph")
+    monkeypatch.setattr(module, "AUTO_EXACT_MAX_ROWS", 0)
+
+
+@pytest.mark.parametrize("graph", ["exact", "approximate"])
+@pytest.mark.parametrize("n_samples", [800, 3000, 8000])
+def test_graph_path_agrees_with_the_exact_path_on_blobs(n_samples, graph, monkeypatch):
+    # Clustered data: the default graph leaves the blobs apart and the join
+    # puts them back; labels agree with the exact tree's (ARI >= 0.99).
+    if graph == "approximate":
+        _approximate_graphs(monkeypatch)
+    X, _ = make_blobs(n_samples, 32, centers=10, cluster_std=2.0, random_state=1)
+    X = X.astype(np.float32)
+    exact = HDBSCAN(25, algorithm="brute").fit(X).labels_
+    ours = HDBSCAN(25, algorithm="knn_graph").fit(X).labels_
+    ari = adjusted_rand_score(exact, ours)
+    assert ari >= 0.99, f"n={n_samples} graph={graph}: ARI {ari:.4f}"
+    assert ours.max() == exact.max()
+
+
+def test_graph_path_cosine_agrees_with_the_exact_path():
+    X = _embeddings()
+    exact = HDBSCAN(10, metric="cosine", algorithm="brute").fit(X).labels_
+    ours = HDBSCAN(10, metric="cosine", algorithm="knn_graph").fit(X).labels_
+    assert adjusted_rand_score(exact, ours) >= 0.99
+
+
+@pytest.mark.parametrize(
+    "algorithm, n_samples, n_features, expected",
+    [
+        ("auto", 400, 20, "graph_mst"),
+        ("auto", 399, 20, "mst"),
+        ("auto", 400, 16, "mst"),
+        ("knn_graph", 50, 2, "graph_mst"),
+        ("brute", 400, 20, "mst"),
+        ("kd_tree", 400, 20, "mst"),
+    ],
+)
+def test_auto_takes_the_graph_above_its_size(algorithm, n_samples, n_features, expected,
+                                             monkeypatch):
+    monkeypatch.setattr(gh, "GRAPH_MIN_ROWS", 400)
+    calls = []
+    for kernel in ("mst", "graph_mst"):
+        original = getattr(gh.kernels, kernel)
+
+        def spy(*args, _kernel=kernel, _original=original, **kwargs):
+            calls.append(_kernel)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(gh.kernels, kernel, spy)
+    X, _ = make_blobs(n_samples, n_features, centers=3, random_state=0)
+    HDBSCAN(10, algorithm=algorithm).fit(X)
+    assert calls == [expected]
+
+
+def test_graph_path_outputs_mirror_input(xp):
+    X_np = _blobs()[:200]
+    X = xp.asarray(X_np)
+    est = HDBSCAN(10, algorithm="knn_graph").fit(X)
+    ref = HDBSCAN(10, algorithm="knn_graph").fit(X_np)
+    assert_same_kind(est.labels_, X)
+    assert_same_kind(est.probabilities_, X)
+    np.testing.assert_array_equal(to_numpy(est.labels_), ref.labels_)
