@@ -22,6 +22,9 @@ silhouette  silhouette_score of 20 blob labels: sklearn vs gpucluster.metrics.
 density     HDBSCAN (vs fast_hdbscan, hdbscan, sklearn), DBSCAN, OPTICS and
             agglomerative ward/single (vs sklearn), one fit each, with the ARI
             against the reference peer (benchmarks/density.py).
+hdbscan_scaling  HDBSCAN at 20k, 40k and 80k x 256 (blobs): the neighbour-graph
+            and exact paths against fast_hdbscan, all warmed, with ARI and growth
+            exponents (benchmarks/hdbscan_scaling.py).
 embed       image embedding throughput: decode-only, forward-only, end-to-end
             images/s and a second run over an unchanged folder, for the tiny
             open_clip model and ViT-B-32 (random weights) on generated JPEGs
@@ -48,13 +51,14 @@ from pathlib import Path
 import numpy as np
 
 from density import density_markdown, run_density
+from hdbscan_scaling import hdbscan_scaling_markdown, run_hdbscan_scaling
 from auto_search import auto_markdown, run_auto
 from embed_throughput import embed_markdown, run_embed
 from main_job import main_job_markdown, run_main_job
 
 SEED = 0
 N_ITER = 20
-CASES = ("kmeans", "silhouette", "density", "embed", "auto", "run")
+CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "embed", "auto", "run")
 
 FULL = {
     "kmeans": [
@@ -606,6 +610,7 @@ def markdown(res):
                 f"{_f(mm.get('inertia_rel_diff'), '+.2e')} |"
             )
     lines += density_markdown(res.get("density", []))
+    lines += hdbscan_scaling_markdown(res.get("hdbscan_scaling", []))
     if res.get("embed") or res.get("auto") or res.get("run"):
         lines += ["", "## Images in, groups out", ""]
     if res.get("embed"):
@@ -690,6 +695,8 @@ def main(argv=None):
         res["silhouette"] = silhouette_case(sizes["silhouette"], gpu_ctx, log)
     if "density" in only:
         res["density"] = run_density(args.quick, log)
+    if "hdbscan_scaling" in only:
+        res["hdbscan_scaling"] = run_hdbscan_scaling(args.quick, log)
     if "embed" in only:
         res["embed"] = run_embed(args.quick, log, gpu=gpu)
     if "auto" in only:
