@@ -9,19 +9,25 @@ under cosine).
 Queries go in chunks of ``QUERY_CHUNK_ROWS``; for each, the data rows go in
 chunks sized from free memory (``memory.row_chunk_size``, halved on
 out-of-memory by ``memory.for_each_chunk``). Each (data chunk, query chunk)
-pair is one matmul, ``X_chunk @ Q_chunk.T`` of shape (cols, rows), so that in
-the merge kernel, one thread per query row, neighbouring threads read
-neighbouring addresses. Each thread keeps its running top-k in local memory
-(``KNN_MAX_K`` slots), merges the chunk's columns in ascending order (a
-candidate must be strictly nearer than the k-th to enter), and stores it back
-to the (m, k) float64 running arrays between chunks.
+pair is one matmul, ``Q_chunk @ X_chunk.T`` of shape (rows, cols). The merge
+works per block, not per thread: one block of ``MERGE_THREADS`` threads per
+query row keeps the row's top-k in shared memory; the threads read
+``MERGE_THREADS`` consecutive columns of the row at a time (coalesced), count
+with ``syncthreads_count`` the candidates strictly nearer than the current
+k-th, and insert those one at a time in ascending column order, each thread
+moving its own slot (after equal distances, so ties keep the lower index).
+The top-k goes back to the (m, k) float64 running arrays between chunks.
+(One thread per query, as before, used about 12 % of an H100's threads and
+kept k slots in local memory.)
 
-Above ``KNN_MAX_K`` neighbours local memory would spill badly, so a larger k
+Above ``KNN_MAX_K`` neighbours (one slot per thread of a block) a larger k
 takes the array-library path: the chunk's distances are concatenated to the
 running top-k and a stable argsort keeps the first k (earlier columns have
 lower indices, so stability keeps ties at the lower index).
 Reference: ``tests/kernels/reference_neighbors.py::knn``.
 """
+
+import math
 
 import numpy as np
 from numba import cuda
@@ -30,14 +36,16 @@ from numba import types as nt
 from .. import memory
 from .._numba import NUMBA_CACHE
 from ..metric import COSINE
-from ._launch import launch_for, n_blocks
+from ._launch import launch_for
 
-# Largest k of the merge kernel: two local arrays of KNN_MAX_K (float64 and
-# int64) per thread, 1 KiB, which stays in L1/L2.
+# Largest k of the merge kernel: one slot per thread of a merge block, whose
+# MERGE_THREADS threads (two warps) hold the row's top-k in 1.5 KiB of shared memory.
+MERGE_THREADS = 64
 KNN_MAX_K = 64
 # Query rows per chunk: one merge thread each, enough to fill an H100 several
 # times over, while their (cols, rows) matmul tile stays a fraction of memory.
 QUERY_CHUNK_ROWS = 32768
+# Threads per block of the one-thread-per-row kernels that share this chunking (radius).
 MERGE_BLOCK_ROWS = 128
 
 
@@ -63,62 +71,82 @@ def norm_terms(A, metric, launch):
 
 
 @cuda.jit(cache=NUMBA_CACHE)
-def _knn_merge_kernel(gram_t, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
+def _knn_merge_kernel(gram, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
                       best, best_j):
-    """Merge a tile ``gram_t`` (cols, rows) of inner products into the running top-k.
+    """Merge a tile ``gram`` (rows, cols) of inner products into the running top-k.
 
-    gram_t[c, r] is :math:`x_{x0+c} \\cdot q_{q0+r}` (C-contiguous, float32 or
+    gram[r, c] is :math:`q_{q0+r} \\cdot x_{x0+c}` (C-contiguous, float32 or
     float64); q_terms / x_terms are the float64 per-row terms of
     ``norm_terms`` for all queries and all rows of X. best (m, k) float64 and
     best_j (m, k) int64 hold each query's sorted top-k (inf and -1 where
-    empty), k <= ``KNN_MAX_K``. One thread per query row of the tile; the k
-    slots live in local memory while the columns are scanned.
+    empty), k <= ``MERGE_THREADS``. One block per query row of the tile.
     """
-    r = cuda.grid(1)
-    cols = gram_t.shape[0]
-    rows = gram_t.shape[1]
+    r = cuda.blockIdx.x
+    t = cuda.threadIdx.x
+    rows = gram.shape[0]
+    cols = gram.shape[1]
     if r >= rows:
         return
     i = q0 + r
     k = best.shape[1]
-    dist_loc = cuda.local.array(KNN_MAX_K, nt.float64)
-    index_loc = cuda.local.array(KNN_MAX_K, nt.int64)
-    for s in range(k):
-        dist_loc[s] = best[i, s]
-        index_loc[s] = best_j[i, s]
-    worst = dist_loc[k - 1]
+    top_d = cuda.shared.array(MERGE_THREADS, nt.float64)
+    top_j = cuda.shared.array(MERGE_THREADS, nt.int64)
+    cand_d = cuda.shared.array(MERGE_THREADS, nt.float64)
+    if t < k:
+        top_d[t] = best[i, t]
+        top_j[t] = best_j[i, t]
+    cuda.syncthreads()
     q_term = q_terms[i]
-    for c in range(cols):
-        j = x0 + c
-        g = gram_t[c, r]
-        if metric == COSINE:
-            dist = 1.0 - g * q_term * x_terms[j]
-        else:
-            dist = q_term + x_terms[j] - 2.0 * g
-        dist = max(dist, 0.0)
-        if self_query and j == i:
-            if exclude_self:
-                continue
-            dist = 1.0 if (metric == COSINE and q_term == 0.0) else 0.0
-        if dist < worst:
-            pos = k - 1
-            while pos > 0 and dist_loc[pos - 1] > dist:
-                dist_loc[pos] = dist_loc[pos - 1]
-                index_loc[pos] = index_loc[pos - 1]
-                pos -= 1
-            dist_loc[pos] = dist
-            index_loc[pos] = j
-            worst = dist_loc[k - 1]
-    for s in range(k):
-        best[i, s] = dist_loc[s]
-        best_j[i, s] = index_loc[s]
+    for c0 in range(0, cols, MERGE_THREADS):
+        c = c0 + t
+        dist = math.inf
+        if c < cols:
+            j = x0 + c
+            g = gram[r, c]
+            if metric == COSINE:
+                dist = 1.0 - g * q_term * x_terms[j]
+            else:
+                dist = q_term + x_terms[j] - 2.0 * g
+            dist = max(dist, 0.0)
+            if self_query and j == i:
+                if exclude_self:
+                    dist = math.inf
+                else:
+                    dist = 1.0 if (metric == COSINE and q_term == 0.0) else 0.0
+        cand_d[t] = dist
+        n_candidates = cuda.syncthreads_count(1 if dist < top_d[k - 1] else 0)
+        if n_candidates > 0:
+            for s in range(MERGE_THREADS):
+                d_s = cand_d[s]
+                # Every thread reads the same shared values: a uniform branch.
+                if d_s < top_d[k - 1]:
+                    new_d = 0.0
+                    new_j = -1
+                    moved = False
+                    if t < k and top_d[t] > d_s:
+                        moved = True
+                        if t == 0 or top_d[t - 1] <= d_s:
+                            new_d = d_s
+                            new_j = x0 + c0 + s
+                        else:
+                            new_d = top_d[t - 1]
+                            new_j = top_j[t - 1]
+                    cuda.syncthreads()
+                    if moved:
+                        top_d[t] = new_d
+                        top_j[t] = new_j
+                    cuda.syncthreads()
+        cuda.syncthreads()
+    if t < k:
+        best[i, t] = top_d[t]
+        best_j[i, t] = top_j[t]
 
 
-def _merge_by_sort(gram_t, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
+def _merge_by_sort(gram, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
                    best, best_j, lib):
     """The large-k path: the same merge as ``_knn_merge_kernel`` with array operations."""
-    cols, rows = gram_t.shape
-    g = gram_t.T.astype(lib.float64)
+    rows, cols = gram.shape
+    g = gram.astype(lib.float64)
     q = q_terms[q0:q0 + rows, None]
     x = x_terms[None, x0:x0 + cols]
     dist = 1.0 - g * q * x if metric == COSINE else q + x - 2.0 * g
@@ -173,7 +201,7 @@ def knn(X, queries, k, metric, root, exclude_self):
     q_terms = x_terms if self_query else norm_terms(Q, metric, launch)
     best = lib.full((m, k), lib.inf, dtype=lib.float64)
     best_j = lib.full((m, k), -1, dtype=lib.int64)
-    use_kernel = k <= KNN_MAX_K
+    use_kernel = k <= min(KNN_MAX_K, MERGE_THREADS)
     for q0 in range(0, m, QUERY_CHUNK_ROWS):
         q1 = min(m, q0 + QUERY_CHUNK_ROWS)
         Q_chunk = Q[q0:q1]
@@ -184,15 +212,14 @@ def knn(X, queries, k, metric, root, exclude_self):
         chunk_rows = memory.row_chunk_size(n, per_row, device=launch.device)
 
         def step(x0, x1, q0=q0, Q_chunk=Q_chunk, rows=rows):
-            gram_t = launch.lib.matmul(X[x0:x1], Q_chunk.T)
+            gram = launch.lib.matmul(Q_chunk, X[x0:x1].T)
             if use_kernel:
-                _knn_merge_kernel[n_blocks(rows, MERGE_BLOCK_ROWS), MERGE_BLOCK_ROWS,
-                                  launch.stream](
-                    gram_t, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
+                _knn_merge_kernel[rows, MERGE_THREADS, launch.stream](
+                    gram, q_terms, x_terms, q0, x0, metric, self_query, exclude_self,
                     best, best_j,
                 )
             else:
-                _merge_by_sort(gram_t, q_terms, x_terms, q0, x0, metric, self_query,
+                _merge_by_sort(gram, q_terms, x_terms, q0, x0, metric, self_query,
                                exclude_self, best, best_j, lib)
 
         memory.for_each_chunk(n, chunk_rows, step)

@@ -2,8 +2,9 @@
 
 The simulator runs one Python thread per CUDA thread and reads module
 constants at run time, so the tests shrink the launch: query chunks of 5
-rows, merge blocks of 4 threads and a memory budget of a few data rows per
-matmul make tiny inputs cross every chunk boundary. ``KNN_MAX_K`` set low
+rows, merge blocks of 4 threads (k up to 4 takes the block merge) and a
+memory budget of a few data rows per matmul make tiny inputs cross every
+chunk boundary. ``KNN_MAX_K`` set low
 sends larger k down the sort path.
 """
 
@@ -27,7 +28,7 @@ from tests.kernels.test_knn import problems
 def small_launch(max_k=64):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(knn_cuda, "QUERY_CHUNK_ROWS", 5)
-        mp.setattr(knn_cuda, "MERGE_BLOCK_ROWS", 4)
+        mp.setattr(knn_cuda, "MERGE_THREADS", 4)
         mp.setattr(knn_cuda, "KNN_MAX_K", max_k)
         # About 3 data rows of a 5-row query chunk per matmul.
         with config_context(memory_budget=3 * 5 * 8):

@@ -28,7 +28,7 @@ def small_launch(threads=4):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(graph_cuda, "MERGE_THREADS", threads)
         mp.setattr(knn_cuda, "QUERY_CHUNK_ROWS", 5)
-        mp.setattr(knn_cuda, "MERGE_BLOCK_ROWS", 4)
+        mp.setattr(knn_cuda, "MERGE_THREADS", 4)
         # About two query rows of a few-member list per matmul.
         with config_context(memory_budget=2 * 4 * 8):
             yield
