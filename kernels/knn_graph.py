@@ -35,25 +35,18 @@ METHODS = ("auto", "exact", "approximate")
 # at 20,000 (0.093 / 0.080 s at 5,000 x 64): the two cost the same near 5,000
 # rows, where exact still has recall 1 and the approximate graph grows slower.
 AUTO_EXACT_MAX_ROWS = 5_000
-# Default inverted lists: about LISTS_PER_SQRT_ROW * sqrt(n) (at least 1,
-# at most n / MIN_ROWS_PER_LIST), and the share of them each row probes: at
-# least PROBE_SHARE * n_lists and MIN_PROBES, chosen by measurement for
-# recall >= 0.95 at k=15 on clustered 256- and 512-d embeddings (NOTES.md).
+# Default inverted lists: about LISTS_PER_SQRT_ROW * sqrt(n), at least 1, at
+# most n / MIN_ROWS_PER_LIST. The probe count is tuned to the data by
+# default (cpu/knn_graph.py, TARGET_RECALL): a fixed share of the lists was
+# either wasteful or short, by data (NOTES.md, "knn_graph").
 LISTS_PER_SQRT_ROW = 1.0
 MIN_ROWS_PER_LIST = 16
-PROBE_SHARE = 0.05
-MIN_PROBES = 8
 
 
 def default_n_lists(n):
     """Inverted lists for n rows when ``n_lists`` is None."""
     lists = int(round(LISTS_PER_SQRT_ROW * np.sqrt(max(n, 1))))
     return max(1, min(lists, n // MIN_ROWS_PER_LIST))
-
-
-def default_n_probe(n_lists):
-    """Lists each row probes when ``n_probe`` is None."""
-    return min(n_lists, max(MIN_PROBES, int(np.ceil(PROBE_SHARE * n_lists))))
 
 
 def _check_k(k, n):
@@ -104,8 +97,11 @@ def knn_graph(X, k, *, metric="sqeuclidean", method="auto", n_lists=None, n_prob
         Approximate only: inverted lists (k-means centres); None is about
         sqrt(n) (``default_n_lists``).
     n_probe : int or None
-        Approximate only: lists each row searches, nearest centres first;
-        None is ``default_n_probe(n_lists)``. More probes, more recall and time.
+        Approximate only: lists each row searches, nearest centres first.
+        None takes the fewest probes whose lists hold 97 % of the exact
+        neighbours of 256 seeded rows (an estimate of the graph's recall:
+        an IVF search finds exactly the neighbours in its probed lists).
+        More probes, more recall and time.
     random_state : int, None or NumPy generator
         Seeds the quantiser's sample and initial centres (approximate only).
 
@@ -136,7 +132,7 @@ def knn_graph(X, k, *, metric="sqeuclidean", method="auto", n_lists=None, n_prob
         method = "exact" if n < AUTO_EXACT_MAX_ROWS else "approximate"
     if method == "approximate":
         n_lists = min(n_lists or default_n_lists(n), max(n, 1))
-        n_probe = min(n_probe or default_n_probe(n_lists), n_lists)
+        n_probe = min(n_probe or 0, n_lists)
     return X, k, code, root, method == "exact", n_lists or 0, n_probe or 0, _seed(random_state)
 
 

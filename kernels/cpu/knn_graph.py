@@ -7,9 +7,14 @@ method is an inverted file (IVF):
    passes (``assign.lloyd_step``) over a seeded sample of
    ``TRAIN_ROWS_PER_LIST * n_lists`` rows, started from sampled rows (a
    centre that loses all its rows keeps its place);
-2. every row's ``n_probe`` nearest centres (``knn.knn`` against the centres);
+2. ``n_probe``, when not given, from the data: the exact neighbours of
+   ``TUNE_QUERIES`` seeded rows, and the rank of each neighbour's list among
+   its query's lists by centre distance, give the recall of every probe
+   count at once (an IVF search finds exactly the neighbours in the lists it
+   probes); the smallest count reaching ``TARGET_RECALL`` is taken;
+3. every row's ``n_probe`` nearest centres (``knn.knn`` against the centres);
    the first is its own list;
-3. the rows, sorted by list so that every list's members are contiguous;
+4. the rows, sorted by list so that every list's members are contiguous;
    ``_probe_groups`` then takes the lists in parallel (``prange``): the
    members of list g are the queries of task g, which gathers, for each
    list l that some of them probe, those queries into one tile and merges
@@ -37,6 +42,10 @@ from .assign import lloyd_step
 # give lists as good for probing as a converged k-means (NOTES.md, "knn_graph").
 TRAIN_ROWS_PER_LIST = 40
 TRAIN_PASSES = 6
+# Probe tuning: sampled query rows, and the recall their exact neighbours must
+# reach (0.97 leaves a margin over 0.95 for the sample's error, about 0.01).
+TUNE_QUERIES = 256
+TARGET_RECALL = 0.97
 
 
 def train_rows(n, n_lists, seed):
@@ -58,6 +67,57 @@ def train_quantiser(X, n_lists, metric, seed):
         centers = centers.copy()
         centers[filled] = (sums[filled] / weights[filled, None]).astype(X.dtype)
     return centers
+
+
+def tune_rows(n, seed):
+    """Sorted row indices of the probe-tuning sample (a stream of its own, from ``seed``)."""
+    rng = np.random.default_rng([seed, 1])
+    return np.sort(rng.choice(n, size=min(n, TUNE_QUERIES), replace=False)).astype(np.int64)
+
+
+def probes_for_recall(neighbour_lists, list_order, target):
+    """Fewest probes whose lists hold ``target`` of the sampled queries' exact neighbours.
+
+    neighbour_lists (s, k): the list of each exact neighbour; list_order
+    (s, n_lists): each query's lists, nearest centre first.
+    """
+    s, n_lists = list_order.shape
+    if neighbour_lists.size == 0:
+        return 1
+    rank = np.empty_like(list_order)
+    rank[np.arange(s)[:, None], list_order] = np.arange(n_lists)[None, :]
+    needed = np.take_along_axis(rank, neighbour_lists, axis=1)
+    covered = np.cumsum(np.bincount(needed.ravel(), minlength=n_lists)) / needed.size
+    return int(min(n_lists, np.searchsorted(covered, target - 1e-12) + 1))
+
+
+def without_self(j, rows, k):
+    """Per query row of ``j`` (m, k + 1) its first k entries other than the row itself."""
+    out = np.empty((len(rows), k), dtype=np.int64)
+    for row, i in enumerate(rows):
+        keep = j[row] != i
+        if keep.all():
+            keep[-1] = False
+        out[row] = j[row][keep]
+    return out
+
+
+def tune_probes(X, centers, k, metric, seed):
+    """``n_probe`` for ``TARGET_RECALL`` on a seeded sample of rows (see the module docstring)."""
+    sample = tune_rows(X.shape[0], seed)
+    Q = np.ascontiguousarray(X[sample])
+    _, j = knn_cpu.knn(X, Q, k + 1, metric, False, False)
+    neighbours = without_self(j, sample, k)
+    _, own = knn_cpu.knn(centers, np.ascontiguousarray(X[neighbours.ravel()]), 1, metric, False,
+                         False)
+    _, order = knn_cpu.knn(centers, Q, centers.shape[0], metric, False, False)
+    return probes_for_recall(own.reshape(neighbours.shape), order, TARGET_RECALL)
+
+
+def plan(X, k, metric, n_lists, n_probe, seed):
+    """The quantiser's centres and the probe count (``n_probe``, or tuned when 0)."""
+    centers = train_quantiser(X, n_lists, metric, seed)
+    return centers, n_probe or tune_probes(X, centers, k, metric, seed)
 
 
 def list_layout(lists, n_lists):
@@ -149,7 +209,7 @@ def _fill_short_rows(X, k, metric, root, distances, indices):
 def approximate(X, k, metric, root, n_lists, n_probe, seed):
     """The IVF graph (see the module docstring): distances (n, k) in X's dtype, indices int64."""
     n = X.shape[0]
-    centers = train_quantiser(X, n_lists, metric, seed)
+    centers, n_probe = plan(X, k, metric, n_lists, n_probe, seed)
     _, probes = knn_cpu.knn(centers, X, n_probe, metric, False, False)
     order, starts = list_layout(probes[:, 0], n_lists)
     Xs = np.ascontiguousarray(X[order])
@@ -176,7 +236,7 @@ def knn_graph(X, k, metric, root, exact, n_lists, n_probe, seed):
         Return square roots (euclidean).
     exact : bool
         The exact search; otherwise the IVF search with ``n_lists`` lists,
-        ``n_probe`` probes, seeded by ``seed``.
+        ``n_probe`` probes (0: tuned to ``TARGET_RECALL``), seeded by ``seed``.
 
     Returns
     -------
@@ -208,10 +268,5 @@ def knn_recall(X, indices, metric, sample):
     if k == 0 or len(sample) == 0:
         return np.asarray(1.0)
     _, j = knn_cpu.knn(X, np.ascontiguousarray(X[sample]), k + 1, metric, False, False)
-    exact = np.empty((len(sample), k), dtype=np.int64)
-    for row, i in enumerate(sample):
-        keep = j[row] != i
-        if keep.all():
-            keep[-1] = False
-        exact[row] = j[row][keep]
+    exact = without_self(j, sample, k)
     return np.asarray(recall_of(np.asarray(indices)[sample], exact, sample))

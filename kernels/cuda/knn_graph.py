@@ -3,7 +3,8 @@
 The exact method is ``knn.knn`` with X as its own queries. The approximate
 method takes the steps of ``kernels/cpu/knn_graph.py`` with the same seeded
 sample (so the same quantiser up to rounding): Lloyd passes of
-``assign.lloyd_step``, every row's ``n_probe`` nearest centres by
+``assign.lloyd_step``, the probe count tuned on the CPU's sample rows (when
+not given), every row's ``n_probe`` nearest centres by
 ``knn.knn``, the rows sorted by list (so each list's members are a
 contiguous run of ``Xs``). Then, for each list, the rows that probe it are
 gathered into query chunks and one matmul (cuBLAS) gives the tile
@@ -34,7 +35,14 @@ from numba import types as nt
 
 from .. import memory
 from .._numba import NUMBA_CACHE
-from ..cpu.knn_graph import TRAIN_PASSES, recall_of, train_rows
+from ..cpu.knn_graph import (
+    TARGET_RECALL,
+    TRAIN_PASSES,
+    probes_for_recall,
+    recall_of,
+    train_rows,
+    tune_rows,
+)
 from ..metric import COSINE
 from . import knn as knn_cuda
 from ._launch import launch_for
@@ -148,6 +156,23 @@ def train_quantiser(X, n_lists, metric, seed, lib):
     return centers
 
 
+def _host(a, lib):
+    return np.asarray(a) if lib is np else a.get()
+
+
+def tune_probes(X, centers, k, metric, seed, lib):
+    """The CPU's ``tune_probes`` with the CUDA searches: probes for ``TARGET_RECALL``."""
+    sample = tune_rows(X.shape[0], seed)
+    rows = lib.asarray(sample)
+    Q = lib.ascontiguousarray(X[rows])
+    _, j = knn_cuda.knn(X, Q, k + 1, metric, False, False)
+    neighbours = j[_without_self(j, rows, k, lib)].reshape(-1, k)
+    _, own = knn_cuda.knn(centers, lib.ascontiguousarray(X[neighbours.ravel()]), 1, metric,
+                          False, False)
+    _, order = knn_cuda.knn(centers, Q, centers.shape[0], metric, False, False)
+    return probes_for_recall(_host(own, lib).reshape(-1, k), _host(order, lib), TARGET_RECALL)
+
+
 def _runs(keys, n_lists, lib):
     """Stable order of ``keys`` and the (n_lists + 1) starts of each key's run in it."""
     order = _stable_argsort(keys, lib)
@@ -162,6 +187,7 @@ def approximate(X, k, metric, root, n_lists, n_probe, seed):
     lib = launch.lib
     n = X.shape[0]
     centers = train_quantiser(X, n_lists, metric, seed, lib)
+    n_probe = n_probe or tune_probes(X, centers, k, metric, seed, lib)
     _, probes = knn_cuda.knn(centers, X, n_probe, metric, False, False)
     order, starts = _runs(lib.ascontiguousarray(probes[:, 0]), n_lists, lib)
     Xs = lib.ascontiguousarray(X[order])
@@ -169,8 +195,8 @@ def approximate(X, k, metric, root, n_lists, n_probe, seed):
     # The (list, row) pairs: rows in list-sorted positions, grouped by the list they probe.
     pair_order, pair_starts = _runs(lib.ascontiguousarray(probes[order].ravel()), n_lists, lib)
     probers = lib.ascontiguousarray(pair_order // n_probe)
-    starts_h = np.asarray(starts.get() if hasattr(starts, "get") else starts)
-    pair_starts_h = np.asarray(pair_starts.get() if hasattr(pair_starts, "get") else pair_starts)
+    starts_h = _host(starts, lib)
+    pair_starts_h = _host(pair_starts, lib)
     best = lib.full((n, k), lib.inf, dtype=lib.float64)
     best_j = lib.full((n, k), -1, dtype=lib.int64)
     use_kernel = k <= MERGE_THREADS
@@ -254,5 +280,4 @@ def knn_recall(X, indices, metric, sample):
     _, j = knn_cuda.knn(X, lib.ascontiguousarray(X[rows]), k + 1, metric, False, False)
     keep = _without_self(j, rows, k, lib)
     exact = j[keep].reshape(-1, k)
-    host = (lambda a: a.get()) if lib is not np else np.asarray
-    return lib.asarray(recall_of(host(indices[rows]), host(exact), sample))
+    return lib.asarray(recall_of(_host(indices[rows], lib), _host(exact, lib), sample))

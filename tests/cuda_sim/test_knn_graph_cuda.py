@@ -108,3 +108,17 @@ def test_recall_cuda_matches_cpu():
     got = graph_cuda.knn_recall(X, wrong, code, sample)
     assert float(got) == pytest.approx(float(graph_cpu.knn_recall(X, wrong, code, sample)))
     assert float(graph_cuda.knn_recall(X, exact, code, sample)) == 1.0
+
+
+def test_graph_cuda_tunes_the_probes_like_the_cpu():
+    """n_probe=0: both sides tune the probe count on the same sample rows, to the same graph."""
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(30, 3)) + rng.integers(0, 3, size=(30, 1)) * 4).astype(np.float64)
+    code, root = squared_form(METRIC_CODES["sqeuclidean"])
+    want_d, want_i = graph_cpu.knn_graph(X, 3, code, root, False, 5, 0, 11)
+    got_d, got_i = run_graph(X, 3, "sqeuclidean", False, 5, 0, seed=11)
+    np.testing.assert_array_equal(got_i, want_i)
+    np.testing.assert_allclose(got_d, want_d, rtol=1e-12)
+    centers = graph_cpu.train_quantiser(X, 5, code, 11)
+    assert graph_cpu.tune_probes(X, centers, 3, code, 11) == graph_cuda.tune_probes(
+        X, centers, 3, code, 11, np)

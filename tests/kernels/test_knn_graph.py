@@ -191,3 +191,23 @@ def test_knn_recall_rejects_bad_arguments():
         kernels.knn_recall(X, np.zeros((5, 2)))
     with pytest.raises(ValueError, match="n_queries must be a positive integer"):
         kernels.knn_recall(X, np.zeros((5, 2), dtype=np.int64), n_queries=0)
+
+
+def test_probes_for_recall_counts_covered_neighbours():
+    order = np.array([[0, 1, 2, 3], [3, 2, 1, 0]])  # each query's lists, nearest first
+    lists = np.array([[0, 1], [1, 0]])  # lists of each query's exact neighbours: ranks 0, 1, 2, 3
+    assert cpu_graph.probes_for_recall(lists, order, 0.25) == 1
+    assert cpu_graph.probes_for_recall(lists, order, 0.5) == 2
+    assert cpu_graph.probes_for_recall(lists, order, 0.75) == 3
+    assert cpu_graph.probes_for_recall(lists, order, 1.0) == 4
+
+
+def test_tuned_probes_follow_the_data():
+    """Isotropic clusters spread every neighbourhood over many lists: few probes miss, the
+    tuned count does not."""
+    X, _ = make_blobs(8000, 64, centers=4, cluster_std=4.0, random_state=2)
+    X = X.astype(np.float32)
+    _, few = kernels.knn_graph(X, 15, method="approximate", n_probe=2)
+    assert float(kernels.knn_recall(X, few, n_queries=400)) < 0.8
+    _, tuned = kernels.knn_graph(X, 15, method="approximate")
+    assert float(kernels.knn_recall(X, tuned, n_queries=400)) >= 0.95
