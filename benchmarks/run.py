@@ -3,7 +3,7 @@
 
     python benchmarks/run.py                 # full run (~10 min on 2 cores)
     python benchmarks/run.py --quick         # small sizes, a smoke test (< 1 min)
-    python benchmarks/run.py --only kmeans   # kmeans, silhouette, density, embed, auto, run
+    python benchmarks/run.py --only kmeans   # kmeans, silhouette, density, knn_graph, embed, auto, run
 
 Writes ``<out>/<kind>-<date>.md`` and ``.json`` (kind is "cpu", or "gpu" when
 a CUDA device answers) and overwrites ``<out>/latest-<kind>.md``; a quick run
@@ -25,6 +25,10 @@ density     HDBSCAN (vs fast_hdbscan, hdbscan, sklearn), DBSCAN, OPTICS and
 hdbscan_scaling  HDBSCAN at 20k, 40k and 80k x 256 (blobs): the neighbour-graph
             and exact paths against fast_hdbscan, all warmed, with ARI and growth
             exponents (benchmarks/hdbscan_scaling.py).
+knn_graph   kernels.knn_graph (approximate, and exact where it finishes) against
+            pynndescent and faiss-cpu IndexIVFFlat: 1M x 128 clustered rows,
+            k=15, seconds and recall (kernels.knn_recall for every tool), all
+            warmed first (benchmarks/knn_graph.py).
 embed       image embedding throughput: decode-only, forward-only, end-to-end
             images/s and a second run over an unchanged folder, for the tiny
             open_clip model and ViT-B-32 (random weights) on generated JPEGs
@@ -52,13 +56,14 @@ import numpy as np
 
 from density import density_markdown, run_density
 from hdbscan_scaling import hdbscan_scaling_markdown, run_hdbscan_scaling
+from knn_graph import knn_graph_markdown, run_knn_graph
 from auto_search import auto_markdown, run_auto
 from embed_throughput import embed_markdown, run_embed
 from main_job import main_job_markdown, run_main_job
 
 SEED = 0
 N_ITER = 20
-CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "embed", "auto", "run")
+CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "knn_graph", "embed", "auto", "run")
 
 FULL = {
     "kmeans": [
@@ -611,6 +616,7 @@ def markdown(res):
             )
     lines += density_markdown(res.get("density", []))
     lines += hdbscan_scaling_markdown(res.get("hdbscan_scaling", []))
+    lines += knn_graph_markdown(res.get("knn_graph", []))
     if res.get("embed") or res.get("auto") or res.get("run"):
         lines += ["", "## Images in, groups out", ""]
     if res.get("embed"):
@@ -697,6 +703,8 @@ def main(argv=None):
         res["density"] = run_density(args.quick, log)
     if "hdbscan_scaling" in only:
         res["hdbscan_scaling"] = run_hdbscan_scaling(args.quick, log)
+    if "knn_graph" in only:
+        res["knn_graph"] = run_knn_graph(args.quick, log)
     if "embed" in only:
         res["embed"] = run_embed(args.quick, log, gpu=gpu)
     if "auto" in only:
