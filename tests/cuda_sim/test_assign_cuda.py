@@ -184,3 +184,22 @@ def test_gemm_tiles_never_exceed_the_fixed_tile(monkeypatch):
         labels, distances = assign_cuda.assign(X, centers, METRIC_CODES["sqeuclidean"])
     assert rows == [4, 4, 4, 4, 2]
     assert_matches_reference(X, centers, "sqeuclidean", labels, distances)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_lloyd_step_equals_the_cpu_kernel(path):
+    """The CUDA Lloyd pass (assign with the norms given, then the segmented sums) against the CPU one."""
+    from gpucluster.kernels.cpu import assign as assign_cpu
+
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((31, 3))
+    centers = X[[0, 7, 19]].copy()
+    weights = rng.random(31)
+    x_sq = (X * X).sum(1)
+    code = METRIC_CODES["sqeuclidean"]
+    with launch_shape(path), config_context(memory_budget=6 * 5 * X.itemsize):
+        got = assign_cuda.lloyd_step(X, centers, weights, code, x_sq)
+    want = assign_cpu.lloyd_step(X, centers, weights, code, x_sq)
+    np.testing.assert_array_equal(got[0], want[0])
+    for g, w in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
