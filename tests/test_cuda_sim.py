@@ -21,7 +21,7 @@ def test_cuda_kernels_pass_under_the_simulator():
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
     output = result.stdout + result.stderr
     passed = re.search(r"(\d+) passed", output)
