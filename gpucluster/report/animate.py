@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import backend
 from ..cluster import KMeans, kmeans_plusplus
+from ._sections import cluster_color
 from .projection import fit_pca
 
 # The last frame is shown this many times longer, instead of extra hold frames,
@@ -57,7 +58,6 @@ def kmeans_iterations(X, centers, *, max_iter=20, tol=1e-4):
 
 
 def _palette(n_clusters):
-    from .html import cluster_color
     from PIL import ImageColor
 
     colors = [(255, 255, 255), (20, 20, 20), (60, 60, 60)]

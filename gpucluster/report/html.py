@@ -21,7 +21,6 @@ from ._sections import (
     settings_sections,
 )
 # Re-exported: report.animate colours its frames as the page does.
-from ._sections import cluster_color  # noqa: F401
 from .organize import folder_names
 from .projection import PROJECTION_METHODS
 
