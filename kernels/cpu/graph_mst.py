@@ -53,7 +53,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE, EUCLIDEAN, SQEUCLIDEAN
-from .mst import _less, edge_weights
+from .mst import _less, edge_weights, pair_distance
 from .union_find import new_forest, number_by_smallest, union
 
 # Rows of C per GEMM tile in a pair's evaluation, and Q's rows per tile.
@@ -61,26 +61,6 @@ PAIR_TILE_ROWS = 32
 PAIR_TILE_COLS = 512
 # Component pairs evaluated together, per thread.
 PAIR_BATCH = 8
-
-
-@njit(cache=NUMBA_CACHE)
-def _distance(X, a, b, metric):
-    """delta(x_a, x_b) in float64 from the coordinates (as ``mst.edge_weights``)."""
-    s = 0.0
-    if metric == COSINE:
-        na = 0.0
-        nb = 0.0
-        for t in range(X.shape[1]):
-            xa = np.float64(X[a, t])
-            xb = np.float64(X[b, t])
-            s += xa * xb
-            na += xa * xa
-            nb += xb * xb
-        return 1.0 - s / np.sqrt(na * nb) if na > 0.0 and nb > 0.0 else 1.0
-    for t in range(X.shape[1]):
-        diff = np.float64(X[a, t]) - np.float64(X[b, t])
-        s += diff * diff
-    return np.sqrt(s) if metric == EUCLIDEAN else s
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
@@ -103,7 +83,7 @@ def _graph_edges(X, core, indices, metric, alpha):
                 continue
             a[e] = min(i, j)
             b[e] = max(i, j)
-            dist[e] = _distance(X, i, j, metric) / alpha
+            dist[e] = pair_distance(X, i, j, metric) / alpha
             w[e] = max(max(core[i], core[j]), dist[e])
     return w, dist, a, b
 
@@ -222,7 +202,7 @@ def _tile_best(X, Y, sq, core, rows, row_proj, cols, col_proj, col_block, start,
                 lower = _metric_bound(np.sqrt(max(e2, 0.0)), metric) / alpha
                 if max(max(core[i], core[j]), lower) > best[0]:
                     continue
-                dist = _distance(X, i, j, metric) / alpha
+                dist = pair_distance(X, i, j, metric) / alpha
                 w = max(max(core[i], core[j]), dist)
                 a, b = min(i, j), max(i, j)
                 if _less(w, dist, a * (X.shape[0] + 1) + b, best[0], best[1],

@@ -294,6 +294,26 @@ def _merge(parent, size, comp, best_w, best_d, best_a, best_b, edges, n_edges):
     return n_edges
 
 
+@njit(cache=NUMBA_CACHE)
+def pair_distance(X, a, b, metric):
+    """delta(x_a, x_b) in float64 from the coordinates (no cancellation)."""
+    s = 0.0
+    if metric == COSINE:
+        na = 0.0
+        nb = 0.0
+        for t in range(X.shape[1]):
+            xa = np.float64(X[a, t])
+            xb = np.float64(X[b, t])
+            s += xa * xb
+            na += xa * xa
+            nb += xb * xb
+        return 1.0 - s / np.sqrt(na * nb) if na > 0.0 and nb > 0.0 else 1.0
+    for t in range(X.shape[1]):
+        diff = np.float64(X[a, t]) - np.float64(X[b, t])
+        s += diff * diff
+    return np.sqrt(s) if metric == EUCLIDEAN else s
+
+
 @njit(parallel=True, cache=NUMBA_CACHE)
 def edge_weights(X, core, edges, metric, alpha):
     """Weights of ``edges`` computed from the coordinates in float64 (no cancellation)."""
@@ -302,23 +322,7 @@ def edge_weights(X, core, edges, metric, alpha):
     for e in prange(m):
         a = edges[e, 0]
         b = edges[e, 1]
-        s = 0.0
-        if metric == COSINE:
-            na = 0.0
-            nb = 0.0
-            for t in range(X.shape[1]):
-                xa = np.float64(X[a, t])
-                xb = np.float64(X[b, t])
-                s += xa * xb
-                na += xa * xa
-                nb += xb * xb
-            dist = 1.0 - s / np.sqrt(na * nb) if na > 0.0 and nb > 0.0 else 1.0
-        else:
-            for t in range(X.shape[1]):
-                diff = np.float64(X[a, t]) - np.float64(X[b, t])
-                s += diff * diff
-            dist = np.sqrt(s) if metric == EUCLIDEAN else s
-        weights[e] = max(core[a], core[b], dist / alpha)
+        weights[e] = max(core[a], core[b], pair_distance(X, a, b, metric) / alpha)
     return weights
 
 
