@@ -16,8 +16,9 @@ An algorithm joins the search with :func:`register_algorithm`:
 
 Built-ins: "kmeans" (n <= ``MINIBATCH_MIN_ROWS``), "minibatch_kmeans" (above,
 and in thorough mode), "agglomerative" (Ward, n <= ``AGGLOMERATIVE_MAX_ROWS``),
-"finch", "hdbscan", "dbscan" (on the CPU up to ``NEIGHBOUR_MAX_ROWS_CPU`` rows),
-and "optics" (thorough mode only).
+"finch", "hdbscan", "dbscan" (the three on the search's one shared neighbour
+graph, ``SharedData.neighbour_graph``, where they build on a graph), and
+"optics" (thorough mode only, up to ``OPTICS_MAX_ROWS`` rows).
 """
 
 import math
@@ -27,11 +28,17 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import backend
-from ..cluster import HDBSCAN
+from ..cluster import DBSCAN, FINCH, HDBSCAN
+from ..cluster._graph import GRAPH_MIN_ROWS
 from ..cluster.hierarchy import hc_cut
 
 # Above this many rows MiniBatchKMeans replaces KMeans (thorough mode runs both).
 MINIBATCH_MIN_ROWS = 100_000
+# From this many rows KMeans candidates seed with k-means|| instead of greedy
+# k-means++, whose k passes over X dominate the fit there: at 100,000 x 512
+# (benchmarks/auto_search.py data, 2 cores) seeding k=224 takes 2.8 s against
+# 10.2 s, with the same inertia after Lloyd (47,204 against 47,199).
+KMEANS_PARALLEL_MIN_ROWS = 50_000
 # Ward needs O(n^2) work per tree; beyond this it is left out.
 AGGLOMERATIVE_MAX_ROWS = 20_000
 # OPTICS is tried in thorough mode up to this many rows.
@@ -41,13 +48,17 @@ OPTICS_MAX_ROWS = 50_000
 FRAGMENTED_FACTOR = 4
 # Fast mode tries more cluster counts below this many rows, where fits are cheap.
 SMALL_ROWS = 5_000
-# Exact neighbour searches and the MST cost O(n^2 d): on the CPU the
-# neighbour-based methods (FINCH, HDBSCAN, DBSCAN) are left out above this
-# many rows (50,000 x 32 takes about 20 s for one HDBSCAN tree on 2 cores,
-# benchmarks/auto_search.py; 4x the rows is 16x the time). No limit on a GPU.
-NEIGHBOUR_MAX_ROWS_CPU = 200_000
 # How many FINCH partitions (finest first) each mode looks at.
 FINCH_LEVELS = {"fast": 4, "balanced": 6, "thorough": 8}
+
+
+class SharedGraphMixin:
+    """For estimators with ``_neighbour_graph`` (``cluster._graph``): take the search's
+    shared graph (``context.neighbour_graph``) where it serves, else build one."""
+
+    def _neighbour_graph(self, X, k, metric):
+        graph = None if self.context is None else self.context.neighbour_graph(X, k, metric)
+        return super()._neighbour_graph(X, k, metric) if graph is None else graph
 
 
 class SkipCandidate(Exception):
@@ -200,7 +211,9 @@ def _kmeans_candidates(context):
     if context.n_samples > MINIBATCH_MIN_ROWS and context.mode != "thorough":
         return []
     n_init = 3 if context.mode == "thorough" else 1
-    return [_seeded({"n_clusters": k, "n_init": n_init}, context) for k in k_grid(context)]
+    extra = {"init": "k-means||"} if context.n_samples >= KMEANS_PARALLEL_MIN_ROWS else {}
+    return [_seeded({"n_clusters": k, "n_init": n_init, **extra}, context)
+            for k in k_grid(context)]
 
 
 def _k_space(prefix):
@@ -279,31 +292,41 @@ def _agglomerative_candidates(context):
 # FINCH: one fit gives every partition
 
 
+class FINCHShared(SharedGraphMixin, FINCH):
+    """FINCH whose first neighbours on the search's data come from the shared graph."""
+
+    def __init__(self, n_clusters=None, *, metric="euclidean", ensure_early_exit=True,
+                 algorithm="auto", device="auto", context=None):
+        super().__init__(n_clusters, metric=metric, ensure_early_exit=ensure_early_exit,
+                         algorithm=algorithm, device=device)
+        self.context = context
+
+
 class FINCHLevel:
-    """FINCH's partition number ``level`` (0 = finest); the fit is shared through
-    ``cache``. With ``level=None`` it is plain FINCH (``n_clusters`` as FINCH's)."""
+    """FINCH's partition number ``level`` (0 = finest); the fit is shared through the
+    context's cache. With ``level=None`` it is plain FINCH (``n_clusters`` as FINCH's)."""
 
     def __init__(self, level=None, *, n_clusters=None, metric="euclidean", device="auto",
-                 cache=None, **params):
+                 context=None, **params):
         self.level = level
         self.n_clusters = n_clusters
         self.metric = metric
         self.device = device
-        self.cache = cache
+        self.context = context
+        self.cache = None if context is None else context.cache
         self.params = params
 
     def fit(self, X):
-        from ..cluster import FINCH
-
         if self.level is None:
-            model = FINCH(n_clusters=self.n_clusters, metric=self.metric, device=self.device,
-                          **self.params)
+            model = FINCHShared(n_clusters=self.n_clusters, metric=self.metric,
+                                device=self.device, context=self.context, **self.params)
             self.labels_ = np.asarray(backend.to_numpy(model.fit(X).labels_), dtype=np.int64)
             return self
         key = ("finch", self.metric, repr(sorted(self.params.items())), X.shape)
         partitions = None if self.cache is None else self.cache.get(key)
         if partitions is None:
-            model = FINCH(metric=self.metric, device=self.device, **self.params).fit(X)
+            model = FINCHShared(metric=self.metric, device=self.device, context=self.context,
+                                **self.params).fit(X)
             partitions = [np.asarray(backend.to_numpy(p), dtype=np.int64)
                           for p in model.partitions_]
             if self.cache is not None:
@@ -316,16 +339,10 @@ class FINCHLevel:
 
 
 def _finch_factory(params, *, device, context):
-    return FINCHLevel(**params, device=device, cache=None if context is None else context.cache)
-
-
-def _too_many_rows_for_cpu(context):
-    return context.compute_device == "cpu" and context.n_samples > NEIGHBOUR_MAX_ROWS_CPU
+    return FINCHLevel(**params, device=device, context=context)
 
 
 def _finch_candidates(context):
-    if _too_many_rows_for_cpu(context):
-        return []
     return [{"level": level} for level in range(FINCH_LEVELS[context.mode])]
 
 
@@ -337,36 +354,35 @@ def _finch_space(trial, context):
 # HDBSCAN, DBSCAN, OPTICS (on the reduced data)
 
 
-class HDBSCANShared(HDBSCAN):
-    """HDBSCAN whose minimum spanning tree is shared through ``cache``.
+class HDBSCANShared(SharedGraphMixin, HDBSCAN):
+    """HDBSCAN whose minimum spanning tree is shared through the context's cache.
 
     The mutual-reachability MST depends on X and ``min_samples`` only, so the
-    candidates that differ in ``min_cluster_size`` share one (the O(n^2 d)
-    part) and each runs only the tree steps; the labels are the estimator's
-    own. Without a cache it is the plain estimator.
+    candidates that differ in ``min_cluster_size`` share one and each runs
+    only the tree steps; on the graph path the trees of every
+    ``min_samples`` are built on the search's one graph. The labels are the
+    estimator's own. Without a context it is the plain estimator.
     """
 
-    def __init__(self, min_cluster_size=5, *, min_samples=None, device="auto", cache=None):
+    def __init__(self, min_cluster_size=5, *, min_samples=None, device="auto", context=None):
         super().__init__(min_cluster_size, min_samples=min_samples, device=device)
-        self.cache = cache
+        self.context = context
 
     def _spanning_tree(self, X, min_samples):
-        if self.cache is None:
+        cache = None if self.context is None else self.context.cache
+        if cache is None:
             return super()._spanning_tree(X, min_samples)
         key = ("hdbscan_mst", int(min_samples), tuple(X.shape))
-        if key not in self.cache:
-            self.cache[key] = super()._spanning_tree(X, min_samples)
-        return self.cache[key]
+        if key not in cache:
+            cache[key] = super()._spanning_tree(X, min_samples)
+        return cache[key]
 
 
 def _hdbscan_factory(params, *, device, context):
-    return HDBSCANShared(**params, device=device,
-                         cache=None if context is None else context.cache)
+    return HDBSCANShared(**params, device=device, context=context)
 
 
 def _hdbscan_candidates(context):
-    if _too_many_rows_for_cpu(context):
-        return []
     out = []
     samples = (10,) if context.mode != "thorough" else (5, 10, 25)
     for size in min_cluster_sizes(context):
@@ -394,10 +410,25 @@ def dbscan_eps(context, min_samples, quantile):
     return float(np.quantile(distances[:, column], quantile))
 
 
-def _dbscan_factory(params, *, device, context):
-    from ..cluster import DBSCAN
+class DBSCANShared(SharedGraphMixin, DBSCAN):
+    """DBSCAN whose neighbour graph (``algorithm="knn_graph"``) is the search's shared one."""
 
-    return DBSCAN(**params, device=device)
+    def __init__(self, eps=0.5, *, min_samples=5, algorithm="auto", device="auto",
+                 context=None):
+        super().__init__(eps, min_samples=min_samples, algorithm=algorithm, device=device)
+        self.context = context
+
+
+def _dbscan_factory(params, *, device, context):
+    return DBSCANShared(**params, device=device, context=context)
+
+
+def dbscan_algorithm(context):
+    """"knn_graph" (eps-neighbourhoods cut from the shared graph) from
+    ``GRAPH_MIN_ROWS`` rows on the host, where the exact radius search in the
+    reduced dimensions costs O(n^2 d); "auto" (exact) otherwise."""
+    large = context.n_samples >= GRAPH_MIN_ROWS and context.reduced_dims > 16
+    return "knn_graph" if large and context.compute_device != "cuda" else "auto"
 
 
 DBSCAN_GRIDS = {
@@ -409,23 +440,28 @@ DBSCAN_GRIDS = {
 
 
 def _dbscan_candidates(context):
-    if _too_many_rows_for_cpu(context):
-        return []
     out = []
+    algorithm = dbscan_algorithm(context)
     for min_samples, quantiles in DBSCAN_GRIDS[context.mode]:
         min_samples = min(min_samples, context.n_samples - 1)
         for q in quantiles:
             eps = dbscan_eps(context, min_samples, q)
             if eps > 0:
-                out.append({"eps": round(eps, 6), "min_samples": int(min_samples)})
+                params = {"eps": round(eps, 6), "min_samples": int(min_samples)}
+                if algorithm != "auto":
+                    params["algorithm"] = algorithm
+                out.append(params)
     return out
 
 
 def _dbscan_space(trial, context):
     min_samples = trial.suggest_int("dbscan.min_samples", 3, 16)
     q = trial.suggest_float("dbscan.quantile", 0.1, 0.95)
-    return {"eps": round(max(dbscan_eps(context, min_samples, q), 1e-12), 6),
-            "min_samples": min_samples}
+    params = {"eps": round(max(dbscan_eps(context, min_samples, q), 1e-12), 6),
+              "min_samples": min_samples}
+    if dbscan_algorithm(context) != "auto":
+        params["algorithm"] = dbscan_algorithm(context)
+    return params
 
 
 def _optics_factory(params, *, device, context):

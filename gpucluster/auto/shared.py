@@ -12,10 +12,12 @@
   search's seed, or every row when there are fewer) and the Euclidean
   distances between its rows on the working data, so every candidate's
   silhouette is computed on the same points in the same geometry;
-- the k nearest neighbours of the sample rows among all rows of the reduced
-  data, whose distance quantiles give DBSCAN's ``eps``.
+- one neighbour graph of the reduced data (``kernels.knn_graph``: exact
+  below its size limit, an inverted-file search above), which every
+  HDBSCAN, DBSCAN and FINCH candidate builds on instead of searching again,
+  and whose distances at the sample rows give DBSCAN's ``eps``.
 
-The PCA and the neighbours are computed on first use; ``timings`` records
+The PCA and the graph are computed on first use; ``timings`` records
 the seconds each piece took (0.0 for a piece never needed).
 """
 
@@ -25,7 +27,7 @@ import time
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .. import backend
+from .. import backend, kernels
 
 METRICS = ("auto", "euclidean", "cosine")
 MODES = ("fast", "balanced", "thorough")
@@ -37,8 +39,10 @@ SILHOUETTE_SAMPLE = 10_000
 PCA_DIMS = {"fast": 32, "balanced": 32, "thorough": 50}
 # Rows used to estimate the covariance for the PCA (a seeded subsample above it).
 PCA_FIT_ROWS = 100_000
-# Neighbours kept per sample row (self excluded); DBSCAN's min_samples stay below it.
-KNN_NEIGHBOURS = 16
+# Neighbours per row of the shared graph (self excluded): at least every
+# density candidate's min_samples - 1 (DBSCAN's up to 16, HDBSCAN's up to 25
+# in thorough mode) and the graph size HDBSCAN takes by itself (15).
+GRAPH_NEIGHBOURS = {"fast": 16, "balanced": 16, "thorough": 24}
 # metric="auto" picks cosine when every row norm is within this of 1.
 UNIT_NORM_TOLERANCE = 1e-3
 # ... or when the data has at least this many features (embeddings).
@@ -132,7 +136,8 @@ class SharedData:
     sample_distances : ndarray (m, m), Euclidean on ``working``
     seed : int, drawn once from ``random_state``; estimators get it
     cache : dict, for estimators that share one fit between candidates (FINCH)
-    timings : dict of seconds: "normalize", "pca", "knn", "silhouette_sample"
+    timings : dict of seconds: "normalize", "pca", "knn" (the neighbour graph),
+        "silhouette_sample"
     """
 
     def __init__(self, X, *, metric="auto", mode="fast", random_state=None, device="auto",
@@ -150,7 +155,7 @@ class SharedData:
         self.timings = {"normalize": 0.0, "pca": 0.0, "knn": 0.0, "silhouette_sample": 0.0}
         self.cache = {}
         self._reduced = None
-        self._knn = None
+        self._graph = None
         self._on_device = {}
 
         start = time.perf_counter()
@@ -190,22 +195,38 @@ class SharedData:
         return self._reduced
 
     @property
+    def graph_neighbours(self):
+        """Neighbours per row of the shared graph."""
+        return min(GRAPH_NEIGHBOURS[self.mode], self.n_samples - 1)
+
+    def neighbour_graph(self, X, k, metric):
+        """The shared graph's k nearest other rows of each row, ``(distances, indices)``
+        (n, k) ascending, Euclidean, on the compute device; built on first use.
+
+        Only for X the reduced data as ``data_for("reduced")`` hands it out,
+        the Euclidean metric and k up to ``graph_neighbours``; None otherwise
+        (the caller then builds its own).
+        """
+        if (metric != "euclidean" or k > self.graph_neighbours
+                or X is not self.data_for("reduced")):
+            return None
+        if self._graph is None:
+            start = time.perf_counter()
+            self._graph = kernels.knn_graph(X, self.graph_neighbours, metric="euclidean",
+                                            method="auto", random_state=self.seed)
+            self.timings["knn"] += time.perf_counter() - start
+        distances, indices = self._graph
+        return distances[:, :k], indices[:, :k]
+
+    @property
     def knn_distances(self):
         """Euclidean distances (m, k) from each sample row to its k nearest other rows of
-        the reduced data, ascending; k = min(KNN_NEIGHBOURS, n_samples - 1)."""
-        if self._knn is None:
-            from ..kernels import knn
-
-            data = self.reduced
-            start = time.perf_counter()
-            k = min(KNN_NEIGHBOURS, self.n_samples - 1)
-            # Each sample row is also a row of the data: ask for one more and
-            # drop the first column, the row itself (an exact duplicate may
-            # take its place, which is then correctly a distance-0 neighbour).
-            distances, _ = knn(data, k + 1, queries=data[self.sample_index], metric="euclidean")
-            self._knn = np.asarray(backend.to_numpy(distances), dtype=np.float64)[:, 1:]
-            self.timings["knn"] += time.perf_counter() - start
-        return self._knn
+        the reduced data, ascending, from the shared graph; float64 NumPy,
+        k = ``graph_neighbours``."""
+        reduced = self.data_for("reduced")
+        distances, _ = self.neighbour_graph(reduced, self.graph_neighbours, "euclidean")
+        distances = np.asarray(backend.to_numpy(distances), dtype=np.float64)
+        return distances[self.sample_index]
 
     def k_center(self):
         """The central guess for the number of clusters: n / target_cluster_size when a

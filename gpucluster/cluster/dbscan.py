@@ -1,8 +1,10 @@
 """Density-based clustering: ``DBSCAN``, with scikit-learn's API and results.
 
-The eps-neighbourhoods come from the exact ``radius_neighbors`` kernel (brute
-force over GEMM tiles on X's device); the rest is array-API work on the CSR
-lists: weighted neighbour counts give the core points, the connected
+The eps-neighbourhoods come from the exact ``radius_neighbors`` kernel (a
+KD-tree up to 16 features on the host, GEMM tiles on X's device above), or,
+with ``algorithm="knn_graph"``, from a neighbour graph (``_graph``): each
+row's nearest other rows, cut at eps. The rest is array-API work on the
+neighbour lists: weighted neighbour counts give the core points, the connected
 components of the core-core edges (``kernels.connected_components``) give
 the clusters, and each border point joins the lowest-numbered cluster among
 its core neighbours. That is exactly what scikit-learn's ``dbscan_inner``
@@ -18,8 +20,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from .. import backend, kernels
 from .._validation import check_finite, check_option, check_scalar
 from ._base import DeviceEstimatorMixin
+from ._graph import NeighbourGraphMixin, graph_neighbors
 
 METRICS = ("euclidean", "sqeuclidean", "cosine", "minkowski", "precomputed")
+ALGORITHMS = ("auto", "ball_tree", "kd_tree", "brute", "knn_graph")
+# The neighbour-graph metric behind each DBSCAN metric ("minkowski" is p=2).
+GRAPH_METRICS = {"euclidean": "euclidean", "minkowski": "euclidean",
+                 "sqeuclidean": "sqeuclidean", "cosine": "cosine"}
 
 
 def _check_weights(sample_weight, X):
@@ -74,6 +81,36 @@ def _neighborhoods(X, eps, metric):
     return kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False)
 
 
+def _rows_of(indptr, xp, device):
+    """The row of every entry of CSR lists with row pointers ``indptr`` (int64).
+
+    A search in indptr rather than xp.repeat, whose CuPy version takes no
+    array of repeats.
+    """
+    nnz = int(indptr[-1])
+    return xp.searchsorted(indptr[1:], xp.arange(nnz, dtype=xp.int64, device=device),
+                           side="right")
+
+
+def graph_pairs(distances, indices, eps, xp):
+    """The neighbour pairs within eps of a neighbour graph, as ``(counts, rows, cols)``.
+
+    ``distances``/``indices`` (n, k) are each row's nearest other rows,
+    ascending. ``counts`` (n,) int64 is how many of a row's own neighbours lie
+    within eps; ``rows``/``cols`` hold every such pair in both directions (the
+    relation is symmetric, and an approximate graph may list it one way only),
+    repeats allowed, int64.
+    """
+    n, k = indices.shape
+    within = (distances <= eps) & (indices >= 0)
+    counts = xp.astype(xp.sum(xp.astype(within, xp.int64), axis=1), xp.int64)
+    flat = xp.reshape(within, (-1,))
+    position = xp.nonzero(flat)[0]
+    rows = xp.astype(position // max(k, 1), xp.int64)
+    cols = xp.astype(xp.take(xp.reshape(indices, (-1,)), position), xp.int64)
+    return counts, xp.concat([rows, cols]), xp.concat([cols, rows])
+
+
 def dbscan_labels(rows, indices, core, xp, device):
     """Cluster labels from the neighbour pairs (rows[e], indices[e]) (self excluded) and the core mask.
 
@@ -113,7 +150,7 @@ def dbscan_labels(rows, indices, core, xp, device):
     return xp.where(has_core_neighbour, xp.take(keys, first) % n_clusters, labels)
 
 
-class DBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     """Density-based spatial clustering (DBSCAN) on the GPU or the CPU, as scikit-learn's.
 
     Parameters
@@ -130,9 +167,18 @@ class DBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         takes X as an (n_samples, n_samples) distance matrix.
     metric_params : dict or None, default=None
         The supported metrics take no parameters; must be None or empty.
-    algorithm : {"auto", "ball_tree", "kd_tree", "brute"}, default="auto"
-        Accepted for scikit-learn compatibility; the exact brute-force
-        kernels serve all of them.
+    algorithm : {"auto", "ball_tree", "kd_tree", "brute", "knn_graph"}, default="auto"
+        scikit-learn's names all take the exact radius search (a KD-tree up
+        to 16 features on the host, GEMM tiles otherwise). "knn_graph"
+        takes each row's ``max(min_samples - 1, GRAPH_NEIGHBORS)`` nearest
+        other rows from ``kernels.knn_graph`` (approximate above its size
+        limit) and keeps those within eps: near-linear in n instead of
+        O(n^2 d). With an exact graph the core points and the border
+        assignments are exact (a non-core row has fewer than min_samples
+        rows within eps, all of them in its list); two core points within
+        eps of each other with k nearer rows each may go unlinked, so a
+        cluster held together only by such pairs can split. Not with
+        "precomputed" or sample weights.
     leaf_size : int, default=30
         Accepted for scikit-learn compatibility; unused.
     p : float or None, default=None
@@ -199,7 +245,10 @@ class DBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             raise ValueError(f"eps must be > 0.0, got {self.eps!r}.")
         check_scalar(self.min_samples, "min_samples", min_value=1)
         check_option(self.metric, "metric", METRICS)
-        check_option(self.algorithm, "algorithm", ("auto", "ball_tree", "kd_tree", "brute"))
+        check_option(self.algorithm, "algorithm", ALGORITHMS)
+        if self.algorithm == "knn_graph" and self.metric == "precomputed":
+            raise ValueError("algorithm='knn_graph' needs the data itself, not "
+                             "metric='precomputed'.")
         check_scalar(self.leaf_size, "leaf_size", min_value=1)
         if self.p is not None:
             check_scalar(self.p, "p", kind=numbers.Real, min_value=0.0)
@@ -257,12 +306,16 @@ class DBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         device = backend.device(X)
         n = X.shape[0]
 
-        counts, indptr, indices = _neighborhoods(X, float(self.eps), self.metric)
-        # The row of every listed pair. A search in indptr rather than
-        # xp.repeat, whose CuPy version takes no array of repeats.
-        nnz = indices.shape[0]
-        rows = xp.searchsorted(indptr[1:], xp.arange(nnz, dtype=xp.int64, device=device),
-                               side="right")
+        if self.algorithm == "knn_graph":
+            if sample_weight is not None:
+                raise ValueError("algorithm='knn_graph' does not take sample_weight; use an "
+                                 "exact algorithm.")
+            k = graph_neighbors(self.min_samples - 1, n)
+            distances, graph = self._neighbour_graph(X, k, GRAPH_METRICS[self.metric])
+            counts, rows, indices = graph_pairs(distances, graph, float(self.eps), xp)
+        else:
+            counts, indptr, indices = _neighborhoods(X, float(self.eps), self.metric)
+            rows = _rows_of(indptr, xp, device)
         weights = (xp.ones(n, dtype=xp.float64, device=device) if sample_weight is None
                    else sample_weight)
         if self.metric == "precomputed":

@@ -7,7 +7,8 @@ components of that graph are the first partition. The same step on the
 cluster means (means of the original points) gives the next, coarser
 partition, until one cluster remains or nothing changes.
 
-The neighbour searches (``kernels.knn``) and the means (``kernels.centroid_update``)
+The first-neighbour searches (``kernels.knn``, or the neighbour graph of
+``_graph`` for large inputs) and the means (``kernels.centroid_update``)
 run in X's namespace and on its device; the graph of each level, one first
 neighbour per point or cluster, is small bookkeeping done on the host with
 NumPy (``kernels.connected_components`` on host arrays).
@@ -26,8 +27,10 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from .. import backend, kernels
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
+from ._graph import NeighbourGraphMixin, graph_is_cheaper
 
 METRICS = ("euclidean", "cosine")
+ALGORITHMS = ("auto", "brute", "knn_graph")
 
 
 def shared_neighbour_pairs(first):
@@ -82,8 +85,11 @@ def paired_distances(X, p, q, metric):
     return out
 
 
-def first_neighbour_partition(points, metric, bound=None, measure=False):
+def first_neighbour_partition(points, neighbours, metric, bound=None, measure=False):
     """One FINCH step on the rows of ``points`` (data or cluster means, in their namespace).
+
+    ``neighbours(points)`` gives each row's first neighbour, as ``(distances,
+    indices)`` of shape (m, 1).
 
     Returns ``(labels, n_clusters, largest_link)``: host int64 labels numbered
     by each component's smallest row, and the largest weighted link of the
@@ -94,7 +100,7 @@ def first_neighbour_partition(points, metric, bound=None, measure=False):
     m = points.shape[0]
     if m < 2:
         return np.zeros(m, dtype=np.int64), m, 0.0
-    distances, indices = kernels.knn(points, 1, metric=metric, exclude_self=True)
+    distances, indices = neighbours(points)
     first = backend.to_numpy(indices)[:, 0].astype(np.int64)
     first_dist = backend.to_numpy(distances)[:, 0].astype(np.float64)
     rows = np.arange(m, dtype=np.int64)
@@ -193,7 +199,7 @@ def merge_to(X, labels, n_clusters, metric):
     return np.unique(merged, return_inverse=True)[1].astype(np.int64)
 
 
-class FINCH(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+class FINCH(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     """FINCH: parameter-free hierarchical clustering from first-neighbour relations.
 
     Each level links every point (then every cluster mean) to its first
@@ -214,6 +220,15 @@ class FINCH(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         As the reference implementation: links between cluster means longer
         than the longest link of the first partition are dropped, which
         keeps merges pure and ends the recursion earlier.
+    algorithm : {"auto", "brute", "knn_graph"}, default="auto"
+        How first neighbours are found. "brute" is the exact search over all
+        pairs (``kernels.knn``, a KD-tree up to 16 features); "knn_graph" is
+        ``kernels.knn_graph`` with k = 1 (an inverted-file search above its
+        size limit, about 97 % of first neighbours exact, the others among the
+        nearest few). "auto" takes the graph for a level with at least
+        ``GRAPH_MIN_ROWS`` rows (or means) and ``GRAPH_MIN_FEATURES``
+        features on the host, the exact search otherwise, like the reference
+        implementation's approximate search above 70,000 rows.
     device : {"auto", "cpu", "cuda"}, default="auto"
     output_type : {"input", "numpy", "cupy", "torch"}, default="input"
 
@@ -234,9 +249,10 @@ class FINCH(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
 
     Notes
     -----
-    Each level costs one exact first-neighbour search, O(m^2 d) for m points
-    or means, on the GPU for CUDA data; there are typically fewer than ten
-    levels and m shrinks several-fold at each.
+    Each level costs one first-neighbour search for m points or means:
+    O(m^2 d) exact (on the GPU for CUDA data), near-linear in m on the
+    neighbour graph; there are typically fewer than ten levels and m shrinks
+    several-fold at each.
 
     Examples
     --------
@@ -253,15 +269,23 @@ class FINCH(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, n_clusters=None, *, metric="euclidean", ensure_early_exit=True,
-                 device="auto", output_type="input"):
+                 algorithm="auto", device="auto", output_type="input"):
         self.n_clusters = n_clusters
         self.metric = metric
         self.ensure_early_exit = ensure_early_exit
+        self.algorithm = algorithm
         self.device = device
         self.output_type = output_type
 
     def _work(self, n_samples, n_features):
         return 2.0 * n_samples * n_samples * n_features
+
+    def _first_neighbours(self, points):
+        """(distances, indices), (m, 1): each row's nearest other row (see ``algorithm``)."""
+        if self.algorithm == "knn_graph" or (self.algorithm == "auto"
+                                             and graph_is_cheaper(points)):
+            return self._neighbour_graph(points, 1, self.metric)
+        return kernels.knn(points, 1, metric=self.metric, exclude_self=True)
 
     def fit(self, X, y=None):
         """Compute the FINCH hierarchy and pick ``labels_``.
@@ -280,6 +304,7 @@ class FINCH(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         if self.n_clusters is not None:
             check_scalar(self.n_clusters, "n_clusters", min_value=1)
         check_option(self.metric, "metric", METRICS)
+        check_option(self.algorithm, "algorithm", ALGORITHMS)
         if not isinstance(self.ensure_early_exit, (bool, np.bool_)):
             raise TypeError(f"ensure_early_exit must be a bool, got {self.ensure_early_exit!r}.")
         self._check_device_params()
@@ -297,14 +322,16 @@ class FINCH(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
 
         # The reference sets the bound only when there are more than two points.
         early_exit = bool(self.ensure_early_exit) and n_samples > 2
-        labels, n_first, largest = first_neighbour_partition(X, self.metric, measure=early_exit)
+        labels, n_first, largest = first_neighbour_partition(
+            X, self._first_neighbours, self.metric, measure=early_exit)
         partitions = [labels]
         counts = [n_first]
         bound = largest if early_exit else None
         reduction = 2
         while reduction > 1 and counts[-1] > 1:
             means = cluster_means(X, partitions[-1], counts[-1])
-            level, n_level, _ = first_neighbour_partition(means, self.metric, bound)
+            level, n_level, _ = first_neighbour_partition(
+                means, self._first_neighbours, self.metric, bound)
             reduction = counts[-1] - n_level
             if n_level == 1 or reduction < 1:
                 break

@@ -24,7 +24,7 @@ Steps 1 and 2 take one of two paths (``algorithm``):
 
 "auto" takes the graph above ``GRAPH_MIN_ROWS`` rows and
 ``GRAPH_MIN_FEATURES`` features on the host, the exact path otherwise (see
-``_uses_graph``). Step 3 sees only the n - 1 tree edges.
+``_graph.graph_is_cheaper``). Step 3 sees only the n - 1 tree edges.
 """
 
 import numbers
@@ -39,20 +39,10 @@ from .._distances import pairwise_distances
 from .._validation import check_input, check_n_features, check_option, check_scalar
 from . import _hdbscan_tree as tree_ops
 from ._base import DeviceEstimatorMixin
+from ._graph import NeighbourGraphMixin, graph_is_cheaper, graph_neighbors
 
 METRICS = ("euclidean", "cosine")
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "knn_graph")
-# "auto" builds the tree on a neighbour graph from this many rows and
-# features. Below 17 features the exact tree is a KD-tree search and grows
-# near-linearly; above, on make_blobs(n, 256, centers=20) float32 with 2
-# shared CPU cores (benchmarks/NOTES.md, "HDBSCAN on the neighbour graph"),
-# the exact path and the graph cost about the same at 5k rows and the graph
-# is ahead from 10k.
-GRAPH_MIN_ROWS = 10_000
-GRAPH_MIN_FEATURES = 17
-# Neighbours per row in the graph (at least min_samples - 1, which the core
-# distances need): measured on the same blobs (NOTES.md).
-GRAPH_NEIGHBORS = 15
 SELECTION_METHODS = ("eom", "leaf")
 STORE_CENTERS = ("centroid", "medoid", "both")
 
@@ -72,7 +62,7 @@ def core_distances(X, min_samples, metric="euclidean"):
     return distances[:, -1], (distances[:, -2] if min_samples > 2 else zeros)
 
 
-class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     """Hierarchical density-based clustering (HDBSCAN*), on the GPU or the CPU.
 
     Parameters
@@ -305,8 +295,7 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         """Whether the tree is built on a neighbour graph (``algorithm``, see the class)."""
         if self.algorithm != "auto":
             return self.algorithm == "knn_graph"
-        return (not backend.is_cuda_array(X) and X.shape[0] >= GRAPH_MIN_ROWS
-                and X.shape[1] >= GRAPH_MIN_FEATURES)
+        return graph_is_cheaper(X)
 
     def _spanning_tree(self, X, min_samples):
         """The mutual-reachability minimum spanning tree of X: (previous_core, edges,
@@ -317,8 +306,8 @@ class HDBSCAN(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             core, previous_core = core_distances(X, min_samples, self.metric)
             edges, weights = kernels.mst(X, core, metric=self.metric, alpha=alpha)
             return previous_core, edges, weights
-        k = min(max(min_samples - 1, GRAPH_NEIGHBORS), X.shape[0] - 1)
-        distances, indices = kernels.knn_graph(X, k, metric=self.metric, method="auto")
+        k = graph_neighbors(min_samples - 1, X.shape[0])
+        distances, indices = self._neighbour_graph(X, k, self.metric)
         xp = backend.namespace(X)
         zeros = xp.zeros(X.shape[0], dtype=X.dtype, device=backend.device(X))
         core = distances[:, min_samples - 2] if min_samples > 1 else zeros

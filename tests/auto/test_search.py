@@ -9,6 +9,7 @@ from sklearn.datasets import load_digits, make_blobs
 
 from gpucluster.auto import register_algorithm, search
 from gpucluster.auto.candidates import AgglomerativeCut, algorithm_names, get_algorithm
+from gpucluster.auto.shared import SharedData
 from gpucluster.metrics import adjusted_rand_score
 
 
@@ -225,12 +226,12 @@ def test_shared_hdbscan_tree_gives_the_estimators_labels():
 
     X, _ = make_blobs(n_samples=400, n_features=4, centers=5, random_state=3)
     X = X.astype(np.float32)
-    cache = {}
+    context = SharedData(X, metric="euclidean", random_state=0)
     for size in (5, 20, 60):
-        shared = HDBSCANShared(size, min_samples=8, device="cpu", cache=cache).fit(X)
+        shared = HDBSCANShared(size, min_samples=8, device="cpu", context=context).fit(X)
         direct = HDBSCAN(size, min_samples=8, device="cpu").fit(X)
         np.testing.assert_array_equal(shared.labels_, direct.labels_)
-    assert len(cache) == 1
+    assert len(context.cache) == 1
 
 
 @pytest.mark.parametrize("n_samples", [3, 6, 20])

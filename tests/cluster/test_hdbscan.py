@@ -23,6 +23,7 @@ import pytest
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.metrics import adjusted_rand_score
 
+from gpucluster.cluster import _graph
 from gpucluster.cluster import hdbscan as gh
 from gpucluster.cluster.hdbscan import HDBSCAN
 
@@ -369,7 +370,7 @@ def test_graph_path_with_the_complete_graph_gives_the_exact_labels(name, monkeyp
     # k = n - 1 from the exact search: the graph holds every pair, nothing is
     # left to join, and the tree (hence every label and score) is the exact one.
     X = DATASETS[name]()
-    monkeypatch.setattr(gh, "GRAPH_NEIGHBORS", X.shape[0])
+    monkeypatch.setattr(_graph, "GRAPH_NEIGHBORS", X.shape[0])
     exact = HDBSCAN(15, algorithm="brute").fit(X)
     graph = HDBSCAN(15, algorithm="knn_graph").fit(X)
     np.testing.assert_array_equal(graph.labels_, exact.labels_)
@@ -419,7 +420,7 @@ def test_graph_path_cosine_agrees_with_the_exact_path():
 )
 def test_auto_takes_the_graph_above_its_size(algorithm, n_samples, n_features, expected,
                                              monkeypatch):
-    monkeypatch.setattr(gh, "GRAPH_MIN_ROWS", 400)
+    monkeypatch.setattr(_graph, "GRAPH_MIN_ROWS", 400)
     calls = []
     for kernel in ("mst", "graph_mst"):
         original = getattr(gh.kernels, kernel)
