@@ -9,6 +9,7 @@ stops at ``EXACT_MAX_ROWS``), else against fast_hdbscan; and the growth
 exponent log(t2 / t1) / log(n2 / n1) between successive sizes.
 
     python benchmarks/hdbscan_scaling.py [n ...]   # default 20000 40000 80000
+    python benchmarks/hdbscan_scaling.py 1000000x64   # n x d cases (d defaults to 256)
 """
 
 import math
@@ -26,8 +27,8 @@ QUICK_SIZES = (2_000, 4_000, 8_000)
 EXACT_MAX_ROWS = 40_000
 
 
-def _blobs(n, seed=SEED):
-    X, _ = make_blobs(n_samples=n, n_features=256, centers=20, cluster_std=2.0, random_state=seed)
+def _blobs(n, seed=SEED, d=256):
+    X, _ = make_blobs(n_samples=n, n_features=d, centers=20, cluster_std=2.0, random_state=seed)
     return X.astype(np.float32)
 
 
@@ -50,16 +51,18 @@ def _methods():
 
 
 def run_hdbscan_scaling(quick, log, sizes=None):
-    """Fit every tool at every size; return one dict per (size, tool)."""
-    sizes = sizes or (QUICK_SIZES if quick else SIZES)
+    """Fit every tool at every size (an int n, or (n, d)); return one dict per (size, tool)."""
+    sizes = [s if isinstance(s, tuple) else (s, 256)
+             for s in (sizes or (QUICK_SIZES if quick else SIZES))]
     exact_max = EXACT_MAX_ROWS // (10 if quick else 1)
     methods = _methods()
-    warm = _blobs(2_000, seed=SEED + 1)
-    for name, make in methods:
-        make().fit(warm)
+    for d in sorted({d for _, d in sizes}):
+        warm = _blobs(2_000, seed=SEED + 1, d=d)
+        for name, make in methods:
+            make().fit(warm)
     rows = []
-    for n in sizes:
-        X = _blobs(n)
+    for n, d in sizes:
+        X = _blobs(n, d=d)
         labels = {}
         for name, make in methods:
             if name == "gpucluster exact" and n > exact_max:
@@ -69,15 +72,16 @@ def run_hdbscan_scaling(quick, log, sizes=None):
             estimator = make().fit(X)
             seconds = time.perf_counter() - start
             labels[name] = np.asarray(estimator.labels_)
-            rows.append({"n": n, "d": 256, "method": name, "seconds": seconds})
+            rows.append({"n": n, "d": d, "method": name, "seconds": seconds})
         reference = "gpucluster exact" if "gpucluster exact" in labels else "fast_hdbscan"
         for row in rows:
-            if row["n"] == n:
+            if row["n"] == n and row["d"] == d:
                 row["reference"] = reference
                 row["ari"] = (float(adjusted_rand_score(labels[reference], labels[row["method"]]))
                               if reference in labels else None)
     for row in rows:
-        previous = [r for r in rows if r["method"] == row["method"] and r["n"] < row["n"]]
+        previous = [r for r in rows if r["method"] == row["method"] and r["d"] == row["d"]
+                    and r["n"] < row["n"]]
         row["exponent"] = None
         if previous:
             p = max(previous, key=lambda r: r["n"])
@@ -91,25 +95,26 @@ def hdbscan_scaling_markdown(rows):
         return []
     lines = [
         "",
-        "## HDBSCAN growth: make_blobs(n, 256, centers=20, cluster_std=2.0) float32, "
+        "## HDBSCAN growth: make_blobs(n, d, centers=20, cluster_std=2.0) float32, "
         "min_cluster_size=25",
         "",
         "Every tool warmed by an untimed fit on 2,000 rows first; one fit per size. Exponent: "
         "log(t2/t1) / log(n2/n1) from the previous size.",
         "",
-        "| n | method | seconds | exponent | ARI | against |",
-        "|---:|---|---:|---:|---:|---|",
+        "| n x d | method | seconds | exponent | ARI | against |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for r in rows:
         exponent = "" if r["exponent"] is None else f"{r['exponent']:.2f}"
         ari = "n/a" if r["ari"] is None else f"{r['ari']:.4f}"
-        lines.append(f"| {r['n']:,} | {r['method']} | {r['seconds']:.2f} | {exponent} | {ari} | "
+        lines.append(f"| {r['n']:,} x {r['d']} | {r['method']} | {r['seconds']:.2f} | {exponent} | {ari} | "
                      f"{r['reference']} |")
     return lines
 
 
 if __name__ == "__main__":
-    chosen = tuple(int(a) for a in sys.argv[1:]) or None
+    chosen = tuple(tuple(int(v) for v in a.split("x")) if "x" in a else (int(a), 256)
+                   for a in sys.argv[1:]) or None
     result = run_hdbscan_scaling(False, lambda line: print(line, file=sys.stderr, flush=True),
                                  chosen)
     print("\n".join(hdbscan_scaling_markdown(result)))

@@ -25,6 +25,9 @@ density     HDBSCAN (vs fast_hdbscan, hdbscan, sklearn), DBSCAN, OPTICS and
 hdbscan_scaling  HDBSCAN at 20k, 40k and 80k x 256 (blobs): the neighbour-graph
             and exact paths against fast_hdbscan, all warmed, with ARI and growth
             exponents (benchmarks/hdbscan_scaling.py).
+dbscan      DBSCAN 1M x 8 and 200k x 64 (blobs): the exact and neighbour-graph
+            paths against scikit-learn (n_jobs=-1), all warmed, with ARI
+            against scikit-learn (benchmarks/dbscan_scaling.py).
 knn_graph   kernels.knn_graph (approximate, and exact where it finishes) against
             pynndescent and faiss-cpu IndexIVFFlat: 1M x 128 clustered rows,
             k=15, seconds and recall (kernels.knn_recall for every tool), all
@@ -56,6 +59,7 @@ import numpy as np
 
 from density import density_markdown, run_density
 from hdbscan_scaling import hdbscan_scaling_markdown, run_hdbscan_scaling
+from dbscan_scaling import dbscan_scaling_markdown, run_dbscan_scaling
 from knn_graph import knn_graph_markdown, run_knn_graph
 from auto_search import auto_markdown, run_auto
 from embed_throughput import embed_markdown, run_embed
@@ -63,7 +67,8 @@ from main_job import main_job_markdown, run_main_job
 
 SEED = 0
 N_ITER = 20
-CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "knn_graph", "embed", "auto", "run")
+CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "dbscan", "knn_graph", "embed",
+         "auto", "run")
 
 FULL = {
     "kmeans": [
@@ -616,6 +621,7 @@ def markdown(res):
             )
     lines += density_markdown(res.get("density", []))
     lines += hdbscan_scaling_markdown(res.get("hdbscan_scaling", []))
+    lines += dbscan_scaling_markdown(res.get("dbscan", []))
     lines += knn_graph_markdown(res.get("knn_graph", []))
     if res.get("embed") or res.get("auto") or res.get("run"):
         lines += ["", "## Images in, groups out", ""]
@@ -703,6 +709,8 @@ def main(argv=None):
         res["density"] = run_density(args.quick, log)
     if "hdbscan_scaling" in only:
         res["hdbscan_scaling"] = run_hdbscan_scaling(args.quick, log)
+    if "dbscan" in only:
+        res["dbscan"] = run_dbscan_scaling(args.quick, log)
     if "knn_graph" in only:
         res["knn_graph"] = run_knn_graph(args.quick, log)
     if "embed" in only:

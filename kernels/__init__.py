@@ -25,6 +25,7 @@ from .ordering import (
     leaf_labels,
     nn_chain,
     optics_core_distances,
+    optics_graph_ordering,
     optics_ordering,
     spanning_forest,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "mst",
     "nn_chain",
     "optics_core_distances",
+    "optics_graph_ordering",
     "optics_ordering",
     "pairwise_sums",
     "radius_neighbors",

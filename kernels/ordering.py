@@ -8,6 +8,8 @@ Each is declared once with ``@kernel`` (see ``_dispatch.py``).
   loop of ``cpu/optics.py`` on the host; on CUDA, ``cuda/optics.py``, the
   same loop in array-API code run on the CuPy view, one distance row per
   step on the device.
+- ``optics_graph_ordering``: the same loop on a neighbour graph, with a
+  heap, host-only (``cpu/optics.py``).
 - ``nn_chain`` (the nearest-neighbour chain of ``cpu/nn_chain.py``) and the
   dendrogram bookkeeping (``label_merges``, ``leaf_labels``,
   ``forest_roots``, ``spanning_forest``) are host-only (``cuda=None``):
@@ -124,6 +126,50 @@ def optics_ordering(X, core_distances, max_eps=np.inf, metric="euclidean"):
             f"core_distances must have shape ({X.shape[0]},), got {tuple(core_distances.shape)}."
         )
     return _rows(X, code), core_distances.astype(np.float64, copy=False), max_eps, code, root
+
+
+@kernel(cpu="optics.graph_ordering", cuda=None)
+def optics_graph_ordering(X, core_distances, indices, max_eps=np.inf, metric="euclidean"):
+    """``optics_ordering`` on a neighbour graph: a point reaches only its graph neighbours.
+
+    The same loop and arithmetic as :func:`optics_ordering`, but a core point
+    lowers the reachability of its neighbours in the graph (row i and every
+    ``indices[i, c]``, in both directions) only, and the next point comes
+    from a heap: O(n k (d + log n)) instead of O(n^2 d). With every pair in
+    the graph the results are :func:`optics_ordering`'s; with the k nearest
+    neighbours, a point none of whose graph neighbours is processed stays at
+    inf until reached, so jumps between clusters read inf instead of their
+    distance. Host-only: CUDA inputs are copied to the host and back.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features), float32 or float64; NumPy, torch, CuPy or array-API
+    core_distances : array (n_samples,), float64, from ``optics_core_distances``
+    indices : array (n_samples, k), integer, in [-1, n_samples); -1 or the row
+        itself: no neighbour
+    max_eps : float >= 0
+    metric : {"euclidean", "sqeuclidean", "cosine"}
+
+    Returns
+    -------
+    ordering, reachability, predecessor : as :func:`optics_ordering`
+    """
+    code, root = _optics_metric(metric)
+    max_eps = _check_max_eps(max_eps)
+    _check_rows(X)
+    n = X.shape[0]
+    if tuple(core_distances.shape) != (n,):
+        raise ValueError(
+            f"core_distances must have shape ({n},), got {tuple(core_distances.shape)}."
+        )
+    if indices.ndim != 2 or indices.shape[0] != n:
+        raise ValueError(f"indices must have shape ({n}, k), got {tuple(indices.shape)}.")
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be an integer array, got {indices.dtype}.")
+    if indices.size and (int(indices.min()) < -1 or int(indices.max()) >= n):
+        raise ValueError(f"indices must lie in [-1, {n}).")
+    return (_rows(X, code), core_distances.astype(np.float64, copy=False),
+            indices.astype(np.int64, copy=False), max_eps, code, root)
 
 
 # --------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import backend
-from ..cluster import DBSCAN, FINCH, HDBSCAN
+from ..cluster import DBSCAN, FINCH, HDBSCAN, OPTICS
 from ..cluster._graph import GRAPH_MIN_ROWS
 from ..cluster.hierarchy import hc_cut
 
@@ -41,8 +41,9 @@ MINIBATCH_MIN_ROWS = 100_000
 KMEANS_PARALLEL_MIN_ROWS = 50_000
 # Ward needs O(n^2) work per tree; beyond this it is left out.
 AGGLOMERATIVE_MAX_ROWS = 20_000
-# OPTICS is tried in thorough mode up to this many rows.
-OPTICS_MAX_ROWS = 50_000
+# OPTICS is tried in thorough mode up to this many rows (on the shared graph
+# above GRAPH_MIN_ROWS on the host; its ordering loop stays sequential).
+OPTICS_MAX_ROWS = 200_000
 # Without max_clusters, partitions with more than this many times the central
 # guess of k are too fragmented to be useful: they are skipped.
 FRAGMENTED_FACTOR = 4
@@ -464,12 +465,18 @@ def _dbscan_space(trial, context):
     return params
 
 
-def _optics_factory(params, *, device, context):
-    from ..cluster import OPTICS
+class OPTICSShared(SharedGraphMixin, OPTICS):
+    """OPTICS whose neighbour graph (its graph path) is the search's shared one."""
 
-    params = dict(params)
-    params.setdefault("metric", "euclidean")
-    return OPTICS(**params, device=device)
+    def __init__(self, *, min_samples=5, min_cluster_size=None, metric="euclidean",
+                 device="auto", context=None):
+        super().__init__(min_samples=min_samples, min_cluster_size=min_cluster_size,
+                         metric=metric, device=device)
+        self.context = context
+
+
+def _optics_factory(params, *, device, context):
+    return OPTICSShared(**params, device=device, context=context)
 
 
 def _optics_candidates(context):

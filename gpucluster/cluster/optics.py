@@ -10,7 +10,10 @@ The estimator has scikit-learn's ``OPTICS`` signature, defaults and results
    set to inf above ``max_eps``, as scikit-learn does;
 2. the ordering loop of scikit-learn's ``compute_optics_graph``, O(n^2 d),
    from ``kernels.optics_ordering``: on the CPU one compiled Numba function
-   with no Python between steps, on a GPU one distance row per step;
+   with no Python between steps, on a GPU one distance row per step; or,
+   with ``algorithm="knn_graph"`` (and "auto" for large host data in many
+   dimensions, ``_graph.graph_is_cheaper``), the same loop over a neighbour
+   graph only, ``kernels.optics_graph_ordering``, near-linear in n;
 3. cluster extraction on the host in NumPy, O(n): scikit-learn's Xi method
    (with predecessor correction) or its DBSCAN-like cut at ``eps``.
 """
@@ -24,6 +27,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from .. import backend, kernels
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
+from ._graph import NeighbourGraphMixin, graph_is_cheaper, graph_neighbors
 
 # Accepted metric names and the distance each one computes.
 _METRIC_DISTANCE = {
@@ -35,7 +39,7 @@ _METRIC_DISTANCE = {
 }
 METRICS = tuple(_METRIC_DISTANCE)
 CLUSTER_METHODS = ("xi", "dbscan")
-ALGORITHMS = ("auto", "brute", "ball_tree", "kd_tree")
+ALGORITHMS = ("auto", "brute", "ball_tree", "kd_tree", "knn_graph")
 
 # Each ordering step on a GPU costs a few kernel launches and two host
 # synchronisations whatever its size, while the Numba loop costs O(n d) per
@@ -65,6 +69,16 @@ def _effective_size(size, n_samples, name):
 
 
 _KNN_METRIC = {"euclidean": "sqeuclidean", "sqeuclidean": "sqeuclidean", "cosine": "cosine"}
+
+
+def optics_on_graph(X, min_samples, distance, max_eps, indices):
+    """``optics_graph``'s results with each point reaching only its neighbours in
+    ``indices`` (n, k >= min_samples - 1), each row's nearest other rows, ascending."""
+    core = kernels.optics_core_distances(X, indices[:, :min_samples - 1], max_eps,
+                                         metric=distance)
+    ordering, reachability, predecessor = kernels.optics_graph_ordering(
+        X, core, indices, max_eps, metric=distance)
+    return ordering, core, reachability, predecessor
 
 
 def optics_graph(X, min_samples, distance, max_eps):
@@ -272,7 +286,7 @@ def _extract_xi_labels(ordering, clusters):
 # The estimator
 
 
-class OPTICS(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
+class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     """OPTICS clustering on the GPU or the CPU, a drop-in replacement for scikit-learn's.
 
     Parameters
@@ -301,9 +315,17 @@ class OPTICS(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     min_cluster_size : int > 1, float in (0, 1] or None, default=None
         Smallest Xi cluster; a float is a fraction of n_samples (at least 2);
         ``min_samples`` when None.
-    algorithm : {"auto", "brute", "ball_tree", "kd_tree"}, default="auto"
-        Accepted for scikit-learn compatibility; exact brute-force kernels
-        serve all of them.
+    algorithm : {"auto", "brute", "ball_tree", "kd_tree", "knn_graph"}, default="auto"
+        scikit-learn's names take the exact loop over all pairs. "knn_graph"
+        runs the loop on a neighbour graph of ``max(min_samples - 1,
+        GRAPH_NEIGHBORS)`` nearest other rows per row (``kernels.knn_graph``,
+        approximate above its size limit), each point reaching only its
+        graph neighbours: near-linear in n; where no processed neighbour
+        reaches the next point its reachability reads inf (a jump between
+        clusters) instead of the distance, and the clusters agree with the
+        exact loop's on clustered data (ARI >= 0.99 in the tests). "auto"
+        takes the graph from ``GRAPH_MIN_ROWS`` rows and
+        ``GRAPH_MIN_FEATURES`` features of host data.
     leaf_size, memory, n_jobs
         Accepted for scikit-learn compatibility; unused.
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -492,9 +514,14 @@ class OPTICS(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         xp = backend.namespace(X)
         max_eps = float(self.max_eps)
 
-        ordering, core, reachability, predecessor = optics_graph(
-            X, min_samples, distance, max_eps
-        )
+        if self.algorithm == "knn_graph" or (self.algorithm == "auto" and graph_is_cheaper(X)):
+            k = graph_neighbors(min_samples - 1, n_samples)
+            _, indices = self._neighbour_graph(X, k, distance)
+            ordering, core, reachability, predecessor = optics_on_graph(
+                X, min_samples, distance, max_eps, indices)
+        else:
+            ordering, core, reachability, predecessor = optics_graph(
+                X, min_samples, distance, max_eps)
         ordering_host = backend.to_numpy(ordering)
         reach_host = backend.to_numpy(reachability)
         if np.all(np.isinf(reach_host)):

@@ -189,3 +189,46 @@ def test_single_linkage_keeps_the_exact_tree_below_the_graph_size(monkeypatch):
     X, _ = _blobs(500, 32, centers=3)
     AgglomerativeClustering(3, linkage="single").fit(X)
     assert calls == ["mst"]
+
+
+# ----------------------------------------------------------------------
+# OPTICS
+
+
+def test_optics_graph_with_every_pair_equals_the_exact_loop(monkeypatch):
+    from gpucluster.cluster.optics import OPTICS
+
+    X, _ = _blobs(300, 6, centers=3, std=1.0, seed=6)
+    monkeypatch.setattr(_graph, "GRAPH_NEIGHBORS", X.shape[0])
+    exact = OPTICS(min_samples=8).fit(X)
+    graph = OPTICS(min_samples=8, algorithm="knn_graph").fit(X)
+    for name in ("ordering_", "reachability_", "predecessor_", "core_distances_", "labels_"):
+        np.testing.assert_array_equal(getattr(graph, name), getattr(exact, name), err_msg=name)
+
+
+@pytest.mark.parametrize("approximate", [False, True])
+def test_optics_graph_agrees_with_the_exact_loop_on_blobs(approximate, monkeypatch):
+    from gpucluster.cluster.optics import OPTICS
+
+    if approximate:
+        _approximate_graphs(monkeypatch)
+    X, _ = _blobs(3000, 24, centers=6, std=1.5, seed=7)
+    exact = OPTICS(min_samples=10, min_cluster_size=100).fit(X).labels_
+    graph = OPTICS(min_samples=10, min_cluster_size=100, algorithm="knn_graph").fit(X).labels_
+    assert len(set(exact.tolist()) - {-1}) >= 5
+    assert adjusted_rand_score(exact, graph) >= 0.99
+
+
+def test_optics_auto_takes_the_graph_above_its_size(monkeypatch):
+    from gpucluster import kernels
+    from gpucluster.cluster.optics import OPTICS
+
+    monkeypatch.setattr(_graph, "GRAPH_MIN_ROWS", 500)
+    calls = []
+    _spy(monkeypatch, kernels, "optics_graph_ordering", calls)
+    _spy(monkeypatch, kernels, "optics_ordering", calls)
+    X, _ = _blobs(600, 20, centers=3)
+    OPTICS(min_samples=5).fit(X)
+    OPTICS(min_samples=5).fit(X[:499])
+    OPTICS(min_samples=5).fit(X[:, :16])
+    assert calls == ["optics_graph_ordering", "optics_ordering", "optics_ordering"]

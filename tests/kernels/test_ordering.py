@@ -126,3 +126,57 @@ def test_bookkeeping_rejects_bad_arguments():
         kernels.label_merges(np.array([[0.0, 1.0]]), 2)
     with pytest.raises(ValueError, match=r"edges must lie in \[0, 3\)"):
         kernels.spanning_forest(np.array([[0, 3]]), 3)
+
+
+# --------------------------------------------------------------------------
+# OPTICS on a neighbour graph
+
+
+def _complete_graph(n):
+    """Every other row of each row: (n, n - 1) int64."""
+    full = np.tile(np.arange(n), (n, 1))
+    return full[~np.eye(n, dtype=bool)].reshape(n, n - 1)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
+@pytest.mark.parametrize("max_eps", [np.inf, 1.2])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_optics_graph_ordering_on_the_complete_graph_is_the_full_loop(metric, max_eps, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((60, 3))
+    X[:20] += 4.0
+    _, indices = kernels.knn(X, 4, metric="cosine" if metric == "cosine" else "sqeuclidean")
+    core = kernels.optics_core_distances(X, indices, max_eps, metric=metric)
+    full = kernels.optics_ordering(X, core, max_eps, metric=metric)
+    graph = kernels.optics_graph_ordering(X, core, _complete_graph(60), max_eps, metric=metric)
+    for a, b in zip(graph, full):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_optics_graph_ordering_reaches_only_graph_neighbours(xp):
+    # A path graph 0 - 1 - 2 and a lone point 3: the order follows the edges,
+    # point 3 is never reached (inf, no predecessor) although it is close.
+    X = np.array([[0.0], [1.0], [3.0], [0.5]])
+    indices = np.array([[1], [2], [1], [-1]])
+    core = np.zeros(4)
+    ordering, reach, pred = kernels.optics_graph_ordering(
+        xp.asarray(X), xp.asarray(core), xp.asarray(indices), metric="euclidean")
+    assert_same_kind(ordering, xp.asarray(X))
+    np.testing.assert_array_equal(to_numpy(ordering), [0, 1, 2, 3])
+    np.testing.assert_allclose(to_numpy(reach), [np.inf, 1.0, 2.0, np.inf])
+    np.testing.assert_array_equal(to_numpy(pred), [-1, 0, 1, -1])
+
+
+@pytest.mark.parametrize(
+    "indices, core, error, match",
+    [
+        (np.zeros((4, 2), dtype=np.int64), np.zeros(3), ValueError, "core_distances"),
+        (np.zeros((4, 2)), np.zeros(4), TypeError, "integer"),
+        (np.full((4, 2), 4), np.zeros(4), ValueError, "lie in"),
+        (np.zeros(4, dtype=np.int64), np.zeros(4), ValueError, "shape"),
+    ],
+)
+def test_optics_graph_ordering_rejects_bad_graphs(indices, core, error, match):
+    X = np.zeros((4, 2))
+    with pytest.raises(error, match=match):
+        kernels.optics_graph_ordering(X, core, indices)
