@@ -22,6 +22,10 @@ import time
 
 import numpy as np
 
+# The warm-up search's rows: above knn_graph's exact limit (5,000), so that
+# the inverted-file search is compiled (or loaded from Numba's cache) too.
+WARM_ROWS = 12_000
+
 
 def make_embeddings(n, d, groups, noise, spread, seed):
     """(X float32 (n, d) with unit rows, true labels int64 with -1 for noise rows)."""
@@ -48,8 +52,8 @@ def run_auto(quick, log, mode="fast", seed=0):
 
     n = 5_000 if quick else 50_000
     X, truth = make_embeddings(n, 512, 75, 0.05, 0.9, seed)
-    small, _ = make_embeddings(2000, 512, 10, 0.05, 0.9, 1)
-    log("auto search: warm-up on 2,000 x 512")
+    small, _ = make_embeddings(WARM_ROWS, 512, 10, 0.05, 0.9, 1)
+    log(f"auto search: warm-up on {WARM_ROWS:,} x 512")
     search(small, mode=mode, random_state=0, progress=False)
     log(f"auto search: mode {mode} on {n:,} x 512")
     start = time.perf_counter()
@@ -107,7 +111,7 @@ def main(argv=None):
           f"{os.cpu_count()} CPUs; mode {args.mode}")
     if not args.no_warmup:
         start = time.perf_counter()
-        small, small_truth = make_embeddings(2000, args.d, 10, args.noise, args.spread, 1)
+        small, small_truth = make_embeddings(WARM_ROWS, args.d, 10, args.noise, args.spread, 1)
         search(small, mode=args.mode, random_state=0, progress=False)
         print(f"warm-up (Numba compilation or cache load): {time.perf_counter() - start:.1f} s")
     start = time.perf_counter()

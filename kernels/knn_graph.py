@@ -98,7 +98,7 @@ def knn_graph(X, k, *, metric="sqeuclidean", method="auto", n_lists=None, n_prob
         sqrt(n) (``default_n_lists``).
     n_probe : int or None
         Approximate only: lists each row searches, nearest centres first.
-        None takes the fewest probes whose lists hold 97 % of the exact
+        None takes the fewest probes whose lists hold 99 % of the exact
         neighbours of 256 seeded rows (an estimate of the graph's recall:
         an IVF search finds exactly the neighbours in its probed lists).
         More probes, more recall and time.

@@ -224,7 +224,7 @@ class FINCH(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimat
         How first neighbours are found. "brute" is the exact search over all
         pairs (``kernels.knn``, a KD-tree up to 16 features); "knn_graph" is
         ``kernels.knn_graph`` with k = 1 (an inverted-file search above its
-        size limit, about 97 % of first neighbours exact, the others among the
+        size limit, about 99 % of first neighbours exact, the others among the
         nearest few). "auto" takes the graph for a level with at least
         ``GRAPH_MIN_ROWS`` rows (or means) and ``GRAPH_MIN_FEATURES``
         features on the host, the exact search otherwise, like the reference
