@@ -73,8 +73,10 @@ def _faiss_ivf(X, k, n_lists, n_probe):
     return _drop_self(indices, k)
 
 
-def _methods(X, k):
-    """(name, build) pairs; faiss gets gpucluster's list count and its tuned probe count."""
+def _methods(X, k, defaults_only=False):
+    """(name, build) pairs; faiss gets gpucluster's list count and its tuned probe count.
+    ``defaults_only``: gpucluster and pynndescent with their defaults, faiss at the tuned
+    probe count (no doubled variants)."""
     from gpucluster.kernels.cpu.knn_graph import plan
     from gpucluster.kernels.knn_graph import default_n_lists
     from gpucluster.kernels.metric import SQEUCLIDEAN
@@ -96,12 +98,14 @@ def _methods(X, k):
                                    min(p, default_n_lists(len(Y)))))
         for p in (n_probe, 2 * n_probe)
     ]
+    if defaults_only:
+        methods = [methods[0], methods[2], methods[4]]
     if n <= EXACT_MAX_ROWS:
         methods.insert(0, ("gpucluster exact", lambda Y: _gpucluster(Y, k, method="exact")))
     return methods
 
 
-def run_knn_graph(quick, log, n=None, d=128, k=K):
+def run_knn_graph(quick, log, n=None, d=128, k=K, defaults_only=False):
     """Build the graph with every tool; return one row per tool (seconds, recall)."""
     from gpucluster import kernels
 
@@ -109,7 +113,7 @@ def run_knn_graph(quick, log, n=None, d=128, k=K):
     X = _data(n, d)
     warm = X[:2000]
     rows = []
-    for name, build in _methods(X, k):
+    for name, build in _methods(X, k, defaults_only):
         try:
             build(warm)  # compile any JIT code outside the timing
         except ImportError as exc:
@@ -160,9 +164,11 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--d", type=int, default=128)
     parser.add_argument("--k", type=int, default=K)
+    parser.add_argument("--defaults-only", action="store_true",
+                        help="each tool with its defaults only (no doubled-effort variants)")
     args = parser.parse_args()
     t0 = time.perf_counter()
     result = run_knn_graph(False, lambda m: print(f"{time.perf_counter() - t0:7.1f}s  {m}",
                                                    file=sys.stderr, flush=True),
-                           n=args.n, d=args.d, k=args.k)
+                           n=args.n, d=args.d, k=args.k, defaults_only=args.defaults_only)
     print("\n".join(knn_graph_markdown(result)))

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import backend
 from ..cluster import DBSCAN, FINCH, HDBSCAN, OPTICS
-from ..cluster._graph import GRAPH_MIN_ROWS
+from ..cluster import _graph
 from ..cluster.hierarchy import hc_cut
 
 # Above this many rows MiniBatchKMeans replaces KMeans (thorough mode runs both).
@@ -428,7 +428,7 @@ def dbscan_algorithm(context):
     """"knn_graph" (eps-neighbourhoods cut from the shared graph) from
     ``GRAPH_MIN_ROWS`` rows on the host, where the exact radius search in the
     reduced dimensions costs O(n^2 d); "auto" (exact) otherwise."""
-    large = context.n_samples >= GRAPH_MIN_ROWS and context.reduced_dims > 16
+    large = context.n_samples >= _graph.GRAPH_MIN_ROWS and context.reduced_dims > 16
     return "knn_graph" if large and context.compute_device != "cuda" else "auto"
 
 

@@ -267,3 +267,32 @@ def test_search_takes_every_backend_and_returns_host_labels(xp):
     assert best["n_clusters"] == 4 and best["scores"]["ARI"] >= 0.95
     labels = result.best_labels()
     assert isinstance(labels, np.ndarray) and labels.shape == (600,)
+
+
+def test_density_candidates_share_one_neighbour_graph(monkeypatch):
+    # Above the graph's size every HDBSCAN, DBSCAN, OPTICS and FINCH candidate
+    # reads the one graph of the reduced data: a single knn_graph call on all rows.
+    from gpucluster import kernels
+    from gpucluster.cluster import _graph
+
+    monkeypatch.setattr(_graph, "GRAPH_MIN_ROWS", 1000)
+    X, truth = make_blobs(n_samples=1500, n_features=40, centers=6, random_state=0)
+    X = X.astype(np.float32)
+    sizes = []
+    original = kernels.knn_graph
+
+    def spy(data, k, **kwargs):
+        sizes.append((data.shape[0], k))
+        return original(data, k, **kwargs)
+
+    monkeypatch.setattr(kernels, "knn_graph", spy)
+    result = search(X, algorithms=["hdbscan", "dbscan", "optics", "finch"], mode="thorough",
+                    labels=truth, random_state=0, progress=False)
+    ok = [c for c in result.candidates if c["status"] == "ok"]
+    assert {c["algorithm"] for c in ok} == {"hdbscan", "dbscan", "optics", "finch"}
+    assert [s for s in sizes if s[0] == X.shape[0]] == [(1500, 24)]
+    assert all(c["params"].get("algorithm") == "knn_graph" for c in ok
+               if c["algorithm"] == "dbscan")
+    assert result.timings["shared"]["knn"] > 0
+    best = max(c["scores"]["ARI"] for c in ok)
+    assert best >= 0.99
