@@ -342,9 +342,11 @@ def search(X, algorithms=None, mode="fast", target_cluster_size=None, min_cluste
         Labellings outside these bounds are "skipped", not ranked.
     top : int
         Length of the ranking.
-    weights : dict or None
-        Composite weights (:func:`scoring.check_weights`); default
-        silhouette 0.5, balance 0.3, noise 0.2.
+    weights : dict, str or None
+        Composite weights (:func:`scoring.check_weights`): a dict, or a preset
+        name, "default" (silhouette 0.8, noise 0.2, the default), "balance"
+        (silhouette 0.3, balance 0.4, noise 0.3: rewards even group sizes) or
+        "legacy" (0.5 / 0.3 / 0.2, the earlier default).
     labels : array (n_samples,) or None
         True labels: ARI, AMI and V-measure are reported (ranked on only when
         ``weights`` names them).

@@ -29,7 +29,7 @@ def toy_expected():
     silhouette = (16 / 19 + 13 / 16 + 5 / 9 + 8 / 11 + 2 / 3) / 5
     balance = -(0.4 * math.log(0.4) + 0.6 * math.log(0.6)) / math.log(2)
     noise = 1 / 6
-    composite = 0.5 * (silhouette + 1) / 2 + 0.3 * balance + 0.2 * (1 - noise)
+    composite = 0.8 * (silhouette + 1) / 2 + 0.2 * (1 - noise)
     return silhouette, balance, noise, composite
 
 
@@ -42,6 +42,20 @@ def test_components_and_composite_match_hand_computed_values():
     assert scores["balance"] == pytest.approx(balance, rel=1e-12)
     assert scores["noise_penalty"] == pytest.approx(noise, rel=1e-12)
     assert scores["composite"] == pytest.approx(composite, rel=1e-12)
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ("legacy", lambda s, b, n: 0.5 * (s + 1) / 2 + 0.3 * b + 0.2 * (1 - n)),
+    ("balance", lambda s, b, n: 0.3 * (s + 1) / 2 + 0.4 * b + 0.3 * (1 - n)),
+    ("default", lambda s, b, n: 0.8 * (s + 1) / 2 + 0.2 * (1 - n)),
+])
+def test_presets_give_their_composites(preset, expected):
+    # "legacy" reproduces the search's composite before the default changed.
+    silhouette, balance, noise, _ = toy_expected()
+    context = SharedData(TOY_X, metric="euclidean", random_state=0)
+    scores = score_labels(TOY_LABELS, context.sample_index, context.sample_distances,
+                          check_weights(preset))
+    assert scores["composite"] == pytest.approx(expected(silhouette, balance, noise), rel=1e-12)
 
 
 class FixedLabels:
@@ -91,7 +105,8 @@ def test_weights_replace_defaults_and_external_weights_enter_the_composite():
     ({"ARI": 1}, "true labels"),
     ({"silhouette": 0, "balance": 0}, "At least one"),
     ({"noise": float("nan")}, "finite"),
-], ids=["negative", "unknown", "external-without-labels", "all-zero", "nan"])
+    ("fair", "presets"),
+], ids=["negative", "unknown", "external-without-labels", "all-zero", "nan", "unknown-preset"])
 def test_bad_weights_are_rejected(weights, message):
     with pytest.raises(ValueError, match=message):
         check_weights(weights)
