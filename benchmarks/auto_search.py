@@ -21,6 +21,7 @@ import os
 import time
 
 import numpy as np
+from search_quality import sphere_groups
 
 # The warm-up search's rows: above knn_graph's exact limit (5,000), so that
 # the inverted-file search is compiled (or loaded from Numba's cache) too.
@@ -28,22 +29,9 @@ WARM_ROWS = 12_000
 
 
 def make_embeddings(n, d, groups, noise, spread, seed):
-    """(X float32 (n, d) with unit rows, true labels int64 with -1 for noise rows)."""
-    rng = np.random.default_rng(seed)
-    n_noise = int(round(noise * n))
-    sizes = rng.multinomial(n - n_noise, rng.dirichlet(np.ones(groups)))
-    centres = rng.standard_normal((groups, d))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    labels = np.concatenate([np.repeat(np.arange(groups), sizes),
-                             np.full(n_noise, -1)]).astype(np.int64)
-    X = np.empty((n, d), dtype=np.float32)
-    grouped = labels >= 0
-    X[grouped] = centres[labels[grouped]] + spread * rng.standard_normal(
-        (int(grouped.sum()), d)) / np.sqrt(d)
-    X[~grouped] = rng.standard_normal((n_noise, d))
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    order = rng.permutation(n)
-    return X[order], labels[order]
+    """(X float32 (n, d) with unit rows, true labels int64 with -1 for noise rows):
+    ``search_quality.sphere_groups`` with Dirichlet group sizes."""
+    return sphere_groups(n, d, groups, "dirichlet", spread, noise, seed)
 
 
 def run_auto(quick, log, mode="fast", seed=0):

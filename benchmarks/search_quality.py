@@ -41,26 +41,23 @@ def sphere_groups(n, d, groups, sizes, spread, noise, seed):
     """(X float32 (n, d) unit rows, labels int64 with -1 for noise) of Gaussian groups.
 
     ``sizes``: "equal", "dirichlet" (concentration 1) or "pareto" (shape 1.2,
-    each group at least 1 % of the mean size); ``spread``: the within-group
+    each group at least 1 % of the mean size); the sizes are a multinomial
+    draw with those weights; ``spread``: the within-group
     standard deviation relative to the unit centres; ``noise``: the share of
     rows drawn uniformly on the sphere.
     """
     rng = np.random.default_rng(seed)
     n_noise = int(round(noise * n))
-    if sizes == "equal":
-        weights = np.ones(groups)
-    elif sizes == "dirichlet":
-        weights = rng.dirichlet(np.ones(groups))
-    elif sizes == "pareto":
-        weights = rng.pareto(1.2, groups) + 1.0
+    grouped = n - n_noise
+    if sizes == "dirichlet":
+        counts = rng.multinomial(grouped, rng.dirichlet(np.ones(groups)))
+    elif sizes in ("equal", "pareto"):
+        weights = np.ones(groups) if sizes == "equal" else rng.pareto(1.2, groups) + 1.0
+        counts = rng.multinomial(grouped, weights / weights.sum())
+        counts = np.maximum(counts, max(1, grouped // (100 * groups)))
+        counts[np.argmax(counts)] -= counts.sum() - grouped
     else:
         raise ValueError(f"unknown sizes {sizes!r}")
-    weights = weights / weights.sum()
-    grouped = n - n_noise
-    counts = rng.multinomial(grouped, weights)
-    floor = max(1, grouped // (100 * groups))
-    counts = np.maximum(counts, floor)
-    counts[np.argmax(counts)] -= counts.sum() - grouped
     centres = rng.standard_normal((groups, d))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     labels = np.concatenate([np.repeat(np.arange(groups), counts),

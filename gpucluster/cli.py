@@ -78,7 +78,8 @@ def cmd_run(args):
                          top=args.top, overwrite=args.overwrite, device=args.device,
                          batch_size=args.batch_size, num_workers=args.num_workers, sample=args.sample,
                          seed=args.seed, link_mode="copy" if args.copy else "link",
-                         candidate_labels=args.names, progress=not args.quiet)
+                         candidate_labels=args.names, ranking=args.ranking,
+                         progress=not args.quiet)
     best = summary["best"]
     print()
     print(f"{summary['n_images']} images, model {summary['model']}, "
@@ -98,6 +99,8 @@ def _sample_value(text):
 
 
 def _add_run_parser(sub):
+    from .auto.scoring import PRESETS, RANKING_HELP
+
     run = sub.add_parser(
         "run", help="the main job: embed a folder of images, search, organise, report "
                     "(no folder: a built-in collection of real photos)")
@@ -111,6 +114,7 @@ def _add_run_parser(sub):
                      help="the weights tag of --model (default: the model's usual one; 'none': random)")
     run.add_argument("--checkpoint", default=None, help="a local weights file for --model")
     run.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast")
+    run.add_argument("--ranking", choices=list(PRESETS), default="default", help=RANKING_HELP)
     run.add_argument("--top", type=int, default=5)
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     run.add_argument("--batch-size", default="auto", type=lambda s: s if s == "auto" else int(s))

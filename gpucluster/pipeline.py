@@ -58,7 +58,7 @@ def _stage(progress, message):
 def run_images(images=None, out=None, *, store=None, model="auto", pretrained="openai",
                checkpoint=None, mode="fast", top=5, overwrite=False, device="auto",
                batch_size="auto", num_workers=None, sample=None, seed=0, link_mode="link",
-               candidate_labels=None, progress=True):
+               candidate_labels=None, ranking="default", progress=True):
     """Cluster a folder of images end to end; return a dict describing the run.
 
     images: folders and/or image paths; None clusters the built-in collection
@@ -71,6 +71,8 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     cache folder, so a second run over the same images embeds nothing).
     candidate_labels: zero-shot names for the clusters (CLIP models only; None:
     a built-in list when the CLIP model has trained weights; []: no names).
+    ranking: how the search ranks its candidates, a ``weights`` preset of
+    ``auto.search`` ("default", "balance" or "legacy").
     """
     from . import auto, report
     from .embed import embed_images, load_model, load_store
@@ -114,7 +116,7 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
         labels = np.unique(groups, return_inverse=True)[1]
     _stage(progress, f"searching algorithms and parameters ({mode} mode) on {X.shape[0]} x {X.shape[1]}")
     result = auto.search(X, mode=mode, top=top, labels=labels, random_state=seed, device=device,
-                         progress=progress)
+                         weights=ranking, progress=progress)
     result.save(results_dir, overwrite=True, paths=paths)
     best = result.best_labels()
 

@@ -105,7 +105,7 @@ def cmd_auto(args):
                     min_clusters=args.min_clusters, max_clusters=args.max_clusters,
                     top=args.top, labels=labels, time_budget=args.time_budget,
                     random_state=args.seed, device=args.device, search=args.search,
-                    n_trials=args.n_trials, progress=not args.quiet)
+                    n_trials=args.n_trials, weights=args.ranking, progress=not args.quiet)
     result.data["source"] = os.path.abspath(args.input)
     print(f"{X.shape[0]} rows x {X.shape[1]} features, geometry {result.data['metric']}; "
           f"{len(result.candidates)} candidates in {result.timings['total']:.1f} s"
@@ -123,6 +123,8 @@ def _device_arg(parser):
 
 def register(subparsers):
     """Add the `cluster` and `auto` sub-commands to an argparse subparsers object."""
+    from .scoring import PRESETS, RANKING_HELP
+
     cluster = subparsers.add_parser(
         "cluster", help="fit one clustering algorithm on vectors (store, .npy, .csv, .parquet)")
     cluster.add_argument("input", help="embedding store folder, .npy, .csv or .parquet")
@@ -153,6 +155,8 @@ def register(subparsers):
     auto.add_argument("--labels", help="true labels (.npy) for ARI/AMI/V-measure")
     auto.add_argument("--overwrite", action="store_true",
                       help="replace summary.json, paths.json and rank_* folders in --out")
+    auto.add_argument("--ranking", choices=list(PRESETS), default="default",
+                      help=RANKING_HELP)
     auto.add_argument("--search", choices=["grid", "optuna"], default="grid")
     auto.add_argument("--n-trials", type=int, default=None)
     auto.add_argument("--quiet", action="store_true", help="no progress bar")

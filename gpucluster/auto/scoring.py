@@ -46,6 +46,9 @@ PRESETS = {
     "legacy": {"silhouette": 0.5, "balance": 0.3, "noise": 0.2},
 }
 DEFAULT_WEIGHTS = PRESETS["default"]
+RANKING_HELP = ("how candidates are ranked: 'default' by silhouette with noise as a penalty; "
+                "'balance' also rewards even group sizes (0.3 silhouette, 0.4 balance, "
+                "0.3 noise); 'legacy' the earlier 0.5 / 0.3 / 0.2 weighting")
 INTERNAL_COMPONENTS = ("silhouette", "balance", "noise")
 EXTERNAL_SCORES = ("ARI", "AMI", "V-measure")
 _EXTERNAL_FUNCTIONS = {

@@ -179,6 +179,20 @@ def optics_ordering(X, core_distances, max_eps, metric_code, root):
 
 
 @njit(cache=NUMBA_CACHE)
+def _pair_distance(X, i, j, cosine, root):
+    """The distance between rows i and j of X, summed in float64 as ``_scan`` sums it."""
+    s = 0.0
+    if cosine:
+        for t in range(X.shape[1]):
+            s += np.float64(X[i, t]) * np.float64(X[j, t])
+        return min(max(1.0 - s, 0.0), 2.0)
+    for t in range(X.shape[1]):
+        diff = np.float64(X[i, t]) - np.float64(X[j, t])
+        s += diff * diff
+    return np.sqrt(s) if root else s
+
+
+@njit(cache=NUMBA_CACHE)
 def core_distances(X, indices, max_eps, metric_code, root):
     """Distance from each row of X to the farthest of its listed neighbours, rounded and capped.
 
@@ -201,24 +215,13 @@ def core_distances(X, indices, max_eps, metric_code, root):
     -------
     ndarray (n,), float64
     """
-    n, d = X.shape
+    n = X.shape[0]
     cosine = metric_code == COSINE
     out = np.empty(n, dtype=np.float64)
     for i in range(n):
         farthest = 0.0
         for c in range(indices.shape[1]):
-            j = indices[i, c]
-            s = 0.0
-            if cosine:
-                for t in range(d):
-                    s += np.float64(X[i, t]) * np.float64(X[j, t])
-                dist = min(max(1.0 - s, 0.0), 2.0)
-            else:
-                for t in range(d):
-                    diff = np.float64(X[i, t]) - np.float64(X[j, t])
-                    s += diff * diff
-                dist = np.sqrt(s) if root else s
-            farthest = max(farthest, dist)
+            farthest = max(farthest, _pair_distance(X, i, indices[i, c], cosine, root))
         out[i] = np.inf if farthest > max_eps else round_like_numpy(farthest)
     return out
 
@@ -268,7 +271,7 @@ def _heap_pop(keys, ids, size):
 
 @njit(cache=NUMBA_CACHE)
 def _graph_ordering_loop(X, core_distances, indptr, neighbours, max_eps, cosine, root):
-    n, d = X.shape
+    n = X.shape[0]
     reachability = np.full(n, np.inf)
     predecessor = np.full(n, -1, dtype=np.int64)
     ordering = np.empty(n, dtype=np.int64)
@@ -301,16 +304,7 @@ def _graph_ordering_loop(X, core_distances, indptr, neighbours, max_eps, cosine,
             q = neighbours[e]
             if processed[q]:
                 continue
-            s = 0.0
-            if cosine:
-                for t in range(d):
-                    s += np.float64(X[point, t]) * np.float64(X[q, t])
-                dist = min(max(1.0 - s, 0.0), 2.0)
-            else:
-                for t in range(d):
-                    diff = np.float64(X[point, t]) - np.float64(X[q, t])
-                    s += diff * diff
-                dist = np.sqrt(s) if root else s
+            dist = _pair_distance(X, point, q, cosine, root)
             if dist <= max_eps:
                 reach = round_like_numpy(max(dist, core))
                 if reach < reachability[q]:

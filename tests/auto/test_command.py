@@ -87,6 +87,23 @@ def test_auto_command_prints_ranking_and_writes_results(blobs_npy, tmp_path, cap
     assert {c["algorithm"] for c in load_result(out)["candidates"]} == {"kmeans"}
 
 
+@pytest.mark.parametrize("ranking", ["default", "balance", "legacy"])
+def test_auto_command_ranking_preset_is_written_into_the_summary(blobs_npy, tmp_path, ranking):
+    from gpucluster.auto.scoring import PRESETS
+
+    out = tmp_path / ranking
+    assert run(["auto", str(blobs_npy[0]), "--out", str(out), "--quiet", "--ranking", ranking,
+                "--algorithm", "kmeans"]) == 0
+    result = load_result(out)
+    assert result["weights"] == PRESETS[ranking]
+    composites = [c["scores"]["composite"] for c in result["candidates"] if c["status"] == "ok"]
+    expected = [PRESETS[ranking]["silhouette"] * (c["scores"]["silhouette"] + 1) / 2
+                + PRESETS[ranking]["balance"] * c["scores"]["balance"]
+                + PRESETS[ranking]["noise"] * (1 - c["scores"]["noise_penalty"])
+                for c in result["candidates"] if c["status"] == "ok"]
+    np.testing.assert_allclose(composites, expected, rtol=1e-9)
+
+
 @pytest.mark.parametrize("labels, message", [
     (np.zeros(239, dtype=np.int64), "239 labels for 240 rows"),
     (np.zeros((240, 2), dtype=np.int64), "1-D"),
