@@ -84,13 +84,21 @@ def cmd_run(args):
     print()
     print(f"{summary['n_images']} images, model {summary['model']}, "
           f"{summary['seconds']:.1f} s in all")
-    print(f"best: {best['algorithm']} {best['params']} -> {best['n_clusters']} clusters, "
-          f"composite score {best['scores']['composite']:.3f}")
+    print(f"best: {_describe(best)}")
+    for tied in summary.get("near_ties", []):
+        print(f"  nearly tied (scores within the sample's error): {_describe(tied)}")
     if "ari" in summary:
         print(f"ARI of the top result against the known groups: {summary['ari']:.3f}")
     print(f"gallery: {summary['gallery']}")
     print(f"report: {summary['report']}")
     return 0
+
+
+def _describe(candidate):
+    """One line for a ranked candidate: algorithm, settings as key=value, clusters, score."""
+    params = ", ".join(f"{k}={v}" for k, v in candidate["params"].items() if k != "random_state")
+    return (f"{candidate['algorithm']} ({params}) -> {candidate['n_clusters']} clusters, "
+            f"composite score {candidate['scores']['composite']:.3f}")
 
 
 def _sample_value(text):
@@ -99,7 +107,10 @@ def _sample_value(text):
 
 
 def _add_run_parser(sub):
-    from .auto.scoring import PRESETS, RANKING_HELP
+    from .auto.scoring import MODE_HELP, PRESETS, RANKING_HELP
+
+    DEVICE_HELP = ("where to compute: 'auto' uses a CUDA GPU when one answers and the work "
+                   "is large enough, else the CPU")
 
     run = sub.add_parser(
         "run", help="the main job: embed a folder of images, search, organise, report "
@@ -113,15 +124,22 @@ def _add_run_parser(sub):
     run.add_argument("--pretrained", default=None,
                      help="the weights tag of --model (default: the model's usual one; 'none': random)")
     run.add_argument("--checkpoint", default=None, help="a local weights file for --model")
-    run.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast")
+    run.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast",
+                     help=MODE_HELP)
     run.add_argument("--ranking", choices=list(PRESETS), default="default", help=RANKING_HELP)
-    run.add_argument("--top", type=int, default=5)
-    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    run.add_argument("--batch-size", default="auto", type=lambda s: s if s == "auto" else int(s))
-    run.add_argument("--num-workers", type=int, default=None)
+    run.add_argument("--top", type=int, default=5,
+                     help="how many of the best-ranked groupings to keep on disk and report")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                     help=DEVICE_HELP)
+    run.add_argument("--batch-size", default="auto", type=lambda s: s if s == "auto" else int(s),
+                     help="images per forward pass: 'auto' (from free GPU memory; 32 on the "
+                          "CPU) or an integer")
+    run.add_argument("--num-workers", type=int, default=None,
+                     help="image-decoding worker processes (default: from the CPU count)")
     run.add_argument("--sample", type=_sample_value, default=None,
                      help="embed a fraction (0.01) or a count (5000) of the images")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0,
+                     help="random seed of the search (and the sample); same seed, same result")
     run.add_argument("--names", nargs="+", default=None,
                      help="candidate names for the clusters (zero-shot, CLIP models only)")
     run.add_argument("--copy", action="store_true", help="copy images into the gallery instead of linking")
@@ -143,8 +161,8 @@ def build_parser():
     info.add_argument("--json", action="store_true", help="print the report as JSON")
     info.set_defaults(func=cmd_info)
     digits = sub.add_parser("digits", help="cluster scikit-learn's digits beside scikit-learn (a quick check)")
-    digits.add_argument("--n-clusters", type=int, default=10)
-    digits.add_argument("--seed", type=int, default=0)
+    digits.add_argument("--n-clusters", type=int, default=10, help="KMeans clusters")
+    digits.add_argument("--seed", type=int, default=0, help="KMeans random seed")
     digits.add_argument("--device", choices=["cpu", "cuda"], default=None,
                         help="default: cuda when a GPU answers, else cpu")
     digits.set_defaults(func=cmd_digits)

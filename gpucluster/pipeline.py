@@ -140,6 +140,7 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
         "embedded": embedded.to_dict(),
         "n_images": len(paths),
         "best": result.candidates[result.ranking[0]],
+        "near_ties": [result.candidate(rank) for rank in result.near_ties()],
         "seconds": time.perf_counter() - started,
     }
     if labels is not None:

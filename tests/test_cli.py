@@ -38,3 +38,23 @@ def test_unknown_command_fails_with_usage():
     out = subprocess.run(CLI + ["frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "invalid choice" in out.stderr
+
+
+def test_every_option_of_every_command_has_help_text():
+    import argparse
+
+    from gpucluster.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, path + [name])
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                missing.append(" ".join(path + [action.option_strings[0] if action.option_strings
+                                                else action.dest]))
+
+    walk(build_parser(), ["gpucluster"])
+    assert missing == []

@@ -123,7 +123,7 @@ def _device_arg(parser):
 
 def register(subparsers):
     """Add the `cluster` and `auto` sub-commands to an argparse subparsers object."""
-    from .scoring import PRESETS, RANKING_HELP
+    from .scoring import MODE_HELP, PRESETS, RANKING_HELP
 
     cluster = subparsers.add_parser(
         "cluster", help="fit one clustering algorithm on vectors (store, .npy, .csv, .parquet)")
@@ -143,22 +143,30 @@ def register(subparsers):
         "auto", help="search algorithms and settings, rank them and write the results")
     auto.add_argument("input", help="embedding store folder, .npy, .csv or .parquet")
     auto.add_argument("--out", required=True, help="results folder (summary.json, rank_*/)")
-    auto.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast")
+    auto.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast",
+                      help=MODE_HELP)
     auto.add_argument("--top", type=int, default=5, help="how many results to keep")
     auto.add_argument("--algorithm", action="append", default=[],
                       help="limit the search to this algorithm (repeatable)")
-    auto.add_argument("--target-cluster-size", type=int, default=None)
-    auto.add_argument("--min-clusters", type=int, default=None)
-    auto.add_argument("--max-clusters", type=int, default=None)
+    auto.add_argument("--target-cluster-size", type=int, default=None,
+                      help="the group size you expect: centres the k and min_cluster_size grids")
+    auto.add_argument("--min-clusters", type=int, default=None,
+                      help="skip groupings with fewer clusters")
+    auto.add_argument("--max-clusters", type=int, default=None,
+                      help="skip groupings with more clusters")
     auto.add_argument("--time-budget", type=float, default=None, help="seconds")
-    auto.add_argument("--seed", type=int, default=0)
+    auto.add_argument("--seed", type=int, default=0,
+                      help="random seed of the search; same seed, same result")
     auto.add_argument("--labels", help="true labels (.npy) for ARI/AMI/V-measure")
     auto.add_argument("--overwrite", action="store_true",
                       help="replace summary.json, paths.json and rank_* folders in --out")
     auto.add_argument("--ranking", choices=list(PRESETS), default="default",
                       help=RANKING_HELP)
-    auto.add_argument("--search", choices=["grid", "optuna"], default="grid")
-    auto.add_argument("--n-trials", type=int, default=None)
+    auto.add_argument("--search", choices=["grid", "optuna"], default="grid",
+                      help="'grid' tries the mode's candidates; 'optuna' samples settings "
+                           "(needs optuna installed)")
+    auto.add_argument("--n-trials", type=int, default=None,
+                      help="trials of the optuna search (default: 12 fast, 40 balanced, 100 thorough)")
     auto.add_argument("--quiet", action="store_true", help="no progress bar")
     _device_arg(auto)
     auto.set_defaults(func=cmd_auto)

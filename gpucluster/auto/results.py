@@ -28,6 +28,12 @@ SUMMARY_FILE = "summary.json"
 PATHS_FILE = "paths.json"
 
 
+# Composites closer than this to the best are "nearly tied": the silhouette
+# component is measured on a sample of at most 10,000 rows, whose error moves
+# the composite by about this much.
+TIE_MARGIN = 0.005
+
+
 def _jsonable(value):
     """A copy of value made of JSON types; NumPy scalars become Python ones, NaN/inf null."""
     if isinstance(value, dict):
@@ -146,8 +152,18 @@ class SearchResult:
             "ranking": ranking,
         })
 
+    def near_ties(self, margin=TIE_MARGIN):
+        """Ranks (2, 3, ...) whose composite is within ``margin`` of rank 1's: results the
+        scores cannot tell apart from the best (about the silhouette sample's error)."""
+        if not self.ranking:
+            return []
+        best = self.candidate(1)["scores"]["composite"]
+        return [rank for rank in range(2, len(self.ranking) + 1)
+                if best - self.candidate(rank)["scores"]["composite"] <= margin]
+
     def table(self):
-        """The ranking as a plain-text table (one line per ranked candidate)."""
+        """The ranking as a plain-text table (one line per ranked candidate), and a line
+        naming the runners-up that are nearly tied with rank 1."""
         extra = [k for k in ("ARI", "AMI", "V-measure")
                  if self.ranking and k in self.candidates[self.ranking[0]]["scores"]]
         header = (f"{'rank':>4}  {'algorithm':<17} {'k':>5} {'noise':>6} {'composite':>9} "
@@ -165,6 +181,12 @@ class SearchResult:
                 f"{c['noise_fraction']:>6.3f} {s['composite']:>9.4f} {sil:>10} "
                 f"{s['balance']:>7.4f}" + "".join(f" {s[k]:>9.4f}" for k in extra)
                 + f" {c['seconds']:>8.2f}  {params}")
+        ties = self.near_ties()
+        if ties:
+            lines.append(
+                f"Nearly tied: rank{'s' if len(ties) > 1 else ''} "
+                f"{', '.join(map(str, ties))} within {TIE_MARGIN} composite of rank 1, about "
+                "the error of the silhouette sample; look at those groupings too.")
         return "\n".join(lines)
 
     def save(self, out, *, overwrite=False, paths=None):

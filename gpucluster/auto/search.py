@@ -21,6 +21,7 @@ import hashlib
 import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from .scoring import check_weights, count_clusters, noise_fraction, score_labels
 from .shared import MODES, SharedData
 
 SEARCHES = ("grid", "optuna")
+# Below this many rows the search warns that its scores say little.
+FEW_ROWS = 50
 # Trials of an Optuna search per mode when n_trials is None.
 OPTUNA_TRIALS = {"fast": 12, "balanced": 40, "thorough": 100}
 # Objective value of a failed or skipped Optuna trial: below every composite (>= 0).
@@ -393,6 +396,11 @@ def search(X, algorithms=None, mode="fast", target_cluster_size=None, min_cluste
                                         max_clusters, top, time_budget, search, n_trials,
                                         algorithms)
     weights = check_weights(weights, has_labels=true_labels is not None)
+    if X.shape[0] < FEW_ROWS:
+        warnings.warn(
+            f"Searching {X.shape[0]} rows: with fewer than {FEW_ROWS} the scores (silhouette "
+            "on a handful of points) say little, and most candidates make one cluster or "
+            "one per row.", UserWarning, stacklevel=2)
     if search == "optuna":
         _import_optuna()
     deadline = None if time_budget is None else began + float(time_budget)

@@ -56,7 +56,8 @@ def register(subparsers):
     p.add_argument("--resolution", type=int, default=None, help="input size in pixels (default: the model's)")
     p.add_argument("--batch-size", type=_batch_size, default="auto",
                    help="'auto' (from free GPU memory; 32 on the CPU) or an integer")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model runs: 'auto' uses a CUDA GPU when one answers")
     p.add_argument("--sample", type=_sample, default=None,
                    help="embed only a fraction (0.01 or 1%%) or a count (5000) of the images")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample")

@@ -110,16 +110,18 @@ def register(subparsers):
 
     report = subparsers.add_parser("report", help="a self-contained HTML report in the gallery")
     _result_arguments(report)
-    report.add_argument("--projection", choices=["pca", "umap", "auto"], default="pca")
+    report.add_argument("--projection", choices=["pca", "umap", "auto"], default="pca",
+                        help="the 2-D map of the points: PCA, UMAP (when installed), or UMAP "
+                             "when installed else PCA")
     report.add_argument("--max-thumbnails", type=int, default=36, help="thumbnails shown per cluster")
     report.set_defaults(func=cmd_report)
 
     animate = subparsers.add_parser("animate", help="a GIF of k-means iterations on a 2-D projection")
     animate.add_argument("input", help="vectors: a .npy (or any input `gpucluster auto` reads)")
-    animate.add_argument("--n-clusters", type=int, required=True)
-    animate.add_argument("--out", default="kmeans.gif")
-    animate.add_argument("--max-iter", type=int, default=20)
+    animate.add_argument("--n-clusters", type=int, required=True, help="KMeans clusters")
+    animate.add_argument("--out", default="kmeans.gif", help="the GIF file to write")
+    animate.add_argument("--max-iter", type=int, default=20, help="Lloyd iterations (frames)")
     animate.add_argument("--max-points", type=int, default=5000, help="points drawn (all are clustered)")
-    animate.add_argument("--seed", type=int, default=0)
-    animate.add_argument("--overwrite", action="store_true")
+    animate.add_argument("--seed", type=int, default=0, help="KMeans random seed")
+    animate.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     animate.set_defaults(func=cmd_animate)

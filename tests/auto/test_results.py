@@ -107,3 +107,23 @@ def test_save_rejects_paths_of_the_wrong_length(result, tmp_path):
 def test_load_result_without_summary_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="summary.json"):
         load_result(tmp_path)
+
+
+def test_table_names_the_runners_up_nearly_tied_with_rank_one():
+    from gpucluster.auto.results import TIE_MARGIN, SearchResult
+
+    def candidate(i, composite):
+        return {"id": i, "algorithm": "kmeans", "params": {"n_clusters": i + 2},
+                "n_clusters": i + 2, "noise_fraction": 0.0, "seconds": 0.1,
+                "scores": {"composite": composite, "silhouette": 0.2, "balance": 0.9}}
+
+    composites = [0.70, 0.70 - TIE_MARGIN / 2, 0.70 - 2 * TIE_MARGIN, 0.699]
+    result = SearchResult(candidates=[candidate(i, c) for i, c in enumerate(composites)],
+                          ranking=[0, 1, 3, 2], cut_short=False, data={}, settings={},
+                          timings={}, weights={}, labels_by_candidate={})
+    assert result.near_ties() == [2, 3]
+    assert "Nearly tied: ranks 2, 3" in result.table()
+    alone = SearchResult(candidates=[candidate(0, 0.7), candidate(1, 0.6)], ranking=[0, 1],
+                         cut_short=False, data={}, settings={}, timings={}, weights={},
+                         labels_by_candidate={})
+    assert alone.near_ties() == [] and "Nearly tied" not in alone.table()

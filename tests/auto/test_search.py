@@ -313,3 +313,9 @@ def test_rank_one_is_near_the_best_candidate_on_unequal_groups(seed):
     best = max(c["scores"]["ARI"] for c in result.candidates if c["status"] == "ok")
     assert result.candidate(1)["scores"]["ARI"] >= best - 0.05
     assert best >= 0.9
+
+
+def test_a_search_on_a_few_rows_warns():
+    X = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match="5 rows"):
+        search(X, random_state=0, progress=False)
