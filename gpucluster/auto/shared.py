@@ -156,6 +156,7 @@ class SharedData:
         self.cache = {}
         self._reduced = None
         self._graph = None
+        self._sample_knn = None
         self._on_device = {}
 
         start = time.perf_counter()
@@ -222,11 +223,15 @@ class SharedData:
     def knn_distances(self):
         """Euclidean distances (m, k) from each sample row to its k nearest other rows of
         the reduced data, ascending, from the shared graph; float64 NumPy,
-        k = ``graph_neighbours``."""
-        reduced = self.data_for("reduced")
-        distances, _ = self.neighbour_graph(reduced, self.graph_neighbours, "euclidean")
-        distances = np.asarray(backend.to_numpy(distances), dtype=np.float64)
-        return distances[self.sample_index]
+        k = ``graph_neighbours``; taken once."""
+        if self._sample_knn is None:
+            reduced = self.data_for("reduced")
+            distances, _ = self.neighbour_graph(reduced, self.graph_neighbours, "euclidean")
+            rows = backend.asarray_like(self.sample_index, distances)
+            self._sample_knn = np.asarray(
+                backend.to_numpy(backend.namespace(distances).take(distances, rows, axis=0)),
+                dtype=np.float64)
+        return self._sample_knn
 
     def k_center(self):
         """The central guess for the number of clusters: n / target_cluster_size when a

@@ -31,6 +31,14 @@ def graph_is_cheaper(X):
             and X.shape[1] >= GRAPH_MIN_FEATURES)
 
 
+def takes_graph(algorithm, X):
+    """Whether an estimator with this ``algorithm`` builds on the graph for X:
+    "knn_graph" always, "auto" where ``graph_is_cheaper(X)``, anything else never."""
+    if algorithm != "auto":
+        return algorithm == "knn_graph"
+    return graph_is_cheaper(X)
+
+
 def graph_neighbors(needed, n_samples):
     """Neighbours per row of a graph that must hold ``needed`` of them: at least
     ``GRAPH_NEIGHBORS``, at most n_samples - 1."""

@@ -81,13 +81,13 @@ def _neighborhoods(X, eps, metric):
     return kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False)
 
 
-def _rows_of(indptr, xp, device):
-    """The row of every entry of CSR lists with row pointers ``indptr`` (int64).
+def _rows_of(indptr, nnz, xp, device):
+    """The row of every one of the ``nnz`` entries of CSR lists with row pointers
+    ``indptr`` (int64).
 
     A search in indptr rather than xp.repeat, whose CuPy version takes no
     array of repeats.
     """
-    nnz = int(indptr[-1])
     return xp.searchsorted(indptr[1:], xp.arange(nnz, dtype=xp.int64, device=device),
                            side="right")
 
@@ -315,7 +315,7 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             counts, rows, indices = graph_pairs(distances, graph, float(self.eps), xp)
         else:
             counts, indptr, indices = _neighborhoods(X, float(self.eps), self.metric)
-            rows = _rows_of(indptr, xp, device)
+            rows = _rows_of(indptr, indices.shape[0], xp, device)
         weights = (xp.ones(n, dtype=xp.float64, device=device) if sample_weight is None
                    else sample_weight)
         if self.metric == "precomputed":

@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from .. import backend, kernels
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
-from ._graph import NeighbourGraphMixin, graph_is_cheaper
+from ._graph import NeighbourGraphMixin, takes_graph
 
 METRICS = ("euclidean", "cosine")
 ALGORITHMS = ("auto", "brute", "knn_graph")
@@ -282,8 +282,7 @@ class FINCH(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimat
 
     def _first_neighbours(self, points):
         """(distances, indices), (m, 1): each row's nearest other row (see ``algorithm``)."""
-        if self.algorithm == "knn_graph" or (self.algorithm == "auto"
-                                             and graph_is_cheaper(points)):
+        if takes_graph(self.algorithm, points):
             return self._neighbour_graph(points, 1, self.metric)
         return kernels.knn(points, 1, metric=self.metric, exclude_self=True)
 

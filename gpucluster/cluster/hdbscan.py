@@ -39,7 +39,7 @@ from .._distances import pairwise_distances
 from .._validation import check_input, check_n_features, check_option, check_scalar
 from . import _hdbscan_tree as tree_ops
 from ._base import DeviceEstimatorMixin
-from ._graph import NeighbourGraphMixin, graph_is_cheaper, graph_neighbors
+from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
 
 METRICS = ("euclidean", "cosine")
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "knn_graph")
@@ -293,9 +293,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
 
     def _uses_graph(self, X):
         """Whether the tree is built on a neighbour graph (``algorithm``, see the class)."""
-        if self.algorithm != "auto":
-            return self.algorithm == "knn_graph"
-        return graph_is_cheaper(X)
+        return takes_graph(self.algorithm, X)
 
     def _spanning_tree(self, X, min_samples):
         """The mutual-reachability minimum spanning tree of X: (previous_core, edges,

@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from .. import backend, kernels
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
-from ._graph import NeighbourGraphMixin, graph_is_cheaper, graph_neighbors
+from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
 
 # Accepted metric names and the distance each one computes.
 _METRIC_DISTANCE = {
@@ -514,7 +514,7 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         xp = backend.namespace(X)
         max_eps = float(self.max_eps)
 
-        if self.algorithm == "knn_graph" or (self.algorithm == "auto" and graph_is_cheaper(X)):
+        if takes_graph(self.algorithm, X):
             k = graph_neighbors(min_samples - 1, n_samples)
             _, indices = self._neighbour_graph(X, k, distance)
             ordering, core, reachability, predecessor = optics_on_graph(
