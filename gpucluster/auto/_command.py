@@ -3,6 +3,8 @@
 import os
 import time
 
+from .. import _format as fmt
+
 
 def parse_value(text):
     """A --param value: int, float, bool ("true"/"false"), None ("none"/"null") or str."""
@@ -30,10 +32,15 @@ def parse_params(items):
     return params
 
 
-def _load(path):
-    from .inputs import load_vectors
+def _load(path, under=None):
+    """The vectors (and image paths) of INPUT; for a store, prints which images."""
+    from .inputs import describe_selection, load_vectors
 
-    return load_vectors(path)
+    X, paths = load_vectors(path, under=under)
+    line = describe_selection(path, paths, under)
+    if line:
+        print(line, flush=True)
+    return X, paths
 
 
 def cmd_cluster(args):
@@ -48,7 +55,7 @@ def cmd_cluster(args):
 
     algorithm = get_algorithm(args.algorithm)
     params = parse_params(args.param)
-    X, paths = _load(args.input)
+    X, paths = _load(args.input, args.under)
     start = time.perf_counter()
     estimator = algorithm.factory(params, device=args.device, context=None)
     estimator.fit(X)
@@ -61,13 +68,15 @@ def cmd_cluster(args):
     n_clusters = count_clusters(labels)
     print(f"{algorithm.name} on {args.input}: {X.shape[0]} rows x {X.shape[1]} features")
     print(f"n_clusters: {n_clusters}")
-    print(f"noise: {noise}")
+    print(f"noise: {noise} ({fmt.percent(noise / X.shape[0])})")
     shown = sorted(sizes.items(), key=lambda kv: -kv[1])
     print("sizes: " + ", ".join(f"{k}:{v}" for k, v in shown[:20])
           + (f", ... ({len(shown) - 20} more)" if len(shown) > 20 else ""))
     print("silhouette (Euclidean, sample of up to "
-          f"{SILHOUETTE_SAMPLE} rows): " + ("n/a" if silhouette is None else f"{silhouette:.4f}"))
-    print(f"seconds: {seconds:.3f}")
+          f"{SILHOUETTE_SAMPLE:,} rows): {fmt.number(silhouette)}")
+    print(f"time: {fmt.duration(seconds)}")
+    if n_clusters == 0 and noise == X.shape[0]:
+        print(_all_noise_hint(algorithm.name, estimator.get_params()))
     if args.out:
         out = os.path.abspath(args.out)
         os.makedirs(out, exist_ok=True)
@@ -87,12 +96,34 @@ def cmd_cluster(args):
     return 0
 
 
+def _all_noise_hint(name, params):
+    """What to change when every point came out as noise, in the algorithm's terms."""
+    lead = "every point was labelled noise, so there are no clusters: "
+    if name == "hdbscan":
+        size = params.get("min_cluster_size")
+        samples = params.get("min_samples")
+        samples = f"now {samples}" if samples is not None else "it defaults to min_cluster_size"
+        return (lead + f"try a smaller min_cluster_size (now {size}, e.g. --param "
+                f"min_cluster_size={max(2, int(size) // 2)}) or a smaller min_samples "
+                f"({samples}).")
+    if name == "dbscan":
+        eps, samples = params.get("eps"), params.get("min_samples")
+        return (lead + f"try a larger eps (now {eps}, e.g. --param eps={float(eps) * 2:g}) or a "
+                f"smaller min_samples (now {samples}).")
+    if name == "optics":
+        return (lead + f"try a smaller min_samples (now {params.get('min_samples')}) or "
+                f"min_cluster_size (now {params.get('min_cluster_size')}), or a larger max_eps "
+                f"(now {params.get('max_eps')}).")
+    return lead + "try other parameters (--param KEY=VALUE) or another --algorithm."
+
+
 def cmd_auto(args):
     """Run the automatic search on INPUT, print the ranking and write OUT."""
     from .inputs import load_labels
+    from .scoring import describe_weights
     from .search import search
 
-    X, paths = _load(args.input)
+    X, paths = _load(args.input, args.under)
     labels = None
     if args.labels:
         labels = load_labels(args.labels, n_samples=X.shape[0])
@@ -108,12 +139,19 @@ def cmd_auto(args):
                     n_trials=args.n_trials, weights=args.ranking, progress=not args.quiet)
     result.data["source"] = os.path.abspath(args.input)
     print(f"{X.shape[0]} rows x {X.shape[1]} features, geometry {result.data['metric']}; "
-          f"{len(result.candidates)} candidates in {result.timings['total']:.1f} s"
+          f"{len(result.candidates)} candidates in {fmt.duration(result.timings['total'])}"
           + (" (time budget reached)" if result.cut_short else ""))
+    print(f"ranked by {describe_weights(result.weights)}")
     print(result.table() if result.ranking else "No candidate was ranked.")
     result.save(out, overwrite=args.overwrite, paths=paths)
     print(f"results: {out}")
     return 0
+
+
+def _under_arg(parser):
+    parser.add_argument("--under", action="append", default=[], metavar="FOLDER",
+                        help="cluster only the store's images under FOLDER (repeatable); a "
+                             "store holds every collection embedded with the same model")
 
 
 def _device_arg(parser):
@@ -136,6 +174,7 @@ def register(subparsers):
     cluster.add_argument("--out", help="folder for labels.npy and info.json")
     cluster.add_argument("--overwrite", action="store_true",
                          help="replace labels.npy/info.json in --out")
+    _under_arg(cluster)
     _device_arg(cluster)
     cluster.set_defaults(func=cmd_cluster)
 
@@ -168,6 +207,7 @@ def register(subparsers):
     auto.add_argument("--n-trials", type=int, default=None,
                       help="trials of the optuna search (default: 12 fast, 40 balanced, 100 thorough)")
     auto.add_argument("--quiet", action="store_true", help="no progress bar")
+    _under_arg(auto)
     _device_arg(auto)
     auto.set_defaults(func=cmd_auto)
     return subparsers

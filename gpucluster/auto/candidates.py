@@ -12,7 +12,12 @@ An algorithm joins the search with :func:`register_algorithm`:
 - ``data`` says what the estimator fits: "full" (the working data) or
   "reduced" (the PCA reduction, for neighbour-based methods);
 - ``space(trial, context)``, optional, draws one parameter dict from an Optuna
-  trial; without it the Optuna search picks among ``candidate_fn``'s dicts.
+  trial; without it the Optuna search picks among ``candidate_fn``'s dicts;
+- ``follow_up(context, ks)``, optional, returns parameter dicts for the
+  cluster counts ``ks`` that the methods choosing their own number of
+  clusters (HDBSCAN, DBSCAN, FINCH...) found in the first pass, best first;
+  the search runs them after that pass (KMeans and Ward at the k a density
+  method suggests: the same groups with every row assigned).
 
 Built-ins: "kmeans" (n <= ``MINIBATCH_MIN_ROWS``), "minibatch_kmeans" (above,
 and in thorough mode), "agglomerative" (Ward, n <= ``AGGLOMERATIVE_MAX_ROWS``),
@@ -75,12 +80,14 @@ class Algorithm:
     candidate_fn: Callable
     data: str = "full"
     space: Optional[Callable] = None
+    follow_up: Optional[Callable] = None
 
 
 _REGISTRY = {}
 
 
-def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, replace=False):
+def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, follow_up=None,
+                       replace=False):
     """Add an algorithm to the search.
 
     Parameters
@@ -91,6 +98,7 @@ def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, 
     candidate_fn : callable ``(context) -> list[dict]``
     data : {"full", "reduced"}
     space : callable ``(trial, context) -> dict`` or None
+    follow_up : callable ``(context, ks: list[int]) -> list[dict]`` or None
     replace : bool
         Allow replacing an algorithm of the same name.
 
@@ -105,9 +113,11 @@ def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, 
         raise ValueError(f"data must be 'full' or 'reduced', got {data!r}.")
     if not callable(factory) or not callable(candidate_fn):
         raise TypeError("factory and candidate_fn must be callable.")
+    if follow_up is not None and not callable(follow_up):
+        raise TypeError("follow_up must be callable or None.")
     if name in _REGISTRY and not replace:
         raise ValueError(f"An algorithm named {name!r} is registered; pass replace=True.")
-    _REGISTRY[name] = Algorithm(name, factory, candidate_fn, data, space)
+    _REGISTRY[name] = Algorithm(name, factory, candidate_fn, data, space, follow_up)
 
 
 def get_algorithm(name):
@@ -217,6 +227,10 @@ def _kmeans_candidates(context):
             for k in k_grid(context)]
 
 
+def _kmeans_follow_up(context, ks):
+    return [dict(p, n_clusters=k) for k in ks for p in _kmeans_candidates(context)[:1]]
+
+
 def _k_space(prefix):
     def space(trial, context):
         low, _ = context.k_bounds()
@@ -238,6 +252,10 @@ def _minibatch_candidates(context):
         return []
     return [_seeded({"n_clusters": k, "n_init": 1, "batch_size": 4096}, context)
             for k in k_grid(context)]
+
+
+def _minibatch_follow_up(context, ks):
+    return [dict(p, n_clusters=k) for k in ks for p in _minibatch_candidates(context)[:1]]
 
 
 # --------------------------------------------------------------------------
@@ -287,6 +305,12 @@ def _agglomerative_candidates(context):
     if context.mode == "fast":
         grid = grid[:1]
     return [{"n_clusters": k, "linkage": "ward"} for k in grid]
+
+
+def _agglomerative_follow_up(context, ks):
+    if not _agglomerative_candidates(context):
+        return []
+    return [{"n_clusters": k, "linkage": "ward"} for k in ks]
 
 
 # --------------------------------------------------------------------------
@@ -365,8 +389,10 @@ class HDBSCANShared(SharedGraphMixin, HDBSCAN):
     estimator's own. Without a context it is the plain estimator.
     """
 
-    def __init__(self, min_cluster_size=5, *, min_samples=None, device="auto", context=None):
-        super().__init__(min_cluster_size, min_samples=min_samples, device=device)
+    def __init__(self, min_cluster_size=5, *, min_samples=None, cluster_selection_method="eom",
+                 device="auto", context=None):
+        super().__init__(min_cluster_size, min_samples=min_samples,
+                         cluster_selection_method=cluster_selection_method, device=device)
         self.context = context
 
     def _spanning_tree(self, X, min_samples):
@@ -384,14 +410,20 @@ def _hdbscan_factory(params, *, device, context):
 
 
 def _hdbscan_candidates(context):
+    """Every min_cluster_size with both selections: "eom" (the most persistent clusters)
+    and "leaf" (the finest clusters of the condensed tree, which splits a group that
+    "eom" keeps whole because its parts are small). Both read one tree per min_samples."""
     out = []
     samples = (10,) if context.mode != "thorough" else (5, 10, 25)
-    for size in min_cluster_sizes(context):
-        for min_samples in samples:
-            params = {"min_cluster_size": size,
-                      "min_samples": min(size, min_samples, context.n_samples)}
-            if params not in out:
-                out.append(params)
+    for method in ("eom", "leaf"):
+        for size in min_cluster_sizes(context):
+            for min_samples in samples:
+                params = {"min_cluster_size": size,
+                          "min_samples": min(size, min_samples, context.n_samples)}
+                if method == "leaf":
+                    params["cluster_selection_method"] = "leaf"
+                if params not in out:
+                    out.append(params)
     return out
 
 
@@ -399,7 +431,11 @@ def _hdbscan_space(trial, context):
     sizes = min_cluster_sizes(context)
     size = trial.suggest_int("hdbscan.min_cluster_size", min(sizes), max(sizes) + 1, log=True)
     min_samples = trial.suggest_int("hdbscan.min_samples", 2, 25, log=True)
-    return {"min_cluster_size": size, "min_samples": min(size, min_samples, context.n_samples)}
+    method = trial.suggest_categorical("hdbscan.cluster_selection_method", ["eom", "leaf"])
+    params = {"min_cluster_size": size, "min_samples": min(size, min_samples, context.n_samples)}
+    if method == "leaf":
+        params["cluster_selection_method"] = "leaf"
+    return params
 
 
 def dbscan_eps(context, min_samples, quantile):
@@ -493,11 +529,12 @@ def _optics_candidates(context):
 
 
 def _register_builtins():
-    register_algorithm("kmeans", _kmeans_factory, _kmeans_candidates, space=_k_space("kmeans"))
+    register_algorithm("kmeans", _kmeans_factory, _kmeans_candidates, space=_k_space("kmeans"),
+                       follow_up=_kmeans_follow_up)
     register_algorithm("minibatch_kmeans", _minibatch_factory, _minibatch_candidates,
-                       space=_k_space("minibatch_kmeans"))
+                       space=_k_space("minibatch_kmeans"), follow_up=_minibatch_follow_up)
     register_algorithm("agglomerative", _agglomerative_factory, _agglomerative_candidates,
-                       data="reduced")
+                       data="reduced", follow_up=_agglomerative_follow_up)
     register_algorithm("finch", _finch_factory, _finch_candidates, data="reduced",
                        space=_finch_space)
     register_algorithm("hdbscan", _hdbscan_factory, _hdbscan_candidates, data="reduced",

@@ -100,14 +100,81 @@ def _load_parquet(path):
     return _as_matrix(np.hstack(columns), path)
 
 
-def _load_store(path):
-    from ..embed.store import load_store
+def _under(path, folders):
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
-    paths, X = load_store(path)
+
+def _load_store(path, under=None):
+    from ..embed.store import load_store, open_store
+
+    wanted = None
+    if under:
+        store = open_store(path)
+        stored = store.paths("ok")
+        # Made absolute as image discovery makes them (not resolved through links),
+        # so that a folder selects here the paths `gpucluster run FOLDER` clusters.
+        folders = [os.path.abspath(os.fspath(f)) for f in under]
+        wanted = [p for p in stored if _under(p, folders)]
+        if not wanted:
+            raise ValueError(
+                f"no image of the embedding store {store.path} lies under "
+                f"{', '.join(folders)}; its {len(stored)} images lie {_folders(stored)}.")
+    paths, X = load_store(path, paths=wanted)
+    if not len(paths):
+        raise ValueError(f"{path}: the embedding store holds no embeddings.")
     return _as_matrix(np.asarray(X), path), list(paths)
 
 
-def load_vectors(path):
+def _folders(paths, shown=5):
+    """Where ``paths`` lie: their common folder, and the counts per sub-folder of it."""
+    if not paths:
+        return "nowhere (the store holds no embeddings)"
+    root = os.path.commonpath(paths)
+    if root in paths:  # a single file
+        root = os.path.dirname(root)
+    counts = {}
+    for p in paths:
+        first = os.path.relpath(os.path.dirname(p), root).split(os.sep)[0]
+        counts[first] = counts.get(first, 0) + 1
+    if len(counts) == 1:
+        return f"under {root}"
+    parts = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    named = ", ".join(f"{name if name != '.' else '(the folder itself)'}"
+                      f"{os.sep if name != '.' else ''} {n}" for name, n in parts[:shown])
+    more = f", and {len(parts) - shown} more" if len(parts) > shown else ""
+    return f"under {root} ({len(parts)} folders: {named}{more})"
+
+
+def describe_selection(path, paths, under=None):
+    """One line saying which images of an embedding store are clustered, or None for
+    a file of vectors (``paths`` None).
+
+    How many images, from which store folder, and where they lie: all the store's
+    images, or those under the ``under`` folders and how many were left out. A store
+    is shared by every collection embedded with the same model, so this says what
+    is being clustered.
+    """
+    if paths is None:
+        return None
+    from ..embed.store import open_store
+
+    store = open_store(path)
+    n_stored = store.info()["counts"]["ok"]
+    where = _folders(paths)
+    if under:
+        folders = ", ".join(os.path.abspath(os.fspath(f)) for f in under)
+        left = n_stored - len(paths)
+        return (f"clustering {len(paths)} images from the embedding store {store.path}: those "
+                f"under {folders} ({left} other image{'s' if left != 1 else ''} of the store "
+                f"left out)")
+    line = (f"clustering {len(paths)} images from the embedding store {store.path}: every "
+            f"image it holds, {where}")
+    if "folders:" in where:
+        line += "; --under FOLDER clusters only the images under FOLDER"
+    return line
+
+
+def load_vectors(path, under=None):
     """Read the vectors to cluster.
 
     Parameters
@@ -118,6 +185,10 @@ def load_vectors(path):
         file (2-D, no pickle), a ``.csv`` file (numbers, optional header
         row) or a ``.parquet`` file (numeric columns and/or list columns;
         needs pyarrow).
+    under : list of folders, optional
+        For a store: keep only the images under these folders (a store is
+        shared by every collection embedded with the same model). Not allowed
+        with a file.
 
     Returns
     -------
@@ -130,7 +201,8 @@ def load_vectors(path):
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        An unknown extension, or content that is not a finite numeric 2-D table.
+        An unknown extension, or content that is not a finite numeric 2-D table;
+        ``under`` with a file, or folders no stored image lies under.
     ImportError
         A .parquet file without pyarrow installed.
     """
@@ -138,7 +210,10 @@ def load_vectors(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file or folder: {path}")
     if os.path.isdir(path):
-        return _load_store(path)
+        return _load_store(path, under)
+    if under:
+        raise ValueError(f"{path}: --under selects images of an embedding store; a file of "
+                         "vectors has no image paths.")
     extension = os.path.splitext(path)[1].lower()
     if extension == ".npy":
         return _load_npy(path), None

@@ -19,6 +19,7 @@ import shutil
 
 import numpy as np
 
+from .. import _format as fmt
 from .._files import atomic_write
 
 from .inputs import load_labels
@@ -32,6 +33,22 @@ PATHS_FILE = "paths.json"
 # component is measured on a sample of at most 10,000 rows, whose error moves
 # the composite by about this much.
 TIE_MARGIN = 0.005
+
+
+def near_tie_ranks(composites, margin=TIE_MARGIN):
+    """Ranks (2, 3, ...) whose composite, in ``composites`` (rank 1 first), is within
+    ``margin`` of rank 1's."""
+    if not composites:
+        return []
+    return [rank for rank, composite in enumerate(composites[1:], start=2)
+            if composites[0] - composite <= margin]
+
+
+def tie_note(ranks):
+    """The sentence naming the ``ranks`` nearly tied with rank 1 (see ``near_ties``)."""
+    return (f"Nearly tied: rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))} "
+            f"within {TIE_MARGIN} composite of rank 1, about the error of the silhouette "
+            "sample; look at those groupings too.")
 
 
 def _jsonable(value):
@@ -104,7 +121,7 @@ class SearchResult:
 
     def __repr__(self):
         best = self.candidates[self.ranking[0]] if self.ranking else None
-        text = f"best {best['algorithm']} {best['params']}" if best else "nothing ranked"
+        text = f"best {best['algorithm']} ({fmt.params(best['params'])})" if best else "nothing ranked"
         return (f"SearchResult({len(self.candidates)} candidates, {len(self.ranking)} ranked, "
                 f"{text}, cut_short={self.cut_short})")
 
@@ -155,38 +172,34 @@ class SearchResult:
     def near_ties(self, margin=TIE_MARGIN):
         """Ranks (2, 3, ...) whose composite is within ``margin`` of rank 1's: results the
         scores cannot tell apart from the best (about the silhouette sample's error)."""
-        if not self.ranking:
-            return []
-        best = self.candidate(1)["scores"]["composite"]
-        return [rank for rank in range(2, len(self.ranking) + 1)
-                if best - self.candidate(rank)["scores"]["composite"] <= margin]
+        return near_tie_ranks([self.candidate(rank)["scores"]["composite"]
+                               for rank in range(1, len(self.ranking) + 1)], margin)
 
     def table(self):
         """The ranking as a plain-text table (one line per ranked candidate), and a line
-        naming the runners-up that are nearly tied with rank 1."""
+        naming the runners-up that are nearly tied with rank 1.
+
+        Scores read at three significant figures, noise as a percentage, the time
+        rounded and the parameters as ``name=value`` (:mod:`gpucluster._format`).
+        """
         extra = [k for k in ("ARI", "AMI", "V-measure")
                  if self.ranking and k in self.candidates[self.ranking[0]]["scores"]]
-        header = (f"{'rank':>4}  {'algorithm':<17} {'k':>5} {'noise':>6} {'composite':>9} "
+        header = (f"{'rank':>4}  {'algorithm':<17} {'k':>5} {'noise':>7} {'composite':>9} "
                   f"{'silhouette':>10} {'balance':>7}" + "".join(f" {k:>9}" for k in extra)
-                  + f" {'seconds':>8}  params")
+                  + f" {'time':>9}  parameters")
         lines = [header, "-" * len(header)]
         for rank in range(1, len(self.ranking) + 1):
             c = self.candidate(rank)
             s = c["scores"]
-            sil = "n/a" if s["silhouette"] is None else f"{s['silhouette']:.4f}"
-            params = ", ".join(f"{k}={v}" for k, v in c["params"].items()
-                               if k != "random_state")
             lines.append(
                 f"{rank:>4}  {c['algorithm']:<17} {c['n_clusters']:>5} "
-                f"{c['noise_fraction']:>6.3f} {s['composite']:>9.4f} {sil:>10} "
-                f"{s['balance']:>7.4f}" + "".join(f" {s[k]:>9.4f}" for k in extra)
-                + f" {c['seconds']:>8.2f}  {params}")
+                f"{fmt.percent(c['noise_fraction']):>7} {fmt.number(s['composite']):>9} "
+                f"{fmt.number(s['silhouette']):>10} {fmt.number(s['balance']):>7}"
+                + "".join(f" {fmt.number(s[k]):>9}" for k in extra)
+                + f" {fmt.duration(c['seconds']):>9}  {fmt.params(c['params'])}")
         ties = self.near_ties()
         if ties:
-            lines.append(
-                f"Nearly tied: rank{'s' if len(ties) > 1 else ''} "
-                f"{', '.join(map(str, ties))} within {TIE_MARGIN} composite of rank 1, about "
-                "the error of the silhouette sample; look at those groupings too.")
+            lines.append(tie_note(ties))
         return "\n".join(lines)
 
     def save(self, out, *, overwrite=False, paths=None):

@@ -46,8 +46,10 @@ PRESETS = {
     "legacy": {"silhouette": 0.5, "balance": 0.3, "noise": 0.2},
 }
 DEFAULT_WEIGHTS = PRESETS["default"]
-MODE_HELP = ("'fast' tries about 11 candidates (KMeans or MiniBatchKMeans at 3 k, HDBSCAN at 3 "
-             "cluster sizes, DBSCAN, FINCH levels; about 20 s at 50,000 x 512 on 2 cores); "
+MODE_HELP = ("'fast' tries about 16 candidates (KMeans or MiniBatchKMeans at 3 k, HDBSCAN at 3 "
+             "cluster sizes with both cluster selections, DBSCAN, FINCH levels, then KMeans at "
+             "the 2 cluster counts the density methods found; about 20 s at 50,000 x 512 on "
+             "2 cores); "
              "'balanced' about 3x the candidates; 'thorough' about 10x, adding OPTICS and "
              "3 KMeans restarts")
 RANKING_HELP = ("how candidates are ranked: 'default' by silhouette with noise as a penalty; "
@@ -95,6 +97,26 @@ def check_weights(weights, *, has_labels=False):
     if not any(v > 0 for v in out.values()):
         raise ValueError(f"At least one weight must be > 0, got {weights!r}.")
     return out
+
+
+_COMPONENT_TEXT = {"silhouette": "(silhouette + 1) / 2", "balance": "balance",
+                   "noise": "(1 - noise fraction)"}
+
+
+def describe_weights(weights):
+    """The ranking criterion in words: its formula and preset name, for people.
+
+    ``{"silhouette": 0.8, "balance": 0.0, "noise": 0.2}`` reads
+    ``composite = 0.8 x (silhouette + 1) / 2 + 0.2 x (1 - noise fraction) (preset "default")``;
+    weights that match no preset are "custom".
+    """
+    weights = {k: float(v) for k, v in (weights or {}).items()}
+    terms = [f"{v:g} x {_COMPONENT_TEXT.get(k, k)}" for k, v in weights.items() if v > 0]
+    full = {name: weights.get(name, 0.0) for name in INTERNAL_COMPONENTS}
+    full.update({k: v for k, v in weights.items() if k not in full and v > 0})
+    preset = next((name for name, values in PRESETS.items() if values == full), None)
+    return (f"composite = {' + '.join(terms) or '0'} "
+            + (f'(preset "{preset}")' if preset else "(custom weights)"))
 
 
 def sample_silhouette(distances, labels):

@@ -3,7 +3,8 @@
 :func:`search` builds the shared pieces once (:mod:`.shared`), asks every
 registered algorithm for its candidate settings (:mod:`.candidates`), fits
 them one after another (grid) or lets Optuna choose them (``search="optuna"``),
-scores every labelling the same way (:mod:`.scoring`) and returns a
+then runs the partitional methods' follow-ups at the cluster counts that the
+density methods found (:func:`suggested_ks`), scores every labelling the same way (:mod:`.scoring`) and returns a
 :class:`~gpucluster.auto.results.SearchResult`.
 
 Candidate statuses:
@@ -39,6 +40,9 @@ FEW_ROWS = 50
 OPTUNA_TRIALS = {"fast": 12, "balanced": 40, "thorough": 100}
 # Objective value of a failed or skipped Optuna trial: below every composite (>= 0).
 FAILED_TRIAL_VALUE = -1.0
+# How many cluster counts found by the methods that choose their own (the best
+# scored first) the partitional methods are run at after the first pass.
+FOLLOW_UP_KS = {"fast": 2, "balanced": 3, "thorough": 5}
 
 
 def _check_count(value, name, minimum=1):
@@ -246,8 +250,13 @@ def _progress_bar(total, desc, unit, progress):
 
 
 def _run_grid(runner, context, names, progress):
-    plan = _grid_plan(runner, names)
-    bar = _progress_bar(len(plan), "auto search", "candidate", progress)
+    _run_plan(runner, _grid_plan(runner, names), "auto search", progress)
+
+
+def _run_plan(runner, plan, desc, progress):
+    """Run ``(name, params)`` pairs in order; once the time budget is spent, record the
+    rest as skipped."""
+    bar = _progress_bar(len(plan), desc, "candidate", progress)
     try:
         for name, params in plan:
             if runner.out_of_time():
@@ -258,6 +267,39 @@ def _run_grid(runner, context, names, progress):
             bar.update(1)
     finally:
         bar.close()
+
+
+def suggested_ks(records, count):
+    """Up to ``count`` distinct cluster counts of the scored candidates that chose their
+    own number of clusters (no ``n_clusters`` parameter), best composite first."""
+    found = sorted((r for r in records
+                    if r["status"] == "ok" and "n_clusters" not in r["params"]),
+                   key=lambda r: (-r["scores"]["composite"], r["id"]))
+    ks = []
+    for record in found:
+        if record["n_clusters"] not in ks:
+            ks.append(record["n_clusters"])
+    return ks[:count]
+
+
+def _run_follow_ups(runner, context, names, progress):
+    """The second pass: each algorithm's ``follow_up`` candidates at the cluster counts
+    the first pass suggested (candidates already tried are not run again)."""
+    ks = suggested_ks(runner.records, FOLLOW_UP_KS[context.mode])
+    if not ks:
+        return
+    plan = []
+    for name in names:
+        follow_up = registry.get_algorithm(name).follow_up
+        if follow_up is None:
+            continue
+        try:
+            plan.extend((name, params) for params in follow_up(context, ks))
+        except Exception as exc:  # a registered generator's bug must not end the search
+            runner._record(name, {}, status="failed",
+                           error=f"follow-up generator: {type(exc).__name__}: {exc}")
+    if plan:
+        _run_plan(runner, plan, "follow-ups", progress)
 
 
 def _import_optuna():
@@ -415,6 +457,7 @@ def search(X, algorithms=None, mode="fast", target_cluster_size=None, min_cluste
         trials = n_trials or OPTUNA_TRIALS[mode]
         left = None if deadline is None else max(0.0, deadline - time.perf_counter())
         _run_optuna(runner, context, names, trials, progress, left)
+    _run_follow_ups(runner, context, names, progress)
     search_seconds = time.perf_counter() - search_start
     ranking = _rank(runner.records, runner.labels, top)
     shared_timings = dict(context.timings)

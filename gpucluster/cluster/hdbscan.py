@@ -251,10 +251,13 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
             raise ValueError("n_samples=1 while HDBSCAN requires more than one sample.")
         min_samples = self.min_cluster_size if self.min_samples is None else self.min_samples
         if min_samples > n_samples:
-            raise ValueError(
-                f"min_samples ({min_samples}) must be at most the number of samples in X "
-                f"({n_samples})."
-            )
+            # Name the parameter the caller set: min_samples defaults to min_cluster_size.
+            if self.min_samples is not None:
+                raise ValueError(f"min_samples ({min_samples}) must be at most the number of "
+                                 f"samples in X ({n_samples}).")
+            raise ValueError(f"min_cluster_size ({min_samples}) must be at most the number of "
+                             f"samples in X ({n_samples}): min_samples is not set, so it "
+                             f"defaults to min_cluster_size.")
         xp = backend.namespace(X)
 
         previous_core, edges, weights = self._spanning_tree(X, min_samples)

@@ -39,12 +39,16 @@ def register(subparsers):
     p = subparsers.add_parser(
         "embed", help="embed image folders or files into an embedding store (only new or changed files)",
         description="Embed images with an open_clip model (or efficientnet-lite0) into the store "
-                    "folder given by --out. A second run embeds only new or changed files.")
+                    "folder given by --out. A second run embeds only new or changed files. The "
+                    "default model is the one `gpucluster run` takes: CLIP ViT-B-32 when its "
+                    "weights are on disk, else efficientnet-lite0 (offline).")
     p.add_argument("images", nargs="+", help="image folders (scanned recursively) or files")
     p.add_argument("--out", required=True, metavar="STORE", help="embedding store folder")
-    p.add_argument("--model", default="ViT-B-32",
-                   help="open_clip architecture (ViT-B-32, ViT-L-14, ViT-H-14, ...), "
-                        "'efficientnet-lite0' (packaged ImageNet weights) or 'gpucluster-tiny' (tests)")
+    p.add_argument("--model", default="auto",
+                   help="'auto' (default, as in `gpucluster run`: CLIP ViT-B-32 when its weights "
+                        "are on disk, else efficientnet-lite0), an open_clip architecture "
+                        "(ViT-B-32, ViT-L-14, ViT-H-14, ...), 'efficientnet-lite0' (packaged "
+                        "ImageNet weights, works offline) or 'gpucluster-tiny' (tests)")
     p.add_argument("--pretrained", default=None,
                    help="open_clip pretrained tag (default: the model's usual one, e.g. 'openai' for "
                         "ViT-B-32); 'none' for random weights")
@@ -87,18 +91,27 @@ def resolve_pretrained(model, pretrained):
 
 
 def cmd_embed(args):
-    """Run `gpucluster embed` from parsed arguments; prints the report, returns the exit status."""
+    """Run `gpucluster embed` from parsed arguments; prints the report, returns the exit status.
+
+    Ctrl-C or SIGTERM stops it between store writes: it says how many images were
+    kept and returns 130 or 143, as a shell reports a process ended by that signal.
+    """
+    from ._interrupt import EmbeddingInterrupted, exit_status, sigterm_as_interrupt
     from .extract import embed_images
 
     try:
-        report = embed_images(
-            args.images, args.out, model=args.model,
-            pretrained=resolve_pretrained(args.model, args.pretrained), checkpoint=args.checkpoint,
-            preprocessing=args.preprocessing, resolution=args.resolution, batch_size=args.batch_size,
-            device=args.device, sample=args.sample, seed=args.seed, include=tuple(args.include),
-            force=args.force, normalize=not args.no_normalize, dtype=args.dtype,
-            num_workers=args.num_workers, progress=not (args.quiet or args.json),
-        )
+        with sigterm_as_interrupt():
+            report = embed_images(
+                args.images, args.out, model=args.model,
+                pretrained=resolve_pretrained(args.model, args.pretrained), checkpoint=args.checkpoint,
+                preprocessing=args.preprocessing, resolution=args.resolution, batch_size=args.batch_size,
+                device=args.device, sample=args.sample, seed=args.seed, include=tuple(args.include),
+                force=args.force, normalize=not args.no_normalize, dtype=args.dtype,
+                num_workers=args.num_workers, progress=not (args.quiet or args.json),
+            )
+    except EmbeddingInterrupted as exc:
+        print(f"gpucluster embed: {exc}", file=sys.stderr)
+        return exit_status(exc)
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
         print(f"gpucluster embed: error: {exc}", file=sys.stderr)
         return 1

@@ -11,14 +11,16 @@ the report and recorded in the store; they never stop the run.
 times its parts separately for benchmarks.
 """
 
+import json
 import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ._interrupt import EmbeddingInterrupted, signal_number
 from .decode import ImageDecodeError
 from .preprocess import Preprocessing, load_and_preprocess
 
@@ -47,7 +49,8 @@ class EmbedReport:
     skipped : list of (path, reason)
         Inputs that were not embedded: discovery problems and undecodable files.
     removed : int
-        Paths in the store whose files no longer exist: dropped from the store.
+        Paths in the store whose files no longer exist: their rows (embeddings or
+        failures) were deleted from the store.
     seconds : float
         Wall time of the whole call (model loading included).
     images_per_second : float
@@ -60,6 +63,9 @@ class EmbedReport:
         The selected images that have a current embedding (embedded now or reused),
         sorted: this run's view of the store, e.g. ``store.load(report.paths)``.
         Left out of :meth:`to_dict` (it can hold every path of the collection).
+    model : EmbeddingModel or None
+        The model this run loaded, or the one it was given; None when every
+        image was reused and no model had to be loaded. Left out of :meth:`to_dict`.
     """
 
     store: str
@@ -73,15 +79,23 @@ class EmbedReport:
     device: str = "cpu"
     batch_size: int = 0
     paths: list = field(default_factory=list, repr=False)
+    model: object = field(default=None, repr=False, compare=False)
 
     def summary(self):
         """A few human-readable lines: counts, speed, skipped files with reasons, store path."""
-        lines = [
-            f"images: {self.n_images} selected, {self.embedded} embedded, {self.reused} reused, "
-            f"{len(self.skipped)} skipped, {self.removed} no longer found",
-            f"speed: {self.images_per_second:.1f} images/s on {self.device} "
-            f"(batch size {self.batch_size}), {self.seconds:.1f} s in all",
-        ]
+        counts = (f"images: {self.n_images} selected, {self.embedded} embedded, "
+                  f"{self.reused} reused, {len(self.skipped)} skipped")
+        if self.removed:
+            counts += (f", {self.removed} no longer found on disk (their embeddings were "
+                       f"dropped from the store)")
+        lines = [counts]
+        if self.embedded == 0 and self.images_per_second == 0.0:
+            reused = (f"all {self.reused} images reused from the store" if self.reused
+                      else "no images")
+            lines.append(f"nothing to embed: {reused}, {self.seconds:.1f} s in all")
+        else:
+            lines.append(f"speed: {self.images_per_second:.1f} images/s on {self.device} "
+                         f"(batch size {self.batch_size}), {self.seconds:.1f} s in all")
         if self.skipped:
             lines.append("skipped:")
             shown = self.skipped[:20]
@@ -92,9 +106,10 @@ class EmbedReport:
         return "\n".join(lines)
 
     def to_dict(self):
-        """JSON-able dict of the fields but ``paths`` (skipped as a list of [path, reason])."""
-        out = asdict(self)
-        del out["paths"]
+        """JSON-able dict of the fields but ``paths`` and ``model`` (skipped as a list of
+        [path, reason])."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name not in ("paths", "model")}
         out["skipped"] = [[p, r] for p, r in self.skipped]
         return out
 
@@ -407,7 +422,7 @@ def store_config(model, preprocessing, normalize, dtype):
             "normalize": bool(normalize), "dtype": dtype}
 
 
-def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkpoint=None,
+def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint=None,
                  preprocessing="letterbox", resolution=None, batch_size="auto", device="auto",
                  sample=None, seed=0, include=(), force=False, normalize=True,
                  dtype="float16", num_workers=None, progress=True):
@@ -425,7 +440,12 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
         configuration (model, weights, preprocessing, normalisation, dtype).
     model : str or EmbeddingModel
         Name for :func:`gpucluster.embed.models.load_model`, or a loaded model
-        (which is then moved to ``device``; float16 there on CUDA).
+        (which is then moved to ``device``; float16 there on CUDA). "auto"
+        (default) is :func:`gpucluster.embed.models.choose_model`'s choice, as in
+        ``gpucluster run``: CLIP ViT-B-32 when its weights are on disk, else the
+        packaged efficientnet-lite0, which works offline. A name is loaded only
+        when something is to be embedded: when the store already holds every
+        selected image, the run reads nothing else.
     pretrained, checkpoint : see :func:`gpucluster.embed.models.load_model`
     preprocessing : {"letterbox", "resize", "center_crop"} or Preprocessing
     resolution : int or None
@@ -451,7 +471,7 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
     EmbedReport
     """
     from .discover import discover_images
-    from .models import resolve_torch_device
+    from .models import choose_model, resolve_torch_device
     from .sampling import sample_paths
     from .store import EmbeddingStore
 
@@ -464,6 +484,19 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
 
     discovery = discover_images(inputs)
     selected = sample_paths(discovery.paths, sample, seed=seed, include=include)
+    if isinstance(model, str) and not force:
+        model, pretrained = choose_model(model, pretrained)
+        current = _matching_store(store, model, pretrained, checkpoint, preprocessing,
+                                  resolution, normalize, dtype)
+        done = current is not None and _all_reused(current, discovery, selected)
+        if done:
+            reused, failed, removed = done
+            return EmbedReport(
+                store=current.path, n_images=len(selected), embedded=0, reused=len(reused),
+                skipped=list(discovery.problems) + failed, removed=removed,
+                seconds=time.perf_counter() - t0, device=str(torch_device),
+                batch_size=batch_size if batch_size != "auto" else 0, paths=sorted(reused),
+            )
     model, prep = _model_for_run(model, pretrained, checkpoint, preprocessing, resolution,
                                  torch_device)
 
@@ -475,16 +508,89 @@ def embed_images(inputs, store, *, model="ViT-B-32", pretrained="openai", checkp
         removed = _prune_deleted(emb_store, discovery.paths, selected)
         batch_size = _run_batch_size(batch_size, model, prep, torch_device, bool(todo))
         forward = _Forward(model, prep, torch_device, batch_size, normalize)
-        tally = _embed_batches(emb_store, todo, model, prep, forward, np.dtype(dtype),
-                               num_workers, progress)
+        try:
+            tally = _embed_batches(emb_store, todo, model, prep, forward, np.dtype(dtype),
+                                   num_workers, progress)
+        except KeyboardInterrupt as exc:
+            # Ctrl-C or SIGTERM (see _interrupt): every batch committed before it
+            # stays, so count what the store now holds of this run's work.
+            kept = len(emb_store.plan(todo, retry_failed=False)[1])
+            raise EmbeddingInterrupted(kept, len(reused), emb_store.path,
+                                       signal_number(exc)) from exc
 
     return EmbedReport(
         store=emb_store.path, n_images=len(selected), embedded=tally.embedded,
         reused=len(reused), skipped=list(discovery.problems) + tally.failed, removed=removed,
         seconds=time.perf_counter() - t0, images_per_second=tally.images_per_second,
         device=str(torch_device), batch_size=forward.batch_size,
-        paths=sorted(set(reused).union(tally.written)),
+        paths=sorted(set(reused).union(tally.written)), model=model,
     )
+
+
+def _matching_store(root, name, pretrained, checkpoint, preprocessing, resolution, normalize,
+                    dtype):
+    """The existing store that ``load_model(name, pretrained, checkpoint=checkpoint)`` with
+    this preprocessing would write to, found from the configurations on disk without
+    loading the model; None when there is none, or when it cannot be told for sure.
+
+    The weights' identity (name, tag, checkpoint hash) and the input size are known
+    without loading; the normalisation statistics are the tag's, so they are taken
+    from the matching configuration.
+    """
+    from .models import EFFICIENTNET_LITE0, file_sha256, native_image_size
+    from .store import CONFIG_FILE, EmbeddingStore
+
+    if not isinstance(preprocessing, str) or dtype not in STORE_DTYPES:
+        return None
+    if pretrained is not None and os.path.isfile(str(pretrained)):
+        return None  # a weights file given as the tag: let load_model sort it out
+    if checkpoint is not None and not os.path.isfile(checkpoint):
+        return None  # load_model raises the error
+    root = os.path.abspath(os.fspath(root))
+    if os.path.isfile(os.path.join(root, CONFIG_FILE)):
+        folders = [root]
+    elif os.path.isdir(root):
+        folders = [entry.path for entry in os.scandir(root)
+                   if entry.is_dir() and os.path.isfile(os.path.join(entry.path, CONFIG_FILE))]
+    else:
+        return None
+    if not folders:
+        return None
+    size = int(resolution) if resolution is not None else native_image_size(name)
+    if size is None:
+        return None
+    digest = file_sha256(checkpoint)[:16] if checkpoint is not None else None
+    if name == EFFICIENTNET_LITE0:  # its tag is fixed: the packaged weights, or a checkpoint
+        pretrained = "imagenet" if checkpoint is None else None
+    matches = []
+    for folder in folders:
+        try:
+            with open(os.path.join(folder, CONFIG_FILE), encoding="utf-8") as f:
+                config = json.load(f)
+            weights, prep = config["model"], config["preprocessing"]
+            wanted = Preprocessing(mode=preprocessing, size=size, mean=tuple(prep["mean"]),
+                                   std=tuple(prep["std"])).config()
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if (weights.get("name") == name and weights.get("pretrained") == pretrained
+                and weights.get("checkpoint") == digest and "weights" not in weights
+                and prep == wanted and config.get("normalize") is bool(normalize)
+                and config.get("dtype") == dtype):
+            matches.append(folder)
+    return EmbeddingStore.from_folder(matches[0]) if len(matches) == 1 else None
+
+
+def _all_reused(emb_store, discovery, selected):
+    """``(reused, failed, removed)`` when the store holds every selected image unchanged,
+    embedded or recorded as undecodable (a decode that failed fails again, and this
+    run then needs no model); the rows of deleted files are dropped, as in a run.
+    None when something is to be embedded."""
+    with emb_store.lock():
+        todo, reused = emb_store.plan(selected, retry_failed=False)
+        if todo:
+            return None
+        failed = emb_store.failures(selected)
+        return reused, failed, _prune_deleted(emb_store, discovery.paths, selected)
 
 
 def _model_for_run(model, pretrained, checkpoint, preprocessing, resolution, device):

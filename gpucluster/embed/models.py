@@ -47,6 +47,65 @@ DEFAULT_PRETRAINED = {
 
 _SEED = 0
 
+# model="auto": the CLIP below when its weights are already on disk, else the
+# packaged (offline) EfficientNet-Lite0. `gpucluster run`, `gpucluster embed` and
+# `embed_images` share this choice.
+AUTO_MODEL = "auto"
+AUTO_CLIP = ("ViT-B-32", "openai")
+
+
+def clip_weights_available(name="ViT-B-32", pretrained="openai"):
+    """True when open_clip's weights for ``name``/``pretrained`` are already on disk."""
+    try:
+        import open_clip
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    cfg = open_clip.get_pretrained_cfg(name, pretrained) or {}
+    repo = (cfg.get("hf_hub") or "").rstrip("/")
+    if not repo:
+        return False
+    for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(repo, filename)
+        if isinstance(found, str) and os.path.exists(found):
+            return True
+    return False
+
+
+def choose_model(model=AUTO_MODEL, pretrained="openai"):
+    """Resolve ``model="auto"``: CLIP ViT-B-32 when its weights are on disk, else the
+    packaged efficientnet-lite0 (offline). Returns ``(model, pretrained)``; any other
+    name comes back unchanged."""
+    if model != AUTO_MODEL:
+        return model, pretrained
+    name, tag = AUTO_CLIP
+    if clip_weights_available(name, pretrained or tag):
+        return name, pretrained or tag
+    return EFFICIENTNET_LITE0, None
+
+
+def has_text_tower(name):
+    """Whether the model ``name`` (after ``choose_model``) can embed text: open_clip
+    architectures can, efficientnet-lite0 cannot. Known without loading the weights."""
+    return name != EFFICIENTNET_LITE0
+
+
+def native_image_size(name):
+    """The input size the model ``name`` is built for, read from its configuration
+    without building it; None when the name is unknown."""
+    if name == EFFICIENTNET_LITE0:
+        return 224
+    try:
+        import open_clip
+    except ImportError:
+        return None
+    if name == TINY_MODEL:
+        register_tiny_model()
+    config = open_clip.get_model_config(name)
+    size = (config or {}).get("vision_cfg", {}).get("image_size")
+    size = size[0] if isinstance(size, (tuple, list)) else size
+    return int(size) if size else None
+
 
 def _torch():
     import torch
@@ -258,7 +317,10 @@ def _download_weights(name, pretrained, tag_cfg):
             f"{exc}). They come from {_tag_source(tag_cfg)}. Download that file where a network "
             f"is available and pass it with --checkpoint PATH (Python: "
             f"load_model({name!r}, {pretrained!r}, checkpoint=PATH)); the preprocessing still "
-            f"follows the tag."
+            f"follows the tag. Or use --model {EFFICIENTNET_LITE0} (Python: "
+            f"model={EFFICIENTNET_LITE0!r}), whose weights ship with the package and work "
+            f"offline; --model {AUTO_MODEL} (the default) takes it when no CLIP weights are "
+            f"on disk."
         ) from exc
     if not path or not os.path.isfile(path):
         raise RuntimeError(
@@ -362,8 +424,10 @@ def load_model(name="ViT-B-32", pretrained="openai", *, checkpoint=None, device=
     ----------
     name : str
         An open_clip architecture (``"ViT-B-32"``, ``"ViT-L-14"``, ``"ViT-H-14"``, ...),
-        :data:`TINY_MODEL` (a small random CLIP for tests) or ``"efficientnet-lite0"``
-        (the packaged ImageNet weights; 1280-d pooled features, 224 px).
+        :data:`TINY_MODEL` (a small random CLIP for tests), ``"efficientnet-lite0"``
+        (the packaged ImageNet weights; 1280-d pooled features, 224 px) or ``"auto"``
+        (:func:`choose_model`: ViT-B-32 when its weights are on disk, else
+        efficientnet-lite0).
     pretrained : str or None
         open_clip pretrained tag. Its weights are fetched by open_clip (or found in
         its cache); None builds a seeded random initialisation. Ignored by
@@ -387,6 +451,7 @@ def load_model(name="ViT-B-32", pretrained="openai", *, checkpoint=None, device=
         raise TypeError(f"model name must be a non-empty string, got {name!r}")
     if checkpoint is not None:
         checkpoint = os.fspath(checkpoint)
+    name, pretrained = choose_model(name, pretrained)
     if name == EFFICIENTNET_LITE0:
         return _load_efficientnet(checkpoint, device)
     return _load_open_clip(name, pretrained, checkpoint, device)

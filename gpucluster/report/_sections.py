@@ -8,12 +8,17 @@ inputs, puts the sections in order inside the page and writes it.
 
 import datetime
 import html
+import inspect
 import json
 import os
 import urllib.parse
 
 import numpy as np
 
+from .. import _format as fmt
+from ..auto.results import TIE_MARGIN, near_tie_ranks
+from ..auto.scoring import describe_weights
+from ..auto.search import search
 from .organize import _unique_names
 from .projection import project_2d
 from .thumbnails import make_thumbnails
@@ -42,18 +47,9 @@ def _e(text):
 
 
 def _fmt(value):
-    if value is None:
-        return "&ndash;"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return _e(value)
-
-
-def _compact(value, limit=160):
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return _e(fmt.number(value))
 
 
 def _href(target, base):
@@ -62,15 +58,16 @@ def _href(target, base):
     return urllib.parse.quote(rel, safe="/")
 
 
-def _key_values(mapping, prefix=""):
-    rows = []
-    for key, value in (mapping or {}).items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            rows.extend(_key_values(value, name + "."))
-        else:
-            rows.append(f"<tr><th>{_e(name)}</th><td><code>{_e(_compact(value))}</code></td></tr>")
-    return rows
+def _setting_value(value):
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt.number(v) for v in value)
+    if isinstance(value, dict):
+        return fmt.params(value, hidden=())
+    return "None" if value is None else fmt.number(value)
+
+
+def _table_rows(pairs):
+    return "".join(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>" for name, value in pairs)
 
 
 # --------------------------------------------------------------------------
@@ -78,60 +75,132 @@ def _key_values(mapping, prefix=""):
 
 
 def facts_section(summary, ids, counts, rank, n_failures):
-    """The line under the title: sizes, the algorithm shown, unreadable files, provenance."""
+    """The line under the title (sizes, the algorithm shown, unreadable files,
+    provenance) and the data the search ran on as a small table."""
     n_clusters = int(np.sum(ids >= 0))
     n_noise = int(counts[ids == -1].sum())
-    data = summary.get("data", {})
+    n_images = int(counts.sum())
     created = summary.get("created") or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     shown = next((r for r in summary.get("ranking", []) if r.get("rank") == rank), None)
     algorithm = ""
     if shown is not None:
         cand = next((c for c in summary.get("candidates", []) if c.get("id") == shown.get("candidate")), {})
         algorithm = f", rank {rank}: {_e(cand.get('algorithm', shown.get('folder', '')))}"
-    return (f"<p class=facts>{int(counts.sum())} images, {n_clusters} clusters, {n_noise} noise"
+    noise = f"{n_noise} noise" + (f" ({_e(fmt.percent(n_noise / n_images))})" if n_images else "")
+    return (f"<p class=facts>{n_images} images, {n_clusters} clusters, {noise}"
             f"{algorithm}; {n_failures} unreadable; created {_e(created)}"
             + (f", gpucluster {_e(summary['gpucluster'])}" if summary.get("gpucluster") else "")
-            + (f", data {_e(_compact(data))}" if data else "") + "</p>")
+            + "</p>" + data_table(summary.get("data")))
+
+
+# What a reader needs of summary.json's "data", in this order: (key, heading).
+DATA_COLUMNS = (("n_samples", "n (rows)"), ("n_features", "d (features)"), ("metric", "metric"),
+                ("compute_device", "compute device"), ("reduced_dims", "reduced dims"),
+                ("source", "source"))
+
+
+def data_table(data):
+    """The data the search ran on (n, d, metric, compute device, reduced dims when a
+    PCA was used, source when known) as a one-row table; empty without data."""
+    columns = [(heading, data[key]) for key, heading in DATA_COLUMNS
+               if (data or {}).get(key) is not None]
+    if not columns:
+        return ""
+    return ("<table class=data><tr>" + "".join(f"<th>{_e(h)}</th>" for h, _ in columns)
+            + "</tr><tr>" + "".join(f"<td>{_fmt(v)}</td>" for _, v in columns) + "</tr></table>")
 
 
 def ranking_section(summary, shown_rank):
-    """The search's ranking as a table, the row of ``shown_rank`` highlighted."""
+    """The search's ranking as a table, the row of ``shown_rank`` highlighted, with the
+    ranking criterion and the runners-up nearly tied with rank 1."""
     if not summary.get("ranking"):
         return ""
     candidates = {c.get("id"): c for c in summary.get("candidates", [])}
     external = [k for k in ("ARI", "AMI", "V-measure")
                 if any(k in (c.get("scores") or {}) for c in candidates.values())]
     head = ["rank", "algorithm", "parameters", "clusters", "noise", "composite", "silhouette",
-            "balance", "noise penalty", *external, "seconds"]
+            "balance", *external, "time"]
     rows = ["<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     for entry in summary["ranking"]:
         cand = candidates.get(entry.get("candidate"), {})
         scores = cand.get("scores") or {}
         cells = [f"<td class=n>{_fmt(entry.get('rank'))}</td>",
                  f"<td>{_e(cand.get('algorithm', entry.get('folder', '')))}</td>",
-                 f"<td><code>{_e(_compact(cand.get('params', {})))}</code></td>",
+                 f"<td>{_e(fmt.params(cand.get('params')))}</td>",
                  f"<td class=n>{_fmt(cand.get('n_clusters'))}</td>",
-                 f"<td class=n>{_fmt(cand.get('noise_fraction'))}</td>"]
+                 f"<td class=n>{_e(fmt.percent(cand.get('noise_fraction')))}</td>"]
         cells += [f"<td class=n>{_fmt(scores.get(k))}</td>"
-                  for k in ("composite", "silhouette", "balance", "noise_penalty", *external)]
-        cells.append(f"<td class=n>{_fmt(cand.get('seconds'))}</td>")
+                  for k in ("composite", "silhouette", "balance", *external)]
+        cells.append(f"<td class=n>{_e(fmt.duration(cand.get('seconds')))}</td>")
         shown = " class=shown" if entry.get("rank") == shown_rank else ""
         rows.append(f"<tr{shown}>" + "".join(cells) + "</tr>")
+    criterion = ""
+    if summary.get("weights"):
+        criterion = f"<p class=criterion>Ranked by {_e(describe_weights(summary['weights']))}.</p>"
     failed = sum(1 for c in candidates.values() if c.get("status") == "failed")
     note = f"<p class=more>{len(candidates)} candidates tried, {failed} failed" + (
         "; the search was cut short by its time budget" if summary.get("cut_short") else "") + ".</p>"
-    return "<h2>Ranking</h2><table>" + "".join(rows) + "</table>" + note
+    return ("<h2>Ranking</h2>" + criterion + "<table>" + "".join(rows) + "</table>"
+            + _near_tie_note(summary, candidates) + note)
+
+
+def _near_tie_note(summary, candidates):
+    """A paragraph naming the runners-up whose composite is within TIE_MARGIN of rank 1's."""
+    ranked = [candidates.get(entry.get("candidate"), {}) for entry in summary["ranking"]]
+    composites = [(c.get("scores") or {}).get("composite") for c in ranked]
+    if any(value is None for value in composites):
+        return ""
+    ties = near_tie_ranks(composites)
+    if not ties:
+        return ""
+    named = "; ".join(f"rank {rank}: {_e(ranked[rank - 1].get('algorithm', ''))} "
+                      f"({_e(fmt.params(ranked[rank - 1].get('params')))}), "
+                      f"{ranked[rank - 1].get('n_clusters')} clusters" for rank in ties)
+    return (f"<p class=tie><b>Nearly tied with rank 1:</b> {named}. The scores cannot tell "
+            f"these groupings apart (composite within {TIE_MARGIN} of rank 1's, about the "
+            "error of the silhouette sample); look at them too.</p>")
+
+
+def shown_settings(settings):
+    """The settings the user chose: those of :func:`gpucluster.auto.search` that differ
+    from its defaults (a preset named like the default weights counts as the default),
+    and ``labels_given`` when true labels were given. Values the search derives
+    (``algorithms_searched``, ``seed``) are left out; summary.json keeps them all."""
+    defaults = {name: p.default for name, p in inspect.signature(search).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    shown = []
+    for key, value in (settings or {}).items():
+        if key in ("algorithms_searched", "seed", "progress"):
+            continue
+        if key == "labels_given":
+            if value:
+                shown.append(("labels", "given (ARI, AMI, V-measure reported)"))
+            continue
+        if key == "weights" and value == "default":
+            continue
+        if (key in defaults and value == defaults[key]) or value is None:
+            continue
+        shown.append((key, _setting_value(value)))
+    return shown
 
 
 def settings_sections(summary):
-    """The search's settings, then its timings and score weights, as key/value tables."""
+    """The settings the user chose (see :func:`shown_settings`), then the timings."""
     parts = []
-    if summary.get("settings"):
-        parts.append("<h2>Settings</h2><table>" + "".join(_key_values(summary["settings"])) + "</table>")
-    if summary.get("timings") or summary.get("weights"):
-        parts.append("<h2>Timings (seconds) and weights</h2><table>"
-                     + "".join(_key_values({"timings": summary.get("timings", {}),
-                                            "weights": summary.get("weights", {})})) + "</table>")
+    if "settings" in summary:
+        rows = shown_settings(summary["settings"])
+        parts.append("<h2>Settings</h2>" + (
+            f"<table>{_table_rows(rows)}</table><p class=more>Everything else at the search's "
+            "defaults; summary.json lists every setting.</p>" if rows else
+            "<p class=more>The search's defaults; summary.json lists every setting.</p>"))
+    timings = summary.get("timings") or {}
+    if timings:
+        rows = [(name, fmt.duration(timings[name])) for name in ("total", "search") if name in timings]
+        shared = {k: v for k, v in (timings.get("shared") or {}).items() if v}
+        if shared:
+            rows.append(("computed once for all candidates", ", ".join(
+                f"{k.replace('_', ' ')} {fmt.duration(v)}" for k, v in shared.items())))
+        parts.append(f"<h2>Timings</h2><table>{_table_rows(rows)}</table>")
     return "".join(parts)
 
 

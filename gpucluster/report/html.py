@@ -44,6 +44,7 @@ canvas{border:1px solid #ddd;max-width:100%}
 .sheet img,.sheet .miss{width:96px;height:96px;object-fit:contain;background:#f2f2f2}
 .sheet .miss{font-size:10px;overflow:hidden;color:#933;display:flex;align-items:center;justify-content:center}
 .more{color:#555;font-size:12px}code,pre{font-size:12px}
+.tie{background:#fff6cc;padding:4px 8px;max-width:900px}table.data{margin:6px 0}
 """
 
 # Draws the projection from the JSON block and records, for tests and for the

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 
 import numpy as np
 import pytest
@@ -51,7 +52,8 @@ def test_cluster_command_prints_and_writes_labels(blobs_npy, tmp_path, capsys):
     assert run(["cluster", str(x_path), "--algorithm", "kmeans", "--param", "n_clusters=3",
                 "--param", "random_state=0", "--out", str(out), "--device", "cpu"]) == 0
     text = capsys.readouterr().out
-    assert "n_clusters: 3" in text and "silhouette" in text and "seconds" in text
+    assert "n_clusters: 3" in text and "silhouette" in text and "time: " in text
+    assert "noise: 0 (0 %)" in text
     labels = np.load(out / "labels.npy", allow_pickle=False)
     assert labels.shape == (240,) and np.unique(labels).size == 3
     info = json.loads((out / "info.json").read_text())
@@ -75,6 +77,8 @@ def test_auto_command_prints_ranking_and_writes_results(blobs_npy, tmp_path, cap
                 "--algorithm", "finch", "--min-clusters", "2", "--max-clusters", "8"]) == 0
     text = capsys.readouterr().out
     assert "composite" in text and str(out) in text
+    assert 'ranked by composite = 0.8 x (silhouette + 1) / 2 + 0.2 x (1 - noise fraction) ' \
+        '(preset "default")' in text
     result = load_result(out)
     assert 1 <= len(result["ranking"]) <= 3
     assert result["data"]["source"] == str(x_path)
@@ -118,3 +122,81 @@ def test_auto_command_refuses_bad_labels_before_searching(blobs_npy, tmp_path, l
              str(tmp_path / "bad.npy"), "--quiet"])
     assert "bad.npy" in str(info.value)
     assert not (tmp_path / "auto").exists()
+
+
+@pytest.fixture
+def shared_store(tmp_path):
+    """One embedding store holding two collections, as the user cache's store does:
+    60 images under photos/ (two sub-folders), 40 under scans/."""
+    store_module = pytest.importorskip("gpucluster.embed.store")
+    X, _ = make_blobs(n_samples=100, n_features=8, centers=4, random_state=0)
+    files = ([str(tmp_path / "photos" / sub / f"p{i}.jpg") for sub, n in (("2019", 30), ("2020", 30))
+              for i in range(n)] + [str(tmp_path / "scans" / f"s{i}.png") for i in range(40)])
+    store = store_module.EmbeddingStore(tmp_path / "store",
+                                        {"model": "test", "dtype": "float32", "dim": 8})
+    with store.lock():
+        store.write_batch(files, [None] * len(files), X.astype(np.float32))
+    return tmp_path / "store", files
+
+
+def _clustering_line(out):
+    return next(line for line in out.splitlines() if line.startswith("clustering "))
+
+
+def test_auto_on_a_shared_store_says_what_it_clusters_and_under_scopes_it(
+        shared_store, tmp_path, capsys):
+    store, files = shared_store
+    out = tmp_path / "all"
+    assert run(["auto", str(store), "--out", str(out), "--quiet", "--algorithm", "kmeans"]) == 0
+    line = _clustering_line(capsys.readouterr().out)
+    assert line.startswith("clustering 100 images from the embedding store ")
+    assert f"every image it holds, under {tmp_path} (2 folders: photos{os.sep} 60, " \
+        f"scans{os.sep} 40)" in line
+    assert "--under FOLDER" in line
+    assert len(json.loads((out / "paths.json").read_text())) == 100
+
+    # --under keeps the images of one collection, as `gpucluster run photos/` would.
+    out = tmp_path / "photos-only"
+    assert run(["auto", str(store), "--under", str(tmp_path / "photos"), "--out", str(out),
+                "--quiet", "--algorithm", "kmeans"]) == 0
+    line = _clustering_line(capsys.readouterr().out)
+    assert line.startswith("clustering 60 images from the embedding store ")
+    assert f"those under {tmp_path / 'photos'} (40 other images of the store left out)" in line
+    assert sorted(json.loads((out / "paths.json").read_text())) == sorted(files[:60])
+
+    # The same option on `cluster`; a folder with no stored image is an error naming where
+    # the images are.
+    assert run(["cluster", str(store), "--under", str(tmp_path / "scans"), "--algorithm",
+                "kmeans", "--param", "n_clusters=2"]) == 0
+    assert "clustering 40 images" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=f"no image .* lies under {tmp_path / 'phot'}; its 100 "
+                                         f"images lie under {tmp_path}"):
+        run(["cluster", str(store), "--under", str(tmp_path / "phot"), "--algorithm", "kmeans"])
+
+
+def test_under_with_a_file_of_vectors_is_an_error(blobs_npy, tmp_path):
+    with pytest.raises(ValueError, match="--under selects images of an embedding store"):
+        run(["auto", str(blobs_npy[0]), "--under", str(tmp_path), "--out", str(tmp_path / "a")])
+
+
+@pytest.mark.parametrize("algorithm, params, hint", [
+    ("hdbscan", ["min_cluster_size=200"],
+     "try a smaller min_cluster_size (now 200, e.g. --param min_cluster_size=100) or a smaller "
+     "min_samples (it defaults to min_cluster_size)"),
+    ("dbscan", ["eps=0.001"], "try a larger eps (now 0.001, e.g. --param eps=0.002) or a "
+                              "smaller min_samples (now 5)"),
+], ids=["hdbscan", "dbscan"])
+def test_cluster_command_hints_when_every_point_is_noise(tmp_path, capsys, algorithm, params,
+                                                         hint):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.normal(size=(240, 5)).astype(np.float32))
+    argv = ["cluster", str(tmp_path / "x.npy"), "--algorithm", algorithm, "--device", "cpu"]
+    assert run(argv + [a for p in params for a in ("--param", p)]) == 0
+    text = capsys.readouterr().out
+    assert "n_clusters: 0" in text
+    assert "every point was labelled noise, so there are no clusters: " + hint in text
+
+
+def test_cluster_command_gives_no_noise_hint_when_clusters_are_found(blobs_npy, capsys):
+    assert run(["cluster", str(blobs_npy[0]), "--algorithm", "hdbscan", "--device", "cpu"]) == 0
+    assert "labelled noise" not in capsys.readouterr().out

@@ -319,3 +319,82 @@ def test_a_search_on_a_few_rows_warns():
     X = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
     with pytest.warns(UserWarning, match="5 rows"):
         search(X, random_state=0, progress=False)
+
+
+def test_hdbscan_candidates_try_both_selections_on_one_tree():
+    from gpucluster.auto.candidates import HDBSCANShared
+    from gpucluster.cluster import HDBSCAN
+
+    # Three far blobs and a group of three small near ones: "eom" keeps the
+    # group whole (4 clusters), "leaf" splits it (6); both read one cached tree.
+    centres = np.array([[0, 0], [0, 1.5], [1.5, 0], [30, 30], [30, -30], [-30, 30]], dtype=float)
+    X, _ = make_blobs(n_samples=[60, 60, 60, 200, 200, 200], centers=centres,
+                      cluster_std=[0.3, 0.3, 0.3, 1, 1, 1], random_state=0)
+    X = X.astype(np.float32)
+    context = SharedData(X, metric="euclidean", random_state=0)
+    counts = {}
+    for method in ("eom", "leaf"):
+        shared = HDBSCANShared(20, min_samples=10, cluster_selection_method=method,
+                               device="cpu", context=context).fit(X)
+        direct = HDBSCAN(20, min_samples=10, cluster_selection_method=method,
+                         device="cpu").fit(X)
+        np.testing.assert_array_equal(shared.labels_, direct.labels_)
+        counts[method] = len(set(shared.labels_.tolist()) - {-1})
+    assert len(context.cache) == 1
+    assert (counts["eom"], counts["leaf"]) == (4, 6)
+    grid = get_algorithm("hdbscan").candidate_fn(context)
+    assert {p.get("cluster_selection_method", "eom") for p in grid} == {"eom", "leaf"}
+
+
+def test_suggested_ks_are_the_best_self_chosen_counts():
+    from gpucluster.auto.search import suggested_ks
+
+    def record(algorithm, params, k, composite, status="ok"):
+        return {"algorithm": algorithm, "params": params, "n_clusters": k, "status": status,
+                "id": 0, "scores": {"composite": composite}}
+
+    records = [record("kmeans", {"n_clusters": 9}, 9, 0.99),
+               record("hdbscan", {"min_cluster_size": 5}, 7, 0.7),
+               record("finch", {"level": 1}, 12, 0.8),
+               record("hdbscan", {"min_cluster_size": 9}, 12, 0.75),
+               record("dbscan", {"eps": 1.0}, 3, 0.9, status="skipped")]
+    assert suggested_ks(records, 5) == [12, 7]
+    assert suggested_ks(records, 1) == [12]
+
+
+def test_kmeans_follows_up_at_the_count_a_density_method_found():
+    # 11 blobs: the fast grid at 2,200 rows tries k = 33, 16, 8 and 2-10, not 11;
+    # HDBSCAN finds 11, and KMeans is then run at 11 too.
+    X, y = make_blobs(n_samples=2200, n_features=8, centers=11, cluster_std=0.5,
+                      random_state=4)
+    X = X.astype(np.float32)
+    result = search(X, algorithms=["kmeans", "hdbscan"], labels=y, random_state=0,
+                    progress=False, top=50)
+    found = [c for c in result.candidates if c["algorithm"] == "hdbscan" and c["status"] == "ok"]
+    assert any(c["n_clusters"] == 11 for c in found)
+    kmeans_ks = [c["params"]["n_clusters"] for c in result.candidates
+                 if c["algorithm"] == "kmeans"]
+    assert 11 in kmeans_ks
+    assert len(kmeans_ks) == len(set(kmeans_ks))  # a follow-up already tried is not rerun
+    at_11 = [c for c in result.candidates if c["algorithm"] == "kmeans"
+             and c["params"]["n_clusters"] == 11][0]
+    assert at_11["scores"]["ARI"] > 0.95
+
+
+def test_a_registered_follow_up_gets_the_suggested_counts(blobs):
+    seen = []
+
+    def follow_up(context, ks):
+        seen.append(list(ks))
+        return [{"value": k} for k in ks]
+
+    register_algorithm("constant_k", lambda p, *, device, context: _Constant(), lambda c: [],
+                       follow_up=follow_up, replace=True)
+    result = search(blobs[0], algorithms=["hdbscan", "constant_k"], random_state=0,
+                    progress=False)
+    assert seen and seen[0]
+    ran = [c["params"] for c in result.candidates if c["algorithm"] == "constant_k"]
+    assert ran == [{"value": k} for k in seen[0]]
+    with pytest.raises(TypeError, match="follow_up"):
+        register_algorithm("bad_follow_up", lambda p, *, device, context: _Constant(),
+                           lambda c: [], follow_up=3)

@@ -325,6 +325,8 @@ def test_plot_condensed_tree():
         ({"min_cluster_size": 1}, None, ValueError, "min_cluster_size"),
         ({"min_samples": 0}, None, ValueError, "min_samples"),
         ({"min_samples": 1000}, None, ValueError, r"min_samples \(1000\)"),
+        # Only min_cluster_size was set: the message names it, not the min_samples it fills.
+        ({"min_cluster_size": 1000}, None, ValueError, r"^min_cluster_size \(1000\) must be"),
         ({"metric": "manhattan"}, None, ValueError, "metric"),
         ({"cluster_selection_method": "best"}, None, ValueError, "cluster_selection_method"),
         ({"cluster_selection_epsilon": -1.0}, None, ValueError, "cluster_selection_epsilon"),

@@ -71,10 +71,48 @@ def test_embed_json_report_and_options(folder, tmp_path, capsys):
 def test_embed_errors_are_one_line_and_exit_1(folder, tmp_path, capsys):
     assert main(["embed", str(tmp_path / "missing"), "--out", str(tmp_path / "s")] + TINY) == 1
     assert "gpucluster embed: error:" in capsys.readouterr().err
-    # The default model's weights are not on this machine: the message says what to do.
-    code = main(["embed", str(folder), "--out", str(tmp_path / "s"), "--device", "cpu", "--quiet"])
+    # CLIP weights are not on this machine: the message says what to do, and names
+    # the model that works offline.
+    code = main(["embed", str(folder), "--out", str(tmp_path / "s"), "--model", "ViT-B-32",
+                 "--device", "cpu", "--quiet"])
     assert code == 1
-    assert "--checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--checkpoint" in err and "--model efficientnet-lite0" in err
+    assert "ship with the package" in err
+
+
+def test_default_model_is_runs_auto_choice_and_works_offline(folder, tmp_path, capsys,
+                                                             monkeypatch):
+    from gpucluster.embed import models
+
+    assert parser().parse_args(["embed", "a", "--out", "s"]).model == "auto"
+    # No CLIP weights on disk (whatever this machine's cache holds): auto is efficientnet-lite0.
+    monkeypatch.setattr(models, "clip_weights_available", lambda *a, **k: False)
+    store = tmp_path / "store"
+    argv = ["embed", str(folder), "--out", str(store), "--device", "cpu", "--num-workers", "0",
+            "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "4 embedded" in out and f"store: {store}{os.sep}efficientnet-lite0-" in out
+
+    # Nothing new: the second run reuses every image without loading the model, and says
+    # so instead of printing a speed of 0 images/s.
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded with nothing to embed")
+
+    monkeypatch.setattr(models, "load_model", no_load)
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "0 embedded, 4 reused, 1 skipped" in out and "broken.jpg" in out
+    assert "nothing to embed: all 4 images reused from the store" in out
+    assert "images/s" not in out
+
+    # A deleted file: the summary says what happened to its row.
+    os.remove(folder / "p0.png")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "1 no longer found on disk (their embeddings were dropped from the store)" in out
+    assert len(load_store(str(store))[0]) == 3
 
 
 @pytest.mark.parametrize("argv", [["--batch-size", "zero"], ["--batch-size", "0"],

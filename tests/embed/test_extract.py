@@ -305,3 +305,31 @@ def test_cuda_half_precision_matches_the_cpu(images, tmp_path):
     assert cuda.device.startswith("cuda") and cuda.embedded == N_IMAGES and cuda.batch_size >= 1
     # float16 weights and activations on the GPU versus float32 on the CPU.
     np.testing.assert_allclose(load_store(cuda.store)[1], load_store(cpu.store)[1], atol=2e-2)
+
+
+def test_nothing_new_loads_no_model_and_another_configuration_is_not_mistaken_for_it(
+        images, tmp_path, monkeypatch):
+    from gpucluster.embed import models
+
+    kwargs = dict(model=TINY_MODEL, pretrained=None, device="cpu", num_workers=0, progress=False)
+    store = str(tmp_path / "store")
+    first = embed_images(images, store, preprocessing="resize", **kwargs)
+    assert first.model is not None and first.model.name == TINY_MODEL
+    loads = []
+    real = models.load_model
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+
+    again = embed_images(images, store, preprocessing="resize", **kwargs)
+    assert loads == [] and again.model is None
+    assert (again.embedded, again.reused, again.store) == (0, N_IMAGES, first.store)
+    assert again.paths == first.paths and "nothing to embed" in again.summary()
+    # Another preprocessing (or tag, or normalisation) is another store: the model is needed.
+    other = embed_images(images, store, **kwargs)
+    assert len(loads) == 1 and other.embedded == N_IMAGES and other.store != first.store
+    unnormalised = embed_images(images, store, normalize=False, **kwargs)
+    assert len(loads) == 2 and unnormalised.embedded == N_IMAGES
+    # A new image needs the model too.
+    write_images(tmp_path / "more", n=1, seed=9)
+    added = embed_images(images + [str(p) for p in (tmp_path / "more").iterdir()], store,
+                         preprocessing="resize", **kwargs)
+    assert len(loads) == 3 and (added.embedded, added.reused) == (1, N_IMAGES)

@@ -32,7 +32,7 @@ def test_report_shows_settings_ranking_clusters_and_failures(tmp_path):
     assert page.count('data-label="-1"') == 1
     assert "red &lt;cars&gt;" in page and "<cars>" not in page  # names shown, escaped
     assert "broken.jpg" in page and "truncated" in page
-    assert "mode" in page and "silhouette_sample" in page  # settings and timings
+    assert "<th>top</th><td>2</td>" in page and "silhouette sample" in page  # settings, timings
     assert page.count("<tr class=shown>") == 1 and "kmeans" in page and "hdbscan" in page
     assert "1 failed" in page
     assert '<svg' in page and 'id=projection' in page and 'id=points' in page
@@ -110,3 +110,54 @@ def test_page_stays_under_2_mb_at_50000_images(tmp_path, many_photos, k):
     points = json.loads(re.search(r'id=points>(.*?)</script>', page).group(1))
     assert len(points["x"]) == len(points["y"]) == len(points["c"]) == 20_000
     assert len(points["colors"]) == k + 1
+
+
+def test_report_reads_as_numbers_for_people_not_json(tmp_path):
+    """Parameters as name=value, 3 significant figures, noise in %, the data as a table,
+    only the settings that were set, rounded timings and the ranking criterion."""
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, -1, -1, 0])
+    summary = summary_for([labels, labels], settings={
+        "mode": "fast", "top": 2, "weights": "default", "random_state": 3, "device": "auto",
+        "labels_given": False, "time_budget": None, "algorithms_searched": ["kmeans", "hdbscan"],
+        "seed": 3})
+    summary["data"].update(compute_device="cpu", reduced_dims=64, silhouette_sample=12,
+                           normalized=True, seed=3)
+    summary["candidates"][0]["params"] = {"min_cluster_size": 6, "eps": 0.123456,
+                                          "random_state": 0}
+    summary["candidates"][0]["noise_fraction"] = 2 / 12
+    summary["timings"]["total"] = 125.4
+    summary["weights"] = {"silhouette": 0.8, "balance": 0.0, "noise": 0.2}
+    path = write_report(str(tmp_path / "gallery"), summary=summary, labels=labels)
+    page = open(path, encoding="utf-8").read()
+    assert "<td>min_cluster_size=6, eps=0.123</td>" in page
+    assert "{&quot;" not in page and "random_state=0" not in page
+    assert "<td class=n>16.7 %</td>" in page and "2 noise (16.7 %)" in page
+    assert ("<tr><th>n (rows)</th><th>d (features)</th><th>metric</th><th>compute device</th>"
+            "<th>reduced dims</th></tr><tr><td>12</td><td>8</td><td>cosine</td><td>cpu</td>"
+            "<td>64</td></tr>") in page
+    assert "\u2026" not in page and "silhouette_sample" not in page
+    settings = page[page.index("<h2>Settings</h2>"):page.index("<h2>Timings</h2>")]
+    assert "<th>top</th><td>2</td>" in settings and "<th>random_state</th><td>3</td>" in settings
+    for default in ("mode", "weights", "device", "time_budget", "labels", "algorithms_searched"):
+        assert f"<th>{default}</th>" not in settings
+    assert "<th>total</th><td>2 min 5 s</td>" in page
+    assert 'Ranked by composite = 0.8 x (silhouette + 1) / 2 + 0.2 x (1 - noise fraction) ' \
+        '(preset &quot;default&quot;)' in page
+
+
+def test_report_names_the_runners_up_nearly_tied_with_rank_one(tmp_path):
+    from gpucluster.auto.results import TIE_MARGIN
+
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    summary = summary_for([labels] * 3)
+    for candidate, composite in zip(summary["candidates"], (0.70, 0.70 - TIE_MARGIN / 2, 0.6)):
+        candidate["scores"]["composite"] = composite
+    page = open(write_report(str(tmp_path / "tied"), summary=summary, labels=labels),
+                encoding="utf-8").read()
+    assert "Nearly tied with rank 1:</b> rank 2: hdbscan (n_clusters=3), 3 clusters." in page
+    assert "rank 3:" not in page
+
+    summary["candidates"][1]["scores"]["composite"] = 0.70 - 2 * TIE_MARGIN
+    page = open(write_report(str(tmp_path / "apart"), summary=summary, labels=labels),
+                encoding="utf-8").read()
+    assert "Nearly tied" not in page
