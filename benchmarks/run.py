@@ -28,6 +28,9 @@ hdbscan_scaling  HDBSCAN at 20k, 40k and 80k x 256 (blobs): the neighbour-graph
 dbscan      DBSCAN 1M x 8 and 200k x 64 (blobs): the exact and neighbour-graph
             paths against scikit-learn (n_jobs=-1), all warmed, with ARI
             against scikit-learn (benchmarks/dbscan_scaling.py).
+dbscan_memory  DBSCAN's peak memory and CPU seconds on 500,000 x 2 uniform points,
+            eps=0.02 (about 600 neighbours a point), each tool in a fresh
+            process, warmed, against scikit-learn (benchmarks/dbscan_memory.py).
 knn_graph   kernels.knn_graph (approximate, and exact where it finishes) against
             pynndescent and faiss-cpu IndexIVFFlat: 1M x 128 clustered rows,
             k=15, seconds and recall (kernels.knn_recall for every tool), all
@@ -60,6 +63,7 @@ import numpy as np
 from density import density_markdown, run_density
 from hdbscan_scaling import hdbscan_scaling_markdown, run_hdbscan_scaling
 from dbscan_scaling import dbscan_scaling_markdown, run_dbscan_scaling
+from dbscan_memory import dbscan_memory_markdown, run_dbscan_memory
 from knn_graph import knn_graph_markdown, run_knn_graph
 from auto_search import auto_markdown, run_auto
 from embed_throughput import embed_markdown, run_embed
@@ -67,8 +71,8 @@ from main_job import main_job_markdown, run_main_job
 
 SEED = 0
 N_ITER = 20
-CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "dbscan", "knn_graph", "embed",
-         "auto", "run")
+CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "dbscan", "dbscan_memory",
+         "knn_graph", "embed", "auto", "run")
 
 FULL = {
     "kmeans": [
@@ -622,6 +626,7 @@ def markdown(res):
     lines += density_markdown(res.get("density", []))
     lines += hdbscan_scaling_markdown(res.get("hdbscan_scaling", []))
     lines += dbscan_scaling_markdown(res.get("dbscan", []))
+    lines += dbscan_memory_markdown(res.get("dbscan_memory"))
     lines += knn_graph_markdown(res.get("knn_graph", []))
     if res.get("embed") or res.get("auto") or res.get("run"):
         lines += ["", "## Images in, groups out", ""]
@@ -711,6 +716,10 @@ def main(argv=None):
         res["hdbscan_scaling"] = run_hdbscan_scaling(args.quick, log)
     if "dbscan" in only:
         res["dbscan"] = run_dbscan_scaling(args.quick, log)
+    if "dbscan_memory" in only:
+        n = 100_000 if args.quick else 500_000
+        log(f"dbscan_memory: {n:,} x 2, eps=0.02, gpucluster and scikit-learn ...")
+        res["dbscan_memory"] = run_dbscan_memory(n)
     if "knn_graph" in only:
         res["knn_graph"] = run_knn_graph(args.quick, log)
     if "embed" in only:

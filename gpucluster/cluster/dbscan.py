@@ -15,6 +15,7 @@ that reaches it.
 
 import numbers
 
+import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .. import backend, kernels
@@ -55,41 +56,94 @@ def _check_weights(sample_weight, X):
     return sample_weight
 
 
-def _neighborhoods(X, eps, metric):
-    """CSR eps-neighbourhoods (counts, indptr, indices) of X's rows, without the row itself.
+# Above this many eps-pairs the exact path reads the neighbour lists block by
+# block of rows, so memory holds one block's lists and O(n) arrays, never
+# every list at once (500,000 x 2 points at eps=0.02 have 0.3 billion pairs).
+BLOCK_PAIRS = 1 << 25
 
-    All int64 in X's namespace and on X's device.
 
-    For "precomputed", X is the (n, n) distance matrix and its diagonal is
-    read like any other entry, as scikit-learn does.
+def _precomputed_pairs(D, eps):
+    """``(counts, rows, cols)`` of the entries of the distance matrix D within eps, the
+    diagonal left out (int64, row-major order)."""
+    xp = backend.namespace(D)
+    n = D.shape[0]
+    diagonal = xp.arange(n, device=backend.device(D))
+    within = (D <= eps) & (diagonal[:, None] != diagonal[None, :])
+    counts = xp.astype(xp.sum(xp.astype(within, xp.int64), axis=1), xp.int64)
+    rows, cols = xp.nonzero(within)
+    return counts, xp.astype(rows, xp.int64), xp.astype(cols, xp.int64)
+
+
+def _search_data(X, metric):
+    """X as the radius kernel searches it, and the kernel's metric name.
+
+    The kernel expands |x|^2 - 2 x.y + |y|^2, whose rounding error grows with
+    |x|^2; centring (distances do not change) keeps it small.
     """
     xp = backend.namespace(X)
-    if metric == "precomputed":
-        within = X <= eps
-        n = X.shape[0]
-        diagonal = xp.arange(n, device=backend.device(X))
-        within = within & (diagonal[:, None] != diagonal[None, :])
-        counts = xp.astype(xp.sum(xp.astype(within, xp.int64), axis=1), xp.int64)
-        indices = xp.astype(xp.nonzero(within)[1], xp.int64)
-        indptr = xp.cumulative_sum(counts, include_initial=True)
-        return counts, indptr, indices
     if metric in ("euclidean", "sqeuclidean", "minkowski"):
-        # The kernel expands |x|^2 - 2 x.y + |y|^2, whose rounding error grows
-        # with |x|^2; centring (distances do not change) keeps it small.
         X = X - xp.mean(X, axis=0)
-    kernel_metric = "euclidean" if metric == "minkowski" else metric
-    return kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False)
+    return X, ("euclidean" if metric == "minkowski" else metric)
 
 
 def _rows_of(indptr, nnz, xp, device):
     """The row of every one of the ``nnz`` entries of CSR lists with row pointers
-    ``indptr`` (int64).
+    ``indptr`` (int64): a running count of the row starts, O(nnz), with no
+    search and no xp.repeat (CuPy's takes no array of repeats)."""
+    starts = xp.zeros(nnz + 1, dtype=xp.int64, device=device)
+    boundaries = indptr[1:-1]  # a row starting at nnz (empty, at the end) lands in the spare slot
+    starts = backend.scatter_add_rows(starts, boundaries, xp.ones_like(boundaries))
+    return xp.cumulative_sum(starts[:nnz])
 
-    A search in indptr rather than xp.repeat, whose CuPy version takes no
-    array of repeats.
+
+def _row_blocks(counts, budget):
+    """``[(start, stop), ...]`` covering the rows, each block's ``counts`` summing to at
+    most ``budget`` (a block is at least one row)."""
+    ends = np.cumsum(backend.to_numpy(counts).astype(np.int64))
+    blocks, start = [], 0
+    while start < ends.shape[0]:
+        base = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, base + budget, side="right")))
+        blocks.append((start, stop))
+        start = stop
+    return blocks
+
+
+def _block_pairs(X, eps, metric, start, stop):
+    """``(rows, cols)`` (int64) of the eps-pairs whose first row lies in [start, stop),
+    each row's own pair left out."""
+    xp = backend.namespace(X)
+    _, indptr, cols = kernels.radius_neighbors(X, eps, queries=X[start:stop, :], metric=metric)
+    rows = _rows_of(indptr, cols.shape[0], xp, backend.device(X)) + start
+    other = rows != cols
+    return rows[other], cols[other]
+
+
+def neighbour_pairs(X, eps, metric):
+    """The eps-neighbour pairs of X's rows, self excluded: ``(counts, blocks)``.
+
+    ``counts`` (n,) int64 is each row's number of neighbours; ``blocks()``
+    returns an iterable of ``(rows, cols)`` int64 arrays that together hold
+    every pair once per direction. Up to ``BLOCK_PAIRS`` pairs they are one
+    block computed once; above, each call searches again block by block, so
+    that only one block's lists are in memory. For "precomputed", X is the
+    (n, n) distance matrix. In X's namespace and on X's device.
     """
-    return xp.searchsorted(indptr[1:], xp.arange(nnz, dtype=xp.int64, device=device),
-                           side="right")
+    if metric == "precomputed":
+        counts, rows, cols = _precomputed_pairs(X, eps)
+        return counts, lambda: [(rows, cols)]
+    X, kernel_metric = _search_data(X, metric)
+    counts = kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False,
+                                      return_lists=False)
+    blocks = _row_blocks(counts, BLOCK_PAIRS)
+    if len(blocks) == 1:
+        counts, indptr, cols = kernels.radius_neighbors(X, eps, metric=kernel_metric,
+                                                        include_self=False)
+        xp = backend.namespace(X)
+        rows = _rows_of(indptr, cols.shape[0], xp, backend.device(X))
+        return counts, lambda: [(rows, cols)]
+    return counts, lambda: (_block_pairs(X, eps, kernel_metric, start, stop)
+                            for start, stop in blocks)
 
 
 def graph_pairs(distances, indices, eps, xp):
@@ -111,37 +165,49 @@ def graph_pairs(distances, indices, eps, xp):
     return counts, xp.concat([rows, cols]), xp.concat([cols, rows])
 
 
-def dbscan_labels(rows, indices, core, xp, device):
-    """Cluster labels from the neighbour pairs (rows[e], indices[e]) (self excluded) and the core mask.
+def dbscan_labels(pair_blocks, core, xp, device):
+    """Cluster labels from neighbour pairs (self excluded) and the core mask.
 
-    Clusters are the connected components of the core-core edges, numbered
-    in the order of their lowest core index; a non-core point with a core
-    neighbour takes the lowest cluster number among them; the rest are -1.
-    Returns labels (n,) int64.
+    ``pair_blocks`` is an iterable of ``(rows, cols)`` int64 arrays holding
+    every neighbour pair (in both directions); it is read once, block by
+    block. Clusters are the connected components of the core-core edges,
+    numbered in the order of their lowest core index; a non-core point with a
+    core neighbour takes the lowest cluster number among them; the rest are
+    -1. Returns labels (n,) int64.
     """
     n = core.shape[0]
-    core_row = xp.take(core, rows)
-    core_col = xp.take(core, indices)
     n_core = int(xp.sum(xp.astype(core, xp.int64)))
     minus_one = xp.full(n, -1, dtype=xp.int64, device=device)
     if n_core == 0:
         return minus_one
-    # Core points renumbered 0 .. n_core - 1 in index order, so that the
-    # components, numbered by their smallest node, come out in the order of
-    # each cluster's lowest core index.
+    # Core points renumbered 0 .. n_core - 1 in index order. ``cluster`` maps
+    # each to an id of its component so far; each block's edges join ids.
+    # connected_components numbers components by their smallest node, so the
+    # ids stay in the order of each component's lowest core index.
     position = xp.cumulative_sum(xp.astype(core, xp.int64)) - 1
-    edges = core_row & core_col
-    components = kernels.connected_components(
-        n_core, xp.take(position, rows[edges]), xp.take(position, indices[edges])
-    )
-    labels = xp.where(core, xp.take(components, xp.clip(position, min=0)), minus_one)
-    border = ~core_row & core_col
-    border_rows = rows[border]
+    cluster = xp.arange(n_core, dtype=xp.int64, device=device)
+    border_rows, border_cols = [], []
+    for rows, cols in pair_blocks:
+        core_row = xp.take(core, rows)
+        core_col = xp.take(core, cols)
+        edges = core_row & core_col
+        if bool(xp.any(edges)):
+            components = kernels.connected_components(
+                n_core, xp.take(cluster, xp.take(position, rows[edges])),
+                xp.take(cluster, xp.take(position, cols[edges])))
+            cluster = xp.take(components, cluster)
+        border = ~core_row & core_col
+        border_rows.append(rows[border])
+        border_cols.append(cols[border])
+    _, cluster = xp.unique_inverse(cluster)  # ids without gaps, order kept
+    cluster = xp.astype(xp.reshape(cluster, (-1,)), xp.int64)
+    labels = xp.where(core, xp.take(cluster, xp.clip(position, min=0)), minus_one)
+    border_rows = xp.concat(border_rows)
     if border_rows.shape[0] == 0:
         return labels
-    n_clusters = int(xp.max(components)) + 1
+    n_clusters = int(xp.max(cluster)) + 1
     # One sort of (row, cluster) keys puts each border row's smallest cluster first.
-    keys = xp.sort(border_rows * n_clusters + xp.take(labels, indices[border]))
+    keys = xp.sort(border_rows * n_clusters + xp.take(labels, xp.concat(border_cols)))
     key_rows = keys // n_clusters
     everyone = xp.arange(n, dtype=xp.int64, device=device)
     first = xp.searchsorted(key_rows, everyone)
@@ -312,10 +378,12 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
                                  "exact algorithm.")
             k = graph_neighbors(self.min_samples - 1, n)
             distances, graph = self._neighbour_graph(X, k, GRAPH_METRICS[self.metric])
-            counts, rows, indices = graph_pairs(distances, graph, float(self.eps), xp)
+            counts, rows, cols = graph_pairs(distances, graph, float(self.eps), xp)
+
+            def pair_blocks():
+                return [(rows, cols)]
         else:
-            counts, indptr, indices = _neighborhoods(X, float(self.eps), self.metric)
-            rows = _rows_of(indptr, indices.shape[0], xp, device)
+            counts, pair_blocks = neighbour_pairs(X, float(self.eps), self.metric)
         weights = (xp.ones(n, dtype=xp.float64, device=device) if sample_weight is None
                    else sample_weight)
         if self.metric == "precomputed":
@@ -327,13 +395,13 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             n_neighbors = weights + xp.astype(counts, xp.float64)
         else:
             neighbour_weights = xp.zeros(n, dtype=xp.float64, device=device)
-            neighbour_weights = backend.scatter_add_rows(
-                neighbour_weights, rows, xp.take(sample_weight, indices)
-            )
+            for rows, cols in pair_blocks():
+                neighbour_weights = backend.scatter_add_rows(
+                    neighbour_weights, rows, xp.take(sample_weight, cols))
             n_neighbors = weights + neighbour_weights
         core = n_neighbors >= self.min_samples
 
-        labels = dbscan_labels(rows, indices, core, xp, device)
+        labels = dbscan_labels(pair_blocks(), core, xp, device)
         core_indices = xp.astype(xp.nonzero(core)[0], xp.int64)
         components = xp.take(X, core_indices, axis=0)
 

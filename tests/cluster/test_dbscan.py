@@ -171,3 +171,56 @@ def test_dbscan_rejects_bad_sample_weight():
         DBSCAN().fit(X, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="NaN"):
         DBSCAN().fit(X, sample_weight=[1, 1, np.nan, 1])
+
+
+@pytest.mark.parametrize("name, metric, weighted", [
+    ("moons", "euclidean", False), ("circles", "sqeuclidean", False),
+    ("blobs-5d", "cosine", False), ("blobs", "euclidean", True)])
+def test_dbscan_in_blocks_of_rows_equals_sklearn(monkeypatch, name, metric, weighted):
+    """Neighbour lists read block by block (a budget of 500 pairs: dozens of blocks)
+    give scikit-learn's core samples and labels, numbering included."""
+    from gpucluster.cluster import dbscan as dbscan_module
+
+    make, eps, min_samples = DATASETS[name]
+    X = make()
+    eps = {"sqeuclidean": eps * eps, "cosine": 0.01}.get(metric, eps)
+    weights = (np.random.default_rng(0).integers(-1, 4, size=len(X)).astype(np.float64)
+               if weighted else None)
+    expected = sk_cluster.DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit(
+        X, sample_weight=weights)
+    seen = []
+    block_pairs = dbscan_module._block_pairs
+
+    def spy(*args):
+        seen.append(args[-2:])
+        return block_pairs(*args)
+
+    monkeypatch.setattr(dbscan_module, "BLOCK_PAIRS", 500)
+    monkeypatch.setattr(dbscan_module, "_block_pairs", spy)
+    got = DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit(X, sample_weight=weights)
+    assert len(set(seen)) > 10
+    np.testing.assert_array_equal(got.core_sample_indices_, expected.core_sample_indices_)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+
+
+def test_dbscan_in_blocks_follows_the_input_namespace(xp, monkeypatch):
+    from gpucluster.cluster import dbscan as dbscan_module
+
+    Xn = datasets.make_blobs(300, centers=3, cluster_std=0.5, random_state=1)[0]
+    expected = sk_cluster.DBSCAN(eps=0.5, min_samples=5).fit(Xn)
+    monkeypatch.setattr(dbscan_module, "BLOCK_PAIRS", 200)
+    got = DBSCAN(eps=0.5, min_samples=5).fit(xp.asarray(Xn))
+    assert_same_kind(got.labels_, xp.asarray(Xn))
+    np.testing.assert_array_equal(to_numpy(got.labels_), expected.labels_)
+
+
+def test_row_blocks_cover_the_rows_within_the_budget():
+    from gpucluster.cluster.dbscan import _row_blocks
+
+    counts = np.array([3, 0, 5, 9, 1, 1, 2, 0, 4])
+    blocks = _row_blocks(counts, 6)
+    assert blocks[0][0] == 0 and blocks[-1][1] == len(counts)
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    # Every block within the budget, except a single row that alone exceeds it.
+    assert all(counts[a:b].sum() <= 6 or b - a == 1 for a, b in blocks)
+    assert blocks == [(0, 2), (2, 3), (3, 4), (4, 8), (8, 9)]
