@@ -90,10 +90,12 @@ def _rows_of(indptr, nnz, xp, device):
     """The row of every one of the ``nnz`` entries of CSR lists with row pointers
     ``indptr`` (int64): a running count of the row starts, O(nnz), with no
     search and no xp.repeat (CuPy's takes no array of repeats)."""
-    starts = xp.zeros(nnz + 1, dtype=xp.int64, device=device)
+    # float64 counts (exact below 2^53): CuPy's scatter_add takes no int64.
+    starts = xp.zeros(nnz + 1, dtype=xp.float64, device=device)
     boundaries = indptr[1:-1]  # a row starting at nnz (empty, at the end) lands in the spare slot
-    starts = backend.scatter_add_rows(starts, boundaries, xp.ones_like(boundaries))
-    return xp.cumulative_sum(starts[:nnz])
+    starts = backend.scatter_add_rows(
+        starts, boundaries, xp.ones(boundaries.shape[0], dtype=xp.float64, device=device))
+    return xp.astype(xp.cumulative_sum(starts[:nnz]), xp.int64)
 
 
 def _row_blocks(counts, budget):
