@@ -23,11 +23,18 @@ from .._validation import check_finite, check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin, graph_neighbors
 
-METRICS = ("euclidean", "sqeuclidean", "cosine", "minkowski", "precomputed")
+# Metrics the kernels compute, by every name scikit-learn gives them; "minkowski"
+# joins them when p is 2 (or None).
+KERNEL_METRICS = {"euclidean": "euclidean", "l2": "euclidean", "sqeuclidean": "sqeuclidean",
+                  "cosine": "cosine"}
 ALGORITHMS = ("auto", "ball_tree", "kd_tree", "brute", "knn_graph")
-# The neighbour-graph metric behind each DBSCAN metric ("minkowski" is p=2).
-GRAPH_METRICS = {"euclidean": "euclidean", "minkowski": "euclidean",
-                 "sqeuclidean": "sqeuclidean", "cosine": "cosine"}
+
+
+def _host_metrics():
+    """The metric names scikit-learn's neighbour search takes, besides "precomputed"."""
+    from sklearn.neighbors import VALID_METRICS
+
+    return sorted(set().union(*VALID_METRICS.values()) - {"precomputed"})
 
 
 def _check_weights(sample_weight, X):
@@ -81,9 +88,9 @@ def _search_data(X, metric):
     |x|^2; centring (distances do not change) keeps it small.
     """
     xp = backend.namespace(X)
-    if metric in ("euclidean", "sqeuclidean", "minkowski"):
+    if metric in ("euclidean", "sqeuclidean"):
         X = X - xp.mean(X, axis=0)
-    return X, ("euclidean" if metric == "minkowski" else metric)
+    return X, metric
 
 
 def _rows_of(indptr, nnz, xp, device):
@@ -119,6 +126,25 @@ def _block_pairs(X, eps, metric, start, stop):
     rows = _rows_of(indptr, cols.shape[0], xp, backend.device(X)) + start
     other = rows != cols
     return rows[other], cols[other]
+
+
+def _host_pairs(X, eps, estimator):
+    """``(counts, rows, cols)`` of the eps-pairs under a metric no kernel computes, by
+    scikit-learn's neighbour search on the host (every list at once, as there);
+    in X's namespace and on X's device."""
+    from sklearn.neighbors import NearestNeighbors
+
+    xp = backend.namespace(X)
+    algorithm = estimator.algorithm if estimator.algorithm in ("ball_tree", "kd_tree",
+                                                               "brute") else "auto"
+    search = NearestNeighbors(radius=eps, algorithm=algorithm, leaf_size=estimator.leaf_size,
+                              metric=estimator.metric, p=2 if estimator.p is None else estimator.p,
+                              metric_params=estimator.metric_params).fit(backend.to_numpy(X))
+    graph = search.radius_neighbors_graph(mode="connectivity").tocsr()  # self left out
+    host_rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
+    counts, rows, cols = (np.diff(graph.indptr), host_rows, graph.indices)
+    return tuple(backend.asarray_like(np.ascontiguousarray(a, dtype=np.int64), X)
+                 for a in (counts, rows, cols))
 
 
 def neighbour_pairs(X, eps, metric):
@@ -229,12 +255,18 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     min_samples : int, default=5
         Weighted neighbour count, the point itself included, that makes a
         point a core point.
-    metric : {"euclidean", "sqeuclidean", "cosine", "minkowski", "precomputed"}, default="euclidean"
-        "cosine" is ``1 - cos`` (1 against a zero row); "minkowski" needs
-        ``p`` of 2 (or None) and is the Euclidean distance; "precomputed"
-        takes X as an (n_samples, n_samples) distance matrix.
+    metric : str or callable, default="euclidean"
+        "euclidean" (or "l2"), "sqeuclidean", "cosine" (``1 - cos``, 1
+        against a zero row) and "minkowski" with ``p`` 2 run on the kernels
+        (X's device, lists in bounded memory); "precomputed" takes X as an
+        (n_samples, n_samples) distance matrix. Every other metric
+        scikit-learn's neighbour search takes ("manhattan", "cityblock",
+        "l1", "chebyshev", "minkowski" with any p, "haversine"...) and
+        callables run there, on the host, holding every neighbour list at
+        once as scikit-learn does; callables are slow (one Python call per
+        pair).
     metric_params : dict or None, default=None
-        The supported metrics take no parameters; must be None or empty.
+        Extra arguments of the metric (host metrics only).
     algorithm : {"auto", "ball_tree", "kd_tree", "brute", "knn_graph"}, default="auto"
         scikit-learn's names all take the exact radius search (a KD-tree up
         to 16 features on the host, GEMM tiles otherwise). "knn_graph"
@@ -250,7 +282,7 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     leaf_size : int, default=30
         Accepted for scikit-learn compatibility; unused.
     p : float or None, default=None
-        Minkowski power; only 2 (or None) is supported.
+        Minkowski power (> 0); None is 2.
     n_jobs : int or None, default=None
         Accepted for scikit-learn compatibility; the CPU kernels use Numba's threads.
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -312,28 +344,33 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         if self.eps != self.eps:
             raise ValueError(f"eps must be > 0.0, got {self.eps!r}.")
         check_scalar(self.min_samples, "min_samples", min_value=1)
-        check_option(self.metric, "metric", METRICS)
+        if not callable(self.metric):
+            check_option(self.metric, "metric", ("precomputed", *_host_metrics()))
         check_option(self.algorithm, "algorithm", ALGORITHMS)
-        if self.algorithm == "knn_graph" and self.metric == "precomputed":
-            raise ValueError("algorithm='knn_graph' needs the data itself, not "
-                             "metric='precomputed'.")
         check_scalar(self.leaf_size, "leaf_size", min_value=1)
         if self.p is not None:
-            check_scalar(self.p, "p", kind=numbers.Real, min_value=0.0)
-            if self.metric == "minkowski" and self.p != 2:
-                raise ValueError(
-                    f"metric='minkowski' is supported only with p=2 (Euclidean), got p={self.p!r}."
-                )
-        if self.metric_params is not None and (
-            not isinstance(self.metric_params, dict) or self.metric_params
-        ):
-            raise ValueError(
-                f"metric_params must be None or empty for metric={self.metric!r}, "
-                f"got {self.metric_params!r}."
-            )
+            check_scalar(self.p, "p", kind=numbers.Real, min_value=0.0, include_min=False)
+        if self.metric_params is not None and not isinstance(self.metric_params, dict):
+            raise ValueError(f"metric_params must be a dict or None, got "
+                             f"{self.metric_params!r}.")
+        if self.algorithm == "knn_graph" and self._kernel_metric() in (None, "precomputed"):
+            raise ValueError(f"algorithm='knn_graph' takes the metrics "
+                             f"{sorted(KERNEL_METRICS)} (or minkowski with p=2), not "
+                             f"metric={self.metric!r}.")
         if self.n_jobs is not None:
             check_scalar(self.n_jobs, "n_jobs")
         self._check_device_params()
+
+    def _kernel_metric(self):
+        """The kernels' name for the metric, "precomputed", or None: scikit-learn's
+        neighbour search on the host serves it."""
+        if callable(self.metric) or self.metric_params:
+            return None
+        if self.metric == "precomputed":
+            return "precomputed"
+        if self.metric == "minkowski" and self.p in (None, 2):
+            return "euclidean"
+        return KERNEL_METRICS.get(self.metric)
 
     def fit(self, X, y=None, sample_weight=None):
         """Perform DBSCAN clustering of X.
@@ -379,13 +416,18 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
                 raise ValueError("algorithm='knn_graph' does not take sample_weight; use an "
                                  "exact algorithm.")
             k = graph_neighbors(self.min_samples - 1, n)
-            distances, graph = self._neighbour_graph(X, k, GRAPH_METRICS[self.metric])
+            distances, graph = self._neighbour_graph(X, k, self._kernel_metric())
             counts, rows, cols = graph_pairs(distances, graph, float(self.eps), xp)
 
             def pair_blocks():
                 return [(rows, cols)]
+        elif self._kernel_metric() is None:
+            counts, rows, cols = _host_pairs(X, float(self.eps), self)
+
+            def pair_blocks():
+                return [(rows, cols)]
         else:
-            counts, pair_blocks = neighbour_pairs(X, float(self.eps), self.metric)
+            counts, pair_blocks = neighbour_pairs(X, float(self.eps), self._kernel_metric())
         weights = (xp.ones(n, dtype=xp.float64, device=device) if sample_weight is None
                    else sample_weight)
         if self.metric == "precomputed":

@@ -147,9 +147,10 @@ def test_dbscan_all_noise_and_single_point():
         ({"eps": float("nan")}, None, ValueError, "eps must be > 0.0, got nan"),
         ({"min_samples": 0}, None, ValueError, "min_samples must be >= 1, got 0"),
         ({"min_samples": 2.5}, None, TypeError, "min_samples"),
-        ({"metric": "manhattan"}, None, ValueError, "manhattan"),
-        ({"metric": "minkowski", "p": 1}, None, ValueError, "p=1"),
-        ({"metric_params": {"w": 1}}, None, ValueError, "metric_params"),
+        ({"metric": "manhatan"}, None, ValueError, "metric"),
+        ({"metric": "minkowski", "p": 0}, None, ValueError, "p must be > 0"),
+        ({"metric_params": "w"}, None, ValueError, "metric_params"),
+        ({"metric": "manhattan", "algorithm": "knn_graph"}, None, ValueError, "knn_graph"),
         ({"algorithm": "fast"}, None, ValueError, "algorithm"),
         ({}, [[0.0, np.nan]], ValueError, "NaN"),
         ({}, [[0.0, np.inf]], ValueError, "infinity"),
@@ -224,3 +225,38 @@ def test_row_blocks_cover_the_rows_within_the_budget():
     # Every block within the budget, except a single row that alone exceeds it.
     assert all(counts[a:b].sum() <= 6 or b - a == 1 for a, b in blocks)
     assert blocks == [(0, 2), (2, 3), (3, 4), (4, 8), (8, 9)]
+
+
+def _chebyshev(a, b):
+    return float(np.max(np.abs(a - b)))
+
+
+@pytest.mark.parametrize("metric, p, algorithm", [
+    ("manhattan", None, "auto"), ("cityblock", None, "ball_tree"), ("l1", None, "brute"),
+    ("chebyshev", None, "auto"), ("minkowski", 3, "auto"), ("minkowski", 1.5, "brute"),
+    ("l2", None, "auto"), ("minkowski", 2, "kd_tree"), (_chebyshev, None, "auto")])
+def test_dbscan_metrics_match_sklearn(metric, p, algorithm):
+    """Every metric scikit-learn's DBSCAN takes gives its core samples and labels: the
+    kernel metrics by any of their names, the others through its neighbour search."""
+    X = datasets.make_blobs(300, n_features=3, centers=4, cluster_std=0.6, random_state=2)[0]
+    eps, min_samples = 0.9, 6
+    expected = sk_cluster.DBSCAN(eps=eps, min_samples=min_samples, metric=metric, p=p,
+                                 algorithm=algorithm).fit(X)
+    got = DBSCAN(eps=eps, min_samples=min_samples, metric=metric, p=p,
+                 algorithm=algorithm).fit(X)
+    assert len(set(expected.labels_.tolist()) - {-1}) > 1
+    np.testing.assert_array_equal(got.core_sample_indices_, expected.core_sample_indices_)
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+
+
+def test_dbscan_host_metric_takes_weights_params_and_any_namespace(xp):
+    Xn = datasets.make_blobs(200, n_features=3, centers=3, cluster_std=0.5, random_state=5)[0]
+    weights = np.random.default_rng(1).integers(0, 3, size=len(Xn)).astype(np.float64)
+    params = {"eps": 1.0, "min_samples": 5, "metric": "minkowski",
+              "p": 1, "metric_params": {"w": np.array([1.0, 2.0, 0.5])}}
+    expected = sk_cluster.DBSCAN(**params).fit(Xn, sample_weight=weights)
+    got = DBSCAN(**params).fit(xp.asarray(Xn), sample_weight=weights)
+    assert_same_kind(got.labels_, xp.asarray(Xn))
+    np.testing.assert_array_equal(to_numpy(got.labels_), expected.labels_)
+    np.testing.assert_array_equal(to_numpy(got.core_sample_indices_),
+                                  expected.core_sample_indices_)
