@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .. import backend, kernels
+from .._sparse import check_sparse, is_sparse
 from .._validation import check_finite, check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin, graph_neighbors
@@ -129,22 +130,44 @@ def _block_pairs(X, eps, metric, start, stop):
 
 
 def _host_pairs(X, eps, estimator):
-    """``(counts, rows, cols)`` of the eps-pairs under a metric no kernel computes, by
-    scikit-learn's neighbour search on the host (every list at once, as there);
-    in X's namespace and on X's device."""
+    """``(counts, rows, cols)`` (NumPy int64) of the eps-pairs under a metric no kernel
+    computes, or of sparse X, by scikit-learn's neighbour search on the host
+    (every list at once, as there)."""
     from sklearn.neighbors import NearestNeighbors
 
-    xp = backend.namespace(X)
     algorithm = estimator.algorithm if estimator.algorithm in ("ball_tree", "kd_tree",
                                                                "brute") else "auto"
     search = NearestNeighbors(radius=eps, algorithm=algorithm, leaf_size=estimator.leaf_size,
                               metric=estimator.metric, p=2 if estimator.p is None else estimator.p,
-                              metric_params=estimator.metric_params).fit(backend.to_numpy(X))
+                              metric_params=estimator.metric_params)
+    search.fit(X if is_sparse(X) else backend.to_numpy(X))
     graph = search.radius_neighbors_graph(mode="connectivity").tocsr()  # self left out
-    host_rows = np.repeat(np.arange(graph.shape[0]), np.diff(graph.indptr))
-    counts, rows, cols = (np.diff(graph.indptr), host_rows, graph.indices)
-    return tuple(backend.asarray_like(np.ascontiguousarray(a, dtype=np.int64), X)
-                 for a in (counts, rows, cols))
+    counts = np.diff(graph.indptr).astype(np.int64)
+    rows = np.repeat(np.arange(graph.shape[0], dtype=np.int64), counts)
+    return counts, rows, graph.indices.astype(np.int64)
+
+
+def _one_block(rows, cols):
+    """``pair_blocks`` for pairs that are all in memory: one block."""
+    return lambda: [(rows, cols)]
+
+
+def _sparse_graph_pairs(D, eps):
+    """``(counts, rows, cols, counts_self)`` of a sparse distance graph's stored
+    entries within eps, as scikit-learn's DBSCAN reads it: a row's own entry is
+    its stored diagonal, or 0 where none is stored (so it counts); pairs listed
+    one way only link both ways. NumPy int64 arrays and a bool (n,) mask."""
+    D = D.tocsr()
+    n = D.shape[0]
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(D.indptr))
+    cols = D.indices.astype(np.int64)
+    within = (D.data <= eps) & (rows != cols)
+    rows, cols = rows[within], cols[within]
+    counts = np.bincount(rows, minlength=n).astype(np.int64)
+    counts_self = np.asarray(D.diagonal()) <= eps
+    # Listed both ways for the components and the border claims; the
+    # counts stay those of each row's own list.
+    return counts, np.concatenate([rows, cols]), np.concatenate([cols, rows]), counts_self
 
 
 def neighbour_pairs(X, eps, metric):
@@ -378,7 +401,13 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         Parameters
         ----------
         X : array of shape (n_samples, n_features), or (n_samples, n_samples) with "precomputed"
-            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list; or a
+            SciPy sparse matrix, on the host: sparse features go through
+            scikit-learn's neighbour search, and with "precomputed" a sparse
+            distance graph's stored entries are the only candidate neighbours
+            (a row's missing diagonal counts as 0; an entry stored one way
+            only links both rows, where scikit-learn's expansion follows it
+            one way).
         y : ignored
         sample_weight : array of shape (n_samples,), default=None
             Weight of each sample: a point whose weight is at least
@@ -396,6 +425,8 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             infinity in X, empty X, or a non-square X with "precomputed".
         """
         self._check_params()
+        if is_sparse(X):
+            return self._fit_sparse(X, sample_weight)
 
         def work(n_samples, n_features):
             return 2.0 * n_samples * n_samples * n_features
@@ -410,6 +441,7 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         xp = backend.namespace(X)
         device = backend.device(X)
         n = X.shape[0]
+        counts_self = None
 
         if self.algorithm == "knn_graph":
             if sample_weight is not None:
@@ -418,23 +450,34 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             k = graph_neighbors(self.min_samples - 1, n)
             distances, graph = self._neighbour_graph(X, k, self._kernel_metric())
             counts, rows, cols = graph_pairs(distances, graph, float(self.eps), xp)
-
-            def pair_blocks():
-                return [(rows, cols)]
+            pair_blocks = _one_block(rows, cols)
         elif self._kernel_metric() is None:
-            counts, rows, cols = _host_pairs(X, float(self.eps), self)
-
-            def pair_blocks():
-                return [(rows, cols)]
+            counts, rows, cols = (backend.asarray_like(a, X)
+                                  for a in _host_pairs(X, float(self.eps), self))
+            pair_blocks = _one_block(rows, cols)
         else:
             counts, pair_blocks = neighbour_pairs(X, float(self.eps), self._kernel_metric())
-        weights = (xp.ones(n, dtype=xp.float64, device=device) if sample_weight is None
-                   else sample_weight)
         if self.metric == "precomputed":
             # The diagonal holds each point's distance to itself; it counts
             # only when within eps, as in scikit-learn.
-            diagonal = xp.take(xp.reshape(X, (-1,)), xp.arange(n, device=device) * (n + 1))
-            weights = xp.where(diagonal <= self.eps, weights, xp.zeros_like(weights))
+            counts_self = xp.take(xp.reshape(X, (-1,)), xp.arange(n, device=device) * (n + 1)) \
+                <= self.eps
+        labels, core_indices = self._labels(counts, pair_blocks, counts_self, sample_weight,
+                                            xp, device)
+        self.core_sample_indices_ = self._to_output(core_indices, like)
+        self.components_ = self._to_output(xp.take(X, core_indices, axis=0), like)
+        self.labels_ = self._to_output(labels, like)
+        self.n_features_in_ = int(X.shape[1])
+        return self
+
+    def _labels(self, counts, pair_blocks, counts_self, sample_weight, xp, device):
+        """``(labels, core_indices)`` from the neighbour counts and pairs; ``counts_self``
+        (bool (n,) or None: every row) says which rows count themselves."""
+        n = counts.shape[0]
+        weights = (xp.ones(n, dtype=xp.float64, device=device) if sample_weight is None
+                   else sample_weight)
+        if counts_self is not None:
+            weights = xp.where(counts_self, weights, xp.zeros_like(weights))
         if sample_weight is None:
             n_neighbors = weights + xp.astype(counts, xp.float64)
         else:
@@ -444,14 +487,34 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
                     neighbour_weights, rows, xp.take(sample_weight, cols))
             n_neighbors = weights + neighbour_weights
         core = n_neighbors >= self.min_samples
-
         labels = dbscan_labels(pair_blocks(), core, xp, device)
-        core_indices = xp.astype(xp.nonzero(core)[0], xp.int64)
-        components = xp.take(X, core_indices, axis=0)
+        return labels, xp.astype(xp.nonzero(core)[0], xp.int64)
 
-        self.core_sample_indices_ = self._to_output(core_indices, like)
-        self.components_ = self._to_output(components, like)
-        self.labels_ = self._to_output(labels, like)
+    def _fit_sparse(self, X, sample_weight):
+        """DBSCAN of a SciPy sparse matrix, on the host: sparse features (through
+        scikit-learn's neighbour search) or, with "precomputed", a sparse distance
+        graph whose stored entries are the only candidate neighbours. Outputs are
+        NumPy; ``components_`` stays sparse, as in scikit-learn."""
+        if self.algorithm == "knn_graph":
+            raise ValueError("algorithm='knn_graph' takes dense X; sparse input runs on an "
+                             "exact algorithm.")
+        X = check_sparse(X, estimator_name=type(self).__name__)
+        n = X.shape[0]
+        if self.metric == "precomputed":
+            if X.shape[0] != X.shape[1]:
+                raise ValueError(f"With metric='precomputed', X must be a square distance "
+                                 f"matrix, got shape {tuple(X.shape)}.")
+            counts, rows, cols, counts_self = _sparse_graph_pairs(X, float(self.eps))
+        else:
+            counts, rows, cols = _host_pairs(X, float(self.eps), self)
+            counts_self = None
+        weights = None if sample_weight is None else _check_weights(sample_weight,
+                                                                    np.empty((n, 0)))
+        labels, core_indices = self._labels(counts, _one_block(rows, cols), counts_self, weights,
+                                            np, None)
+        self.core_sample_indices_ = core_indices
+        self.components_ = X[core_indices].copy()
+        self.labels_ = labels
         self.n_features_in_ = int(X.shape[1])
         return self
 
@@ -462,4 +525,5 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.pairwise = self.metric == "precomputed"
+        tags.input_tags.sparse = True
         return tags

@@ -260,3 +260,56 @@ def test_dbscan_host_metric_takes_weights_params_and_any_namespace(xp):
     np.testing.assert_array_equal(to_numpy(got.labels_), expected.labels_)
     np.testing.assert_array_equal(to_numpy(got.core_sample_indices_),
                                   expected.core_sample_indices_)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_dbscan_sparse_features_match_sklearn(fmt):
+    from scipy import sparse
+
+    X = datasets.make_blobs(300, n_features=5, centers=3, cluster_std=0.6, random_state=3)[0]
+    X[np.abs(X) < 1.0] = 0.0  # a real share of zeros
+    Xs = {"csr": sparse.csr_matrix, "csc": sparse.csc_matrix, "coo": sparse.coo_matrix}[fmt](X)
+    weights = np.random.default_rng(2).integers(0, 3, size=len(X)).astype(np.float64)
+    expected = sk_cluster.DBSCAN(eps=1.2, min_samples=6).fit(Xs, sample_weight=weights)
+    got = DBSCAN(eps=1.2, min_samples=6).fit(Xs, sample_weight=weights)
+    assert len(set(expected.labels_.tolist()) - {-1}) > 1
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    np.testing.assert_array_equal(got.core_sample_indices_, expected.core_sample_indices_)
+    assert sparse.issparse(got.components_)
+    np.testing.assert_array_equal(got.components_.toarray(), expected.components_.toarray())
+    # The dense path agrees with the sparse one.
+    np.testing.assert_array_equal(DBSCAN(eps=1.2, min_samples=6).fit(
+        X, sample_weight=weights).labels_, got.labels_)
+
+
+@pytest.mark.parametrize("diagonal", ["missing", "explicit-far"])
+def test_dbscan_sparse_precomputed_radius_graph_matches_sklearn(diagonal):
+    """The usual way to feed a radius graph: scikit-learn's own radius_neighbors_graph
+    (mode="distance"), with the diagonal absent (a row counts itself) or stored
+    beyond eps (it does not)."""
+    from sklearn.neighbors import radius_neighbors_graph
+
+    X = datasets.make_moons(400, noise=0.06, random_state=4)[0]
+    graph = radius_neighbors_graph(X, 0.2, mode="distance")
+    if diagonal == "explicit-far":
+        graph = graph.tolil()
+        graph.setdiag(5.0)
+        graph = graph.tocsr()
+    expected = sk_cluster.DBSCAN(eps=0.15, min_samples=6, metric="precomputed").fit(graph)
+    got = DBSCAN(eps=0.15, min_samples=6, metric="precomputed").fit(graph)
+    assert len(set(expected.labels_.tolist()) - {-1}) > 1
+    np.testing.assert_array_equal(got.labels_, expected.labels_)
+    np.testing.assert_array_equal(got.core_sample_indices_, expected.core_sample_indices_)
+
+
+@pytest.mark.parametrize("X, params, match", [
+    ("nan", {}, "NaN"), ("nonsquare", {"metric": "precomputed"}, "square"),
+    ("ok", {"algorithm": "knn_graph"}, "dense")])
+def test_dbscan_sparse_bad_input(X, params, match):
+    from scipy import sparse
+
+    data = {"nan": sparse.csr_matrix(np.array([[0.0, np.nan], [1.0, 0.0]])),
+            "nonsquare": sparse.csr_matrix(np.ones((3, 2))),
+            "ok": sparse.csr_matrix(np.eye(4))}[X]
+    with pytest.raises(ValueError, match=match):
+        DBSCAN(**params).fit(data)
