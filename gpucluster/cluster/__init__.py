@@ -1,6 +1,6 @@
 """Clustering estimators with scikit-learn's API."""
 
-from .dbscan import DBSCAN
+from .dbscan import DBSCAN, dbscan
 from .finch import FINCH
 from .hdbscan import HDBSCAN, all_points_membership_vectors, approximate_predict, membership_vector
 from .hierarchy import AgglomerativeClustering
@@ -18,6 +18,7 @@ __all__ = [
     "MiniBatchKMeans",
     "all_points_membership_vectors",
     "approximate_predict",
+    "dbscan",
     "k_means",
     "kmeans_plusplus",
     "membership_vector",

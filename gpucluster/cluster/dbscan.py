@@ -138,7 +138,7 @@ def _host_pairs(X, eps, estimator):
     algorithm = estimator.algorithm if estimator.algorithm in ("ball_tree", "kd_tree",
                                                                "brute") else "auto"
     search = NearestNeighbors(radius=eps, algorithm=algorithm, leaf_size=estimator.leaf_size,
-                              metric=estimator.metric, p=2 if estimator.p is None else estimator.p,
+                              metric=estimator.metric, p=estimator.p,
                               metric_params=estimator.metric_params)
     search.fit(X if is_sparse(X) else backend.to_numpy(X))
     graph = search.radius_neighbors_graph(mode="connectivity").tocsr()  # self left out
@@ -527,3 +527,20 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         tags.input_tags.pairwise = self.metric == "precomputed"
         tags.input_tags.sparse = True
         return tags
+
+
+def dbscan(X, eps=0.5, *, min_samples=5, metric="minkowski", metric_params=None,
+           algorithm="auto", leaf_size=30, p=2, sample_weight=None, n_jobs=None,
+           device="auto", output_type="input"):
+    """DBSCAN as a function, as scikit-learn's ``dbscan``: ``(core_samples, labels)``.
+
+    The parameters are :class:`DBSCAN`'s (with scikit-learn's function
+    defaults, metric "minkowski" with p=2: the Euclidean distance). Returns
+    the core sample indices (n_core,) and the labels (n_samples,), int64,
+    in X's array type (NumPy for sparse X).
+    """
+    est = DBSCAN(eps=eps, min_samples=min_samples, metric=metric, metric_params=metric_params,
+                 algorithm=algorithm, leaf_size=leaf_size, p=p, n_jobs=n_jobs, device=device,
+                 output_type=output_type)
+    est.fit(X, sample_weight=sample_weight)
+    return est.core_sample_indices_, est.labels_
