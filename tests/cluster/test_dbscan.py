@@ -1,5 +1,7 @@
 """DBSCAN: scikit-learn's checks, output mirroring, parity with scikit-learn, toy cases, errors."""
 
+import importlib
+
 import numpy as np
 import pytest
 from sklearn import cluster as sk_cluster
@@ -180,7 +182,7 @@ def test_dbscan_rejects_bad_sample_weight():
 def test_dbscan_in_blocks_of_rows_equals_sklearn(monkeypatch, name, metric, weighted):
     """Neighbour lists read block by block (a budget of 500 pairs: dozens of blocks)
     give scikit-learn's core samples and labels, numbering included."""
-    from gpucluster.cluster import dbscan as dbscan_module
+    dbscan_module = importlib.import_module("gpucluster.cluster.dbscan")
 
     make, eps, min_samples = DATASETS[name]
     X = make()
@@ -205,7 +207,7 @@ def test_dbscan_in_blocks_of_rows_equals_sklearn(monkeypatch, name, metric, weig
 
 
 def test_dbscan_in_blocks_follows_the_input_namespace(xp, monkeypatch):
-    from gpucluster.cluster import dbscan as dbscan_module
+    dbscan_module = importlib.import_module("gpucluster.cluster.dbscan")
 
     Xn = datasets.make_blobs(300, centers=3, cluster_std=0.5, random_state=1)[0]
     expected = sk_cluster.DBSCAN(eps=0.5, min_samples=5).fit(Xn)
