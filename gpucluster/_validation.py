@@ -145,15 +145,23 @@ def check_n_features(estimator, X):
 
 def check_scalar(value, name, *, kind=numbers.Integral, min_value=None, max_value=None,
                  include_min=True):
-    """Check a scalar parameter's type and range; raise TypeError or ValueError naming it."""
+    """Check a scalar parameter's type and range; raise TypeError or ValueError naming it.
+
+    NaN is refused whatever the range: every comparison with it is False, so it would
+    pass any bound and then spread through the arithmetic unnoticed.
+    """
     if isinstance(value, bool) or not isinstance(value, kind):
         expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise TypeError(f"{name} must be an instance of {expected}, got {value!r}.")
+    low = f"{'>=' if include_min else '>'} {min_value}" if min_value is not None else None
+    high = f"<= {max_value}" if max_value is not None else None
+    if value != value:
+        expected = " and ".join(bound for bound in (low, high) if bound) or "a number"
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
     if min_value is not None and (value < min_value or (value == min_value and not include_min)):
-        op = ">=" if include_min else ">"
-        raise ValueError(f"{name} must be {op} {min_value}, got {value!r}.")
+        raise ValueError(f"{name} must be {low}, got {value!r}.")
     if max_value is not None and value > max_value:
-        raise ValueError(f"{name} must be <= {max_value}, got {value!r}.")
+        raise ValueError(f"{name} must be {high}, got {value!r}.")
     return value
 
 

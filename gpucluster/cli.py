@@ -84,7 +84,7 @@ def cmd_run(args):
                 overwrite=args.overwrite, device=args.device, batch_size=args.batch_size,
                 num_workers=args.num_workers, sample=args.sample, seed=args.seed,
                 link_mode="copy" if args.copy else "link", candidate_labels=args.names,
-                ranking=args.ranking, progress=not args.quiet)
+                ranking=args.ranking, progress=not args.quiet, follow_links=args.follow_links)
     except EmbeddingInterrupted as exc:
         print(f"gpucluster run: {exc}", file=sys.stderr)
         return exit_status(exc)
@@ -97,6 +97,11 @@ def cmd_run(args):
         print(f"  nearly tied (scores within the sample's error): {_describe(tied)}")
     if "ari" in summary:
         print(f"ARI of the top result against the known groups: {fmt.number(summary['ari'])}")
+    outside = summary["embedded"].get("outside_links", 0)
+    if outside:
+        from .embed.extract import outside_links_note
+
+        print(outside_links_note(outside))
     print(f"gallery: {summary['gallery']}")
     print(f"report: {summary['report']}")
     return 0
@@ -143,7 +148,8 @@ def _add_run_parser(sub):
                      help="images per forward pass: 'auto' (from free GPU memory; 32 on the "
                           "CPU) or an integer")
     run.add_argument("--num-workers", type=int, default=None,
-                     help="image-decoding worker processes (default: from the CPU count)")
+                     help="image-decoding worker processes (default: from the CPU count and "
+                          "the available memory)")
     run.add_argument("--sample", type=_sample_value, default=None,
                      help="embed a fraction (0.01) or a count (5000) of the images")
     run.add_argument("--seed", type=int, default=0,
@@ -153,6 +159,9 @@ def _add_run_parser(sub):
                           "(zero-shot); refused before any work with a model that has none "
                           "(efficientnet-lite0)")
     run.add_argument("--copy", action="store_true", help="copy images into the gallery instead of linking")
+    run.add_argument("--follow-links", action="store_true",
+                     help="also follow symbolic links that lead outside the image folders (by "
+                          "default they are skipped and counted)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result in --out")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)

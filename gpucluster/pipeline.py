@@ -34,7 +34,7 @@ def _stage(progress, message):
 def run_images(images=None, out=None, *, store=None, model="auto", pretrained="openai",
                checkpoint=None, mode="fast", top=5, overwrite=False, device="auto",
                batch_size="auto", num_workers=None, sample=None, seed=0, link_mode="link",
-               candidate_labels=None, ranking="default", progress=True):
+               candidate_labels=None, ranking="default", progress=True, follow_links=False):
     """Cluster a folder of images end to end; return a dict describing the run.
 
     images: folders and/or image paths; None clusters the built-in collection
@@ -49,6 +49,8 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     a built-in list when the CLIP model has trained weights; []: no names).
     ranking: how the search ranks its candidates, a ``weights`` preset of
     ``auto.search`` ("default", "balance" or "legacy").
+    follow_links: also follow symbolic links leading outside the image folders
+    (by default they are skipped; ``summary["embedded"]["outside_links"]`` counts them).
     """
     from . import auto, report
     from .embed import embed_images, load_store
@@ -93,7 +95,8 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     # serves the zero-shot names (embedded.model is None when all was reused).
     embedded = embed_images(images, store, model=model, pretrained=pretrained,
                             checkpoint=checkpoint, batch_size=batch_size, device=device,
-                            sample=sample, seed=seed, num_workers=num_workers, progress=progress)
+                            sample=sample, seed=seed, num_workers=num_workers, progress=progress,
+                            follow_links=follow_links)
     if progress:
         print(embedded.summary(), flush=True)
     paths, X = load_store(embedded.store, paths=embedded.paths)

@@ -10,6 +10,23 @@ from .metric import metric_code, squared_form
 
 METRICS = ("euclidean", "sqeuclidean", "cosine")
 
+# The centre of the rows is the coordinate-wise median of about this many of them, taken
+# at an even stride: at n=20,000 d=512 float32 it took 20 ms, against 7 ms for the mean
+# and 380 ms for the median of every row (one CPU run, measured by hand).
+CENTRE_SAMPLE_ROWS = 1024
+
+
+def centre(lib, X):
+    """The point that both implementations subtract from the rows before the Gram tiles.
+
+    Distances do not change, but the cancellation in :math:`|x|^2 - 2 x \\cdot y + |y|^2`
+    grows with the norms, so the rows are moved near the origin. The mean would let one
+    far outlier (1e150 among values near 1) drag every row just as far and wipe out all
+    the small distances; a median ignores it. ``lib`` is NumPy or CuPy; returns X's dtype.
+    """
+    step = max(1, X.shape[0] // CENTRE_SAMPLE_ROWS)
+    return lib.median(X[::step], axis=0).astype(X.dtype)
+
 
 @kernel(cpu="silhouette.pairwise_sums", cuda="silhouette.pairwise_sums")
 def pairwise_sums(X, labels, n_labels, metric="euclidean", *, start=0, stop=None):

@@ -23,13 +23,22 @@ import sklearn
 SKLEARN = Path(sklearn.__file__).resolve().parent
 
 CONFTEST = '''
+import numpy as np
 import pytest
 
 
 @pytest.fixture(params=[0, 1, 42])
 def global_random_seed(request):
     return request.param
+
+
+@pytest.fixture(params=[np.float64])
+def global_dtype(request):
+    return request.param
 '''
+
+SPARSE = "sparse input (features or a precomputed graph) is refused (issue 15, part 1)"
+BOOLEAN_METRICS = "boolean metrics (rogerstanimoto...) are refused (issue 15, part 2)"
 
 # name: (test file inside scikit-learn, [(line in it, the line that replaces it)],
 #        {test name: why it is expected to fail})
@@ -39,6 +48,38 @@ SUITES = {
         [("from sklearn.cluster import DBSCAN, dbscan",
           "from gpucluster.cluster import DBSCAN, dbscan")],
         {},
+    ),
+    "optics": (
+        "cluster/tests/test_optics.py",
+        [("from sklearn.cluster import DBSCAN, OPTICS",
+          "from sklearn.cluster import DBSCAN\nfrom gpucluster.cluster import OPTICS")],
+        {
+            "test_correct_number_of_clusters": SPARSE,
+            "test_dbscan_optics_parity": SPARSE,
+            "test_min_cluster_size_invalid2": SPARSE,
+            "test_optics_input_not_modified_precomputed_sparse_nodiag": SPARSE,
+            "test_optics_precomputed_sparse_no_warning": SPARSE,
+            "test_precomputed_dists": "metric='precomputed' is refused (issue 15, part 2)",
+            "test_nowarn_if_metric_bool_data_bool": BOOLEAN_METRICS,
+            "test_warn_if_metric_bool_data_no_bool": BOOLEAN_METRICS,
+            "test_minimum_number_of_sample_check": "the error says 'must be no greater than the "
+                                                   "number of samples' in other words",
+        },
+    ),
+    "agglomerative": (
+        "cluster/tests/test_hierarchical.py",
+        [("from sklearn.cluster import AgglomerativeClustering, FeatureAgglomeration, ward_tree",
+          "from sklearn.cluster import FeatureAgglomeration, ward_tree\n"
+          "from gpucluster.cluster import AgglomerativeClustering")],
+        {
+            "test_agglomerative_clustering": "the alias 'cityblock' and metric='precomputed' "
+                                             "with average/complete/single linkage are "
+                                             "refused (issue 15, part 2)",
+            "test_invalid_shape_precomputed_dist_matrix": "metric='precomputed' is refused, "
+                                                          "with another message",
+            "test_precomputed_connectivity_metric_with_2_connected_components":
+                "no UserWarning when a precomputed connectivity has several components",
+        },
     ),
 }
 

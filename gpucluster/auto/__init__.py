@@ -13,10 +13,11 @@ search; :func:`load_vectors` reads vectors from a store, .npy, .csv or .parquet,
 from .candidates import register_algorithm
 from .inputs import load_labels, load_vectors
 from .results import SearchResult, load_result
-from .schema import SUMMARY_SCHEMA, validate_summary
+from .schema import SUMMARY_SCHEMA, ResultsError, validate_summary
 from .search import search
 
 __all__ = [
+    "ResultsError",
     "SUMMARY_SCHEMA",
     "SearchResult",
     "load_labels",

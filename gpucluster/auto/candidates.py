@@ -37,6 +37,8 @@ from ..cluster import DBSCAN, FINCH, HDBSCAN, OPTICS
 from ..cluster import _graph
 from ..cluster.hierarchy import hc_cut
 
+from .schema import is_algorithm_name
+
 # Above this many rows MiniBatchKMeans replaces KMeans (thorough mode runs both).
 MINIBATCH_MIN_ROWS = 100_000
 # From this many rows KMeans candidates seed with k-means|| instead of greedy
@@ -107,7 +109,7 @@ def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, 
     ValueError
         For a bad name or ``data``, or a name taken when ``replace`` is False.
     """
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c == "_" for c in name):
+    if not is_algorithm_name(name):
         raise ValueError(f"Algorithm name must be letters, digits and '_', got {name!r}.")
     if data not in ("full", "reduced"):
         raise ValueError(f"data must be 'full' or 'reduced', got {data!r}.")

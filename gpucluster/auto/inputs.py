@@ -23,13 +23,31 @@ def _as_matrix(X, source):
     return np.ascontiguousarray(X)
 
 
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _npy_problem(path, exc):
+    """What is wrong with the .npy file at ``path`` that np.load refused, in a few words."""
+    with open(path, "rb") as handle:
+        head = handle.read(len(_NPY_MAGIC))
+    if not head:
+        return "the file is empty"
+    if head != _NPY_MAGIC:
+        return "no NumPy header: another kind of file"
+    if "pickle" in str(exc):
+        return "it holds Python objects, which are never unpickled"
+    return " ".join(str(exc).split())
+
+
 def _read_npy(path):
     """The array in a .npy file, never unpickled; ValueError naming the file otherwise."""
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, EOFError) as exc:
-        # Pickled objects, a file that is not .npy at all, or one cut short.
-        raise ValueError(f"{path}: not a plain numeric .npy file ({exc}).") from None
+        # Pickled objects, a file that is not .npy at all, or one cut short. NumPy's
+        # own words for the first two advise allow_pickle, which must never be taken.
+        raise ValueError(f"{path}: not a plain numeric .npy file ({_npy_problem(path, exc)}).") \
+            from None
     if isinstance(array, np.lib.npyio.NpzFile):
         array.close()
         raise ValueError(f"{path}: expected a .npy array, got an .npz archive.")

@@ -23,7 +23,7 @@ from .. import _format as fmt
 from .._files import atomic_write
 
 from .inputs import load_labels
-from .schema import SCHEMA_ID, rank_folder, validate_summary
+from .schema import SCHEMA_ID, ResultsError, rank_folder, validate_summary
 
 SUMMARY_FILE = "summary.json"
 PATHS_FILE = "paths.json"
@@ -268,39 +268,96 @@ class SearchResult:
         return out
 
 
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not allowed (results files hold finite numbers or null)")
+
+
+def _read_json(path):
+    """The parsed JSON file at ``path``; :class:`ResultsError` naming it when it is not
+    JSON (random bytes, NaN, nesting too deep for the parser) or cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"), parse_constant=_refuse_constant)
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing from the results folder.") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not valid JSON (not UTF-8 text).") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: not valid JSON (nested too deeply).") from None
+    except ValueError as exc:
+        raise ResultsError(f"{path}: not valid JSON ({' '.join(str(exc).split())}).") from None
+
+
 class LoadedResult(dict):
-    """A parsed, validated summary.json (a dict) with helpers to read the folder."""
+    """A parsed, validated summary.json (a dict) with helpers to read the folder.
+
+    Every problem with the folder's files raises :class:`ResultsError` (a ValueError)
+    whose one-line message names the file.
+    """
 
     def __init__(self, summary, folder):
         super().__init__(summary)
         self.folder = folder
 
-    def labels(self, rank=1):
-        """Labels (n_samples,) int64 of the result at ``rank`` (1 = best)."""
+    def _rank_file(self, rank, name):
         ranking = self["ranking"]
         if not 1 <= rank <= len(ranking):
             raise ValueError(f"rank must be in 1..{len(ranking)}, got {rank!r}.")
-        path = os.path.join(self.folder, ranking[rank - 1]["folder"], "labels.npy")
-        return load_labels(path, n_samples=self["data"]["n_samples"])
+        folder = ranking[rank - 1]["folder"]
+        # validate_summary already allows only rank_NN_<letters, digits, _>; checked again
+        # here because a LoadedResult is a mutable dict, and a name with a separator or
+        # '..' would read from outside the results folder.
+        if not isinstance(folder, str) or os.path.basename(folder) != folder \
+                or folder in ("", ".", ".."):
+            raise ResultsError(f"{os.path.join(self.folder, SUMMARY_FILE)}: ranking[{rank - 1}]"
+                               f".folder: {folder!r} is not a folder name inside the results "
+                               "folder.")
+        return os.path.join(self.folder, folder, name)
+
+    def labels(self, rank=1):
+        """Labels (n_samples,) int64 of the result at ``rank`` (1 = best).
+
+        Raises
+        ------
+        ResultsError
+            labels.npy is missing, not a plain .npy file, not 1-D integers >= -1, or
+            not one label per row (``data.n_samples`` of the summary).
+        """
+        path = self._rank_file(rank, "labels.npy")
+        try:
+            labels = load_labels(path, n_samples=self["data"]["n_samples"])
+        except FileNotFoundError:
+            raise ResultsError(f"{path}: missing from the results folder.") from None
+        except OSError as exc:
+            raise ResultsError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+        except ValueError as exc:
+            raise ResultsError(str(exc)) from None
+        if labels.size and labels.min() < -1:
+            raise ResultsError(f"{path}: labels must be >= -1 (-1 = noise), found "
+                               f"{int(labels.min())}.")
+        return labels
 
     def info(self, rank=1):
         """The info.json of the result at ``rank``, parsed."""
-        ranking = self["ranking"]
-        if not 1 <= rank <= len(ranking):
-            raise ValueError(f"rank must be in 1..{len(ranking)}, got {rank!r}.")
-        with open(os.path.join(self.folder, ranking[rank - 1]["folder"], "info.json"),
-                  encoding="utf-8") as handle:
-            return json.load(handle)
+        path = self._rank_file(rank, "info.json")
+        info = _read_json(path)
+        if not isinstance(info, dict):
+            raise ResultsError(f"{path}: expected a JSON object, got {type(info).__name__}.")
+        return info
 
     def paths(self):
         """The row paths from paths.json, or None when the folder has none."""
         path = os.path.join(self.folder, PATHS_FILE)
         if not os.path.exists(path):
             return None
-        with open(path, encoding="utf-8") as handle:
-            paths = json.load(handle)
+        paths = _read_json(path)
         if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            raise ValueError(f"{path}: expected a JSON list of path strings.")
+            raise ResultsError(f"{path}: expected a JSON list of path strings.")
+        n_samples = self["data"]["n_samples"]
+        if len(paths) != n_samples:
+            raise ResultsError(f"{path}: {len(paths)} paths for {n_samples} rows of data.")
         return paths
 
 
@@ -314,17 +371,18 @@ def load_result(out):
     ------
     FileNotFoundError
         No summary.json in ``out``.
-    ValueError
-        summary.json is not valid JSON or does not follow the schema.
+    ResultsError
+        A ``ValueError``: summary.json is not valid JSON or does not follow the schema;
+        the one-line message names the file.
     """
     out = os.path.abspath(os.fspath(out))
     path = os.path.join(out, SUMMARY_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No {SUMMARY_FILE} in {out}: not a search results folder.")
-    with open(path, encoding="utf-8") as handle:
-        try:
-            summary = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    validate_summary(summary)
+    summary = _read_json(path)
+    try:
+        validate_summary(summary)
+    except ResultsError as exc:
+        # validate_summary names the file "summary.json"; here its full path is known.
+        raise ResultsError(f"{path}: {str(exc).removeprefix(SUMMARY_FILE + ': ')}") from None
     return LoadedResult(summary, out)

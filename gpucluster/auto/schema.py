@@ -2,8 +2,9 @@
 
 :data:`SUMMARY_SCHEMA` is a JSON-Schema (draft 2020-12) description of the
 file, for readers and other tools; :func:`validate_summary` checks the same
-rules without a jsonschema dependency and raises ``ValueError`` naming the
-first bad field (as a path such as ``candidates[3].scores.composite``).
+rules without a jsonschema dependency and raises :class:`ResultsError` (a
+``ValueError``) naming the first bad field (as a path such as
+``candidates[3].scores.composite``).
 
 Score fields: ``composite`` (the weighted sum, see :mod:`.scoring`),
 ``silhouette`` (mean coefficient on the shared sample, -1..1),
@@ -69,7 +70,9 @@ SUMMARY_SCHEMA = {
                              "noise_fraction", "seconds", "scores"],
                 "properties": {
                     "id": {"type": "integer", "minimum": 0},
-                    "algorithm": {"type": "string"},
+                    "algorithm": {"type": "string", "minLength": 1,
+                                  "description": "letters, digits and '_' only: it is part "
+                                                 "of a rank folder's name"},
                     "params": {"type": "object"},
                     "status": {"enum": list(STATUSES)},
                     "error": {"type": ["string", "null"]},
@@ -104,8 +107,19 @@ SUMMARY_SCHEMA = {
 }
 
 
+class ResultsError(ValueError):
+    """A results folder (summary.json, paths.json or a rank's labels.npy / info.json) that
+    cannot be read; the message is one line and names the file."""
+
+
+def is_algorithm_name(name):
+    """True for a non-empty string of letters, digits and '_': the names that
+    :func:`~gpucluster.auto.register_algorithm` accepts, safe inside a folder name."""
+    return isinstance(name, str) and bool(name) and all(c.isalnum() or c == "_" for c in name)
+
+
 def _fail(path, problem):
-    raise ValueError(f"summary.json: {path}: {problem}")
+    raise ResultsError(f"summary.json: {path}: {problem}")
 
 
 def _is_int(value):
@@ -146,8 +160,9 @@ def _check_number(value, path, minimum=None, maximum=None, nullable=False):
 def _check_candidate(c, path):
     _object(c, path, SUMMARY_SCHEMA["properties"]["candidates"]["items"]["required"])
     _check_int(c["id"], f"{path}.id", 0)
-    if not isinstance(c["algorithm"], str) or not c["algorithm"]:
-        _fail(f"{path}.algorithm", f"expected a non-empty string, got {c['algorithm']!r}")
+    if not is_algorithm_name(c["algorithm"]):
+        # It becomes part of a folder name: '/', '.' and the like would lead outside.
+        _fail(f"{path}.algorithm", f"expected letters, digits and '_', got {c['algorithm']!r}")
     _object(c["params"], f"{path}.params")
     if c["status"] not in STATUSES:
         _fail(f"{path}.status", f"expected one of {STATUSES}, got {c['status']!r}")
@@ -173,8 +188,9 @@ def validate_summary(obj):
 
     Raises
     ------
-    ValueError
-        Naming the first bad field, e.g. "summary.json: ranking[0].candidate: ...".
+    ResultsError
+        A ``ValueError`` naming the first bad field, e.g.
+        "summary.json: ranking[0].candidate: ...".
     """
     top = SUMMARY_SCHEMA["properties"]
     _object(obj, "$", SUMMARY_SCHEMA["required"])

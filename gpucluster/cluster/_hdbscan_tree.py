@@ -65,13 +65,61 @@ def _single_linkage(edges, weights, n_samples):
     return result
 
 
+@njit(cache=NUMBA_CACHE)
+def _orient_from_root(edges, n_samples):
+    # Breadth-first over the tree from point 0; each edge becomes
+    # (end nearer the root, end farther from it).
+    n_edges = edges.shape[0]
+    degree = np.zeros(n_samples + 1, dtype=np.int64)
+    for i in range(n_edges):
+        degree[edges[i, 0] + 1] += 1
+        degree[edges[i, 1] + 1] += 1
+    start = np.cumsum(degree)
+    fill = start[:-1].copy()
+    neighbours = np.empty(2 * n_edges, dtype=np.int64)
+    for i in range(n_edges):
+        u, v = edges[i, 0], edges[i, 1]
+        neighbours[fill[u]] = v
+        fill[u] += 1
+        neighbours[fill[v]] = u
+        fill[v] += 1
+    depth = np.full(n_samples, -1, dtype=np.int64)
+    queue = np.empty(n_samples, dtype=np.int64)
+    queue[0] = 0
+    depth[0] = 0
+    head, tail = 0, 1
+    while head < tail:
+        node = queue[head]
+        head += 1
+        for k in range(start[node], start[node + 1]):
+            other = neighbours[k]
+            if depth[other] < 0:
+                depth[other] = depth[node] + 1
+                queue[tail] = other
+                tail += 1
+    oriented = edges.copy()
+    for i in range(n_edges):
+        if depth[edges[i, 1]] < depth[edges[i, 0]]:
+            oriented[i, 0] = edges[i, 1]
+            oriented[i, 1] = edges[i, 0]
+    return oriented
+
+
 def single_linkage_tree(edges, weights, n_samples):
     """SciPy-format linkage matrix (n - 1, 4) from MST edges sorted by ascending weight.
 
     Row ``i`` merges the clusters holding the ends of edge ``i``:
-    ``[left, right, distance, size]``, the new node being ``n + i``.
+    ``[left, right, distance, size]``, the new node being ``n + i``. Each edge
+    is first oriented away from point 0, as scikit-learn's Prim's algorithm
+    (grown from point 0) emits its edges ``(in the tree, added)``: left is
+    then the side that holds the end nearer point 0, as in scikit-learn, and
+    so are the condensed tree's cluster ids and the labels (numbered in that
+    tree's order). Ties between equal weights keep the kernel's edge order:
+    where several spanning trees are minimal, scikit-learn's may differ
+    anyway (mimicking its Prim order and unstable sort matched 2 more of 20
+    blob seeds but fewer of the hdbscan library's ties, so it was not kept).
     """
-    edges = np.ascontiguousarray(edges, dtype=np.int64)
+    edges = _orient_from_root(np.ascontiguousarray(edges, dtype=np.int64), int(n_samples))
     weights = np.ascontiguousarray(weights, dtype=np.float64)
     order = np.argsort(weights, kind="stable")
     return _single_linkage(edges[order], weights[order], int(n_samples))
@@ -464,6 +512,59 @@ def process_tree(edges, weights, n_samples, *, min_cluster_size, method, allow_s
 
 
 # --------------------------------------------------------------------------
+# Rows left out of the clustering (NaN or infinity)
+
+
+def remap_single_linkage_tree(tree, finite_index, non_finite):
+    """The linkage matrix of the finite rows, renumbered to all rows, the others merged at infinity.
+
+    As scikit-learn's ``remap_single_linkage_tree``: a point ``i`` of the
+    finite rows becomes ``finite_index[i]``, a cluster node moves up by the
+    number of non-finite rows, and each non-finite row (ascending) is merged
+    at distance infinity in a row ``[row, last_id + 1, inf, last_size + 1]``.
+    """
+    n_finite = finite_index.shape[0]
+    n_out = len(non_finite)
+    tree = np.array(tree, dtype=np.float64, copy=True)
+    for col in (0, 1):
+        nodes = tree[:, col].astype(np.int64)
+        is_point = nodes < n_finite
+        tree[:, col] = np.where(is_point, finite_index[np.where(is_point, nodes, 0)],
+                                nodes + n_out)
+    last_id = int(max(tree[-1, 0], tree[-1, 1])) if tree.shape[0] else n_out - 1
+    last_size = int(tree[-1, 3]) if tree.shape[0] else 1
+    extra = np.empty((n_out, 4), dtype=np.float64)
+    for i, row in enumerate(non_finite):
+        extra[i] = (row, last_id + 1 + i, np.inf, last_size + 1 + i)
+    return np.concatenate([tree, extra])
+
+
+def remap_condensed_tree(tree, finite_index, non_finite):
+    """The finite rows' condensed tree renumbered to all rows, the others leaving at lambda 0.
+
+    As the hdbscan library's ``remap_condensed_tree``: points become
+    ``finite_index[i]``, clusters move up by the number of non-finite rows
+    (the root becomes ``n_samples``), and each non-finite row comes first as
+    ``(root, row, 0, 1)``.
+    """
+    n_finite = finite_index.shape[0]
+    n_out = len(non_finite)
+    out = np.empty(n_out + tree.shape[0], dtype=CONDENSED_DTYPE)
+    out["parent"][:n_out] = n_finite + n_out
+    out["child"][:n_out] = non_finite
+    out["lambda_val"][:n_out] = 0.0
+    out["child_size"][:n_out] = 1
+    child = tree["child"]
+    is_point = child < n_finite
+    out["parent"][n_out:] = tree["parent"] + n_out
+    out["child"][n_out:] = np.where(is_point, finite_index[np.where(is_point, child, 0)],
+                                    child + n_out)
+    out["lambda_val"][n_out:] = tree["lambda_val"]
+    out["child_size"][n_out:] = tree["child_size"]
+    return out
+
+
+# --------------------------------------------------------------------------
 # Prediction data, approximate_predict and soft clustering
 
 
@@ -672,15 +773,30 @@ def tree_position_of_new_points(pdata, nearest, lambdas):
 
 
 @njit(cache=NUMBA_CACHE)
+def _union_by_rank(parent, rank, x, y):
+    x_root = _find(parent, x)
+    y_root = _find(parent, y)
+    if rank[x_root] < rank[y_root]:
+        parent[x_root] = y_root
+    elif rank[x_root] > rank[y_root]:
+        parent[y_root] = x_root
+    else:
+        parent[y_root] = x_root
+        rank[x_root] += 1
+
+
+@njit(cache=NUMBA_CACHE)
 def _components_below_cut(hierarchy, cut):
+    # scikit-learn's TreeUnionFind (union by rank, each side joined to the
+    # merge node in turn): which node represents a component decides the
+    # numbering of the labels, so it must be the same one.
     n_samples = hierarchy.shape[0] + 1
     parent = np.arange(2 * n_samples - 1)
+    rank = np.zeros(2 * n_samples - 1, dtype=np.int64)
     for i in range(hierarchy.shape[0]):
         if hierarchy[i, 2] < cut:
-            a = _find(parent, np.int64(hierarchy[i, 0]))
-            b = _find(parent, np.int64(hierarchy[i, 1]))
-            parent[a] = n_samples + i
-            parent[b] = n_samples + i
+            _union_by_rank(parent, rank, np.int64(hierarchy[i, 0]), n_samples + i)
+            _union_by_rank(parent, rank, np.int64(hierarchy[i, 1]), n_samples + i)
     roots = np.empty(n_samples, dtype=np.int64)
     for i in range(n_samples):
         roots[i] = _find(parent, i)

@@ -45,6 +45,13 @@ METRICS = ("euclidean", "cosine")
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "knn_graph")
 SELECTION_METHODS = ("eom", "leaf")
 STORE_CENTERS = ("centroid", "medoid", "both")
+# scikit-learn's ``_OUTLIER_ENCODING``: rows holding infinity and rows holding
+# NaN are left out of the clustering and labelled apart.
+INFINITE_LABEL, INFINITE_PROBABILITY = -2, 0.0
+MISSING_LABEL, MISSING_PROBABILITY = -3, np.nan
+# GLOSH score of those rows: the hdbscan library puts them under the root at
+# lambda 0, which scores 1 (most outlying).
+NON_FINITE_OUTLIER_SCORE = 1.0
 
 
 def core_distances(X, min_samples, metric="euclidean"):
@@ -60,6 +67,52 @@ def core_distances(X, min_samples, metric="euclidean"):
         return zeros, zeros
     distances, _ = kernels.knn(X, min_samples - 1, metric=metric, exclude_self=True)
     return distances[:, -1], (distances[:, -2] if min_samples > 2 else zeros)
+
+
+def split_non_finite_rows(X):
+    """The rows of X without NaN or infinity, and where the others were, as scikit-learn's HDBSCAN.
+
+    A row whose sum (in float64) is NaN is "missing", one whose sum is
+    infinite is "infinite", as scikit-learn classifies them.
+
+    Returns
+    -------
+    X : the finite rows, in X's namespace and on its device (X itself when
+        every row is finite, or when X is not a 2-D float array: ``check_input``
+        judges that)
+    rows : None when nothing was left out, else ``(n_samples, finite,
+        infinite, missing)`` with host int64 row indices
+    """
+    if type(X).__module__.startswith("scipy.sparse"):
+        return X, None
+    try:
+        X = backend.coerce_array(X)
+    except TypeError:
+        return X, None  # check_input raises with its own message
+    xp = backend.namespace(X)
+    if X.ndim != 2 or 0 in X.shape or not xp.isdtype(X.dtype, "real floating"):
+        return X, None
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, as intended (NumPy warns)
+        reduced = xp.sum(X, axis=1, dtype=xp.float64)
+    if bool(xp.all(xp.isfinite(reduced))):
+        return X, None
+    reduced = backend.to_numpy(reduced)
+    finite = np.flatnonzero(np.isfinite(reduced))
+    rows = (int(reduced.shape[0]), finite, np.flatnonzero(np.isinf(reduced)),
+            np.flatnonzero(np.isnan(reduced)))
+    return xp.take(X, backend.asarray_like(finite, X), axis=0), rows
+
+
+def spread_rows(values, rows, infinite_value, missing_value):
+    """Host per-row ``values`` of the finite rows put back among all rows, the others filled."""
+    if rows is None:
+        return values
+    n_samples, finite, infinite, missing = rows
+    out = np.empty((n_samples,) + values.shape[1:], dtype=values.dtype)
+    out[finite] = values
+    out[infinite] = infinite_value
+    out[missing] = missing_value
+    return out
 
 
 class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
@@ -111,11 +164,15 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     ----------
     labels_ : array (n_samples,), int64
         Cluster of each point, 0 .. n_clusters - 1, and -1 for noise; same
-        array type and device as X (or ``output_type``).
+        array type and device as X (or ``output_type``). As in scikit-learn,
+        rows holding infinity are left out of the clustering and labelled
+        -2, rows holding NaN -3.
     probabilities_ : array (n_samples,), float64
-        Membership strength of each point in its cluster (0 for noise).
+        Membership strength of each point in its cluster (0 for noise and
+        for rows with infinity, NaN for rows with NaN, as scikit-learn).
     outlier_scores_ : array (n_samples,), float64
-        GLOSH outlier scores, as the hdbscan library's.
+        GLOSH outlier scores, as the hdbscan library's (1 for rows with NaN
+        or infinity).
     cluster_persistence_ : array (n_clusters,), float64
         Stability of each cluster relative to its size, as the hdbscan library's.
     condensed_tree_ : ndarray (n_rows,), structured NumPy array
@@ -191,6 +248,12 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         self.device = device
         self.output_type = output_type
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Rows with NaN or infinity are labelled apart (-3, -2), not rejected.
+        tags.input_tags.allow_nan = True
+        return tags
+
     # ------------------------------------------------------------------
     # Validation
 
@@ -245,6 +308,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         self : HDBSCAN
         """
         self._check_params()
+        X, rows = split_non_finite_rows(X)
         X, _, like = self._prepare_input(X, reset=True, work=self._work)
         n_samples = X.shape[0]
         if n_samples == 1:
@@ -277,14 +341,26 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         self._min_samples = int(min_samples)
         self._prediction_core = backend.to_numpy(previous_core).astype(np.float64)
         self._tree = result
+        self._non_finite_rows = rows
         self.n_features_in_ = int(X.shape[1])
         self.single_linkage_tree_ = result["single_linkage_tree"]
         self.condensed_tree_ = result["condensed_tree"]
-        self.labels_ = self._to_output(backend.asarray_like(labels, X), like)
-        self.probabilities_ = self._to_output(
-            backend.asarray_like(result["probabilities"], X), like)
-        self.outlier_scores_ = self._to_output(
-            backend.asarray_like(result["outlier_scores"], X), like)
+        if rows is not None:
+            # In the order scikit-learn appends them: iterating the Python set
+            # set(np.hstack([infinite, missing])).
+            left_out = np.fromiter(set(np.hstack([rows[2], rows[3]]).tolist()), dtype=np.int64)
+            self.single_linkage_tree_ = tree_ops.remap_single_linkage_tree(
+                self.single_linkage_tree_, rows[1], left_out)
+            self.condensed_tree_ = tree_ops.remap_condensed_tree(
+                self.condensed_tree_, rows[1], left_out)
+        self.labels_ = self._to_output(backend.asarray_like(
+            spread_rows(labels, rows, INFINITE_LABEL, MISSING_LABEL), X), like)
+        self.probabilities_ = self._to_output(backend.asarray_like(
+            spread_rows(result["probabilities"], rows, INFINITE_PROBABILITY,
+                        MISSING_PROBABILITY), X), like)
+        self.outlier_scores_ = self._to_output(backend.asarray_like(
+            spread_rows(result["outlier_scores"], rows, NON_FINITE_OUTLIER_SCORE,
+                        NON_FINITE_OUTLIER_SCORE), X), like)
         self.cluster_persistence_ = self._to_output(
             backend.asarray_like(result["persistence"], X), like)
         self.prediction_data_ = None
@@ -446,6 +522,8 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """
         self._check_prediction_data()
         vectors = self._membership(self._raw_data, training=True)
+        # Rows left out of the clustering belong to no cluster (NaN: never seen).
+        vectors = spread_rows(vectors, self._non_finite_rows, 0.0, np.nan)
         return self._to_output(backend.asarray_like(vectors, self._raw_data), self._like)
 
     def _membership(self, points, *, training, with_probability=False):
@@ -480,6 +558,10 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         check_scalar(min_cluster_size, "min_cluster_size", min_value=1)
         labels = tree_ops.labelling_at_cut(self.single_linkage_tree_, float(cut_distance),
                                            int(min_cluster_size))
+        rows = self._non_finite_rows
+        if rows is not None:  # as scikit-learn: those rows keep their own labels
+            labels[rows[2]] = INFINITE_LABEL
+            labels[rows[3]] = MISSING_LABEL
         return self._to_output(backend.asarray_like(labels, self._raw_data), self._like)
 
     @property

@@ -13,15 +13,20 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
 from .._distances import normalize_rows, pairwise_distances, row_norms_sq
-from .._validation import check_input, check_option, check_scalar
-from ._base import DeviceEstimatorMixin
+from .._validation import check_finite, check_input, check_option, check_scalar
+from ._base import DeviceEstimatorMixin, integers_as_float64
 
 METRICS = ("euclidean", "cosine")
 INITS = ("k-means++", "k-means||", "random")
@@ -90,27 +95,42 @@ def finish_centers(centers, metric):
     return normalize_rows(centers) if metric == "cosine" else centers
 
 
-def relocate_empty_clusters(X, sample_weight, labels, distances, sums, weights):
+def relocate_empty_clusters(X, sample_weight, labels, centers, sums, weights):
     """Re-seed clusters with zero weight from the points farthest from their centres.
 
-    As scikit-learn does: the ``n_empty`` points with the largest distances
-    become the new centres, and each leaves the cluster it was in. Updates
-    and returns ``(sums, weights)`` (float64).
+    As scikit-learn's ``_relocate_empty_clusters_dense``: the ``n_empty``
+    points with the largest :math:`|x - c|^2` to the ``centers`` they were
+    assigned to become the new centres, and each leaves the cluster it was
+    in. The distances are taken directly (not from the kernel's norm
+    expansion) and the points chosen by NumPy's ``argpartition`` as sklearn
+    does, so that ties (duplicate points: every distance 0) fall on the same
+    points and the iteration counts agree. Updates and returns
+    ``(sums, weights)`` (float64).
     """
     xp = backend.namespace(X)
     empty = xp.nonzero(weights == 0)[0]
     n_empty = int(empty.shape[0])
     if n_empty == 0:
         return sums, weights
-    far = backend.top_k(distances, n_empty, largest=True)
-    X64 = xp.astype(X, xp.float64)
+    n_samples, n_features = X.shape
+    distances = xp.empty(n_samples, dtype=X.dtype, device=backend.device(X))
+    # A chunk row holds the assigned centre and the difference.
+    chunk = backend.row_chunk_size(n_samples, 2 * 8 * n_features, device=backend.device_of(X))
+
+    def step(start, stop):
+        diff = X[start:stop, :] - xp.take(centers, labels[start:stop], axis=0)
+        distances[start:stop] = xp.sum(diff * diff, axis=1)
+
+    backend.for_each_chunk(n_samples, chunk, step)
+    far = np.argpartition(backend.to_numpy(distances), -n_empty)[:-n_empty - 1:-1]
     w64 = xp.astype(sample_weight, xp.float64)
-    for new_id, point in zip(backend.to_numpy(empty).tolist(), backend.to_numpy(far).tolist()):
+    for new_id, point in zip(backend.to_numpy(empty).tolist(), far.tolist()):
         old_id = int(labels[point])
         w = w64[point]
-        sums[old_id, :] -= X64[point, :] * w
+        row = xp.astype(X[point, :], xp.float64) * w
+        sums[old_id, :] -= row
         weights[old_id] -= w
-        sums[new_id, :] = X64[point, :] * w
+        sums[new_id, :] = row
         weights[new_id] = w
     return sums, weights
 
@@ -143,7 +163,13 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     Returns
     -------
     centers : array of shape (n_clusters, n_features), X's type and device
+        (float64 for integer or bool X)
     indices : ndarray of shape (n_clusters,), int64, rows of X chosen
+
+    Raises
+    ------
+    ValueError
+        When ``x_squared_norms`` is not 1-D, not of length n_samples, or not finite.
 
     Notes
     -----
@@ -151,9 +177,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     extra memory is ``n_local_trials * n_samples`` values of X's dtype when
     ``n_local_trials <= n_features``, else a second pass over X replaces it.
     """
-    X = check_input(X, min_samples=int(n_clusters))
+    X = check_input(integers_as_float64(X), min_samples=int(n_clusters))
     xp = backend.namespace(X)
     n_samples, n_features = X.shape
+    if x_squared_norms is not None:
+        x_squared_norms = check_squared_norms(x_squared_norms, n_samples)
     random_state = check_random_state(random_state)
     unweighted = sample_weight is None
     sample_weight = (
@@ -212,6 +240,22 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
         indices[c] = int(candidate_ids[best])
     centers = xp.take(X, backend.asarray_like(indices, X), axis=0)
     return centers, indices
+
+
+def check_squared_norms(x_squared_norms, n_samples):
+    """``x_squared_norms`` as an array: 1-D, finite, ``n_samples`` long (sklearn's message)."""
+    x_squared_norms = backend.coerce_array(x_squared_norms)
+    if x_squared_norms.ndim != 1:
+        raise ValueError(
+            f"x_squared_norms must be 1D: shape is {tuple(x_squared_norms.shape)}."
+        )
+    if x_squared_norms.shape[0] != n_samples:
+        raise ValueError(
+            f"The length of x_squared_norms {x_squared_norms.shape[0]} should "
+            f"be equal to the length of n_samples {n_samples}."
+        )
+    check_finite(x_squared_norms, "x_squared_norms")
+    return x_squared_norms
 
 
 def kmeans_parallel(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
@@ -387,7 +431,7 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     strict_convergence = False
     for i in range(max_iter):
         labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric, x_sq_norms)
-        sums, weights = relocate_empty_clusters(X, sample_weight, labels, distances, sums, weights)
+        sums, weights = relocate_empty_clusters(X, sample_weight, labels, centers, sums, weights)
         centers_new = finish_centers(centers_from_sums(sums, weights, centers, X.dtype), metric)
         if verbose or callback is not None:
             inertia = weighted_sum(distances, sample_weight)
@@ -517,7 +561,8 @@ def prepare_init_array(init, X, n_clusters, offset, metric):
     return prepare_for_metric(centers, metric)
 
 
-class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin,
+             TransformerMixin, BaseEstimator):
     """K-means clustering on the GPU or the CPU, a drop-in replacement for scikit-learn's.
 
     Parameters
@@ -560,7 +605,8 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
     Attributes
     ----------
     cluster_centers_ : array of shape (n_clusters, n_features)
-        Same array type and device as the X given to ``fit`` (see ``output_type``).
+        Same array type and device as the X given to ``fit`` (see ``output_type``);
+        X's dtype, or float64 for integer and bool X, as in scikit-learn.
     labels_ : array of shape (n_samples,), int32
     inertia_ : float
         Sum of weighted squared distances of samples to their closest centre.
@@ -586,6 +632,7 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
     """
 
     _default_n_init = 10
+    _integers_as_float64 = True
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300,
                  tol=1e-4, verbose=0, random_state=None, copy_x=True, algorithm="lloyd",
@@ -605,6 +652,11 @@ class KMeans(DeviceEstimatorMixin, ClusterMixin, TransformerMixin, BaseEstimator
 
     def _work(self, n_samples, n_features):
         return 2.0 * n_samples * n_features * self.n_clusters * min(self.max_iter, 20)
+
+    @property
+    def _n_features_out(self):
+        """Output width of ``transform``, for ``get_feature_names_out`` ("kmeans0", ...)."""
+        return int(self.cluster_centers_.shape[0])
 
     def fit(self, X, y=None, sample_weight=None):
         """Compute k-means clustering.

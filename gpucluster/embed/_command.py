@@ -68,8 +68,13 @@ def register(subparsers):
     p.add_argument("--include", action="append", default=[], metavar="PATH",
                    help="an image that --sample must keep (repeatable)")
     p.add_argument("--force", action="store_true", help="re-embed images the store already has")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also follow symbolic links that lead outside the input folders (by "
+                        "default they are skipped and counted in the report)")
     p.add_argument("--num-workers", type=int, default=None,
-                   help="decoding processes (default: min(cpus, 8) on CUDA, min(cpus, 4) on the CPU)")
+                   help="decoding processes (default: min(cpus, 8) on CUDA, min(cpus, 4) on the CPU, "
+                        "fewer when half the available memory cannot hold them all decoding "
+                        "their largest images; a count given here lowers the pixel limit instead)")
     p.add_argument("--no-normalize", action="store_true", help="keep raw embeddings (default: L2-normalised)")
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16",
                    help="storage dtype of the embeddings")
@@ -108,6 +113,7 @@ def cmd_embed(args):
                 device=args.device, sample=args.sample, seed=args.seed, include=tuple(args.include),
                 force=args.force, normalize=not args.no_normalize, dtype=args.dtype,
                 num_workers=args.num_workers, progress=not (args.quiet or args.json),
+                follow_links=args.follow_links,
             )
     except EmbeddingInterrupted as exc:
         print(f"gpucluster embed: {exc}", file=sys.stderr)

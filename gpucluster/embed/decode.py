@@ -1,8 +1,15 @@
 """Decode one image file into an RGB Pillow image, or say why it cannot be.
 
-Every file goes through the same steps: size check against a pixel limit
-(before any pixel is decoded), JPEG draft mode when a small target is asked
-for, full decode, EXIF orientation, and conversion of any mode to RGB.
+Every file goes through the same steps: JPEG draft mode when a small target
+is asked for, size check against a pixel limit (before any pixel is
+decoded), full decode, EXIF orientation, and conversion of any mode to RGB.
+
+Memory. Decoding an image and converting it to RGB peaks at up to
+``DECODE_BYTES_PER_PIXEL`` bytes per decoded pixel, so the pixel limit is also
+a memory limit per decoding process. ``decoding_plan`` sizes the number of
+decoding workers and the pixel limit together so that all workers decoding
+their largest allowed image at once fit in a memory budget
+(``decode_memory_budget``: a fraction of the memory available now).
 Problems become ``ImageDecodeError`` with a short reason, so a caller that
 embeds thousands of files can skip and list the bad ones without crashing.
 
@@ -22,6 +29,19 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # megapixels, or 537 MB as 8-bit RGB. Real photos (up to ~100 MP medium
 # format) pass; crafted headers claiming gigapixels do not.
 MAX_PIXELS = 178_956_970
+# Peak resident bytes per decoded pixel of load_and_preprocess to 224 px, measured
+# on 6000 x 6000 PNGs (peak RSS over a baseline): 16-bit gray 19 (its float64
+# range scaling), RGBA and LA 13, palette with transparency 10, gray 5, RGB 4.
+# The worst case sets the budget: a 13000 x 13000 RGBA PNG of 20 kB needs 2.2 GB.
+DECODE_BYTES_PER_PIXEL = 19
+# Fraction of the memory available at the start of a run that all decoding
+# workers together may plan to use; the rest is for the model, the prefetched
+# batches and everything else on the machine.
+DECODE_MEMORY_FRACTION = 0.5
+# Default worker counts are cut to keep each worker able to decode an image of
+# this many pixels (a 100 MP medium-format photo); the pixel limit then rises
+# to what the budget gives each worker, up to MAX_PIXELS.
+MIN_WORKER_PIXELS = 100_000_000
 
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 _WIDE_GRAY_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
@@ -156,10 +176,11 @@ def decode_image(path, *, target_size=None, pad_color=(0, 0, 0), max_pixels=MAX_
     pad_color : (int, int, int)
         Colour that transparent pixels are composited onto.
     max_pixels : int
-        Files whose header declares more than this many pixels (width times
-        height, before any reduction) are refused before decoding. Pillow's
-        own hard limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``, the default of
-        this argument) still applies above it.
+        Files that would decode to more than this many pixels are refused
+        before decoding: width times height from the header, after the JPEG
+        draft reduction (which decodes at the reduced size). Pillow's own hard
+        limit on the header's size (twice ``PIL.Image.MAX_IMAGE_PIXELS``, the
+        default of this argument) still applies above it.
 
     Returns
     -------
@@ -198,16 +219,17 @@ def decode_image(path, *, target_size=None, pad_color=(0, 0, 0), max_pixels=MAX_
         warnings.simplefilter("ignore", UserWarning)
         try:
             with Image.open(path) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise ImageDecodeError(
-                        path, f"too many pixels ({width}x{height} > {max_pixels})"
-                    )
                 if target_size is not None and image.format in ("JPEG", "MPO"):
                     # draft() picks the largest scale s in (8, 4, 2, 1) with
                     # s <= min(width, height) // target_size, so both sides
                     # stay >= target_size whichever way EXIF turns the image.
                     image.draft(None, (target_size, target_size))
+                # After draft(), size is what load() will allocate.
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageDecodeError(
+                        path, f"too many pixels ({width}x{height} > {max_pixels})"
+                    )
                 image.load()
                 _apply_orientation(image)
         except ImageDecodeError:
@@ -222,6 +244,82 @@ def decode_image(path, *, target_size=None, pad_color=(0, 0, 0), max_pixels=MAX_
         return to_rgb(image, pad_color)
     except ValueError:
         raise ImageDecodeError(path, f"unsupported image mode {image.mode}") from None
+
+
+def available_memory():
+    """Bytes of memory available to this process now, or None when it cannot be told.
+
+    Linux's MemAvailable (free plus reclaimable cache), else free physical pages;
+    lowered to the room left under a cgroup v2 memory limit (containers).
+    """
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as f:
+            used = int(f.read().strip())
+        if limit != "max":
+            available = min(available, max(0, int(limit) - used))
+    except (OSError, ValueError):
+        pass
+    return int(available)
+
+
+def decode_memory_budget():
+    """Bytes all decoding workers together may use: DECODE_MEMORY_FRACTION of
+    ``available_memory()``; None when the available memory is unknown."""
+    available = available_memory()
+    return None if available is None else int(DECODE_MEMORY_FRACTION * available)
+
+
+def decoding_plan(num_workers, budget_bytes, *, fixed_workers=False):
+    """Decoding workers and pixel limit whose worst case fits in ``budget_bytes``.
+
+    The plan keeps ``workers * max_pixels * DECODE_BYTES_PER_PIXEL <= budget_bytes``
+    (one decoder counted when ``num_workers`` is 0: decoding then runs in the
+    calling process) whenever a limit of at least 1 pixel allows it.
+
+    Parameters
+    ----------
+    num_workers : int >= 0
+        The workers wanted.
+    budget_bytes : int or None
+        Memory for all decoders together (see ``decode_memory_budget``); None
+        keeps ``num_workers`` and MAX_PIXELS.
+    fixed_workers : bool
+        Keep ``num_workers`` (the user chose it) and only lower the pixel
+        limit. Else workers are cut, down to 1, while each could not decode an
+        image of MIN_WORKER_PIXELS.
+
+    Returns
+    -------
+    (workers, max_pixels) : (int, int)
+        ``max_pixels`` is at most MAX_PIXELS.
+    """
+    num_workers = int(num_workers)
+    if num_workers < 0:
+        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+    if budget_bytes is None:
+        return num_workers, MAX_PIXELS
+    budget_pixels = max(0, int(budget_bytes)) // DECODE_BYTES_PER_PIXEL
+    workers = num_workers
+    if not fixed_workers and workers > 1:
+        workers = max(1, min(workers, budget_pixels // MIN_WORKER_PIXELS))
+    max_pixels = min(MAX_PIXELS, budget_pixels // max(1, workers))
+    return workers, max(1, max_pixels)
 
 
 def _apply_orientation(image):

@@ -6,7 +6,10 @@ absolute (``os.path.abspath``) but not resolved through symbolic links: an
 image reached through a linked folder keeps the path the user sees. Linked
 folders are entered after all real ones, and each folder (by device and
 inode) is scanned once, so an image inside the inputs is listed under its
-real path, not again under every link that leads to it.
+real path, not again under every link that leads to it. A link whose target
+lies outside every input folder is not followed unless asked
+(``follow_links=True``): it is listed in ``Discovery.outside_links`` instead,
+so a link to ``/`` or a home folder cannot pull in a whole disk unnoticed.
 
 Nothing found along the way is fatal except a missing input: unreadable
 folders, symbolic link loops, broken links and special files are reported in
@@ -32,10 +35,36 @@ class Discovery:
     problems : list of (str, str)
         ``(path, reason)`` for everything that could not be scanned or taken,
         sorted by path.
+    outside_links : list of str
+        Symbolic links (to folders, or to files with an image extension) that
+        lead outside every input folder and were not followed, sorted; empty
+        with ``follow_links=True``.
     """
 
     paths: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    outside_links: list = field(default_factory=list)
+
+
+@dataclass
+class _Links:
+    """Which symbolic links a scan follows, and the ones it left out for leaving the inputs."""
+
+    follow: bool
+    follow_outside: bool
+    # Real paths of the input folders, each ending in os.sep.
+    roots: tuple = ()
+    outside: list = field(default_factory=list)
+
+    def leaves(self, path):
+        """True, and ``path`` recorded, when link ``path`` leaves the inputs unfollowed."""
+        if self.follow_outside:
+            return False
+        real = os.path.realpath(path)
+        if any((real + os.sep).startswith(root) for root in self.roots):
+            return False
+        self.outside.append(path)
+        return True
 
 
 def normalize_extensions(extensions):
@@ -64,6 +93,24 @@ def normalize_extensions(extensions):
 def has_image_extension(path, extensions=IMAGE_EXTENSIONS):
     """True when the file name of ``path`` ends in one of ``extensions`` (any case)."""
     return os.path.splitext(os.fspath(path))[1].lower() in extensions
+
+
+def printable(text):
+    """``text`` (a path, or a message naming one) as valid UTF-8 that any terminal prints.
+
+    A file name that is not valid UTF-8 reaches Python as a str with surrogate
+    escapes (``os.fsdecode``); each such byte is shown as ``\\xNN`` instead, so
+    ``b"x\\xe9.jpg"`` reads ``x\\xe9.jpg``. Valid text is returned unchanged.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _as_input_list(inputs):
@@ -97,10 +144,11 @@ def _reason(error):
     return str(error)
 
 
-def _scan(start, ancestors, extensions, follow_symlinks, visited, deferred, paths, problems):
+def _scan(start, ancestors, extensions, links, visited, deferred, paths, problems):
     """Depth-first scan of the real folders under ``start``.
 
-    Appends image files to ``paths`` and reasons to ``problems``. Linked
+    Appends image files to ``paths`` and reasons to ``problems``; ``links``
+    (a ``_Links``) says which links to follow. Linked
     folders are not entered here but appended to ``deferred`` as
     ``(path, ancestors)``: they are scanned after every real folder, so an
     image inside the inputs is listed under its real path when it has one.
@@ -121,11 +169,12 @@ def _scan(start, ancestors, extensions, follow_symlinks, visited, deferred, path
             path = entry.path
             try:
                 is_link = entry.is_symlink()
-                if is_link and not follow_symlinks:
+                if is_link and not links.follow:
                     continue
                 if entry.is_dir():
                     if is_link:
-                        deferred.append((path, ancestors))
+                        if not links.leaves(path):
+                            deferred.append((path, ancestors))
                         continue
                     sub = entry.stat(follow_symlinks=False)
                     key = (sub.st_dev, sub.st_ino)
@@ -134,6 +183,8 @@ def _scan(start, ancestors, extensions, follow_symlinks, visited, deferred, path
                         subfolders.append((path, ancestors | {key}))
                     continue
                 if not has_image_extension(entry.name, extensions):
+                    continue
+                if is_link and entry.is_file() and links.leaves(path):
                     continue
                 if entry.is_file():
                     paths.append(path)
@@ -167,7 +218,8 @@ def _enter(path, ancestors, visited, problems, *, is_link):
     return ancestors | {key}
 
 
-def discover_images(inputs, *, extensions=IMAGE_EXTENSIONS, follow_symlinks=True):
+def discover_images(inputs, *, extensions=IMAGE_EXTENSIONS, follow_symlinks=True,
+                    follow_links=False):
     """Image files under folders and among explicit paths.
 
     Parameters
@@ -181,12 +233,16 @@ def discover_images(inputs, *, extensions=IMAGE_EXTENSIONS, follow_symlinks=True
         Whether linked folders are entered and linked files taken while
         scanning folders. Explicit inputs are always followed. Loops are
         detected from folder identities (device, inode) and reported.
+    follow_links : bool
+        Whether links whose target lies outside every input folder are
+        followed too (with ``follow_symlinks``). When False (default) they are
+        listed in ``Discovery.outside_links`` and nothing behind them is taken.
 
     Returns
     -------
     Discovery
-        ``paths`` (absolute, not resolved through links, sorted, unique) and
-        ``problems`` (``(path, reason)`` pairs).
+        ``paths`` (absolute, not resolved through links, sorted, unique),
+        ``problems`` (``(path, reason)`` pairs) and ``outside_links``.
 
     Raises
     ------
@@ -202,7 +258,10 @@ def discover_images(inputs, *, extensions=IMAGE_EXTENSIONS, follow_symlinks=True
             + ", ".join(missing)
         )
     paths, problems, visited, deferred = [], [], {}, []
-    scan_args = (extensions, follow_symlinks, visited, deferred, paths, problems)
+    links = _Links(follow=bool(follow_symlinks), follow_outside=bool(follow_links),
+                   roots=tuple(os.path.join(os.path.realpath(root), "") for root in roots
+                               if os.path.isdir(root)))
+    scan_args = (extensions, links, visited, deferred, paths, problems)
     for root in roots:
         try:
             mode = os.stat(root).st_mode
@@ -230,4 +289,5 @@ def discover_images(inputs, *, extensions=IMAGE_EXTENSIONS, follow_symlinks=True
     return Discovery(
         paths=sorted(set(paths)),
         problems=sorted(set(problems)),
+        outside_links=sorted(set(links.outside)),
     )

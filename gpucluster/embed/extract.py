@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from ._interrupt import EmbeddingInterrupted, signal_number
-from .decode import ImageDecodeError
+from .decode import MAX_PIXELS, ImageDecodeError, decode_memory_budget, decoding_plan
+from .discover import printable
 from .preprocess import Preprocessing, load_and_preprocess
 
 STORE_DTYPES = ("float16", "float32")
@@ -51,6 +52,9 @@ class EmbedReport:
     removed : int
         Paths in the store whose files no longer exist: their rows (embeddings or
         failures) were deleted from the store.
+    outside_links : int
+        Symbolic links leading outside the input folders that were not followed
+        (``follow_links=False``); :meth:`summary` says how to include them.
     seconds : float
         Wall time of the whole call (model loading included).
     images_per_second : float
@@ -74,6 +78,7 @@ class EmbedReport:
     reused: int
     skipped: list = field(default_factory=list)
     removed: int = 0
+    outside_links: int = 0
     seconds: float = 0.0
     images_per_second: float = 0.0
     device: str = "cpu"
@@ -82,13 +87,18 @@ class EmbedReport:
     model: object = field(default=None, repr=False, compare=False)
 
     def summary(self):
-        """A few human-readable lines: counts, speed, skipped files with reasons, store path."""
+        """A few human-readable lines: counts, speed, skipped files with reasons, store path.
+
+        File names that are not valid UTF-8 show their odd bytes as ``\\xNN``.
+        """
         counts = (f"images: {self.n_images} selected, {self.embedded} embedded, "
                   f"{self.reused} reused, {len(self.skipped)} skipped")
         if self.removed:
             counts += (f", {self.removed} no longer found on disk (their embeddings were "
                        f"dropped from the store)")
         lines = [counts]
+        if self.outside_links:
+            lines.append(outside_links_note(self.outside_links))
         if self.embedded == 0 and self.images_per_second == 0.0:
             reused = (f"all {self.reused} images reused from the store" if self.reused
                       else "no images")
@@ -99,10 +109,10 @@ class EmbedReport:
         if self.skipped:
             lines.append("skipped:")
             shown = self.skipped[:20]
-            lines.extend(f"  {path}: {reason}" for path, reason in shown)
+            lines.extend(f"  {printable(path)}: {printable(reason)}" for path, reason in shown)
             if len(self.skipped) > len(shown):
                 lines.append(f"  ... and {len(self.skipped) - len(shown)} more")
-        lines.append(f"store: {self.store}")
+        lines.append(f"store: {printable(self.store)}")
         return "\n".join(lines)
 
     def to_dict(self):
@@ -114,18 +124,27 @@ class EmbedReport:
         return out
 
 
+def outside_links_note(count):
+    """The line that tells how many links leaving the inputs were skipped, and the way in."""
+    return (f"{count} symbolic link{'s' if count != 1 else ''} leading outside the input "
+            f"folders {'were' if count != 1 else 'was'} not followed; pass --follow-links "
+            f"(follow_links=True) to include what they point to")
+
+
 class ImageDataset:
     """Map-style dataset over image paths for a torch DataLoader (picklable for spawn).
 
     Item ``i`` is ``(image, reason, i, stat)``: ``image`` is the preprocessed uint8
     (S, S, 3) array, or None when the file could not be read, with ``reason``
     saying why; ``stat`` is ``(size, mtime_ns)`` taken before reading (None if
-    the file is gone).
+    the file is gone). Files that would decode to more than ``max_pixels`` pixels
+    are refused before decoding (see :func:`gpucluster.embed.decode.decoding_plan`).
     """
 
-    def __init__(self, paths, preprocessing):
+    def __init__(self, paths, preprocessing, max_pixels=MAX_PIXELS):
         self.paths = list(paths)
         self.preprocessing = preprocessing
+        self.max_pixels = int(max_pixels)
 
     def __len__(self):
         return len(self.paths)
@@ -138,12 +157,18 @@ class ImageDataset:
             return None, f"cannot stat: {exc.strerror or exc}", index, None
         stat = (int(st.st_size), int(st.st_mtime_ns))
         try:
-            image = load_and_preprocess(path, self.preprocessing)
+            image = load_and_preprocess(path, self.preprocessing, max_pixels=self.max_pixels)
         except ImageDecodeError as exc:
-            return None, exc.reason, index, stat
+            return None, self._explain(exc.reason), index, stat
         except OSError as exc:
             return None, f"cannot read: {exc.strerror or exc}", index, stat
         return image, None, index, stat
+
+    def _explain(self, reason):
+        if self.max_pixels < MAX_PIXELS and reason.endswith(f" > {self.max_pixels})"):
+            return (f"{reason}, the limit that keeps decoding within its memory budget; fewer "
+                    f"decoding workers (--num-workers) or more free memory raise it")
+        return reason
 
 
 class CollateImages:
@@ -169,7 +194,11 @@ class CollateImages:
 
 
 def default_num_workers(device):
-    """Decoding worker processes: min(cpus, 8) on CUDA, min(cpus, 4) on the CPU."""
+    """Decoding worker processes: min(cpus, 8) on CUDA, min(cpus, 4) on the CPU.
+
+    A run then cuts them to what its decoding memory budget allows (see
+    :func:`decoding_workers`).
+    """
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -338,13 +367,28 @@ def _check_resolution(model, preprocessing, device):
                          f"{preprocessing.size} px images: {exc}") from exc
 
 
+def decoding_workers(num_workers, device, n_batches, budget_bytes="available"):
+    """``(workers, max_pixels)`` of a run: worker processes and the per-file pixel limit.
+
+    None takes :func:`default_num_workers`, cut (down to 1) so that the workers
+    decoding their largest allowed images at once fit the memory budget; an
+    explicit count is kept and only the pixel limit is lowered to fit. Never more
+    workers than batches. ``budget_bytes``: "available" for
+    :func:`gpucluster.embed.decode.decode_memory_budget`, bytes, or None (no budget).
+    """
+    workers = min(_check_num_workers(num_workers, device), n_batches)
+    if budget_bytes == "available":
+        budget_bytes = decode_memory_budget()
+    return decoding_plan(workers, budget_bytes, fixed_workers=num_workers is not None)
+
+
 def _loader(paths, preprocessing, batch_size, num_workers, device):
     import torch
 
     n_batches = math.ceil(len(paths) / batch_size)
-    workers = min(num_workers, n_batches)
+    workers, max_pixels = decoding_workers(num_workers, device, n_batches)
     return torch.utils.data.DataLoader(
-        ImageDataset(paths, preprocessing), batch_size=batch_size, shuffle=False,
+        ImageDataset(paths, preprocessing, max_pixels), batch_size=batch_size, shuffle=False,
         num_workers=workers, collate_fn=CollateImages(preprocessing.size),
         pin_memory=_device_type(device) == "cuda",
         prefetch_factor=2 if workers > 0 else None,
@@ -395,7 +439,7 @@ def encode_paths(paths, model, preprocessing=None, *, batch_size="auto", device=
         return
     bar = _progress(len(paths), progress)
     try:
-        loader = _loader(paths, preprocessing, batch_size, _check_num_workers(num_workers, device), device)
+        loader = _loader(paths, preprocessing, batch_size, num_workers, device)
         start = time.perf_counter()
         done = 0
         for batch in loader:
@@ -425,7 +469,7 @@ def store_config(model, preprocessing, normalize, dtype):
 def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint=None,
                  preprocessing="letterbox", resolution=None, batch_size="auto", device="auto",
                  sample=None, seed=0, include=(), force=False, normalize=True,
-                 dtype="float16", num_workers=None, progress=True):
+                 dtype="float16", num_workers=None, progress=True, follow_links=False):
     """Embed the images under ``inputs`` into the store folder ``store``.
 
     Only new or changed images are embedded (by size and modification time);
@@ -461,10 +505,15 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
     dtype : {"float16", "float32"}
         Storage dtype of the embeddings.
     num_workers : int or None
-        Decoding processes; None: min(cpus, 8) on CUDA, min(cpus, 4) on the CPU; 0
-        decodes in this process.
+        Decoding processes; None: min(cpus, 8) on CUDA, min(cpus, 4) on the CPU,
+        fewer when the decoding memory budget needs it (see :func:`decoding_workers`;
+        an explicit count lowers the pixel limit instead); 0 decodes in this process.
     progress : bool
         Show a tqdm progress bar on stderr.
+    follow_links : bool
+        Follow symbolic links that lead outside the input folders too. When False
+        (default) they are skipped and counted in ``EmbedReport.outside_links``;
+        links that stay inside are followed either way.
 
     Returns
     -------
@@ -480,9 +529,9 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
         raise ValueError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     batch_size = _check_batch_size(batch_size)
     torch_device = resolve_torch_device(device)
-    num_workers = _check_num_workers(num_workers, torch_device)
+    _check_num_workers(num_workers, torch_device)
 
-    discovery = discover_images(inputs)
+    discovery = discover_images(inputs, follow_links=follow_links)
     selected = sample_paths(discovery.paths, sample, seed=seed, include=include)
     if isinstance(model, str) and not force:
         model, pretrained = choose_model(model, pretrained)
@@ -494,8 +543,9 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
             return EmbedReport(
                 store=current.path, n_images=len(selected), embedded=0, reused=len(reused),
                 skipped=list(discovery.problems) + failed, removed=removed,
-                seconds=time.perf_counter() - t0, device=str(torch_device),
-                batch_size=batch_size if batch_size != "auto" else 0, paths=sorted(reused),
+                outside_links=len(discovery.outside_links), seconds=time.perf_counter() - t0,
+                device=str(torch_device), batch_size=batch_size if batch_size != "auto" else 0,
+                paths=sorted(reused),
             )
     model, prep = _model_for_run(model, pretrained, checkpoint, preprocessing, resolution,
                                  torch_device)
@@ -521,8 +571,9 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
     return EmbedReport(
         store=emb_store.path, n_images=len(selected), embedded=tally.embedded,
         reused=len(reused), skipped=list(discovery.problems) + tally.failed, removed=removed,
-        seconds=time.perf_counter() - t0, images_per_second=tally.images_per_second,
-        device=str(torch_device), batch_size=forward.batch_size,
+        outside_links=len(discovery.outside_links), seconds=time.perf_counter() - t0,
+        images_per_second=tally.images_per_second, device=str(torch_device),
+        batch_size=forward.batch_size,
         paths=sorted(set(reused).union(tally.written)), model=model,
     )
 
@@ -725,7 +776,7 @@ def throughput(paths, model, preprocessing=None, *, part="end_to_end", batch_siz
     batch_size = _check_batch_size(batch_size)
     if batch_size == "auto":
         batch_size = auto_batch_size(model, prep, device)
-    workers = _check_num_workers(num_workers, device)
+    _check_num_workers(num_workers, device)
     forward = _Forward(model, prep, device, batch_size, True)
     cuda = _device_type(device) == "cuda"
     best = 0.0
@@ -733,7 +784,7 @@ def throughput(paths, model, preprocessing=None, *, part="end_to_end", batch_siz
         start = time.perf_counter()
         if part == "decode":
             n = sum(len(b["indices"]) + len(b["failures"])
-                    for b in _loader(paths, prep, batch_size, workers, device))
+                    for b in _loader(paths, prep, batch_size, num_workers, device))
         elif part == "forward":
             gen = torch.Generator().manual_seed(0)
             images = torch.randint(0, 256, (batch_size, prep.size, prep.size, 3), dtype=torch.uint8,
@@ -748,7 +799,8 @@ def throughput(paths, model, preprocessing=None, *, part="end_to_end", batch_siz
                 n += chunk.shape[0]
         else:
             n = sum(len(i) + len(f) for i, _, f, _ in encode_paths(
-                paths, model, prep, batch_size=batch_size, num_workers=workers, forward=forward))
+                paths, model, prep, batch_size=batch_size, num_workers=num_workers,
+                forward=forward))
         if cuda:
             torch.cuda.synchronize(device)
         best = max(best, n / max(time.perf_counter() - start, 1e-9))

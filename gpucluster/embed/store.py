@@ -26,6 +26,16 @@ processes embedding into the same store run one after the other. Readers take no
 one SQL query gives a consistent snapshot of the manifest, and a shard that a writer
 deletes in between (after its rows were superseded) makes ``load`` query again.
 
+File names of any bytes. A path is stored as TEXT when it is valid UTF-8 (every
+path of a store written before non-UTF-8 names were supported), else as a BLOB of
+its file-system bytes (``os.fsencode``), and read back with ``os.fsdecode``: the
+surrogate-escaped str that ``os.listdir`` gives for such a name. TEXT and BLOB
+values never compare equal in SQLite, so the two kinds cannot collide and the
+schema needs no new version (a gpucluster from before reads such a path as
+bytes). A str that would not come back the same (a lone
+surrogate that no file name decodes to) cannot be stored: ``storable_path``
+says so, and writing it raises ValueError naming it.
+
 Nothing is pickled: shards go through ``np.save``/``np.load(allow_pickle=False)``, the
 configuration through JSON. This module imports only the standard library and NumPy;
 CuPy and torch are imported when ``load`` is asked for them.
@@ -41,6 +51,7 @@ import sqlite3
 import numpy as np
 
 from . import _lock, _shards
+from .discover import printable
 
 __all__ = [
     "EmbeddingStore",
@@ -50,6 +61,7 @@ __all__ = [
     "file_stats",
     "load_store",
     "open_store",
+    "storable_path",
 ]
 
 CONFIG_FILE = "config.json"
@@ -334,15 +346,16 @@ class EmbeddingStore:
         if len(paths) * 10 >= table_rows:
             wanted = set(paths)
             for row in conn.execute(f"SELECT path, {columns} FROM images"):
-                if row[0] in wanted:
-                    found[row[0]] = row[1:]
+                path = _from_sql(row[0])
+                if path in wanted:
+                    found[path] = row[1:]
             return found
         for start in range(0, len(paths), _SQL_CHUNK):
-            chunk = paths[start : start + _SQL_CHUNK]
+            chunk = [_sql_key(p) for p in paths[start : start + _SQL_CHUNK]]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT path, {columns} FROM images WHERE path IN ({marks})"
             for row in conn.execute(query, chunk):
-                found[row[0]] = row[1:]
+                found[_from_sql(row[0])] = row[1:]
         return found
 
     # ---------------------------------------------------------------- locking
@@ -443,12 +456,14 @@ class EmbeddingStore:
         Raises
         ------
         ValueError
-            For mismatched lengths, duplicate paths, a dim that differs from the
-            store's, or values that are not finite in the store dtype.
+            For mismatched lengths, duplicate paths, a path ``storable_path`` refuses,
+            a dim that differs from the store's, or values that are not finite in the
+            store dtype.
         """
         paths = _normalise_paths(paths)
         if len(set(paths)) != len(paths):
             raise ValueError("write_batch got the same path twice in one batch.")
+        keys = _sql_keys(paths)
         stats = _check_stats(stats, len(paths))
         embeddings = self._check_embeddings(embeddings, len(paths))
         if not paths:
@@ -467,8 +482,8 @@ class EmbeddingStore:
                         "(path, size, mtime_ns, shard, row, status, reason) "
                         "VALUES (?, ?, ?, ?, ?, 'ok', NULL)",
                         [
-                            (path, *(stat or (None, None)), number, row)
-                            for row, (path, stat) in enumerate(zip(paths, stats))
+                            (key, *(stat or (None, None)), number, row)
+                            for row, (key, stat) in enumerate(zip(keys, stats))
                         ],
                     )
                     old = self._meta(conn, "max_shard") or 0
@@ -487,12 +502,19 @@ class EmbeddingStore:
         stats : sequence of (size, mtime_ns) or None, one per failure
 
         A failed path replaces an older row of the same path (its embedding is no
-        longer current). Takes ``lock()``.
+        longer current). A reason that is not valid UTF-8 is kept with its odd bytes
+        written as ``\\xNN``. Takes ``lock()``.
+
+        Raises
+        ------
+        ValueError
+            For a duplicate path or one ``storable_path`` refuses.
         """
         failures = [(_normalise_paths([p])[0], str(reason)) for p, reason in failures]
         stats = _check_stats(stats, len(failures))
         if len({p for p, _ in failures}) != len(failures):
             raise ValueError("write_failures got the same path twice.")
+        keys = _sql_keys([p for p, _ in failures])
         if not failures:
             return
         with self.lock(), self._connect() as conn, self._transaction(conn):
@@ -500,8 +522,8 @@ class EmbeddingStore:
                 "INSERT OR REPLACE INTO images (path, size, mtime_ns, shard, row, status, reason) "
                 "VALUES (?, ?, ?, NULL, NULL, 'failed', ?)",
                 [
-                    (path, *(stat or (None, None)), reason)
-                    for (path, reason), stat in zip(failures, stats)
+                    (key, *(stat or (None, None)), printable(reason))
+                    for key, (_, reason), stat in zip(keys, failures, stats)
                 ],
             )
 
@@ -515,7 +537,10 @@ class EmbeddingStore:
         with self.lock():
             with self._connect() as conn, self._transaction(conn):
                 conn.execute("CREATE TEMP TABLE current_paths (path TEXT PRIMARY KEY)")
-                conn.executemany("INSERT INTO current_paths VALUES (?)", ((p,) for p in current))
+                conn.executemany(
+                    "INSERT INTO current_paths VALUES (?)",
+                    ((key,) for key in map(_sql_key, current) if key is not None),
+                )
                 removed = conn.execute(
                     "DELETE FROM images WHERE path NOT IN (SELECT path FROM current_paths)"
                 ).rowcount
@@ -662,9 +687,11 @@ class EmbeddingStore:
         with self._connect() as conn:
             dim = self._meta(conn, "dim")
             if wanted is None:
-                rows = conn.execute(
-                    "SELECT path, shard, row FROM images WHERE status = 'ok' ORDER BY path"
-                ).fetchall()
+                rows = _decoded_sorted(
+                    conn.execute(
+                        "SELECT path, shard, row FROM images WHERE status = 'ok' ORDER BY path"
+                    ).fetchall()
+                )
                 found = [r[0] for r in rows]
                 shards = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
                 index = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
@@ -700,18 +727,17 @@ class EmbeddingStore:
                 rows = conn.execute(
                     "SELECT path FROM images WHERE status = ? ORDER BY path", (status,)
                 )
-            return [p for (p,) in rows]
+            return [p for (p,) in _decoded_sorted(rows.fetchall())]
 
     def failures(self, paths=None):
         """(path, reason) of the failed images: all by path, or those of ``paths`` in order."""
         with self._connect() as conn:
             if paths is None:
-                return [
-                    (p, r)
-                    for p, r in conn.execute(
+                return _decoded_sorted(
+                    conn.execute(
                         "SELECT path, reason FROM images WHERE status = 'failed' ORDER BY path"
-                    )
-                ]
+                    ).fetchall()
+                )
             wanted = _normalise_paths(paths)
             known = self._rows_for(conn, "status, reason", _unique(wanted))
         return [(p, known[p][1]) for p in wanted if p in known and known[p][0] == "failed"]
@@ -749,7 +775,7 @@ def _referenced_shards(conn):
 def _normalise_paths(paths):
     if isinstance(paths, (str, bytes, os.PathLike)):
         raise TypeError("paths must be a list of paths, not a single path.")
-    return [p if _is_normal(p) else os.path.abspath(os.fspath(p)) for p in paths]
+    return [p if _is_normal(p) else os.path.abspath(os.fsdecode(p)) for p in paths]
 
 
 def _is_normal(path):
@@ -766,6 +792,55 @@ def _is_normal(path):
 
 def _unique(paths):
     return list(dict.fromkeys(paths))
+
+
+def _sql_key(path):
+    """The manifest key of ``path``: itself when valid UTF-8, else its file-system bytes;
+    None when the bytes would not decode back to ``path`` (see ``storable_path``)."""
+    if path.isascii():
+        return path
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:
+        return None
+    return raw if os.fsdecode(raw) == path else None
+
+
+def _sql_keys(paths):
+    keys = [_sql_key(p) for p in paths]
+    bad = [p for p, key in zip(paths, keys) if key is None]
+    if bad:
+        raise ValueError(
+            f"{len(bad)} path(s) cannot be stored (no file name decodes to them): "
+            + ", ".join(repr(p) for p in bad[:5])
+        )
+    return keys
+
+
+def _from_sql(value):
+    return value if type(value) is str else os.fsdecode(value)
+
+
+def _decoded_sorted(rows):
+    """Rows whose first column is a manifest key, with paths as str and sorted as Python
+    sorts str; SQLite orders every BLOB after every TEXT, so re-sort when there is one."""
+    if all(type(row[0]) is str for row in rows):
+        return rows
+    return sorted(((_from_sql(row[0]), *row[1:]) for row in rows), key=lambda row: row[0])
+
+
+def storable_path(path):
+    """True when the manifest can hold ``path`` and give it back unchanged.
+
+    Every name ``os.listdir`` or ``os.scandir`` returns can be stored, whatever its
+    bytes; a str holding a surrogate no file name decodes to cannot.
+    """
+    return _sql_key(os.fsdecode(path)) is not None
 
 
 def _check_stats(stats, n):

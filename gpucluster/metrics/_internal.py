@@ -64,8 +64,61 @@ def _check_precomputed(X):
         )
 
 
-def _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot):
+def _overflow_safe(X, metric):
+    """X as the distance kernel takes it without overflow, and whether the distances must
+    come from exact differences instead (:func:`_exact_distance_sums`).
+
+    The kernel forms :math:`|x|^2 - 2 x \\cdot y + |y|^2` (its Gram tile in X's dtype), so
+    one finite entry near the dtype's largest overflows to inf and the silhouette to NaN.
+    The silhouette is scale-invariant, so: cosine rows are divided by their largest
+    entry; float32 data is computed in float64; float64 data whose squares overflow takes
+    the exact-difference path (scaling it down instead would underflow the small
+    distances to zero when the range is that wide).
+    """
+    if metric == "precomputed":
+        return X, False
+    xp = backend.namespace(X)
+    largest = float(xp.max(xp.abs(X)))
+    # |x - y|^2 over the features, the largest Gram or squared-norm term; Python floats
+    # go to inf, not an exception, when this overflows.
+    bound = 4.0 * X.shape[1] * largest * largest
+    if bound < float(xp.finfo(X.dtype).max):
+        return X, False
+    if metric == "cosine":
+        row_max = xp.max(xp.abs(X), axis=1, keepdims=True)
+        return X / xp.where(row_max > 0, row_max, xp.ones_like(row_max)), False
+    if X.dtype == xp.float32 and bound < float(xp.finfo(xp.float64).max):
+        return xp.astype(X, xp.float64), False
+    if metric == "sqeuclidean":
+        # Squared distances this large do not fit in float64 at all.
+        return xp.astype(X, xp.float64), False
+    return xp.astype(X, xp.float64), True
+
+
+def _exact_distance_sums(X, one_hot, start, stop):
+    """Euclidean distance sums by label, (stop - start, n_labels) float64, from exact
+    differences; only for float64 data whose squared norms overflow (see _overflow_safe).
+
+    Every distance is scaled by one power of two (exact), small enough that no difference,
+    distance or sum overflows; the silhouette's ratios do not see the scale.
+    """
+    xp = backend.namespace(X)
+    n_samples, n_features = X.shape
+    scale = 2.0 ** -float(np.ceil(np.log2(2.0 * np.sqrt(n_features) * n_samples)))
+    X = X * scale
+    diff = xp.expand_dims(X[start:stop, :], axis=1) - xp.expand_dims(X, axis=0)
+    spread = xp.max(xp.abs(diff), axis=2)
+    safe = xp.where(spread > 0, spread, xp.ones_like(spread))
+    # The norm of each difference as its largest entry times the norm of the difference
+    # divided by it (hypot's trick): the squares stay near 1.
+    distances = spread * xp.sqrt(xp.sum((diff / xp.expand_dims(safe, axis=2)) ** 2, axis=2))
+    return distances @ one_hot
+
+
+def _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot, exact=False):
     """(stop - start, n_labels) float64 sums of distances from rows start:stop to each label."""
+    if exact:
+        return _exact_distance_sums(X, one_hot, start, stop)
     if metric == "precomputed":
         xp = backend.namespace(X)
         return xp.astype(X[start:stop, :], xp.float64) @ one_hot
@@ -74,6 +127,7 @@ def _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot):
 
 def _silhouette_values(X, codes, counts, metric):
     """Silhouette coefficient of every row, float64, in X's namespace and on X's device."""
+    X, exact = _overflow_safe(X, metric)
     xp = backend.namespace(X)
     device = backend.device(X)
     n_samples = X.shape[0]
@@ -84,14 +138,19 @@ def _silhouette_values(X, codes, counts, metric):
     zero = xp.asarray(0.0, dtype=xp.float64, device=device)
     inf = xp.asarray(np.inf, dtype=xp.float64, device=device)
     one_hot = None
-    if metric == "precomputed":
+    if metric == "precomputed" or exact:
         one_hot = xp.astype(labels[:, None] == label_ids[None, :], xp.float64)
-    chunk = backend.row_chunk_size(n_samples, 4 * 8 * n_labels, device=backend.device_of(X))
-    chunk = max(chunk, min(n_samples, MIN_SILHOUETTE_CHUNK_ROWS))
+    row_bytes = 4 * 8 * n_labels
+    if exact:
+        # Three (rows, n_samples, n_features) float64 temporaries per chunk row.
+        row_bytes += 3 * 8 * n_samples * X.shape[1]
+    chunk = backend.row_chunk_size(n_samples, row_bytes, device=backend.device_of(X))
+    if not exact:
+        chunk = max(chunk, min(n_samples, MIN_SILHOUETTE_CHUNK_ROWS))
     intra, inter = [], []
     for start in range(0, n_samples, chunk):
         stop = min(n_samples, start + chunk)
-        sums = _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot)
+        sums = _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot, exact)
         own = labels[start:stop, None] == label_ids[None, :]
         intra.append(xp.sum(xp.where(own, sums, zero), axis=1))
         # Mean distance to every other cluster; the nearest one is b.
@@ -145,7 +204,11 @@ def silhouette_samples(X, labels, *, metric="euclidean"):
     -----
     O(n_samples^2 n_features) work in BLAS/cuBLAS GEMM tiles, with the
     per-cluster sums fused into the same pass (``kernels.pairwise_sums``);
-    memory O(n_samples * n_labels) beyond X.
+    memory O(n_samples * n_labels) beyond X. Float32 data with entries whose
+    squares would overflow is computed in float64; Euclidean float64 data with
+    entries beyond about 1e150 (squares that overflow float64) takes exact
+    differences instead of GEMM tiles, far slower; "sqeuclidean" distances that
+    large do not fit in float64 and give NaN.
     """
     check_option(metric, "metric", SILHOUETTE_METRICS)
     X, codes, counts = _prepare(X, labels)

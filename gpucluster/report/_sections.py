@@ -19,6 +19,7 @@ from .. import _format as fmt
 from ..auto.results import TIE_MARGIN, near_tie_ranks
 from ..auto.scoring import describe_weights
 from ..auto.search import search
+from ..embed.discover import printable
 from .organize import _unique_names
 from .projection import project_2d
 from .thumbnails import make_thumbnails
@@ -43,7 +44,8 @@ def cluster_color(label):
 
 
 def _e(text):
-    return html.escape(str(text), quote=True)
+    # printable: a file name that is not valid UTF-8 would make the page unwritable.
+    return html.escape(printable(str(text)), quote=True)
 
 
 def _fmt(value):

@@ -28,6 +28,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE, SQEUCLIDEAN
+from ..pairwise import centre
 from .assign import row_sq_norms
 
 # Rows (and columns) of one GEMM tile. At n=20,000 d=512 float32 on 2 cores
@@ -159,17 +160,17 @@ def tournament_rounds(n_tiles):
 def prepare_rows(X, metric):
     """Rows as the GEMM sees them: centred for (sq)Euclidean, unit length for cosine.
 
-    Both leave the distances unchanged; centring shrinks the norms that
-    cancel in :math:`|x|^2 - 2 x \\cdot y + |y|^2`. Zero rows stay zero under
-    cosine. Returns a new C-contiguous array in X's dtype (no float64 copy
-    of X is made; the mean and the norms are accumulated in float64).
+    Both leave the distances unchanged; centring (on ``pairwise.centre``, a
+    median) shrinks the norms that cancel in
+    :math:`|x|^2 - 2 x \\cdot y + |y|^2`. Zero rows stay zero under cosine.
+    Returns a new C-contiguous array in X's dtype (no float64 copy of X is
+    made; the norms are accumulated in float64).
     """
     if metric == COSINE:
         norms = np.sqrt(row_sq_norms(X))
         inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0.0)
         return np.ascontiguousarray(X * inverse.astype(X.dtype)[:, None])
-    mean = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
-    return np.ascontiguousarray(X - mean)
+    return np.ascontiguousarray(X - centre(np, X))
 
 
 def pairwise_sums(X, labels, n_labels, metric, root, start, stop):

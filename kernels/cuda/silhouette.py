@@ -24,6 +24,7 @@ from numba import cuda, float64
 from .. import memory
 from .._numba import NUMBA_CACHE
 from ..metric import SQEUCLIDEAN
+from ..pairwise import centre
 from ._launch import launch_for
 
 # Labels whose sums fit in a block's shared memory (8 KiB of float64);
@@ -100,7 +101,7 @@ def _prepare_rows(lib, X, metric):
     their squared norms in float64; no float64 copy of X is made. ``lib`` is
     CuPy (NumPy under the simulator)."""
     if metric == SQEUCLIDEAN:
-        Xp = X - X.mean(axis=0, dtype=lib.float64).astype(X.dtype)
+        Xp = X - centre(lib, X)
     else:
         norms = lib.sqrt(lib.sum(X * X, axis=1, dtype=lib.float64))
         inverse = 1.0 / lib.where(norms > 0.0, norms, 1.0)

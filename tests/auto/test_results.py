@@ -127,3 +127,122 @@ def test_table_names_the_runners_up_nearly_tied_with_rank_one():
                          cut_short=False, data={}, settings={}, timings={}, weights={},
                          labels_by_candidate={})
     assert alone.near_ties() == [] and "Nearly tied" not in alone.table()
+
+
+# A damaged results folder: every problem raises ResultsError (a ValueError) with a
+# one-line message naming the file, and nothing is read from outside the folder.
+
+def _first_labels(out):
+    summary = json.loads((out / "summary.json").read_text())
+    return out / summary["ranking"][0]["folder"] / "labels.npy"
+
+
+def _write_labels(array):
+    def corrupt(out):
+        np.save(_first_labels(out), array, allow_pickle=True)
+    return corrupt
+
+
+@pytest.mark.parametrize("corrupt, problem", [
+    (lambda out: _first_labels(out).write_bytes(b""), "the file is empty"),
+    (lambda out: _first_labels(out).write_text("0\n1\n2\n"), "no NumPy header"),
+    (_write_labels(np.array([None] * 300, dtype=object)), "Python objects"),
+    (_write_labels(np.zeros(300, dtype=np.float64)), "integer labels"),
+    (_write_labels(np.array(["0"] * 300)), "integer labels"),
+    (_write_labels(np.zeros(300, dtype=bool)), "integer labels"),
+    (_write_labels(np.zeros((300, 1), dtype=np.int64)), "1-D"),
+    (_write_labels(np.zeros(299, dtype=np.int64)), "299 labels for 300 rows"),
+    (_write_labels(np.full(300, -2, dtype=np.int64)), ">= -1"),
+    (lambda out: _first_labels(out).unlink(), "missing"),
+], ids=["zero-bytes", "text", "pickle", "float", "string", "bool", "2-D", "short", "below-noise",
+        "missing"])
+def test_damaged_labels_raise_one_line_naming_the_file(result, tmp_path, corrupt, problem):
+    from gpucluster.auto import ResultsError
+
+    out = tmp_path / "out"
+    result.save(out)
+    corrupt(out)
+    loaded = load_result(out)
+    with pytest.raises(ResultsError, match=problem) as info:
+        loaded.labels(1)
+    message = str(info.value)
+    assert str(_first_labels(out)) in message
+    assert "\n" not in message and "allow_pickle" not in message
+
+
+@pytest.mark.parametrize("content, problem", [
+    (bytes(range(256)) * 4, "not UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"schema": NaN}', "NaN is not allowed"),
+    (b"{not json", "not valid JSON"),
+], ids=["random-bytes", "deeply-nested", "nan", "truncated"])
+def test_unreadable_summary_raises_one_line_naming_the_file(result, tmp_path, content, problem):
+    from gpucluster.auto import ResultsError
+
+    out = tmp_path / "out"
+    result.save(out)
+    (out / "summary.json").write_bytes(content)
+    with pytest.raises(ResultsError, match=problem) as info:
+        load_result(out)
+    assert str(out / "summary.json") in str(info.value) and "\n" not in str(info.value)
+
+
+def test_schema_error_names_the_summary_file_by_its_path(result, tmp_path):
+    out = tmp_path / "out"
+    result.save(out)
+    summary = json.loads((out / "summary.json").read_text())
+    summary["data"]["n_samples"] = "many"
+    (out / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(ValueError, match=r"data\.n_samples") as info:
+        load_result(out)
+    assert str(info.value).startswith(f"{out / 'summary.json'}: data.n_samples: ")
+
+
+def test_algorithm_name_cannot_lead_outside_the_folder(result, tmp_path):
+    from gpucluster.auto import ResultsError
+
+    out = tmp_path / "out"
+    result.save(out)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    np.save(outside / "labels.npy", np.zeros(300, dtype=np.int64))
+    (out / "rank_01_x").mkdir()
+    summary = json.loads((out / "summary.json").read_text())
+    entry = summary["ranking"][0]
+    summary["candidates"][entry["candidate"]]["algorithm"] = "x/../../outside"
+    entry["folder"] = "rank_01_x/../../outside"
+    (out / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(ResultsError, match=r"algorithm: expected letters, digits and '_'"):
+        load_result(out)
+
+
+def test_loaded_result_refuses_a_folder_name_edited_after_loading(result, tmp_path):
+    from gpucluster.auto import ResultsError
+
+    out = tmp_path / "out"
+    result.save(out)
+    loaded = load_result(out)
+    loaded["ranking"][0]["folder"] = "../outside"
+    with pytest.raises(ResultsError, match="not a folder name inside the results folder"):
+        loaded.labels(1)
+    with pytest.raises(ResultsError, match="not a folder name inside the results folder"):
+        loaded.info(1)
+
+
+@pytest.mark.parametrize("name, content, problem", [
+    ("paths.json", json.dumps(["a.jpg"]), "1 paths for 300 rows"),
+    ("paths.json", "\x00\xff garbage", "not valid JSON"),
+    ("info.json", "[" * 100_000, "nested too deeply"),
+    ("info.json", "[1, 2]", "expected a JSON object"),
+], ids=["paths-length", "paths-garbage", "info-nested", "info-list"])
+def test_damaged_side_files_raise_naming_the_file(result, tmp_path, name, content, problem):
+    from gpucluster.auto import ResultsError
+
+    out = tmp_path / "out"
+    result.save(out, paths=[f"img_{i}.jpg" for i in range(300)])
+    loaded = load_result(out)
+    path = out / name if name == "paths.json" else _first_labels(out).parent / name
+    path.write_text(content, encoding="latin-1")
+    with pytest.raises(ResultsError, match=problem) as info:
+        loaded.paths() if name == "paths.json" else loaded.info(1)
+    assert str(path) in str(info.value)

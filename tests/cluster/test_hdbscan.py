@@ -148,6 +148,107 @@ def test_matches_sklearn_hdbscan(min_samples):
         np.testing.assert_allclose(ours.probabilities_, ref.probabilities_, atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_numbers_clusters_as_sklearn_on_blobs(seed):
+    """Same labels as scikit-learn, ids included, on 20 blob seeds.
+
+    min_samples=2: no tied mutual-reachability edges, so the spanning tree is
+    unique and only the numbering could differ: sklearn's single-linkage
+    left/right come from Prim's algorithm grown from point 0."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    X, _ = make_blobs(300, n_features=2, centers=4, random_state=seed)
+    ref = SkHDBSCAN(min_samples=2, copy=True).fit(X)
+    ours = HDBSCAN(min_samples=2).fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_allclose(ours.probabilities_, ref.probabilities_, atol=1e-12)
+    np.testing.assert_array_equal(ours.single_linkage_tree_[:, :2],
+                                  np.stack([ref._single_linkage_tree_["left_node"],
+                                            ref._single_linkage_tree_["right_node"]], axis=1))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_same_partition_as_sklearn_has_the_same_ids(seed):
+    """Default parameters (ties possible: the partition itself may then differ,
+    see the module docstring); wherever the partition is sklearn's, so are the ids."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    X, _ = make_blobs(300, n_features=2, centers=4, random_state=seed)
+    ref = SkHDBSCAN(copy=True).fit(X)
+    ours = HDBSCAN().fit(X)
+    if adjusted_rand_score(ours.labels_, ref.labels_) == 1.0:
+        np.testing.assert_array_equal(ours.labels_, ref.labels_)
+
+
+def _blobs_with_non_finite_rows():
+    X, _ = make_blobs(200, centers=3, random_state=1)
+    X[5, 0] = np.inf
+    X[17, 1] = -np.inf
+    X[40, 0] = np.nan
+    X[41] = [np.inf, -np.inf]  # sums to NaN: "missing", as sklearn counts it
+    X[120, 1] = np.nan
+    return X, [5, 17], [40, 41, 120]
+
+
+def test_non_finite_rows_are_labelled_apart_as_sklearn():
+    """-2 for rows with infinity, -3 for rows with NaN (probabilities 0 and NaN), the
+    rest clustered as without them; trees renumbered to all rows as sklearn's."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    X, infinite, missing = _blobs_with_non_finite_rows()
+    with np.errstate(invalid="ignore"):  # sklearn's own inf - inf row sums
+        ref = SkHDBSCAN(min_samples=2, copy=True).fit(X)
+    ours = HDBSCAN(min_samples=2).fit(X)
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_array_equal(ours.labels_[infinite], -2)
+    np.testing.assert_array_equal(ours.labels_[missing], -3)
+    np.testing.assert_allclose(ours.probabilities_, ref.probabilities_, atol=1e-12)
+    assert np.isnan(ours.probabilities_[missing]).all()
+    assert (ours.probabilities_[infinite] == 0).all()
+    np.testing.assert_array_equal(ours.outlier_scores_[infinite + missing], 1.0)
+    slt = ref._single_linkage_tree_
+    np.testing.assert_array_equal(
+        ours.single_linkage_tree_,
+        np.stack([slt["left_node"], slt["right_node"], slt["value"], slt["cluster_size"]], 1))
+    finite = np.setdiff1d(np.arange(200), infinite + missing)
+    alone = HDBSCAN(min_samples=2).fit(X[finite])
+    np.testing.assert_array_equal(ours.labels_[finite], alone.labels_)
+    tree = ours.condensed_tree_
+    points = tree["child"][tree["child"] < 200]
+    np.testing.assert_array_equal(np.sort(points), np.arange(200))
+    assert set(tree["child"][:5]) == set(infinite + missing) and (tree["parent"][:5] == 200).all()
+    np.testing.assert_array_equal(ours.dbscan_clustering(0.5), ref.dbscan_clustering(0.5))
+
+
+def test_non_finite_rows_keep_the_input_kind(xp):
+    X, infinite, missing = _blobs_with_non_finite_rows()
+    ours = HDBSCAN(min_samples=2, prediction_data=True).fit(xp.asarray(X))
+    assert_same_kind(ours.labels_, xp.asarray(X))
+    labels = to_numpy(ours.labels_)
+    np.testing.assert_array_equal(labels[infinite], -2)
+    np.testing.assert_array_equal(labels[missing], -3)
+    vectors = to_numpy(ours.all_points_membership_vectors())
+    assert vectors.shape[0] == 200
+    assert (vectors[infinite] == 0).all() and np.isnan(vectors[missing]).all()
+    finite = np.setdiff1d(np.arange(200), infinite + missing)
+    np.testing.assert_allclose(vectors[finite].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_dbscan_clustering_numbers_as_sklearn(seed):
+    """Components are numbered by their union-find representative: sklearn's TreeUnionFind."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    X, _ = make_blobs(200, centers=3, random_state=seed)
+    ref = SkHDBSCAN(min_samples=2, copy=True).fit(X)
+    ours = HDBSCAN(min_samples=2).fit(X)
+    for cut in (0.3, 0.5, 1.0):
+        for min_cluster_size in (2, 5):
+            np.testing.assert_array_equal(ours.dbscan_clustering(cut, min_cluster_size),
+                                          ref.dbscan_clustering(cut, min_cluster_size),
+                                          err_msg=f"cut={cut}, min_cluster_size={min_cluster_size}")
+
+
 def _canonical_condensed(tree, n_samples):
     """Condensed tree rows, keyed by point sets instead of cluster ids (which depend on edge order)."""
     members = {}
@@ -332,8 +433,10 @@ def test_plot_condensed_tree():
         ({"cluster_selection_epsilon": -1.0}, None, ValueError, "cluster_selection_epsilon"),
         ({"alpha": 0.0}, None, ValueError, "alpha"),
         ({"store_centers": "mean"}, None, ValueError, "store_centers"),
-        ({}, np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), ValueError, "NaN"),
-        ({}, np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 2.0]]), ValueError, "infinity"),
+        # Rows with NaN or infinity are left out; what remains must still be enough.
+        ({}, np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]]), ValueError,
+         r"min_cluster_size \(5\) must be at most the number of samples in X \(2\)"),
+        ({}, np.array([[0.0, np.nan], [np.inf, 1.0]]), ValueError, "0 sample"),
         ({}, np.zeros((1, 2)), ValueError, "n_samples=1"),
         ({}, np.zeros((0, 2)), ValueError, "0 sample"),
     ],

@@ -173,6 +173,87 @@ def test_fewer_distinct_points_than_clusters_warns():
         KMeans(3, random_state=0).fit(X)
 
 
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_more_centres_than_distinct_points_matches_sklearn(xp, init, seed):
+    """3 distinct points repeated, 5 clusters: duplicate initial centres leave clusters
+    empty, and the farthest-point relocation (all distances 0) must pick sklearn's
+    points for n_iter_ and labels to agree; the warning carries the same counts."""
+    X = np.repeat(np.array([[0.0, 0.0], [5.0, 5.0], [10.0, 0.0]]), 10, axis=0)
+    with pytest.warns(ConvergenceWarning) as ref_record:
+        ref = sklearn.cluster.KMeans(5, init=init, n_init=1, random_state=seed).fit(X)
+    with pytest.warns(ConvergenceWarning) as record:
+        km = KMeans(5, init=init, n_init=1, random_state=seed).fit(xp.asarray(X))
+    message = "Number of distinct clusters (3) found smaller than n_clusters (5)"
+    assert message in str(ref_record[0].message) and message in str(record[0].message)
+    assert km.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(to_numpy(km.labels_), ref.labels_)
+
+
+@pytest.mark.parametrize("kind", ["int64", "int32", "bool", "list"])
+def test_integer_input_gives_float64_centres_as_sklearn(xp, kind):
+    X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0], [5, 7], [6, 8]])
+    X = {"int64": X, "int32": X.astype(np.int32), "bool": X > 3, "list": X}[kind]
+    ref = sklearn.cluster.KMeans(3, n_init=1, random_state=0).fit(np.asarray(X))
+    Xin = X.tolist() if kind == "list" else xp.asarray(X)
+    km = KMeans(3, n_init=1, random_state=0).fit(Xin)
+    assert ref.cluster_centers_.dtype == np.float64
+    assert to_numpy(km.cluster_centers_).dtype == np.float64
+    assert to_numpy(km.transform(Xin)).dtype == np.float64
+    np.testing.assert_allclose(to_numpy(km.cluster_centers_), ref.cluster_centers_, rtol=1e-12)
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-12)
+
+
+def test_get_feature_names_out_matches_sklearn():
+    X, _ = make_blobs_np(60, 4, centers=3, seed=0)
+    ref = sklearn.cluster.KMeans(3, n_init=1, random_state=0).fit(X)
+    km = KMeans(3, n_init=1, random_state=0).fit(X)
+    names = km.get_feature_names_out()
+    np.testing.assert_array_equal(names, ref.get_feature_names_out())
+    np.testing.assert_array_equal(names, ["kmeans0", "kmeans1", "kmeans2"])
+    assert names.dtype == object
+    assert km.transform(X).shape[1] == names.shape[0]
+    with pytest.raises(ValueError, match="input_features should have length equal"):
+        km.get_feature_names_out(["a"])
+
+
+def test_get_feature_names_out_before_fit_raises():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        KMeans(3).get_feature_names_out()
+
+
+def test_kmeans_plusplus_rejects_x_squared_norms_of_wrong_length():
+    X, _ = make_blobs_np(50, 3, centers=2, seed=0)
+    message = "The length of x_squared_norms 49 should be equal to the length of n_samples 50."
+    with pytest.raises(ValueError, match=message):
+        sklearn.cluster.kmeans_plusplus(X, 2, x_squared_norms=np.ones(49))
+    with pytest.raises(ValueError, match=message):
+        kmeans_plusplus(X, 2, x_squared_norms=np.ones(49))
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.ones((50, 2)), "x_squared_norms must be 1D"),
+    (np.r_[np.nan, np.ones(49)], "x_squared_norms contains NaN"),
+], ids=["2d", "nan"])
+def test_kmeans_plusplus_rejects_bad_x_squared_norms(bad, match):
+    X, _ = make_blobs_np(50, 3, centers=2, seed=0)
+    with pytest.raises(ValueError, match=match):
+        kmeans_plusplus(X, 2, x_squared_norms=bad)
+
+
+def test_kmeans_plusplus_uses_given_x_squared_norms_as_sklearn(xp):
+    X, _ = make_blobs_np(200, 3, centers=4, seed=5)
+    norms = (X ** 2).sum(axis=1)
+    ref_centers, ref_idx = sklearn.cluster.kmeans_plusplus(X, 4, x_squared_norms=norms,
+                                                           random_state=3)
+    centers, idx = kmeans_plusplus(xp.asarray(X), 4, x_squared_norms=xp.asarray(norms),
+                                   random_state=3)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(to_numpy(centers), ref_centers)
+
+
 def test_output_type_forces_numpy_and_config_context_applies():
     torch = pytest.importorskip("torch")
     X, _ = make_blobs_np(100, 2, centers=2)

@@ -143,3 +143,28 @@ def test_fit_draws_the_batches_of_choice(monkeypatch):
     want = MiniBatchKMeans(**params).fit(X, sample_weight=w)
     assert got.n_steps_ == want.n_steps_
     np.testing.assert_array_equal(got.cluster_centers_, want.cluster_centers_)
+
+
+@pytest.mark.parametrize("kind", ["int64", "bool"])
+def test_integer_input_gives_float64_centres_as_sklearn(kind):
+    X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0], [5, 7], [6, 8]])
+    X = X if kind == "int64" else X > 3
+    params = dict(n_clusters=3, batch_size=4, random_state=0, n_init=1)
+    ref = sklearn.cluster.MiniBatchKMeans(**params).fit(X)
+    km = MiniBatchKMeans(**params).fit(X)
+    assert ref.cluster_centers_.dtype == km.cluster_centers_.dtype == np.float64
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-7, atol=1e-9)
+    km.partial_fit(X)
+    assert km.cluster_centers_.dtype == np.float64
+
+
+def test_get_feature_names_out_matches_sklearn():
+    X, _ = make_blobs_np(60, 4, centers=3, seed=0)
+    ref = sklearn.cluster.MiniBatchKMeans(3, random_state=0).fit(X)
+    km = MiniBatchKMeans(3, random_state=0).fit(X)
+    np.testing.assert_array_equal(km.get_feature_names_out(), ref.get_feature_names_out())
+    np.testing.assert_array_equal(km.get_feature_names_out(),
+                                  ["minibatchkmeans0", "minibatchkmeans1", "minibatchkmeans2"])
+    # partial_fit alone fits too.
+    streamed = MiniBatchKMeans(3, random_state=0).partial_fit(X)
+    np.testing.assert_array_equal(streamed.get_feature_names_out(), km.get_feature_names_out())

@@ -41,7 +41,7 @@ def load_store_module():
 
 def embedding_of(path, dim):
     """The deterministic float32 embedding of ``path``: normal values seeded by its sha256."""
-    seed = int.from_bytes(hashlib.sha256(path.encode("utf-8")).digest()[:8], "little")
+    seed = int.from_bytes(hashlib.sha256(os.fsencode(path)).digest()[:8], "little")
     return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
 
 

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from gpucluster.embed.decode import MAX_PIXELS, ImageDecodeError, decode_image, to_rgb
+from gpucluster.embed.decode import (
+    DECODE_BYTES_PER_PIXEL,
+    DECODE_MEMORY_FRACTION,
+    MAX_PIXELS,
+    MIN_WORKER_PIXELS,
+    ImageDecodeError,
+    decode_image,
+    decoding_plan,
+    to_rgb,
+)
 from gpucluster.embed.preprocess import Preprocessing, load_and_preprocess
 
 from .imagegen import (
@@ -418,6 +427,85 @@ def test_pillow_bomb_warning_and_error_are_handled(tmp_path, monkeypatch):
 
 def test_default_limit_is_documented_value():
     assert MAX_PIXELS == 178_956_970
+
+
+def test_jpeg_limit_applies_to_the_draft_size_it_decodes(tmp_path):
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (2000, 1600), (90, 120, 30)).save(path, quality=90)
+    with pytest.raises(ImageDecodeError) as info:
+        decode_image(path, max_pixels=1_000_000)
+    assert info.value.reason == "too many pixels (2000x1600 > 1000000)"
+    # draft() decodes at 1/4 (500 x 400): the file is affordable at that size.
+    assert decode_image(path, target_size=224, max_pixels=1_000_000).size == (500, 400)
+    with pytest.raises(ImageDecodeError, match=r"too many pixels \(500x400 > 199999\)"):
+        decode_image(path, target_size=224, max_pixels=199_999)
+
+
+# --- memory budget of decoding -------------------------------------------
+
+
+def test_decoding_plan_keeps_everything_when_the_budget_is_unknown_or_ample():
+    assert decoding_plan(8, None) == (8, MAX_PIXELS)
+    ample = 8 * MAX_PIXELS * DECODE_BYTES_PER_PIXEL
+    assert decoding_plan(8, ample) == (8, MAX_PIXELS)
+    assert decoding_plan(8, ample, fixed_workers=True) == (8, MAX_PIXELS)
+
+
+@pytest.mark.parametrize("gib", [0.5, 2, 4, 8, 16, 32, 64])
+@pytest.mark.parametrize("num_workers", [0, 1, 4, 8, 16])
+@pytest.mark.parametrize("fixed", [False, True], ids=["sized", "fixed"])
+def test_decoding_plan_fits_the_budget(gib, num_workers, fixed):
+    budget = int(gib * 2**30)
+    workers, max_pixels = decoding_plan(num_workers, budget, fixed_workers=fixed)
+    assert 1 <= max_pixels <= MAX_PIXELS
+    assert max(1, workers) * max_pixels * DECODE_BYTES_PER_PIXEL <= budget
+    if fixed or num_workers <= 1:
+        assert workers == num_workers
+    else:
+        assert 1 <= workers <= num_workers
+        # Workers are cut only while each could not take a MIN_WORKER_PIXELS image.
+        assert workers == num_workers or workers == 1 or max_pixels >= MIN_WORKER_PIXELS
+
+
+def test_decoding_plan_cuts_workers_before_the_limit_and_a_fixed_count_lowers_it():
+    per_worker = MIN_WORKER_PIXELS * DECODE_BYTES_PER_PIXEL
+    # Room for three 100 MP decodes: three workers of about 100 MP each.
+    workers, max_pixels = decoding_plan(8, 3 * per_worker)
+    assert workers == 3 and max_pixels == MIN_WORKER_PIXELS
+    # The user's eight workers stay; each gets an eighth of the budget.
+    assert decoding_plan(8, 3 * per_worker, fixed_workers=True) == (8, 3 * MIN_WORKER_PIXELS // 8)
+    # Not even one 100 MP decode fits: one worker with what there is.
+    assert decoding_plan(8, per_worker // 2) == (1, MIN_WORKER_PIXELS // 2)
+    # The 13000 x 13000 PNG of the issue needs up to 3.2 GB at the measured peak.
+    # With 8 GiB available, two workers keep 113 MP each and it is refused by size
+    # instead of taking 2 x 3.2 GB; with 32 GiB four workers can all afford it.
+    workers, max_pixels = decoding_plan(4, int(DECODE_MEMORY_FRACTION * 8 * 2**30))
+    assert workers == 2 and MIN_WORKER_PIXELS <= max_pixels < 13000 * 13000
+    workers, max_pixels = decoding_plan(4, int(DECODE_MEMORY_FRACTION * 32 * 2**30))
+    assert workers == 4 and max_pixels >= 13000 * 13000
+
+
+def test_decoding_plan_rejects_negative_workers():
+    with pytest.raises(ValueError, match="num_workers"):
+        decoding_plan(-1, 2**30)
+
+
+def test_decode_memory_budget_is_a_fraction_of_available_memory(monkeypatch):
+    from gpucluster.embed import decode
+
+    monkeypatch.setattr(decode, "available_memory", lambda: 10 * 2**30)
+    assert decode.decode_memory_budget() == int(DECODE_MEMORY_FRACTION * 10 * 2**30)
+    monkeypatch.setattr(decode, "available_memory", lambda: None)
+    assert decode.decode_memory_budget() is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/meminfo"), reason="reads Linux's /proc/meminfo")
+def test_available_memory_is_positive_and_below_the_total():
+    from gpucluster.embed.decode import available_memory
+
+    with open("/proc/meminfo") as f:
+        total = int(next(line for line in f if line.startswith("MemTotal:")).split()[1]) * 1024
+    assert 0 < available_memory() <= total
 
 
 # --- arguments -----------------------------------------------------------

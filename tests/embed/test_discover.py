@@ -103,10 +103,40 @@ def test_linked_folder_outside_the_input_keeps_the_link_path(tmp_path):
     own = touch(str(root / "own.png"))
     os.symlink(outside, root / "linked")
     os.symlink(target, root / "file_link.png")
-    found = discover_images(root)
+    found = discover_images(root, follow_links=True)
     assert found.paths == sorted([own, str(root / "linked" / "x.png"), str(root / "file_link.png")])
     assert found.problems == []
+    assert found.outside_links == []
     assert discover_images(root, follow_symlinks=False).paths == [own]
+
+
+def test_links_leaving_the_inputs_are_listed_not_followed_by_default(tmp_path):
+    outside = tmp_path / "outside"
+    target = touch(str(outside / "x.png"))
+    touch(str(outside / "deep" / "y.jpg"))
+    root = tmp_path / "root"
+    own = touch(str(root / "own.png"))
+    inner = touch(str(root / "sub" / "inner.png"))
+    os.symlink(outside, root / "linked")
+    os.symlink(target, root / "file_link.png")
+    os.symlink(inner, root / "inner_link.png")  # stays inside: followed
+    os.symlink(outside / "notes.txt", root / "notes.txt")  # no image extension: not counted
+    found = discover_images(root)
+    assert found.paths == sorted([own, inner, str(root / "inner_link.png")])
+    assert found.outside_links == sorted([str(root / "linked"), str(root / "file_link.png")])
+    assert found.problems == []
+
+
+def test_a_link_into_another_input_folder_is_inside(tmp_path):
+    first = tmp_path / "first"
+    first.mkdir()
+    image = touch(str(tmp_path / "second" / "x.png"))
+    os.symlink(tmp_path / "second", first / "to_second")
+    found = discover_images([first, tmp_path / "second"])
+    assert found.paths == [image]
+    assert found.outside_links == []
+    # Alone, the first folder's link leaves it.
+    assert discover_images(first).outside_links == [str(first / "to_second")]
 
 
 def test_linked_folder_inside_the_input_is_listed_under_its_real_path(tmp_path):
@@ -137,7 +167,7 @@ def test_loop_between_two_linked_folders(tmp_path):
     root.mkdir()
     os.symlink(outside, root / "to_outside")
     os.symlink(root, outside / "back")
-    found = discover_images(root)
+    found = discover_images(root, follow_links=True)
     assert found.paths == [str(root / "to_outside" / "pic.png")]
     assert found.problems == [(str(root / "to_outside" / "back"), "symbolic link loop")]
     assert image not in found.paths

@@ -137,3 +137,89 @@ def test_option_parsing():
     assert _command.resolve_pretrained("gpucluster-tiny", None) is None
     assert _command.resolve_pretrained("ViT-L-14", "None") is None
     assert _command.resolve_pretrained("ViT-L-14", "laion2b_s32b_b82k") == "laion2b_s32b_b82k"
+
+
+def test_non_utf8_file_names_are_embedded_reused_and_reported(folder, tmp_path, capsys):
+    raw = os.fsencode(folder)
+    try:
+        with open(os.path.join(raw, b"x\xe9.png"), "wb") as f:
+            f.write((folder / "p0.png").read_bytes())
+        with open(os.path.join(raw, b"y\xff.jpg"), "wb") as f:
+            f.write(b"not an image")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses file names that are not valid UTF-8")
+    listed = {os.fsencode(n): os.path.join(str(folder), n) for n in os.listdir(folder)}
+    if b"x\xe9.png" not in listed:
+        pytest.skip("this file system rewrites file names that are not valid UTF-8")
+    store = tmp_path / "store"
+
+    assert main(["embed", str(folder), "--out", str(store)] + TINY) == 0
+    out = capsys.readouterr().out
+    assert "7 selected, 5 embedded, 0 reused, 2 skipped" in out
+    out.encode("utf-8")  # printable on any UTF-8 terminal: no surrogate escapes
+    assert "y\\xff.jpg: not an image" in out
+    paths, X = load_store(str(store))
+    assert listed[b"x\xe9.png"] in paths and len(paths) == 5
+    np.testing.assert_array_equal(X[paths.index(listed[b"x\xe9.png"])],
+                                  X[paths.index(str(folder / "p0.png"))])
+
+    assert main(["embed", str(folder), "--out", str(store)] + TINY) == 0
+    assert "0 embedded, 5 reused, 2 skipped" in capsys.readouterr().out
+
+
+def test_links_leaving_the_input_are_skipped_with_a_note_unless_asked(folder, tmp_path, capsys):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(outside / "far.png")
+    os.symlink(outside, folder / "to_elsewhere")
+
+    assert main(["embed", str(folder), "--out", str(tmp_path / "a")] + TINY) == 0
+    out = capsys.readouterr().out
+    assert "4 embedded" in out
+    assert "1 symbolic link leading outside the input folders was not followed" in out
+    assert "--follow-links" in out
+    assert str(folder / "to_elsewhere" / "far.png") not in load_store(str(tmp_path / "a"))[0]
+
+    argv = ["embed", str(folder), "--out", str(tmp_path / "b"), "--follow-links", "--json"]
+    assert main(argv + TINY) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["embedded"] == 5 and report["outside_links"] == 0
+    assert str(folder / "to_elsewhere" / "far.png") in load_store(str(tmp_path / "b"))[0]
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("flag", [[], ["--follow-links"]], ids=["default", "follow"])
+def test_run_hands_follow_links_to_the_embedding(monkeypatch, tmp_path, flag):
+    from gpucluster import cli, embed
+
+    seen = {}
+
+    def embed_images(*args, **kwargs):
+        seen.update(kwargs)
+        raise _Stop
+
+    monkeypatch.setenv("GPUCLUSTER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(embed, "embed_images", embed_images)
+    with pytest.raises(_Stop):
+        cli.main(["run", str(tmp_path), "--out", str(tmp_path / "out"), "--model",
+                  "gpucluster-tiny", "--quiet"] + flag)
+    assert seen["follow_links"] is bool(flag)
+
+
+def test_run_prints_how_many_links_were_not_followed(monkeypatch, capsys, tmp_path):
+    import gpucluster.pipeline
+    from gpucluster import cli
+
+    best = {"algorithm": "kmeans", "params": {"n_clusters": 2}, "n_clusters": 2,
+            "noise_fraction": 0.0, "scores": {"composite": 0.5}}
+    summary = {"n_images": 3, "model": "gpucluster-tiny", "seconds": 1.0, "best": best,
+               "embedded": {"outside_links": 3}, "gallery": "g", "report": "r"}
+    monkeypatch.setenv("GPUCLUSTER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(gpucluster.pipeline, "run_images", lambda *a, **k: summary)
+    assert cli.main(["run", str(tmp_path), "--model", "gpucluster-tiny", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "3 symbolic links leading outside the input folders were not followed" in out
+    assert "--follow-links" in out

@@ -274,6 +274,37 @@ def test_encode_paths_yields_embeddings_and_failures(tiny, images, tmp_path):
     assert sorted(got) == [0, 1, 2] and failed == [3]
 
 
+def test_decoding_workers_are_sized_to_the_memory_budget():
+    from gpucluster.embed.decode import DECODE_BYTES_PER_PIXEL, MAX_PIXELS, MIN_WORKER_PIXELS
+    from gpucluster.embed.extract import decoding_workers, default_num_workers
+
+    default = default_num_workers("cpu")
+    assert decoding_workers(None, "cpu", n_batches=100, budget_bytes=None) == (default, MAX_PIXELS)
+    assert decoding_workers(None, "cpu", n_batches=1, budget_bytes=None) == (1, MAX_PIXELS)
+    room_for_one = MIN_WORKER_PIXELS * DECODE_BYTES_PER_PIXEL
+    # The default count is cut to what the budget holds; a count the user gave is
+    # kept and the pixel limit shrinks instead.
+    assert decoding_workers(None, "cpu", 100, budget_bytes=room_for_one) == (1, MIN_WORKER_PIXELS)
+    assert decoding_workers(3, "cpu", 100, budget_bytes=room_for_one) == (3, MIN_WORKER_PIXELS // 3)
+
+
+def test_the_run_refuses_files_above_the_budget_pixel_limit(tiny, images, tmp_path, monkeypatch):
+    from gpucluster.embed import extract
+    from gpucluster.embed.decode import DECODE_BYTES_PER_PIXEL
+
+    # A budget that one decoder spends on 1100 pixels: the images of 40 x 24 and
+    # 37 x 29 (960 and 1073 pixels) pass, the others are refused before decoding.
+    monkeypatch.setattr(extract, "decode_memory_budget", lambda: 1100 * DECODE_BYTES_PER_PIXEL)
+    sizes = {p: Image.open(p).size for p in images}
+    report = run(images, tmp_path / "store", tiny)
+    small = sorted(p for p, (w, h) in sizes.items() if w * h <= 1100)
+    assert len(small) == 2 and report.paths == small
+    assert sorted(report.skipped) == sorted(
+        (p, f"too many pixels ({w}x{h} > 1100), the limit that keeps decoding within its memory "
+            f"budget; fewer decoding workers (--num-workers) or more free memory raise it")
+        for p, (w, h) in sizes.items() if w * h > 1100)
+
+
 @pytest.mark.parametrize("part", ["decode", "forward", "end_to_end"])
 def test_throughput_measures_each_part(tiny, images, part):
     rate = throughput(images, tiny, part=part, batch_size=4, num_workers=0)

@@ -500,3 +500,79 @@ def test_store_module_imports_without_torch():
     code = "import sys; import gpucluster.embed.store; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------
+# File names that are not valid UTF-8
+
+
+def non_utf8_file(folder, name=b"x\xe9.jpg", data=b"odd"):
+    """A file whose name is not valid UTF-8, as the str os.listdir gives (skip where refused)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = os.path.join(os.fsencode(folder), name)
+    try:
+        with open(raw, "wb") as f:
+            f.write(data)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses file names that are not valid UTF-8")
+    listed = [n for n in os.listdir(folder) if os.fsencode(n) == name]
+    if not listed:
+        pytest.skip("this file system rewrites file names that are not valid UTF-8")
+    return os.path.join(str(folder), listed[0])
+
+
+def test_a_non_utf8_file_name_round_trips_through_the_store(tmp_path):
+    paths = make_files(tmp_path / "images", 24)
+    odd = non_utf8_file(tmp_path / "images")
+    assert "\udce9" in odd
+    store = EmbeddingStore(tmp_path / "store", store_config("float32", DIM))
+    embed(store, [*paths, odd], batch=25)
+
+    # One batch holding the odd name: nothing of it is lost.
+    everything = sorted([*paths, odd])
+    assert store.paths() == everything
+    found, X = store.load()
+    assert found == everything
+    np.testing.assert_array_equal(X, expected(everything, "float32"))
+    # A small request looks paths up one by one; a large one scans the table.
+    for wanted in ([odd], [odd, *paths[:3]], [*paths, odd]):
+        found, X = store.load(wanted)
+        assert found == wanted
+        np.testing.assert_array_equal(X, expected(wanted, "float32"))
+    assert store.plan([*paths, odd]) == ([], [*paths, odd])
+    embed(store, [odd])  # its first row is superseded: compact rewrites the shards
+    assert store.compact()["rewritten"]
+    found, X = store.load()
+    assert found == everything
+    np.testing.assert_array_equal(X, expected(everything, "float32"))
+    # Valid names stay TEXT, as in every store written before; the odd one is its bytes.
+    kinds = {path: type(path) for path, *_ in manifest_rows(store)}
+    assert kinds[paths[0]] is str
+    assert kinds[os.fsencode(odd)] is bytes
+
+    os.utime(odd, ns=(1, 1))
+    assert store.plan([odd, paths[0]]) == ([odd], [paths[0]])
+    assert store.prune(paths) == 1
+    assert store.paths() == paths
+
+
+def test_a_failure_with_a_non_utf8_name_and_reason_is_recorded(tmp_path):
+    odd = non_utf8_file(tmp_path / "images")
+    store = EmbeddingStore(tmp_path / "store", store_config("float32", DIM))
+    store.write_failures([(odd, f"cannot identify image file {odd!s}")], file_stats([odd]))
+    ((path, reason),) = store.failures()
+    assert path == odd
+    assert reason.endswith("x\\xe9.jpg")
+    assert store.failures([odd]) == [(odd, reason)]
+
+
+def test_a_path_no_file_name_decodes_to_is_refused_by_name(tmp_path):
+    from gpucluster.embed.store import storable_path
+
+    paths = make_files(tmp_path / "images", 2)
+    bad = str(tmp_path / "images" / "lone\ud800.jpg")
+    assert storable_path(paths[0]) and not storable_path(bad)
+    store = EmbeddingStore(tmp_path / "store", store_config("float32", DIM))
+    with pytest.raises(ValueError, match=r"lone\\ud800\.jpg"):
+        store.write_batch([paths[0], bad], [None, None], np.ones((2, DIM), np.float32))
+    assert store.paths() == []

@@ -1,17 +1,20 @@
 """Contingency-based metrics against scikit-learn, and cluster_balance by hand."""
 
+import inspect
 import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn.metrics as skm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_iris
 from sklearn.metrics.cluster._expected_mutual_info_fast import (
     expected_mutual_information as sklearn_emi,
 )
 
 from gpucluster import metrics
-from gpucluster.metrics import _external
 
 SCORES = ["adjusted_rand_score", "adjusted_mutual_info_score", "normalized_mutual_info_score",
           "homogeneity_score", "completeness_score", "v_measure_score", "mutual_info_score"]
@@ -91,21 +94,88 @@ def test_string_labels_work():
     assert metrics.adjusted_rand_score(a, b) == pytest.approx(skm.adjusted_rand_score(a, b))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_expected_mutual_information_matches_sklearn(monkeypatch, seed):
-    """Several batches (a small batch size forced) sum to sklearn's Cython loop."""
+@st.composite
+def labelings(draw):
+    """Two random labelings: up to 300 samples, 1 to 60 labels a side, sizes repeated or not."""
+    n = draw(st.integers(2, 300))
+    seed = draw(st.integers(0, 2**32 - 1))
+    k_true = draw(st.integers(1, 60))
+    k_pred = draw(st.integers(1, 60))
     rng = np.random.default_rng(seed)
-    labels_true = rng.integers(0, 30, 3000)
-    labels_pred = rng.integers(0, 40, 3000) * (rng.random(3000) < 0.8)
+    labels_true = rng.integers(0, k_true, n)
+    # Half the time, a skewed labeling so that the cluster sizes differ widely.
+    if draw(st.booleans()):
+        labels_pred = np.minimum(rng.geometric(0.2, n), k_pred)
+    else:
+        labels_pred = rng.integers(0, k_pred, n)
+    return labels_true, labels_pred
+
+
+@settings(max_examples=60, deadline=None)
+@given(labelings(), st.booleans())
+def test_expected_mutual_information_matches_sklearn(pair, sparse):
+    """Same signature and value as sklearn's Cython loop, for dense and sparse tables.
+
+    rtol 1e-10: each term is computed as sklearn computes it; only the order
+    of summation differs (terms grouped by distinct marginal sizes).
+    """
+    labels_true, labels_pred = pair
+    contingency = skm.cluster.contingency_matrix(labels_true, labels_pred, sparse=sparse)
+    n = labels_true.shape[0]
+    expected = sklearn_emi(contingency, n)
+    assert metrics.expected_mutual_information(contingency, n) == pytest.approx(
+        expected, rel=1e-10, abs=1e-15)
+
+
+@settings(max_examples=60, deadline=None)
+@given(labelings())
+def test_ami_matches_sklearn_on_random_labelings(pair):
+    """atol 1e-10, not rtol: AMI of random labelings is MI - E[MI], a difference
+    of two O(1) numbers, so its relative error is the EMI's magnified."""
+    labels_true, labels_pred = pair
+    value = metrics.adjusted_mutual_info_score(labels_true, labels_pred)
+    expected = skm.adjusted_mutual_info_score(labels_true, labels_pred)
+    assert value == pytest.approx(expected, rel=0, abs=1e-10)
+
+
+def test_expected_mutual_information_signature_is_sklearns():
+    assert list(inspect.signature(metrics.expected_mutual_information).parameters) == [
+        "contingency", "n_samples"]
+
+
+def test_ami_with_many_clusters_matches_sklearn():
+    """1000 clusters a side: the grouping by distinct sizes carries most weight here."""
+    rng = np.random.default_rng(0)
+    labels_true = rng.integers(0, 1000, 20000)
+    labels_pred = rng.integers(0, 1000, 20000)
     contingency = skm.cluster.contingency_matrix(labels_true, labels_pred, sparse=True)
-    expected = sklearn_emi(contingency, 3000)
-    class_sizes = np.bincount(np.unique(labels_true, return_inverse=True)[1])
-    cluster_sizes = np.bincount(np.unique(labels_pred, return_inverse=True)[1])
-    whole = metrics.expected_mutual_information(class_sizes, cluster_sizes, 3000)
-    monkeypatch.setattr(_external, "EMI_BATCH_TERMS", 1000)
-    batched = metrics.expected_mutual_information(class_sizes, cluster_sizes, 3000)
-    assert whole == pytest.approx(expected, rel=1e-9)
-    assert batched == pytest.approx(expected, rel=1e-9)
+    assert metrics.expected_mutual_information(contingency, 20000) == pytest.approx(
+        sklearn_emi(contingency, 20000), rel=1e-10)
+    assert metrics.adjusted_mutual_info_score(labels_true, labels_pred) == pytest.approx(
+        skm.adjusted_mutual_info_score(labels_true, labels_pred), rel=0, abs=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "coo", "float", "list", "empty_row"])
+def test_mutual_info_score_accepts_contingency(kind):
+    """As sklearn: the table is used and the labels are ignored (here None)."""
+    rng = np.random.default_rng(3)
+    table = skm.cluster.contingency_matrix(rng.integers(0, 5, 300), rng.integers(0, 7, 300))
+    contingency = {
+        "dense": table, "csr": sp.csr_matrix(table), "coo": sp.coo_matrix(table),
+        "float": table.astype(np.float64), "list": table.tolist(),
+        "empty_row": np.vstack([table, np.zeros((1, 7), dtype=table.dtype)]),
+    }[kind]
+    value = metrics.mutual_info_score(None, None, contingency=contingency)
+    expected = skm.mutual_info_score(None, None, contingency=contingency)
+    assert value > 0
+    assert value == pytest.approx(expected, rel=1e-12)
+
+
+def test_mutual_info_score_contingency_overrides_labels():
+    table = np.array([[5, 0], [0, 5]])
+    value = metrics.mutual_info_score([0, 1, 0], [0, 0, 0], contingency=table)
+    assert value == pytest.approx(math.log(2))
+    assert metrics.mutual_info_score(None, None, contingency=np.array([[3, 4, 5]])) == 0.0
 
 
 @pytest.mark.parametrize("name", SCORES)

@@ -213,3 +213,75 @@ def test_docstring_examples_run():
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, f"doctest failures in {module.__name__}"
         assert result.attempted > 0 or module is not _internal
+
+
+# One finite outlier far beyond the other rows. The distance kernel's
+# |x|^2 - 2 x.y + |y|^2 used to centre the rows on their mean, which the outlier
+# drags as far as itself, wiping out every small distance; and near the dtype's
+# largest value the squares overflow to inf and the silhouette to NaN.
+
+def _with_outlier(value, dtype):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    X[0, 0] = value
+    return X.astype(dtype), np.arange(20) % 3
+
+
+def _exact_silhouette_samples(X, labels, metric):
+    """Silhouette in 50-digit decimals: no overflow, no cancellation (small X only)."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as context:
+        context.prec = 50
+        rows = [[Decimal(float(v)) for v in row] for row in X]
+
+        def distance(p, q):
+            if metric == "cosine":
+                dot = sum(a * b for a, b in zip(p, q))
+                return 1 - dot / (sum(a * a for a in p).sqrt() * sum(b * b for b in q).sqrt())
+            return sum((a - b) ** 2 for a, b in zip(p, q)).sqrt()
+
+        D = [[distance(p, q) for q in rows] for p in rows]
+        values = []
+        for i, own in enumerate(labels):
+            means = {t: sum(D[i][j] for j in np.flatnonzero(labels == t) if j != i)
+                     / max(1, int(np.sum(labels == t)) - (t == own)) for t in set(labels)}
+            a = means.pop(own)
+            b = min(means.values())
+            values.append(float((b - a) / max(a, b)))
+    return np.array(values)
+
+
+@pytest.mark.parametrize("value, dtype", [(1e150, np.float64), (1e12, np.float64),
+                                          (1e4, np.float32)],
+                         ids=["1e150-float64", "1e12-float64", "1e4-float32"])
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
+def test_silhouette_matches_sklearn_with_one_far_outlier(xp, value, dtype, metric):
+    X, y = _with_outlier(value, dtype)
+    expected = skm.silhouette_samples(X.astype(np.float64), y, metric=metric)
+    rtol = rtol_for(dtype)
+    samples = to_numpy(metrics.silhouette_samples(xp.asarray(X), xp.asarray(y), metric=metric))
+    np.testing.assert_allclose(samples, expected, rtol=rtol, atol=rtol)
+    score = metrics.silhouette_score(xp.asarray(X), xp.asarray(y), metric=metric)
+    np.testing.assert_allclose(score, skm.silhouette_score(X.astype(np.float64), y,
+                                                           metric=metric), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("value, dtype", [(1e308, np.float64), (3e38, np.float32)],
+                         ids=["1e308-float64", "3e38-float32"])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_silhouette_with_an_outlier_near_the_largest_float(xp, value, dtype, metric):
+    """scikit-learn's own squared norms overflow here (it returns NaN distances and maps
+    them to 0), so the reference is exact decimal arithmetic, and sklearn on the same rows
+    with the outlier at 1e150, which no float64 step of its overflows and which is, to
+    1e-100, the same silhouette."""
+    X, y = _with_outlier(value, dtype)
+    expected = _exact_silhouette_samples(X, y, metric)
+    far = X.astype(np.float64)
+    far[0, 0] = 1e150
+    np.testing.assert_allclose(expected.mean(), skm.silhouette_score(far, y, metric=metric),
+                               rtol=1e-12)
+    rtol = rtol_for(dtype)
+    samples = to_numpy(metrics.silhouette_samples(xp.asarray(X), xp.asarray(y), metric=metric))
+    np.testing.assert_allclose(samples, expected, rtol=rtol, atol=rtol)
+    score = metrics.silhouette_score(xp.asarray(X), xp.asarray(y), metric=metric)
+    np.testing.assert_allclose(score, expected.mean(), rtol=rtol, atol=rtol)

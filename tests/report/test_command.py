@@ -89,3 +89,30 @@ def test_missing_paths_are_explained(tmp_path):
     folder = write_results(str(tmp_path / "results"), [np.zeros(3, dtype=int)])
     with pytest.raises(ValueError, match="paths.json"):
         run("organize", folder, "--out", tmp_path / "g")
+
+
+def _labels_file(folder):
+    return os.path.join(folder, "rank_01_kmeans", "labels.npy")
+
+
+@pytest.mark.parametrize("corrupt, name", [
+    (lambda f: open(_labels_file(f), "wb").close(), "labels.npy"),
+    (lambda f: np.save(_labels_file(f), np.linspace(0, 1, 8)), "labels.npy"),
+    (lambda f: np.save(_labels_file(f), np.array(["a"] * 8)), "labels.npy"),
+    (lambda f: open(_labels_file(f), "w").write("0\n1\n"), "labels.npy"),
+    (lambda f: np.save(_labels_file(f), np.zeros(5, dtype=np.int64)), "labels.npy"),
+    (lambda f: open(os.path.join(f, "summary.json"), "wb").write(bytes(range(256))), "summary.json"),
+    (lambda f: open(os.path.join(f, "summary.json"), "w").write("[" * 50_000 + "]" * 50_000),
+     "summary.json"),
+], ids=["zero-bytes", "float", "string", "text", "short", "random-bytes", "deeply-nested"])
+def test_cli_reports_a_damaged_results_folder_in_one_line(results, tmp_path, capsys, corrupt, name):
+    from gpucluster.cli import main
+
+    folder, _ = results
+    corrupt(folder)
+    assert main(["report", folder, "--out", str(tmp_path / "gallery")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gpucluster report: error: ")
+    named = _labels_file(folder) if name == "labels.npy" else os.path.join(folder, name)
+    assert named in err
+    assert "allow_pickle" not in err and "Traceback" not in err

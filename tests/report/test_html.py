@@ -161,3 +161,19 @@ def test_report_names_the_runners_up_nearly_tied_with_rank_one(tmp_path):
     page = open(write_report(str(tmp_path / "apart"), summary=summary, labels=labels),
                 encoding="utf-8").read()
     assert "Nearly tied" not in page
+
+
+def test_file_names_that_are_not_utf8_are_shown_escaped(tmp_path):
+    photos = make_images(str(tmp_path / "photos"), 4)
+    raw = os.path.join(os.fsencode(tmp_path / "photos"), b"x\xe9.jpg")
+    try:
+        os.rename(os.fsencode(photos[0]), raw)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses file names that are not valid UTF-8")
+    photos[0] = os.fsdecode(raw)
+    labels = np.array([0, 0, 1, 1])
+    failures = [(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"y\xff.png")), "not an image")]
+    path = write_report(str(tmp_path / "gallery"), labels=labels, paths=photos, failures=failures)
+    page = open(path, encoding="utf-8").read()
+    assert 'title="x\\xe9.jpg"' in page
+    assert "y\\xff.png" in page

@@ -1,0 +1,88 @@
+"""Parameter checks shared by every estimator (``_validation.check_scalar``): NaN and
+values of the wrong type are refused with an error that names the parameter."""
+
+import numbers
+import warnings
+
+import numpy as np
+import pytest
+
+from gpucluster._validation import check_scalar
+from gpucluster.cluster import (
+    DBSCAN,
+    FINCH,
+    HDBSCAN,
+    OPTICS,
+    AgglomerativeClustering,
+    KMeans,
+    MiniBatchKMeans,
+)
+
+X = np.random.default_rng(0).normal(size=(40, 3))
+NAN = float("nan")
+
+
+def _fit(estimator):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator.fit(X)
+
+
+# Each float parameter once accepted NaN silently (the first six) or refused it only by
+# luck of its range check (the rest).
+@pytest.mark.parametrize("cls, params, name", [
+    (KMeans, {"n_clusters": 2, "tol": NAN}, "tol"),
+    (MiniBatchKMeans, {"n_clusters": 2, "reassignment_ratio": NAN}, "reassignment_ratio"),
+    (DBSCAN, {"p": NAN}, "p"),
+    (HDBSCAN, {"cluster_selection_epsilon": NAN}, "cluster_selection_epsilon"),
+    (OPTICS, {"cluster_method": "dbscan", "eps": NAN}, "eps"),
+    (AgglomerativeClustering, {"n_clusters": None, "distance_threshold": NAN},
+     "distance_threshold"),
+    (DBSCAN, {"eps": NAN}, "eps"),
+    (HDBSCAN, {"alpha": NAN}, "alpha"),
+    (OPTICS, {"max_eps": NAN}, "max_eps"),
+    (OPTICS, {"xi": NAN}, "xi"),
+    (KMeans, {"n_clusters": 2, "tol": np.float64("nan")}, "tol"),
+], ids=lambda v: v.__name__ if isinstance(v, type) else None)
+def test_nan_parameter_is_refused_naming_it(cls, params, name):
+    estimator = cls(**params)
+    with pytest.raises(ValueError, match=rf"^{name} must be .*, got (np\.float64\()?nan\)?\.$"):
+        _fit(estimator)
+    assert not hasattr(estimator, "labels_")
+
+
+@pytest.mark.parametrize("cls, params, name", [
+    (KMeans, {"n_clusters": "3"}, "n_clusters"),
+    (MiniBatchKMeans, {"n_clusters": "3"}, "n_clusters"),
+    (KMeans, {"n_clusters": 2, "max_iter": "3"}, "max_iter"),
+    (MiniBatchKMeans, {"n_clusters": 2, "max_iter": "3"}, "max_iter"),
+    (KMeans, {"n_clusters": 2, "tol": "0.1"}, "tol"),
+    (KMeans, {"n_clusters": 2.0}, "n_clusters"),
+    (AgglomerativeClustering, {"n_clusters": "3"}, "n_clusters"),
+    (FINCH, {"n_clusters": "3"}, "n_clusters"),
+    (HDBSCAN, {"min_cluster_size": "3"}, "min_cluster_size"),
+    (DBSCAN, {"min_samples": "3"}, "min_samples"),
+    (DBSCAN, {"eps": "0.5"}, "eps"),
+], ids=lambda v: v.__name__ if isinstance(v, type) else None)
+def test_parameter_of_the_wrong_type_is_refused_naming_it(cls, params, name):
+    with pytest.raises(TypeError, match=rf"^{name} must be an instance of"):
+        _fit(cls(**params))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({}, "x must be a number, got nan."),
+    ({"min_value": 0}, "x must be >= 0, got nan."),
+    ({"min_value": 0, "include_min": False, "max_value": 1}, "x must be > 0 and <= 1, got nan."),
+])
+def test_check_scalar_refuses_nan_stating_the_range(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        check_scalar(NAN, "x", kind=numbers.Real, **kwargs)
+    assert str(info.value) == message
+
+
+def test_check_scalar_keeps_infinity_and_numpy_scalars():
+    # OPTICS's default max_eps is infinity; NumPy integers are Integral.
+    assert check_scalar(float("inf"), "max_eps", kind=numbers.Real, min_value=0) == float("inf")
+    assert check_scalar(np.int64(3), "n_clusters", min_value=1) == 3
+    with pytest.raises(ValueError, match="<= 1"):
+        check_scalar(float("inf"), "x", kind=numbers.Real, max_value=1)
