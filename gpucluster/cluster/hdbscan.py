@@ -41,7 +41,7 @@ from . import _hdbscan_tree as tree_ops
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
 
-METRICS = ("euclidean", "cosine")
+METRICS = ("euclidean", "l2", "minkowski", "cosine")
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "knn_graph")
 SELECTION_METHODS = ("eom", "leaf")
 STORE_CENTERS = ("centroid", "medoid", "both")
@@ -132,9 +132,11 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     max_cluster_size : int or None, default=None
         Excess of mass does not select clusters larger than this (None or 0:
         no limit). Ignored by ``"leaf"`` selection.
-    metric : {"euclidean", "cosine"}, default="euclidean"
+    metric : {"euclidean", "l2", "minkowski", "cosine"}, default="euclidean"
+        "l2" and "minkowski" (with p=2, scikit-learn's default) are the
+        Euclidean distance.
     metric_params : dict or None, default=None
-        Accepted for scikit-learn compatibility; the supported metrics take none.
+        None, or ``{"p": 2}`` with "minkowski".
     alpha : float, default=1.0
         Distances are divided by ``alpha`` in the mutual reachability.
     algorithm : {"auto", "brute", "kd_tree", "ball_tree", "knn_graph"}, default="auto"
@@ -257,6 +259,12 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     # ------------------------------------------------------------------
     # Validation
 
+    @property
+    def _kernel_metric(self):
+        """The kernels' name for the metric: "euclidean" for its aliases ("l2",
+        "minkowski" with p=2), else "cosine"."""
+        return "cosine" if self.metric == "cosine" else "euclidean"
+
     def _check_params(self):
         check_scalar(self.min_cluster_size, "min_cluster_size", min_value=2)
         if self.min_samples is not None:
@@ -268,10 +276,12 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         check_option(self.metric, "metric", METRICS)
         if self.metric_params is not None and not isinstance(self.metric_params, dict):
             raise TypeError(f"metric_params must be a dict or None, got {self.metric_params!r}.")
-        if self.metric_params:
+        euclidean_minkowski = self.metric == "minkowski" and self.metric_params in ({"p": 2},
+                                                                                   {"p": 2.0})
+        if self.metric_params and not euclidean_minkowski:
             raise ValueError(
-                f"metric {self.metric!r} takes no parameters, got metric_params="
-                f"{self.metric_params!r}."
+                f"metric {self.metric!r} takes no parameters here (minkowski only p=2), got "
+                f"metric_params={self.metric_params!r}."
             )
         check_scalar(self.alpha, "alpha", kind=numbers.Real, min_value=0.0, include_min=False)
         check_option(self.algorithm, "algorithm", ALGORITHMS)
@@ -380,16 +390,16 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         min_cluster_size or the cluster selection (a search over those reuses it)."""
         alpha = float(self.alpha)
         if not self._uses_graph(X):
-            core, previous_core = core_distances(X, min_samples, self.metric)
-            edges, weights = kernels.mst(X, core, metric=self.metric, alpha=alpha)
+            core, previous_core = core_distances(X, min_samples, self._kernel_metric)
+            edges, weights = kernels.mst(X, core, metric=self._kernel_metric, alpha=alpha)
             return previous_core, edges, weights
         k = graph_neighbors(min_samples - 1, X.shape[0])
-        distances, indices = self._neighbour_graph(X, k, self.metric)
+        distances, indices = self._neighbour_graph(X, k, self._kernel_metric)
         xp = backend.namespace(X)
         zeros = xp.zeros(X.shape[0], dtype=X.dtype, device=backend.device(X))
         core = distances[:, min_samples - 2] if min_samples > 1 else zeros
         previous_core = distances[:, min_samples - 3] if min_samples > 2 else zeros
-        edges, weights = kernels.graph_mst(X, core, indices, metric=self.metric, alpha=alpha)
+        edges, weights = kernels.graph_mst(X, core, indices, metric=self._kernel_metric, alpha=alpha)
         return previous_core, edges, weights
 
     def fit_predict(self, X, y=None):
@@ -417,7 +427,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
                 members = backend.asarray_like(np.flatnonzero(labels == label), X)
                 rows = xp.take(X, members, axis=0)
                 weights = xp.astype(xp.take(weights_all, members, axis=0), xp.float64)
-                dist = pairwise_distances(rows, rows, "euclidean" if self.metric == "euclidean"
+                dist = pairwise_distances(rows, rows, "euclidean" if self._kernel_metric == "euclidean"
                                           else "cosine")
                 cost = xp.sum(xp.astype(dist, xp.float64) * weights[None, :], axis=1)
                 medoids.append(rows[int(xp.argmin(cost)), :])
@@ -458,7 +468,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         pdata = self.prediction_data_
         n_train = self._raw_data.shape[0]
         k = min(n_train, max(2 * (self._min_samples - 1), self._min_samples))
-        distances, indices = kernels.knn(self._raw_data, k, queries=points, metric=self.metric)
+        distances, indices = kernels.knn(self._raw_data, k, queries=points, metric=self._kernel_metric)
         return tree_ops.neighbor_and_lambda(
             backend.to_numpy(distances), backend.to_numpy(indices), pdata.core_distances,
             self._min_samples, float(self.alpha),
@@ -490,7 +500,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         columns = []
         for exemplars in pdata.exemplar_indices:
             rows = xp.take(self._raw_data, backend.asarray_like(exemplars, points), axis=0)
-            distances, _ = kernels.knn(rows, 1, queries=points, metric=self.metric)
+            distances, _ = kernels.knn(rows, 1, queries=points, metric=self._kernel_metric)
             columns.append(backend.to_numpy(distances)[:, 0].astype(np.float64))
         return np.stack(columns, axis=1)
 

@@ -548,3 +548,24 @@ def test_graph_path_outputs_mirror_input(xp):
     assert_same_kind(est.labels_, X)
     assert_same_kind(est.probabilities_, X)
     np.testing.assert_array_equal(to_numpy(est.labels_), ref.labels_)
+
+
+@pytest.mark.parametrize("metric, params", [("l2", None), ("minkowski", None),
+                                            ("minkowski", {"p": 2})])
+def test_hdbscan_euclidean_aliases_give_euclidean_labels(metric, params):
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    X = make_blobs(300, centers=4, cluster_std=0.7, random_state=6)[0]
+    got = HDBSCAN(min_cluster_size=10, metric=metric, metric_params=params).fit(X)
+    euclidean = HDBSCAN(min_cluster_size=10).fit(X)
+    np.testing.assert_array_equal(got.labels_, euclidean.labels_)
+    if metric == "minkowski" and params is None:
+        return  # scikit-learn's HDBSCAN needs p for minkowski; here it defaults to 2
+    expected = SkHDBSCAN(min_cluster_size=10, metric=metric, metric_params=params).fit(X)
+    assert adjusted_rand_score(expected.labels_, got.labels_) == 1.0
+
+
+def test_hdbscan_minkowski_other_than_two_is_refused():
+    X = make_blobs(50, centers=2, random_state=0)[0]
+    with pytest.raises(ValueError, match="minkowski only p=2"):
+        HDBSCAN(metric="minkowski", metric_params={"p": 1}).fit(X)
