@@ -40,6 +40,15 @@ def number(value, digits=SIGNIFICANT):
     return text
 
 
+def score(value, decimals=SIGNIFICANT):
+    """A score in [-1, 1] (silhouette, ARI, the composite) at a fixed number of
+    decimals, so that a column of them lines up: 0.9 -> "0.900"; None -> "n/a"."""
+    if value is None:
+        return "n/a"
+    value = float(value)
+    return f"{value:.{decimals}f}" if math.isfinite(value) else f"{value:g}"
+
+
 def params(mapping, hidden=HIDDEN_PARAMS):
     """Estimator parameters as ``name=value, name=value`` (floats via :func:`number`)."""
     return ", ".join(f"{key}={'None' if value is None else number(value)}"

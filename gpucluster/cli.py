@@ -96,7 +96,7 @@ def cmd_run(args):
     for tied in summary.get("near_ties", []):
         print(f"  nearly tied (scores within the sample's error): {_describe(tied)}")
     if "ari" in summary:
-        print(f"ARI of the top result against the known groups: {fmt.number(summary['ari'])}")
+        print(f"ARI of the top result against the known groups: {fmt.score(summary['ari'])}")
     outside = summary["embedded"].get("outside_links", 0)
     if outside:
         from .embed.extract import outside_links_note
@@ -111,7 +111,7 @@ def _describe(candidate):
     """One line for a ranked candidate: algorithm, settings as key=value, clusters, noise, score."""
     return (f"{candidate['algorithm']} ({fmt.params(candidate['params'])}) -> "
             f"{candidate['n_clusters']} clusters, {fmt.percent(candidate['noise_fraction'])} noise, "
-            f"composite score {fmt.number(candidate['scores']['composite'])}")
+            f"composite score {fmt.score(candidate['scores']['composite'])}")
 
 
 def _sample_value(text):

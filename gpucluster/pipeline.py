@@ -90,7 +90,8 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
         raise FileExistsError(f"{out} already holds a result; pass --overwrite to replace it")
     store = store or os.path.join(cache_dir(), "embeddings")
 
-    _stage(progress, f"embedding with {model}" + (f" ({pretrained})" if pretrained else ""))
+    _stage(progress, f"embeddings by {model}" + (f" ({pretrained})" if pretrained else "")
+           + ": new images embedded, the rest read from the store")
     # The model is loaded only when something is to be embedded; that load also
     # serves the zero-shot names (embedded.model is None when all was reused).
     embedded = embed_images(images, store, model=model, pretrained=pretrained,

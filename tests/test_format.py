@@ -30,3 +30,10 @@ def test_percent(fraction, text):
     (125.4, "2 min 5 s"), (3599.6, "1 h"), (3725, "1 h 2 min")])
 def test_duration_rounds_for_reading(seconds, text):
     assert fmt.duration(seconds) == text
+
+
+@pytest.mark.parametrize("value, text", [
+    (0.9, "0.900"), (0.76704, "0.767"), (-0.0243, "-0.024"), (1, "1.000"), (None, "n/a"),
+    (float("nan"), "nan")])
+def test_scores_read_at_three_decimals(value, text):
+    assert fmt.score(value) == text

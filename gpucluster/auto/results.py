@@ -193,9 +193,9 @@ class SearchResult:
             s = c["scores"]
             lines.append(
                 f"{rank:>4}  {c['algorithm']:<17} {c['n_clusters']:>5} "
-                f"{fmt.percent(c['noise_fraction']):>7} {fmt.number(s['composite']):>9} "
-                f"{fmt.number(s['silhouette']):>10} {fmt.number(s['balance']):>7}"
-                + "".join(f" {fmt.number(s[k]):>9}" for k in extra)
+                f"{fmt.percent(c['noise_fraction']):>7} {fmt.score(s['composite']):>9} "
+                f"{fmt.score(s['silhouette']):>10} {fmt.score(s['balance']):>7}"
+                + "".join(f" {fmt.score(s[k]):>9}" for k in extra)
                 + f" {fmt.duration(c['seconds']):>9}  {fmt.params(c['params'])}")
         ties = self.near_ties()
         if ties:
