@@ -5,10 +5,7 @@ import numbers
 import numpy as np
 
 from . import backend
-
-
-def _is_sparse(X):
-    return type(X).__module__.startswith("scipy.sparse")
+from ._sparse import is_sparse
 
 
 def check_input(X, *, name="X", min_samples=1, estimator_name=None):
@@ -35,7 +32,7 @@ def check_input(X, *, name="X", min_samples=1, estimator_name=None):
         For the wrong rank, an empty array, complex values, NaN or infinity.
     """
     who = f" by {estimator_name}" if estimator_name else ""
-    if _is_sparse(X):
+    if is_sparse(X):
         raise TypeError(
             f"Sparse input is not supported{who}; convert it to a dense array, "
             "for example with X.toarray()."

@@ -179,7 +179,7 @@ class SearchResult:
         """The ranking as a plain-text table (one line per ranked candidate), and a line
         naming the runners-up that are nearly tied with rank 1.
 
-        Scores read at three significant figures, noise as a percentage, the time
+        Scores read at three decimals, noise as a percentage, the time
         rounded and the parameters as ``name=value`` (:mod:`gpucluster._format`).
         """
         extra = [k for k in ("ARI", "AMI", "V-measure")

@@ -4,6 +4,7 @@ import numpy as np
 
 from .. import backend
 from .._config import DEVICES, OUTPUT_TYPES
+from .._sparse import is_sparse
 from .._validation import check_input, check_n_features, check_option, check_sample_weight
 
 
@@ -14,7 +15,7 @@ def integers_as_float64(X):
     so integer input is computed (and its centres returned) in float64, where
     ``check_input`` alone would give float32.
     """
-    if type(X).__module__.startswith("scipy.sparse"):
+    if is_sparse(X):
         return X
     try:
         X = backend.coerce_array(X)

@@ -182,17 +182,21 @@ def neighbour_pairs(X, eps, metric):
     """
     if metric == "precomputed":
         counts, rows, cols = _precomputed_pairs(X, eps)
-        return counts, lambda: [(rows, cols)]
+        return counts, _one_block(rows, cols)
     X, kernel_metric = _search_data(X, metric)
-    counts = kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False,
-                                      return_lists=False)
-    blocks = _row_blocks(counts, BLOCK_PAIRS)
-    if len(blocks) == 1:
+    n = X.shape[0]
+    blocks = None
+    if n * (n - 1) > BLOCK_PAIRS:
+        # Count first (one pass, no lists) only where the lists could outgrow one block.
+        counts = kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False,
+                                          return_lists=False)
+        blocks = _row_blocks(counts, BLOCK_PAIRS)
+    if blocks is None or len(blocks) == 1:
         counts, indptr, cols = kernels.radius_neighbors(X, eps, metric=kernel_metric,
                                                         include_self=False)
         xp = backend.namespace(X)
         rows = _rows_of(indptr, cols.shape[0], xp, backend.device(X))
-        return counts, lambda: [(rows, cols)]
+        return counts, _one_block(rows, cols)
     return counts, lambda: (_block_pairs(X, eps, kernel_metric, start, stop)
                             for start, stop in blocks)
 

@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
 from .._distances import pairwise_distances
+from .._sparse import is_sparse
 from .._validation import check_input, check_n_features, check_option, check_scalar
 from . import _hdbscan_tree as tree_ops
 from ._base import DeviceEstimatorMixin
@@ -83,7 +84,7 @@ def split_non_finite_rows(X):
     rows : None when nothing was left out, else ``(n_samples, finite,
         infinite, missing)`` with host int64 row indices
     """
-    if type(X).__module__.startswith("scipy.sparse"):
+    if is_sparse(X):
         return X, None
     try:
         X = backend.coerce_array(X)

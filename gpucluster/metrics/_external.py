@@ -147,9 +147,14 @@ def expected_mutual_information(contingency, n_samples):
     """
     if not sp.issparse(contingency):
         contingency = np.asarray(contingency)
-    class_sizes = np.ravel(contingency.sum(axis=1)).astype(np.int64, copy=False)
-    cluster_sizes = np.ravel(contingency.sum(axis=0)).astype(np.int64, copy=False)
-    return _expected_mutual_info(class_sizes, cluster_sizes, int(n_samples))
+    return _expected_mutual_info(*_marginals(contingency), int(n_samples))
+
+
+def _marginals(contingency):
+    """(class sizes, cluster sizes), int64: the row and column sums of a dense or sparse
+    contingency table."""
+    return (np.ravel(contingency.sum(axis=1)).astype(np.int64, copy=False),
+            np.ravel(contingency.sum(axis=0)).astype(np.int64, copy=False))
 
 
 def _expected_mutual_info(class_sizes, cluster_sizes, n_samples):
@@ -371,9 +376,7 @@ def _contingency_from_table(contingency):
     else:
         rows, cols = np.nonzero(contingency)
         counts = contingency[rows, cols]
-    class_sizes = np.ravel(contingency.sum(axis=1)).astype(np.int64, copy=False)
-    cluster_sizes = np.ravel(contingency.sum(axis=0)).astype(np.int64, copy=False)
-    return rows, cols, counts.astype(np.int64, copy=False), class_sizes, cluster_sizes
+    return (rows, cols, counts.astype(np.int64, copy=False), *_marginals(contingency))
 
 
 def normalized_mutual_info_score(labels_true, labels_pred, *, average_method="arithmetic"):
