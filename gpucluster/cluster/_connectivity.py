@@ -5,6 +5,12 @@ heap algorithms (``ward_tree`` and ``linkage_tree`` with ``connectivity``) are
 ported to plain Python on the host: their cost follows the number of edges and
 they can stop once ``n_clusters`` remain. ``AgglomerativeClustering`` in
 ``cluster.hierarchy`` calls :func:`structured_tree` when given a graph.
+
+Edge distances: the Euclidean, Manhattan and cosine distances from the rows
+themselves, the entries of X with ``metric="precomputed"``, a callable on
+each pair of rows (as scikit-learn's ``paired_distances`` calls it), and any
+other metric of ``sklearn.metrics.pairwise`` through
+``metrics._pairwise.paired_distances`` (scikit-learn refuses those here).
 """
 
 import warnings
@@ -15,14 +21,29 @@ from scipy import sparse
 from sklearn.metrics import pairwise_distances
 
 from .. import backend, kernels
+from ..metrics._pairwise import block_distances, metric_params, paired_distances
+
+# Edge distances computed from the rows here (scikit-learn's paired metrics).
+ROW_METRICS = ("euclidean", "manhattan", "cosine")
 
 
-def fix_connectivity(Xh, connectivity, metric):
+def _component_distances(Xh, idx_i, idx_j, metric, params):
+    """Distances between the members of two components, as scikit-learn's
+    ``_fix_connected_components`` computes them."""
+    if metric == "precomputed":
+        return Xh[np.ix_(idx_i, idx_j)]
+    if metric in ROW_METRICS:
+        return pairwise_distances(Xh[idx_i], Xh[idx_j], metric=metric)
+    return block_distances(Xh[idx_i], Xh[idx_j], metric, params)
+
+
+def fix_connectivity(Xh, connectivity, metric, params=None):
     """Symmetrise the connectivity graph and join its components, as scikit-learn does.
 
     Returns the graph as a LIL matrix and the number of connected components
-    it had. Components are joined (with a warning) by an edge between their
-    closest pair of points, so the tree does not stop early.
+    it had. Components are joined (with a UserWarning) by an edge between
+    their closest pair of points, so the tree does not stop early; with
+    ``metric="precomputed"`` the distances are the entries of Xh.
     """
     n = Xh.shape[0]
     if connectivity.shape[0] != n or connectivity.shape[1] != n:
@@ -48,7 +69,7 @@ def fix_connectivity(Xh, connectivity, metric):
             idx_i = np.flatnonzero(labels == i)
             for j in range(i):
                 idx_j = np.flatnonzero(labels == j)
-                D = pairwise_distances(Xh[idx_i], Xh[idx_j], metric=metric)
+                D = _component_distances(Xh, idx_i, idx_j, metric, params)
                 ii, jj = np.unravel_index(D.argmin(axis=None), D.shape)
                 connectivity[idx_i[ii], idx_j[jj]] = 1
                 connectivity[idx_j[jj], idx_i[ii]] = 1
@@ -140,7 +161,11 @@ def _merge_neighbours(a, b, used, n_a, n_b, linkage):
     return out
 
 
-def _edge_distances(Xh, rows, cols, metric):
+def _edge_distances(Xh, rows, cols, metric, params):
+    if metric == "precomputed":
+        return Xh[rows, cols]
+    if metric not in ROW_METRICS:
+        return paired_distances(Xh, rows, cols, metric, params)
     diff_a, diff_b = Xh[rows], Xh[cols]
     if metric == "euclidean":
         return np.sqrt(np.sum((diff_a - diff_b) ** 2, axis=1))
@@ -150,13 +175,13 @@ def _edge_distances(Xh, rows, cols, metric):
     return 1.0 - np.sum(diff_a * diff_b, axis=1) / norms
 
 
-def structured_linkage(Xh, connectivity, n_nodes, linkage, metric):
+def structured_linkage(Xh, connectivity, n_nodes, linkage, metric, params=None):
     """scikit-learn's ``linkage_tree`` with connectivity: merges, parents and distances."""
     n = Xh.shape[0]
     coo = connectivity.tocoo()
     keep = coo.row != coo.col
     rows, cols = coo.row[keep].astype(np.intp), coo.col[keep].astype(np.intp)
-    weights = _edge_distances(Xh, rows, cols, metric)
+    weights = _edge_distances(Xh, rows, cols, metric, params)
     parent = np.arange(n_nodes, dtype=np.intp)
     if linkage == "single":
         upper = rows < cols
@@ -203,13 +228,16 @@ def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
     Parameters
     ----------
     Xh : ndarray of shape (n_samples, n_features), float64, C-contiguous
-        The samples, on the host.
+        The samples, on the host; with "precomputed" the (n_samples,
+        n_samples) distance matrix.
     connectivity : ndarray or sparse matrix of shape (n_samples, n_samples)
         Neighbours of each sample; symmetrised, and completed with a warning
         when it has several components.
     linkage : {"ward", "complete", "average", "single"}
-    metric : {"euclidean", "manhattan", "cosine"}
-        Canonical names (aliases already resolved); "ward" uses "euclidean".
+    metric : str or callable
+        "euclidean", "manhattan", "cosine" (aliases already resolved),
+        "precomputed", another name of ``metrics._pairwise.PAIRWISE_METRICS``,
+        or a callable of two rows; "ward" uses "euclidean".
     n_clusters : int or None
         Stop after ``n_samples - n_clusters`` merges; None builds the full tree.
 
@@ -229,7 +257,8 @@ def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
         exceeds ``n_samples``.
     """
     n = Xh.shape[0]
-    connectivity, n_components = fix_connectivity(Xh, connectivity, metric)
+    params = metric_params(Xh, metric) if isinstance(metric, str) else {}
+    connectivity, n_components = fix_connectivity(Xh, connectivity, metric, params)
     if n_clusters is None:
         n_nodes = 2 * n - 1
     else:
@@ -243,6 +272,6 @@ def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
         children, parents, distances = structured_ward(Xh, connectivity, n_nodes)
     else:
         children, parents, distances = structured_linkage(
-            Xh, connectivity, n_nodes, linkage, metric
+            Xh, connectivity, n_nodes, linkage, metric, params
         )
     return children, n_components, parents, distances

@@ -15,6 +15,12 @@ data to the host once.
   neighbour graph whose components are joined by their closest pairs
   (``kernels.graph_mst``), as HDBSCAN's graph path.
 
+Those are the metrics the kernels serve (Euclidean, Manhattan, cosine, by
+all of scikit-learn's names for them). The others (``metric="precomputed"``,
+the other metrics of ``sklearn.metrics.pairwise``, callables) give a
+condensed distance matrix on the host, linked by one code path,
+``host_tree``: SciPy's ``scipy.cluster.hierarchy.linkage``.
+
 With a ``connectivity`` graph the merges are restricted to connected
 clusters, with scikit-learn's heap over connected pairs (``ward_tree`` and
 ``linkage_tree``), ported to plain Python on the host in ``_connectivity``.
@@ -29,6 +35,8 @@ import numbers
 from heapq import heappush, heappushpop
 
 import numpy as np
+from scipy.cluster import hierarchy as scipy_hierarchy
+from scipy.spatial.distance import squareform
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_memory
@@ -36,13 +44,16 @@ from sklearn.utils.validation import check_memory
 from .. import backend, kernels
 from .._config import get_config
 from .._validation import check_option, check_scalar
+from ..metrics._pairwise import check_metric, condensed_distances
 from ._base import DeviceEstimatorMixin
 from ._connectivity import structured_tree
 from ._graph import graph_is_cheaper, graph_neighbors
 
 LINKAGES = ("ward", "complete", "average", "single")
-METRICS = ("euclidean", "l2", "manhattan", "l1", "cosine")
-_METRIC_ALIASES = {"l2": "euclidean", "l1": "manhattan"}
+# The metrics the kernels serve (nn_chain, mst), by every name scikit-learn
+# gives them; every other metric is computed on the host (``host_tree``).
+KERNEL_METRICS = {"euclidean": "euclidean", "l2": "euclidean", "manhattan": "manhattan",
+                  "l1": "manhattan", "cityblock": "manhattan", "cosine": "cosine"}
 
 
 # --------------------------------------------------------------------------
@@ -54,7 +65,7 @@ def condensed_bytes(n_samples):
     return n_samples * (n_samples - 1) // 2 * 8
 
 
-def check_condensed_fits(n_samples, linkage):
+def check_condensed_fits(n_samples, linkage, metric="euclidean"):
     """Raise MemoryError when the condensed distance matrix exceeds the host memory budget.
 
     The budget is ``memory_budget`` from :func:`gpucluster.set_config`, or
@@ -63,11 +74,17 @@ def check_condensed_fits(n_samples, linkage):
     needed = condensed_bytes(n_samples)
     budget = get_config()["memory_budget"] or backend.free_memory("cpu")
     if needed > budget:
+        if metric in KERNEL_METRICS.values():
+            needs = f"linkage={linkage!r}"
+            advice = "linkage='ward' or 'single' (O(n) memory)"
+        else:
+            needs = f"metric={getattr(metric, '__name__', metric)!r}"
+            advice = "a metric the kernels compute ('euclidean', 'manhattan', 'cosine')"
         raise MemoryError(
-            f"linkage={linkage!r} needs the condensed distance matrix of "
+            f"{needs} needs the condensed distance matrix of "
             f"n_samples={n_samples}: {needed} bytes ({needed / 2**30:.2f} GiB), more than "
-            f"the {budget} bytes available ({budget / 2**30:.2f} GiB). Use linkage='ward' "
-            "or 'single' (O(n) memory), a connectivity graph, fewer samples, or raise "
+            f"the {budget} bytes available ({budget / 2**30:.2f} GiB). Use {advice}, a "
+            "connectivity graph, fewer samples, or raise "
             "gpucluster.set_config(memory_budget=...)."
         )
 
@@ -79,18 +96,67 @@ def sorted_children(merges, distances, n_samples):
     return kernels.label_merges(merges, n_samples), distances[order]
 
 
+def check_precomputed_shape(X):
+    """Raise scikit-learn's ValueError unless the precomputed distance matrix X is square."""
+    if X.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"Distance matrix should be square, got matrix of shape {tuple(X.shape)}"
+        )
+
+
+def host_tree(X, linkage, metric):
+    """Full dendrogram from a condensed distance matrix on the host (complete, average, single).
+
+    ``metric`` is "precomputed" (X is the square distance matrix; its upper
+    triangle is read, as scikit-learn does), a callable (called once with X as
+    a float64 NumPy array; it returns the (n_samples, n_samples) distance
+    matrix) or a metric name the kernels do not serve
+    (``metrics._pairwise.condensed_distances``).
+    """
+    # SciPy's linkage, not a Numba chain over the matrix: scikit-learn links
+    # these very inputs with scipy.cluster.hierarchy.linkage on the same
+    # condensed matrix, so tied distances (common in integer precomputed
+    # matrices and boolean metrics) resolve to the same children_; SciPy's
+    # nn-chain and MST are compiled O(n^2) loops, and the matrix lives on the
+    # host anyway.
+    n = X.shape[0]
+    Xh = np.ascontiguousarray(backend.to_numpy(X), dtype=np.float64)
+    if metric == "precomputed":
+        check_precomputed_shape(Xh)
+        condensed = squareform(Xh, checks=False)
+    elif callable(metric):
+        D = np.asarray(metric(Xh))
+        if D.shape != (n, n):
+            raise ValueError(
+                f"The callable metric must return the distance matrix of shape ({n}, {n}) "
+                f"of X's rows, got shape {D.shape}."
+            )
+        condensed = squareform(np.ascontiguousarray(D, dtype=np.float64), checks=False)
+    else:
+        # scikit-learn's single linkage measures with its own DistanceMetric
+        # definitions, its complete and average linkages with SciPy's.
+        definitions = "sklearn" if linkage == "single" else "scipy"
+        condensed = condensed_distances(Xh, metric, definitions=definitions)
+    linkage_matrix = scipy_hierarchy.linkage(condensed, method=linkage)
+    return (np.ascontiguousarray(linkage_matrix[:, :2], dtype=np.int64),
+            np.ascontiguousarray(linkage_matrix[:, 2]))
+
+
 def unstructured_tree(X, linkage, metric):
     """Full dendrogram of X's rows without connectivity constraints.
 
     Parameters
     ----------
-    X : array (n_samples, n_features); NumPy or any array-API array
+    X : array (n_samples, n_features), or (n_samples, n_samples) with "precomputed";
+        NumPy or any array-API array
         Only "single" linkage with a euclidean or cosine metric keeps X in its
         namespace (the ``mst`` kernel, or ``graph_mst`` on a neighbour graph
-        for large host data); the rest goes through the host-only
-        ``kernels.nn_chain``, in float64.
+        for large host data); the other kernel metrics go through the
+        host-only ``kernels.nn_chain``, in float64, the rest through
+        ``host_tree``.
     linkage : {"ward", "complete", "average", "single"}
-    metric : {"euclidean", "manhattan", "cosine"}
+    metric : "euclidean", "manhattan", "cosine" (the kernels), "precomputed",
+        another name of :data:`metrics._pairwise.PAIRWISE_METRICS` or a callable
 
     Returns
     -------
@@ -98,6 +164,9 @@ def unstructured_tree(X, linkage, metric):
     distances : ndarray (n_samples - 1,) float64
     """
     n = X.shape[0]
+    if metric not in KERNEL_METRICS.values():
+        check_condensed_fits(n, linkage, metric)
+        return host_tree(X, linkage, metric)
     if linkage == "single" and metric in ("euclidean", "cosine"):
         if graph_is_cheaper(X):
             _, indices = kernels.knn_graph(X, graph_neighbors(0, n), metric=metric)
@@ -163,9 +232,15 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
     ----------
     n_clusters : int or None, default=2
         The number of clusters to find; None when ``distance_threshold`` is set.
-    metric : {"euclidean", "l2", "manhattan", "l1", "cosine"}, default="euclidean"
-        Distance between samples; "ward" accepts only "euclidean" ("l2").
-        "cosine" needs non-zero rows.
+    metric : str or callable, default="euclidean"
+        Distance between samples: "euclidean" ("l2"), "manhattan" ("l1",
+        "cityblock") and "cosine" run on gpucluster's kernels; any other
+        metric of ``sklearn.metrics.pairwise`` ("chebyshev", "minkowski",
+        "jaccard", ...) is computed on the host; "precomputed" takes X as a
+        square distance matrix (its upper triangle is read); a callable is
+        called with X (a float64 NumPy array) and returns the distance matrix,
+        or, with ``connectivity``, with two rows and returns their distance.
+        "ward" accepts only "euclidean" ("l2"). "cosine" needs non-zero rows.
     memory : str, joblib.Memory or None, default=None
         Caches the tree, as scikit-learn's.
     connectivity : array-like, sparse matrix or callable, default=None
@@ -204,6 +279,12 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
     distances_ : array of shape (n_samples - 1,), float64
         Linkage distance of each merge (the ward distance for "ward");
         only with ``distance_threshold`` or ``compute_distances``.
+
+    Warns
+    -----
+    UserWarning
+        When the ``connectivity`` graph has several connected components
+        (they are joined by their closest pairs, as in scikit-learn).
 
     Notes
     -----
@@ -253,7 +334,7 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
             check_scalar(self.distance_threshold, "distance_threshold", kind=numbers.Real,
                          min_value=0)
         check_option(self.linkage, "linkage", LINKAGES)
-        check_option(self.metric, "metric", METRICS)
+        check_metric(self.metric, "metric", extra=("precomputed",))
         if not (isinstance(self.compute_full_tree, bool) or self.compute_full_tree == "auto"):
             raise ValueError(
                 f"compute_full_tree must be 'auto', True or False, got {self.compute_full_tree!r}."
@@ -269,7 +350,8 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
             )
         if self.distance_threshold is not None and not self.compute_full_tree:
             raise ValueError("compute_full_tree must be True if distance_threshold is set.")
-        metric = _METRIC_ALIASES.get(self.metric, self.metric)
+        metric = KERNEL_METRICS.get(self.metric, self.metric) if isinstance(
+            self.metric, str) else self.metric
         if self.linkage == "ward" and metric != "euclidean":
             raise ValueError(
                 f"{self.metric} was provided as metric. Ward can only work with euclidean "
@@ -279,7 +361,8 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
 
     def _work(self, n_samples, n_features):
         # Only the single-linkage spanning tree can use a GPU.
-        return float(n_samples) ** 2 * n_features if self.linkage == "single" else 0.0
+        gpu = self.linkage == "single" and self.metric in ("euclidean", "l2", "cosine")
+        return float(n_samples) ** 2 * n_features if gpu else 0.0
 
     def fit(self, X, y=None):
         """Build the tree and cut it.
@@ -304,6 +387,8 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
                 f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
                 "minimum of 2 is required by AgglomerativeClustering."
             )
+        if metric == "precomputed":
+            check_precomputed_shape(X)
         xp = backend.namespace(X)
         if metric == "cosine" and self.linkage != "ward" and bool(
             xp.any(xp.all(X == 0, axis=1))

@@ -8,13 +8,15 @@ scikit-learn's ``sklearn.metrics.cluster._supervised`` so that the values
 agree to rounding.
 """
 
-from math import exp, lgamma, log
+import warnings
+from math import exp, lgamma, log, sqrt
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 from scipy.special import gammaln
 from sklearn.utils import check_array
+from sklearn.utils.multiclass import type_of_target
 
 from .. import backend
 from ..kernels._numba import NUMBA_CACHE
@@ -48,9 +50,20 @@ def check_consistent_length(*lengths):
 
 
 def _check_clusterings(labels_true, labels_pred):
+    """Both labelings as 1-D host arrays of one length; scikit-learn's UserWarning when
+    either holds continuous values (floats that are not whole numbers)."""
     labels_true = as_host_labels(labels_true, "labels_true")
     labels_pred = as_host_labels(labels_pred, "labels_pred")
     check_consistent_length(labels_true.shape[0], labels_pred.shape[0])
+    # Only float labels can be continuous; type_of_target names the kinds as sklearn does.
+    if labels_true.dtype.kind == "f" or labels_pred.dtype.kind == "f":
+        type_label, type_pred = type_of_target(labels_true), type_of_target(labels_pred)
+        if "continuous" in (type_label, type_pred):
+            warnings.warn(
+                "Clustering metrics expects discrete values but received "
+                f"{type_label} values for label, and {type_pred} values for target",
+                UserWarning, stacklevel=3,
+            )
     return labels_true, labels_pred
 
 
@@ -220,6 +233,135 @@ def _emi_sum(a_values, a_counts, b_values, b_counts, n_samples, term1, log_Nnij,
     return emi
 
 
+def _pair_confusion(labels_true, labels_pred):
+    """Pair-confusion counts (tn, fp, fn, tp) as exact Python integers: ordered pairs of
+    distinct samples, split by whether each labeling puts them together."""
+    n = labels_true.shape[0]
+    rows, cols, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)
+    sum_squares = int(np.sum(counts * counts))
+    tp = sum_squares - n
+    fp = int(np.sum(counts * cluster_sizes[cols])) - sum_squares
+    fn = int(np.sum(counts * class_sizes[rows])) - sum_squares
+    tn = n * n - fp - fn - sum_squares
+    return tn, fp, fn, tp
+
+
+def pair_confusion_matrix(labels_true, labels_pred):
+    """Pair confusion matrix of two labelings.
+
+    ``C[i, j]`` counts the ordered pairs of distinct samples that the true
+    labeling puts together (i = 1) or apart (i = 0) and the predicted one
+    together (j = 1) or apart (j = 0), as ``sklearn.metrics.pair_confusion_matrix``.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array of shape (n_samples,), any hashable labels;
+        any array kind or list
+
+    Returns
+    -------
+    C : ndarray of shape (2, 2), int64
+
+    Examples
+    --------
+    >>> from gpucluster.metrics import pair_confusion_matrix
+    >>> pair_confusion_matrix([0, 0, 1, 1], [1, 1, 0, 0]).tolist()
+    [[8, 0], [0, 4]]
+    """
+    labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
+    tn, fp, fn, tp = _pair_confusion(labels_true, labels_pred)
+    return np.array([[tn, fp], [fn, tp]], dtype=np.int64)
+
+
+def rand_score(labels_true, labels_pred):
+    """Rand index: the share of sample pairs on which two labelings agree.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array of shape (n_samples,), any hashable labels;
+        any array kind or list
+
+    Returns
+    -------
+    ri : float in [0, 1]
+        1.0 also when no pair can disagree (fewer than 2 samples, one cluster,
+        or all singletons on both sides), as in scikit-learn.
+    """
+    labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
+    tn, fp, fn, tp = _pair_confusion(labels_true, labels_pred)
+    agree, total = tn + tp, tn + fp + fn + tp
+    if agree == total or total == 0:
+        return 1.0
+    return agree / total
+
+
+def fowlkes_mallows_score(labels_true, labels_pred):
+    """Fowlkes-Mallows index: the geometric mean of pairwise precision and recall.
+
+    .. math:: FMI = \\frac{TP}{\\sqrt{(TP + FP)(TP + FN)}}
+
+    over pairs of samples.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array of shape (n_samples,), any hashable labels;
+        any array kind or list
+
+    Returns
+    -------
+    fmi : float in [0, 1]
+        0.0 when no pair is together in both labelings.
+    """
+    labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
+    n = labels_true.shape[0]
+    _, _, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)
+    # Python integers: exact, no overflow for any n.
+    tk = int(np.sum(counts * counts)) - n
+    pk = int(np.sum(cluster_sizes * cluster_sizes)) - n
+    qk = int(np.sum(class_sizes * class_sizes)) - n
+    return sqrt(tk / pk) * sqrt(tk / qk) if tk != 0 else 0.0
+
+
+def contingency_matrix(labels_true, labels_pred, *, eps=None, sparse=False, dtype=np.int64):
+    """Contingency table of two labelings: ``C[i, j]`` samples in class i and cluster j.
+
+    Classes and clusters are numbered in the sorted order of their labels, as
+    ``sklearn.metrics.cluster.contingency_matrix``.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array of shape (n_samples,), any hashable labels;
+        any array kind or list
+    eps : float or None, default=None
+        Added to every entry of a dense table (not with ``sparse=True``).
+    sparse : bool, default=False
+        Return a SciPy CSR matrix.
+    dtype : numeric type, default=np.int64
+        Of the table (float64 when ``eps`` is given).
+
+    Returns
+    -------
+    contingency : ndarray or scipy.sparse.csr_matrix of shape (n_classes, n_clusters)
+
+    Raises
+    ------
+    ValueError
+        When ``eps`` is given with ``sparse=True``.
+    """
+    if eps is not None and sparse:
+        raise ValueError("Cannot set 'eps' when sparse=True")
+    labels_true = as_host_labels(labels_true, "labels_true")
+    labels_pred = as_host_labels(labels_pred, "labels_pred")
+    check_consistent_length(labels_true.shape[0], labels_pred.shape[0])
+    rows, cols, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)
+    shape = (class_sizes.shape[0], cluster_sizes.shape[0])
+    if sparse:
+        return sp.csr_matrix((counts.astype(dtype), (rows, cols)), shape=shape)
+    table = np.zeros(shape, dtype=dtype)
+    table[rows, cols] = counts
+    return table if eps is None else table + eps
+
+
 def adjusted_rand_score(labels_true, labels_pred):
     """Rand index adjusted for chance.
 
@@ -248,14 +390,7 @@ def adjusted_rand_score(labels_true, labels_pred):
     1.0
     """
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
-    n = labels_true.shape[0]
-    rows, cols, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)
-    # Pair-confusion counts in Python integers: exact, no overflow.
-    sum_squares = int(np.sum(counts * counts))
-    tp = sum_squares - n
-    fp = int(np.sum(counts * cluster_sizes[cols])) - sum_squares
-    fn = int(np.sum(counts * class_sizes[rows])) - sum_squares
-    tn = n * n - fp - fn - sum_squares
+    tn, fp, fn, tp = _pair_confusion(labels_true, labels_pred)
     if fn == 0 and fp == 0:
         return 1.0
     return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))

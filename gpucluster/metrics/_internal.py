@@ -7,16 +7,30 @@ small) and placed beside X. The O(n^2) silhouette step is the
 two come from ``centroid_update``. Accumulations are float64. Values and
 edge cases follow scikit-learn's ``sklearn.metrics`` functions of the same
 names.
+
+The silhouette also takes what the kernel does not compute, as scikit-learn
+does: SciPy sparse X, every other metric of ``sklearn.metrics.pairwise``,
+callables and keyword arguments of the metric. Those distances come from
+``sklearn.metrics.pairwise_distances_chunked`` on the host, in row blocks of
+the host memory budget, and are reduced block by block to the same per-label
+sums. Calinski-Harabasz and Davies-Bouldin refuse sparse X, as scikit-learn's do.
 """
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import pairwise_distances_chunked
+from sklearn.metrics.pairwise import PAIRWISE_BOOLEAN_FUNCTIONS
 from sklearn.utils import check_random_state
 
 from .. import backend, kernels
-from .._validation import check_input, check_option, check_scalar
+from .._sparse import check_sparse, is_sparse
+from .._validation import check_input, check_scalar
 from ._external import as_host_labels, check_consistent_length
+from ._pairwise import check_metric
 
-SILHOUETTE_METRICS = ("euclidean", "sqeuclidean", "cosine", "precomputed")
+# The metrics the pairwise_sums kernel computes, by scikit-learn's names for them.
+KERNEL_METRICS = {"euclidean": "euclidean", "l2": "euclidean", "sqeuclidean": "sqeuclidean",
+                  "cosine": "cosine"}
 # Silhouette chunks hold a few (rows, n_labels) float64 arrays; the row
 # count comes from backend.row_chunk_size, but never below this, so that
 # every CPU thread gets tiles of the chunk to work on.
@@ -31,37 +45,51 @@ def check_number_of_labels(n_labels, n_samples):
         )
 
 
-def _prepare(X, labels):
-    """Validate X and labels; return X, the label codes (host, 0..k-1) and the cluster sizes."""
-    X = check_input(X)
+def _encode_labels(labels, n_samples):
+    """Label codes (host, 0..k-1, int64) and cluster sizes of labels for n_samples rows."""
     labels = as_host_labels(labels)
-    check_consistent_length(X.shape[0], labels.shape[0])
+    check_consistent_length(n_samples, labels.shape[0])
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.reshape(-1).astype(np.int64)
     counts = np.bincount(codes)
-    check_number_of_labels(counts.shape[0], X.shape[0])
-    return X, codes, counts
+    check_number_of_labels(counts.shape[0], n_samples)
+    return codes, counts
+
+
+def _prepare(X, labels, function_name=None):
+    """Validate X and labels; return X, the label codes (host, 0..k-1) and the cluster sizes."""
+    X = check_input(X, estimator_name=function_name)
+    return (X, *_encode_labels(labels, X.shape[0]))
 
 
 # --------------------------------------------------------------------------
 # Silhouette
 
 
+NONZERO_DIAGONAL = ("The precomputed distance matrix contains non-zero elements on the "
+                    "diagonal. Use np.fill_diagonal(X, 0).")
+
+
 def _check_precomputed(X):
-    xp = backend.namespace(X)
+    """scikit-learn's checks of a precomputed distance matrix (dense or sparse): square, and
+    a diagonal of zeros up to 100 eps of its dtype."""
     n_rows, n_cols = X.shape
     if n_rows != n_cols:
         raise ValueError(
             f"Precomputed metric requires shape (n_queries, n_indexed). Got "
             f"({n_rows}, {n_cols}) for {n_cols} indexed."
         )
+    if is_sparse(X):
+        diagonal = np.abs(X.diagonal())
+        atol = float(np.finfo(X.dtype).eps) * 100
+        if np.any(diagonal > atol):
+            raise ValueError(NONZERO_DIAGONAL)
+        return
+    xp = backend.namespace(X)
     diagonal = xp.reshape(X, (-1,))[:: n_rows + 1]
     atol = float(xp.finfo(X.dtype).eps) * 100
     if bool(xp.any(xp.abs(diagonal) > atol)):
-        raise ValueError(
-            "The precomputed distance matrix contains non-zero elements on the "
-            "diagonal. Use np.fill_diagonal(X, 0)."
-        )
+        raise ValueError(NONZERO_DIAGONAL)
 
 
 def _overflow_safe(X, metric):
@@ -115,30 +143,16 @@ def _exact_distance_sums(X, one_hot, start, stop):
     return distances @ one_hot
 
 
-def _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot, exact=False):
-    """(stop - start, n_labels) float64 sums of distances from rows start:stop to each label."""
-    if exact:
-        return _exact_distance_sums(X, one_hot, start, stop)
-    if metric == "precomputed":
-        xp = backend.namespace(X)
-        return xp.astype(X[start:stop, :], xp.float64) @ one_hot
-    return kernels.pairwise_sums(X, labels, n_labels, metric, start=start, stop=stop)
-
-
-def _silhouette_values(X, codes, counts, metric):
-    """Silhouette coefficient of every row, float64, in X's namespace and on X's device."""
+def _device_sum_chunks(X, labels, n_labels, metric):
+    """(start, stop, sums) over row chunks of X: sums (stop - start, n_labels) float64 of
+    the distances from those rows to each label, by the ``pairwise_sums`` kernel (or a GEMM
+    with the one-hot labels for a precomputed X), in X's namespace."""
     X, exact = _overflow_safe(X, metric)
     xp = backend.namespace(X)
-    device = backend.device(X)
     n_samples = X.shape[0]
-    n_labels = counts.shape[0]
-    labels = backend.asarray_like(codes, X)
-    sizes = backend.asarray_like(counts.astype(np.float64), X)
-    label_ids = xp.arange(n_labels, device=device)
-    zero = xp.asarray(0.0, dtype=xp.float64, device=device)
-    inf = xp.asarray(np.inf, dtype=xp.float64, device=device)
     one_hot = None
     if metric == "precomputed" or exact:
+        label_ids = xp.arange(n_labels, device=backend.device(X))
         one_hot = xp.astype(labels[:, None] == label_ids[None, :], xp.float64)
     row_bytes = 4 * 8 * n_labels
     if exact:
@@ -147,10 +161,73 @@ def _silhouette_values(X, codes, counts, metric):
     chunk = backend.row_chunk_size(n_samples, row_bytes, device=backend.device_of(X))
     if not exact:
         chunk = max(chunk, min(n_samples, MIN_SILHOUETTE_CHUNK_ROWS))
-    intra, inter = [], []
     for start in range(0, n_samples, chunk):
         stop = min(n_samples, start + chunk)
-        sums = _label_distance_sums(X, labels, n_labels, metric, start, stop, one_hot, exact)
+        if exact:
+            sums = _exact_distance_sums(X, one_hot, start, stop)
+        elif metric == "precomputed":
+            sums = xp.astype(X[start:stop, :], xp.float64) @ one_hot
+        else:
+            sums = kernels.pairwise_sums(X, labels, n_labels, metric, start=start, stop=stop)
+        yield start, stop, sums
+
+
+def _host_sum_chunks(X, codes, n_labels, metric, kwds, boolean=False):
+    """The same chunks as :func:`_device_sum_chunks`, from scikit-learn's
+    ``pairwise_distances_chunked`` on the host (NumPy or SciPy sparse X), for every
+    metric, callable and keyword argument scikit-learn takes, and for sparse X.
+
+    Features are measured in float64 (a precomputed matrix is read as it is): a
+    coefficient near 0 is a difference of two nearly equal means, which float32
+    distances would blur (2e-6 relative on scikit-learn's own sparse test data).
+    ``boolean``: X was bool before validation made it float; it is given back as
+    bool, which scikit-learn's boolean metrics read without the DataConversionWarning
+    they give for other dtypes.
+    """
+    n_samples = X.shape[0]
+    if boolean:
+        X = X.astype(bool)
+    elif metric != "precomputed":
+        X = X.astype(np.float64, copy=False)
+    # SciPy's "sqeuclidean" takes no sparse rows (scikit-learn refuses them); the
+    # square of scikit-learn's sparse Euclidean distances is the same distance.
+    square = is_sparse(X) and metric == "sqeuclidean" and not kwds
+    if square:
+        metric = "euclidean"
+    # Sparse one-hot labels: a block's per-label sums cost O(block size), whatever n_labels.
+    one_hot = sp.csr_matrix((np.ones(n_samples), (np.arange(n_samples), codes)),
+                            shape=(n_samples, n_labels))
+    # Per row: its distances (float64, as scikit-learn counts them) and its sums.
+    rows = backend.row_chunk_size(n_samples, 8 * n_samples + 4 * 8 * n_labels)
+    # In MiB, as scikit-learn takes it; the extra bytes keep its floor() at ``rows``.
+    working_memory = (rows * 8 * n_samples + 4) / 2**20
+
+    def label_sums(D, start):
+        if square:
+            D = D * D
+        sums = (one_hot.T @ D.T).T
+        return (sums.toarray() if sp.issparse(sums) else np.asarray(sums)).astype(
+            np.float64, copy=False)
+
+    start = 0
+    for sums in pairwise_distances_chunked(X, reduce_func=label_sums, metric=metric,
+                                           working_memory=working_memory, **kwds):
+        yield start, start + sums.shape[0], sums
+        start += sums.shape[0]
+
+
+def _silhouette_from_sums(chunks, codes, counts, like):
+    """Silhouette coefficient of every row, float64, from the per-label distance sums of
+    ``chunks``, in the namespace and on the device of ``like``."""
+    xp = backend.namespace(like)
+    device = backend.device(like)
+    labels = backend.asarray_like(codes, like)
+    sizes = backend.asarray_like(counts.astype(np.float64), like)
+    label_ids = xp.arange(counts.shape[0], device=device)
+    zero = xp.asarray(0.0, dtype=xp.float64, device=device)
+    inf = xp.asarray(np.inf, dtype=xp.float64, device=device)
+    intra, inter = [], []
+    for start, stop, sums in chunks:
         own = labels[start:stop, None] == label_ids[None, :]
         intra.append(xp.sum(xp.where(own, sums, zero), axis=1))
         # Mean distance to every other cluster; the nearest one is b.
@@ -168,7 +245,54 @@ def _silhouette_values(X, codes, counts, metric):
     return xp.where(defined, (inter - a) / xp.where(defined, largest, 1.0), zero)
 
 
-def silhouette_samples(X, labels, *, metric="euclidean"):
+def _kernel_metric(metric, kwds):
+    """The kernel's name for ``metric``, "precomputed", or None when the host computes it."""
+    if metric == "precomputed":
+        return metric
+    if kwds or not isinstance(metric, str):
+        return None
+    return KERNEL_METRICS.get(metric)
+
+
+def _reads_bool(X, metric):
+    """Whether X (as the caller gave it) is bool and ``metric`` one of scikit-learn's
+    boolean metrics, which then read it as it is."""
+    if not (isinstance(metric, str) and metric in PAIRWISE_BOOLEAN_FUNCTIONS):
+        return False
+    dtype = X.dtype if hasattr(X, "dtype") else np.asarray(X).dtype
+    return str(dtype).rsplit(".", 1)[-1] in ("bool", "bool_")
+
+
+def _silhouette(X, codes, counts, metric, kwds, boolean=False):
+    """Silhouette coefficients of validated X (dense, or CSR), float64, beside X."""
+    if is_sparse(X):
+        return _silhouette_from_sums(
+            _host_sum_chunks(X, codes, counts.shape[0], metric, kwds, boolean), codes,
+            counts, np.empty(0))
+    kernel_metric = _kernel_metric(metric, kwds)
+    if kernel_metric is None:
+        chunks = _host_sum_chunks(backend.to_numpy(X), codes, counts.shape[0], metric, kwds,
+                                  boolean)
+        return backend.asarray_like(_silhouette_from_sums(chunks, codes, counts, np.empty(0)),
+                                    X)
+    labels = backend.asarray_like(codes, X)
+    chunks = _device_sum_chunks(X, labels, counts.shape[0], kernel_metric)
+    return _silhouette_from_sums(chunks, codes, counts, X)
+
+
+def _validated(X, labels, metric, function_name):
+    """X (dense array, or CSR for sparse input), label codes and cluster sizes, checked."""
+    if is_sparse(X):
+        X = check_sparse(X, estimator_name=function_name)
+        codes, counts = _encode_labels(labels, X.shape[0])
+    else:
+        X, codes, counts = _prepare(X, labels, function_name)
+    if metric == "precomputed":
+        _check_precomputed(X)
+    return X, codes, counts
+
+
+def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
     """Silhouette coefficient of each sample.
 
     For sample i with mean distance :math:`a_i` to the other members of its
@@ -182,23 +306,33 @@ def silhouette_samples(X, labels, *, metric="euclidean"):
     X : array of shape (n_samples, n_features), or (n_samples, n_samples) when
         ``metric="precomputed"``
         float32 or float64 (integers become float32); NumPy, CuPy, torch or any
-        array-API array, or a list.
+        array-API array, a list, or a SciPy sparse matrix (computed on the host).
     labels : array of shape (n_samples,)
         Cluster labels, integer (any hashable values work); any array kind or list.
-    metric : {"euclidean", "sqeuclidean", "cosine", "precomputed"}, default="euclidean"
-        Distance between samples; "precomputed" takes X as a distance matrix
-        with zeros on its diagonal.
+    metric : str or callable, default="euclidean"
+        Distance between samples. "euclidean" ("l2"), "sqeuclidean" and
+        "cosine" run on the ``pairwise_sums`` kernel, on X's device;
+        "precomputed" takes X as a distance matrix with zeros on its
+        diagonal; every other metric of ``sklearn.metrics.pairwise``, a
+        callable ``f(x, y) -> float`` and sparse X take scikit-learn's
+        ``pairwise_distances_chunked`` on the host, in row blocks.
+    **kwds
+        Keyword arguments of the metric (``p`` of "minkowski", ...), passed to
+        ``sklearn.metrics.pairwise_distances``; with any of them the distances
+        are computed on the host.
 
     Returns
     -------
     silhouette : array of shape (n_samples,)
-        Values in [-1, 1], X's dtype, same array type and device as X.
+        Values in [-1, 1], X's dtype, same array type and device as X (NumPy
+        for sparse X).
 
     Raises
     ------
     ValueError
         For NaN or infinity in X, labels of another length than X, fewer than
-        2 or more than n_samples - 1 distinct labels, or an unknown metric.
+        2 or more than n_samples - 1 distinct labels, an unknown metric, or a
+        precomputed matrix that is not square or has non-zero diagonal entries.
 
     Notes
     -----
@@ -210,16 +344,18 @@ def silhouette_samples(X, labels, *, metric="euclidean"):
     differences instead of GEMM tiles, far slower; "sqeuclidean" distances that
     large do not fit in float64 and give NaN.
     """
-    check_option(metric, "metric", SILHOUETTE_METRICS)
-    X, codes, counts = _prepare(X, labels)
-    if metric == "precomputed":
-        _check_precomputed(X)
+    check_metric(metric, extra=("precomputed",))
+    boolean = _reads_bool(X, metric)
+    X, codes, counts = _validated(X, labels, metric, "silhouette_samples")
+    values = _silhouette(X, codes, counts, metric, kwds, boolean)
+    if is_sparse(X):
+        return values.astype(X.dtype)
     xp = backend.namespace(X)
-    values = xp.astype(_silhouette_values(X, codes, counts, metric), X.dtype)
-    return backend.to_output(values, backend.describe_input(X))
+    return backend.to_output(xp.astype(values, X.dtype), backend.describe_input(X))
 
 
-def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_state=None):
+def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_state=None,
+                     **kwds):
     """Mean silhouette coefficient of all samples.
 
     See :func:`silhouette_samples` for the coefficient. The best value is 1,
@@ -229,15 +365,19 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
     ----------
     X : array of shape (n_samples, n_features), or (n_samples, n_samples) when
         ``metric="precomputed"``
-        float32 or float64; NumPy, CuPy, torch or any array-API array, or a list.
+        float32 or float64; NumPy, CuPy, torch or any array-API array, a list,
+        or a SciPy sparse matrix.
     labels : array of shape (n_samples,)
         Cluster labels, integer; any array kind or list.
-    metric : {"euclidean", "sqeuclidean", "cosine", "precomputed"}, default="euclidean"
+    metric : str or callable, default="euclidean"
+        As in :func:`silhouette_samples`.
     sample_size : int or None, default=None
         Score a random subset of this many samples instead of all of them.
     random_state : int, numpy.random.RandomState or None, default=None
         Seeds the choice of the subset; the same seed picks the same samples
         as ``sklearn.metrics.silhouette_score``.
+    **kwds
+        Keyword arguments of the metric, as in :func:`silhouette_samples`.
 
     Returns
     -------
@@ -256,25 +396,33 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
     >>> round(silhouette_score(X, [0, 0, 1, 1]), 4)
     0.9002
     """
-    check_option(metric, "metric", SILHOUETTE_METRICS)
-    if sample_size is None:
-        X, codes, counts = _prepare(X, labels)
-    else:
+    check_metric(metric, extra=("precomputed",))
+    boolean = _reads_bool(X, metric)
+    if sample_size is not None:
         check_scalar(sample_size, "sample_size", min_value=1)
-        X = check_input(X)
+        if is_sparse(X):
+            X = check_sparse(X, estimator_name="silhouette_score")
+        else:
+            X = check_input(X, estimator_name="silhouette_score")
         labels = as_host_labels(labels)
         check_consistent_length(X.shape[0], labels.shape[0])
         indices = check_random_state(random_state).permutation(X.shape[0])[:sample_size]
-        xp = backend.namespace(X)
-        rows = backend.asarray_like(indices.astype(np.int64), X)
-        X = xp.take(X, rows, axis=0)
-        if metric == "precomputed":
-            X = xp.take(X, rows, axis=1)
-        X, codes, counts = _prepare(X, labels[indices])
-    if metric == "precomputed":
-        _check_precomputed(X)
+        X = _take_samples(X, indices, metric)
+        labels = labels[indices]
+    X, codes, counts = _validated(X, labels, metric, "silhouette_score")
+    values = _silhouette(X, codes, counts, metric, kwds, boolean)
+    return float(backend.namespace(values).mean(values))
+
+
+def _take_samples(X, indices, metric):
+    """The rows ``indices`` of X (and the same columns of a precomputed X)."""
+    if is_sparse(X):
+        X = X[indices]
+        return X[:, indices].tocsr() if metric == "precomputed" else X
     xp = backend.namespace(X)
-    return float(xp.mean(_silhouette_values(X, codes, counts, metric)))
+    rows = backend.asarray_like(indices.astype(np.int64), X)
+    X = xp.take(X, rows, axis=0)
+    return xp.take(X, rows, axis=1) if metric == "precomputed" else X
 
 
 # --------------------------------------------------------------------------
@@ -313,7 +461,8 @@ def calinski_harabasz_score(X, labels):
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
-        float32 or float64; NumPy, CuPy, torch or any array-API array, or a list.
+        float32 or float64; NumPy, CuPy, torch or any array-API array, or a
+        list. Sparse matrices are refused (TypeError), as in scikit-learn.
     labels : array of shape (n_samples,)
         Cluster labels, integer; any array kind or list.
 
@@ -328,7 +477,7 @@ def calinski_harabasz_score(X, labels):
         For NaN or infinity in X, labels of another length than X, or fewer
         than 2 or more than n_samples - 1 distinct labels.
     """
-    X, codes, counts = _prepare(X, labels)
+    X, codes, counts = _prepare(X, labels, "calinski_harabasz_score")
     xp = backend.namespace(X)
     n_samples = X.shape[0]
     n_labels = counts.shape[0]
@@ -366,7 +515,8 @@ def davies_bouldin_score(X, labels):
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
-        float32 or float64; NumPy, CuPy, torch or any array-API array, or a list.
+        float32 or float64; NumPy, CuPy, torch or any array-API array, or a
+        list. Sparse matrices are refused (TypeError), as in scikit-learn.
     labels : array of shape (n_samples,)
         Cluster labels, integer; any array kind or list.
 
@@ -381,7 +531,7 @@ def davies_bouldin_score(X, labels):
         For NaN or infinity in X, labels of another length than X, or fewer
         than 2 or more than n_samples - 1 distinct labels.
     """
-    X, codes, counts = _prepare(X, labels)
+    X, codes, counts = _prepare(X, labels, "davies_bouldin_score")
     xp = backend.namespace(X)
     n_labels = counts.shape[0]
     labels = backend.asarray_like(codes, X)

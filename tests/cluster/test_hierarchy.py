@@ -5,6 +5,9 @@ import warnings
 import numpy as np
 import pytest
 import sklearn.cluster
+from scipy.cluster import hierarchy as scipy_hierarchy
+from scipy.spatial.distance import cdist, pdist
+from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import kneighbors_graph
 
 from gpucluster import config_context
@@ -145,7 +148,10 @@ def test_condensed_matrix_over_budget_names_the_bytes():
         (dict(n_clusters=None, distance_threshold=-1.0), "distance_threshold must be >= 0"),
         (dict(linkage="ward", metric="cosine"), "Ward can only work with euclidean"),
         (dict(linkage="median"), "linkage must be one of"),
-        (dict(metric="chebyshev", linkage="average"), "metric must be one of"),
+        (dict(metric="wminkowski", linkage="average"), "metric must be one of"),
+        (dict(metric="euclidian", linkage="single"), "metric must be one of"),
+        (dict(linkage="ward", metric="precomputed"), "Ward can only work with euclidean"),
+        (dict(linkage="ward", metric="chebyshev"), "Ward can only work with euclidean"),
         (dict(n_clusters=None, distance_threshold=1.0, compute_full_tree=False),
          "compute_full_tree must be True"),
         (dict(n_clusters=50), "Cannot extract more clusters than samples"),
@@ -189,3 +195,241 @@ def test_outputs_mirror_input(xp, dtype, linkage):
     assert labels_agree(model.labels_, ref.labels_) == 1.0
     out = model.fit_predict(X)
     assert_same_kind(out, X)
+
+
+# --------------------------------------------------------------------------
+# Metrics beyond the kernels': aliases, other named metrics, precomputed, callables
+
+NEW_METRICS = ["cityblock", "l1", "l2", "chebyshev", "minkowski", "canberra", "braycurtis",
+               "correlation", "sqeuclidean"]
+
+
+def _fit_both(params, X):
+    """Fitted scikit-learn and gpucluster models, with the warnings each raised."""
+    with warnings.catch_warnings(record=True) as ref_caught:
+        warnings.simplefilter("always")
+        ref = sklearn.cluster.AgglomerativeClustering(**params).fit(X)
+    with warnings.catch_warnings(record=True) as ours_caught:
+        warnings.simplefilter("always")
+        ours = AgglomerativeClustering(**params).fit(X)
+    return ref, ours, ref_caught, ours_caught
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+@pytest.mark.parametrize("metric", NEW_METRICS)
+def test_other_metrics_match_sklearn(linkage, metric):
+    """The aliases run on the kernels, the other names on the host; every output is sklearn's.
+
+    The data have negative values, where scikit-learn's single linkage measures
+    "braycurtis" by its own definition (sum |x - y| / sum (|x| + |y|)) and its
+    complete and average linkages by SciPy's (sum |x - y| / sum |x + y|).
+    """
+    X = _random(90, 4, seed=4)
+    params = dict(n_clusters=6, linkage=linkage, metric=metric, compute_distances=True)
+    ref, ours, _, _ = _fit_both(params, X)
+    _assert_same_tree(ours, ref, linkage)
+    np.testing.assert_allclose(to_numpy(ours.distances_), ref.distances_, rtol=1e-10)
+    assert ours.n_leaves_ == ref.n_leaves_ == 90
+    assert ours.n_connected_components_ == ref.n_connected_components_ == 1
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+@pytest.mark.parametrize("metric", ["jaccard", "hamming", "dice", "rogerstanimoto"])
+def test_boolean_metrics_on_binary_data_match_sklearn(linkage, metric):
+    """0/1 data: many tied distances, resolved as scikit-learn resolves them."""
+    X = (np.random.default_rng(5).random((60, 12)) < 0.4).astype(np.float64)
+    params = dict(n_clusters=4, linkage=linkage, metric=metric, compute_distances=True)
+    ref, ours, _, _ = _fit_both(params, X)
+    np.testing.assert_allclose(to_numpy(ours.distances_), ref.distances_, rtol=1e-12)
+    if linkage != "single":
+        _assert_same_tree(ours, ref, linkage)
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+@pytest.mark.parametrize("kind", ["float", "integer_ties"])
+def test_precomputed_matches_sklearn(linkage, kind):
+    """A dense distance matrix, also an integer one with many ties: the same children_ (in
+    the same orientation, single linkage too, since both go through SciPy's linkage)."""
+    X = _random(70, 3, seed=6)
+    D = pairwise_distances(X)
+    if kind == "integer_ties":
+        D = np.round(2 * D).astype(np.int64)
+    params = dict(n_clusters=5, linkage=linkage, metric="precomputed", compute_distances=True)
+    ref, ours, _, _ = _fit_both(params, D)
+    np.testing.assert_array_equal(to_numpy(ours.children_), ref.children_)
+    np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_)
+    np.testing.assert_allclose(to_numpy(ours.distances_), ref.distances_, rtol=1e-12)
+    assert ours.n_features_in_ == 70
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+def test_precomputed_distance_threshold_matches_sklearn(linkage):
+    D = pairwise_distances(_random(60, 3, seed=7), metric="manhattan")
+    params = dict(n_clusters=None, distance_threshold={"single": 0.8}.get(linkage, 2.5),
+                  linkage=linkage, metric="precomputed")
+    ref, ours, _, _ = _fit_both(params, D)
+    assert ours.n_clusters_ == ref.n_clusters_ > 1
+    np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_)
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+def test_precomputed_of_euclidean_equals_metric_euclidean(linkage):
+    X = _random(80, 5, seed=8)
+    direct = AgglomerativeClustering(5, linkage=linkage, compute_distances=True).fit(X)
+    pre = AgglomerativeClustering(5, linkage=linkage, metric="precomputed",
+                                  compute_distances=True).fit(pairwise_distances(X))
+    assert labels_agree(direct.labels_, pre.labels_) == 1.0
+    np.testing.assert_allclose(to_numpy(pre.distances_), to_numpy(direct.distances_),
+                               rtol=1e-9)
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+def test_callable_metric_matches_sklearn(linkage):
+    """Without connectivity the callable gets X and returns the whole distance matrix."""
+    X = _random(70, 3, seed=9)
+    seen = []
+
+    def chebyshev(data):
+        seen.append(data.shape)
+        return cdist(data, data, "chebyshev")
+
+    params = dict(n_clusters=4, linkage=linkage, metric=chebyshev, compute_distances=True)
+    ref, ours, _, _ = _fit_both(params, X)
+    assert seen == [(70, 3), (70, 3)]
+    np.testing.assert_array_equal(to_numpy(ours.children_), ref.children_)
+    np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_)
+    np.testing.assert_allclose(to_numpy(ours.distances_), ref.distances_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+@pytest.mark.parametrize("metric", ["precomputed", "callable"])
+@pytest.mark.parametrize("n_neighbors", [8, 2], ids=["connected", "components"])
+def test_precomputed_and_callable_with_connectivity_match_sklearn(linkage, metric,
+                                                                  n_neighbors):
+    """With connectivity, "precomputed" reads the graph's entries of X and a callable is
+    called on each pair of rows; several components are joined with sklearn's UserWarning."""
+    X = _random(90, 3, seed=10)
+    graph = kneighbors_graph(X, n_neighbors, include_self=False)
+    if metric == "precomputed":
+        data, chosen = pairwise_distances(X, metric="manhattan"), "precomputed"
+    else:
+        data, chosen = X, (lambda a, b: float(np.abs(a - b).max()))
+    params = dict(n_clusters=5, linkage=linkage, metric=chosen, connectivity=graph,
+                  compute_distances=True)
+    ref, ours, ref_caught, ours_caught = _fit_both(params, data)
+    ref_messages = [str(w.message) for w in ref_caught if w.category is UserWarning]
+    ours_messages = [str(w.message) for w in ours_caught if w.category is UserWarning]
+    assert ours_messages == ref_messages
+    assert ours.n_connected_components_ == ref.n_connected_components_
+    if n_neighbors == 2:
+        assert ours.n_connected_components_ > 1
+        assert "Completing it to avoid stopping the tree early" in ours_messages[0]
+    _assert_same_tree(ours, ref, linkage)
+    np.testing.assert_allclose(to_numpy(ours.distances_), ref.distances_, rtol=1e-12)
+
+
+def test_precomputed_connectivity_with_two_components_warns():
+    """scikit-learn's #16151 case: graph and metric both precomputed, two components."""
+    connectivity = np.array([[0, 1, 1, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 0],
+                             [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]])
+    X = _random(5, 10, seed=11)
+    with pytest.warns(UserWarning, match="Completing it to avoid stopping the tree early"):
+        pre = AgglomerativeClustering(metric="precomputed", connectivity=connectivity,
+                                      linkage="complete").fit(pairwise_distances(X))
+    with pytest.warns(UserWarning, match="Completing it"):
+        direct = AgglomerativeClustering(connectivity=connectivity, linkage="complete").fit(X)
+    assert pre.n_connected_components_ == 2
+    np.testing.assert_array_equal(to_numpy(pre.labels_), to_numpy(direct.labels_))
+    np.testing.assert_array_equal(to_numpy(pre.children_), to_numpy(direct.children_))
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+@pytest.mark.parametrize("metric", ["chebyshev", "seuclidean"])
+def test_named_metric_with_connectivity_equals_its_callable(linkage, metric):
+    """scikit-learn refuses these names with a connectivity graph; gpucluster measures the
+    edges with SciPy's definitions (seuclidean's variances from all rows, as pdist's),
+    which a callable of two rows reproduces."""
+    X = _random(80, 3, seed=12)
+    graph = kneighbors_graph(X, 3, include_self=False)
+    variances = np.var(X, axis=0, ddof=1)
+
+    def by_pair(a, b):
+        return cdist(a[None], b[None], metric, **({"V": variances} if metric == "seuclidean"
+                                                  else {}))[0, 0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        named = AgglomerativeClustering(4, linkage=linkage, metric=metric, connectivity=graph,
+                                        compute_distances=True).fit(X)
+        called = AgglomerativeClustering(4, linkage=linkage, metric=by_pair,
+                                         connectivity=graph, compute_distances=True).fit(X)
+    np.testing.assert_array_equal(to_numpy(named.children_), to_numpy(called.children_))
+    np.testing.assert_allclose(to_numpy(named.distances_), to_numpy(called.distances_),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+@pytest.mark.parametrize("metric", ["haversine", "nan_euclidean", "seuclidean", "mahalanobis"])
+def test_metrics_sklearn_cannot_link_match_scipy(linkage, metric):
+    """scikit-learn fails on these (SciPy does not know the first two; its single linkage
+    lacks seuclidean's and mahalanobis' parameters); gpucluster links them, and the NumPy
+    reference is SciPy's linkage of scikit-learn's distances (pdist's for the last two)."""
+    X = _random(60, 2, seed=13) * 0.5
+    if metric in ("haversine", "nan_euclidean"):
+        condensed = pairwise_distances(X, metric=metric)[np.triu_indices(60, 1)]
+    else:
+        condensed = pdist(X, metric)
+    expected = scipy_hierarchy.linkage(condensed, method=linkage)
+    ours = AgglomerativeClustering(5, linkage=linkage, metric=metric,
+                                   compute_distances=True).fit(X)
+    np.testing.assert_allclose(to_numpy(ours.distances_), expected[:, 2], rtol=1e-9)
+    np.testing.assert_array_equal(np.sort(to_numpy(ours.children_), axis=1),
+                                  np.sort(expected[:, :2].astype(np.int64), axis=1))
+
+
+def test_host_metric_over_budget_names_the_bytes():
+    with config_context(memory_budget=1000):
+        with pytest.raises(MemoryError, match="metric='chebyshev' needs .* 159200 bytes"):
+            AgglomerativeClustering(linkage="single", metric="chebyshev").fit(_random(200))
+        with pytest.raises(MemoryError, match="metric='precomputed' needs .* 159200 bytes"):
+            AgglomerativeClustering(linkage="complete", metric="precomputed").fit(
+                pairwise_distances(_random(200)))
+
+
+def test_metrics_from_other_backends(xp):
+    """X of any backend: host metrics and precomputed copy it to the host; outputs mirror it."""
+    X_np = _random(50, 3, seed=14)
+    ref = sklearn.cluster.AgglomerativeClustering(4, linkage="average", metric="chebyshev").fit(
+        X_np)
+    ours = AgglomerativeClustering(4, linkage="average", metric="chebyshev").fit(xp.asarray(X_np))
+    assert_same_kind(ours.labels_, xp.asarray(X_np))
+    np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_)
+    D = xp.asarray(pairwise_distances(X_np, metric="chebyshev"))
+    pre = AgglomerativeClustering(4, linkage="average", metric="precomputed").fit(D)
+    np.testing.assert_array_equal(to_numpy(pre.labels_), ref.labels_)
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average", "single"])
+def test_precomputed_rejects_a_non_square_matrix(linkage):
+    model = AgglomerativeClustering(metric="precomputed", linkage=linkage)
+    with pytest.raises(ValueError,
+                       match=r"Distance matrix should be square, got matrix of shape \(5, 3\)"):
+        model.fit(_random(5, 3))
+    with pytest.raises(ValueError, match="Distance matrix should be square"):
+        AgglomerativeClustering(metric="precomputed", linkage=linkage,
+                                connectivity=np.ones((5, 5))).fit(_random(5, 3))
+    assert not hasattr(model, "labels_")
+
+
+def test_precomputed_rejects_non_finite_entries():
+    D = pairwise_distances(_random(10))
+    D[2, 5] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        AgglomerativeClustering(metric="precomputed", linkage="average").fit(D)
+
+
+def test_callable_returning_a_wrong_shape_raises():
+    model = AgglomerativeClustering(metric=lambda data: data, linkage="average")
+    with pytest.raises(ValueError, match=r"distance matrix of shape \(10, 10\).*\(10, 4\)"):
+        model.fit(_random(10))
+    assert not hasattr(model, "labels_")

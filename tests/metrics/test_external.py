@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -236,3 +237,88 @@ def test_cluster_balance_rejects_empty_and_all_noise():
         metrics.cluster_balance([])
     with pytest.raises(ValueError, match="Every point is noise"):
         metrics.cluster_balance([-1, -1, -1])
+
+
+# --------------------------------------------------------------------------
+# Pair counting: rand_score, fowlkes_mallows_score, pair_confusion_matrix; contingency_matrix
+
+PAIR_SCORES = ["rand_score", "fowlkes_mallows_score"]
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+@pytest.mark.parametrize("name", PAIR_SCORES + ["pair_confusion_matrix"])
+def test_pair_counting_matches_sklearn(xp, name, pair):
+    labels_true, labels_pred = _pair(pair)
+    expected = getattr(skm, name)(labels_true, labels_pred)
+    value = getattr(metrics, name)(xp.asarray(labels_true), xp.asarray(labels_pred))
+    if name == "pair_confusion_matrix":
+        assert value.dtype == np.int64
+        np.testing.assert_array_equal(value, expected)
+    else:
+        assert type(value) is float
+        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-15, err_msg=pair)
+
+
+def test_pair_confusion_matrix_by_hand():
+    """[0, 0, 1, 1] against [0, 0, 0, 1]: of the 12 ordered pairs, 2 together in both
+    ((0, 1) both ways), 2 together only in the truth ((2, 3)), 4 only in the prediction
+    ((0, 2), (1, 2) both ways), 4 apart in both."""
+    C = metrics.pair_confusion_matrix([0, 0, 1, 1], [0, 0, 0, 1])
+    assert C.tolist() == [[4, 4], [2, 2]]
+    assert metrics.rand_score([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(6 / 12)
+    # FMI = TP / sqrt((TP + FP)(TP + FN)) over unordered pairs: 1 / sqrt(3 * 2).
+    assert metrics.fowlkes_mallows_score([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(
+        1 / math.sqrt(6))
+
+
+def test_pair_counting_with_int8_labels_and_many_samples_matches_sklearn():
+    """120,000 int8 labels: pair counts near 1.4e10, far beyond the labels' dtype."""
+    labels = np.zeros(120_000, dtype=np.int8)
+    other = labels.copy()
+    other[:10] = 1
+    C = metrics.pair_confusion_matrix(labels, other)
+    np.testing.assert_array_equal(C, skm.pair_confusion_matrix(labels, other))
+    assert metrics.fowlkes_mallows_score(labels, other) == pytest.approx(
+        skm.fowlkes_mallows_score(labels, other), rel=1e-12)
+
+
+def test_empty_pair_scores_follow_sklearn():
+    assert metrics.rand_score([], []) == skm.rand_score([], []) == 1.0
+    assert metrics.fowlkes_mallows_score([], []) == skm.fowlkes_mallows_score([], []) == 0.0
+    np.testing.assert_array_equal(metrics.pair_confusion_matrix([], []),
+                                  skm.pair_confusion_matrix([], []))
+
+
+@pytest.mark.parametrize("options", [{}, {"sparse": True}, {"eps": 0.5},
+                                     {"dtype": np.float32}])
+def test_contingency_matrix_matches_sklearn(options):
+    labels_true, labels_pred = _pair("noise_and_singleton")
+    expected = skm.cluster.contingency_matrix(labels_true, labels_pred, **options)
+    table = metrics.contingency_matrix(labels_true, labels_pred, **options)
+    assert sp.issparse(table) == sp.issparse(expected)
+    if sp.issparse(table):
+        table, expected = table.toarray(), expected.toarray()
+    assert table.dtype == expected.dtype
+    np.testing.assert_array_equal(table, expected)
+
+
+def test_contingency_matrix_rejects_eps_with_sparse():
+    with pytest.raises(ValueError, match="Cannot set 'eps' when sparse=True"):
+        metrics.contingency_matrix([0, 1], [0, 1], eps=1e-10, sparse=True)
+
+
+@pytest.mark.parametrize("name", SCORES + PAIR_SCORES)
+def test_continuous_labels_warn_as_sklearn(name):
+    rng = np.random.default_rng(7)
+    labels_true, labels_pred = rng.random(50), rng.integers(0, 3, 50)
+    with pytest.warns(UserWarning) as expected:
+        getattr(skm, name)(labels_true, labels_pred)
+    with pytest.warns(UserWarning, match="Clustering metrics expects discrete values") as ours:
+        getattr(metrics, name)(labels_true, labels_pred)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in expected]
+
+
+def test_whole_float_labels_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert metrics.adjusted_rand_score([0.0, 0.0, 1.0], [1, 1, 0]) == 1.0

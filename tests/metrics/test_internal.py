@@ -1,9 +1,12 @@
 """Silhouette, Calinski-Harabasz and Davies-Bouldin against scikit-learn, on every backend."""
 
 import doctest
+import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+import sklearn.exceptions as skl_exceptions
 import sklearn.metrics as skm
 from sklearn.datasets import load_iris
 
@@ -197,7 +200,7 @@ def test_silhouette_rejects_bad_parameters():
     X = np.arange(12.0).reshape(6, 2)
     y = [0, 0, 1, 1, 2, 2]
     with pytest.raises(ValueError, match="metric must be one of"):
-        metrics.silhouette_score(X, y, metric="manhattan")
+        metrics.silhouette_score(X, y, metric="wminkowski")
     with pytest.raises(ValueError, match="sample_size must be >= 1"):
         metrics.silhouette_score(X, y, sample_size=0)
     with pytest.raises(ValueError, match="non-zero elements on the diagonal"):
@@ -285,3 +288,171 @@ def test_silhouette_with_an_outlier_near_the_largest_float(xp, value, dtype, met
     np.testing.assert_allclose(samples, expected, rtol=rtol, atol=rtol)
     score = metrics.silhouette_score(xp.asarray(X), xp.asarray(y), metric=metric)
     np.testing.assert_allclose(score, expected.mean(), rtol=rtol, atol=rtol)
+
+
+# --------------------------------------------------------------------------
+# What the kernel does not compute: sparse X, other metrics, callables, keyword arguments
+
+SPARSE_FORMATS = ["csr", "csc", "coo", "lil", "dok"]
+
+
+def _sparse_blobs(fmt):
+    """Blobs with about half the entries zeroed, as a SciPy sparse matrix of ``fmt``."""
+    X, y = make_blobs_np(n_samples=120, n_features=6, centers=3, seed=2)
+    X[np.random.default_rng(2).random(X.shape) < 0.5] = 0.0
+    return sp.random(1, 1).asformat(fmt).__class__(X), X, y
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine", "sqeuclidean"])
+@pytest.mark.parametrize("fmt", SPARSE_FORMATS)
+def test_silhouette_sparse_X_matches_sklearn(fmt, metric):
+    X_sparse, X, y = _sparse_blobs(fmt)
+    # scikit-learn refuses sparse rows with "sqeuclidean"; its dense value is the reference.
+    expected = skm.silhouette_samples(X, y, metric=metric)
+    samples = metrics.silhouette_samples(X_sparse, y, metric=metric)
+    assert isinstance(samples, np.ndarray) and samples.dtype == np.float64
+    np.testing.assert_allclose(samples, expected, rtol=1e-9, atol=1e-12)
+    score = metrics.silhouette_score(X_sparse, y, metric=metric)
+    assert isinstance(score, float)
+    assert score == pytest.approx(skm.silhouette_score(X, y, metric=metric), rel=1e-9)
+
+
+@pytest.mark.parametrize("fmt", SPARSE_FORMATS)
+def test_silhouette_sparse_precomputed_matches_dense(fmt):
+    """A sparse distance matrix: its missing entries are zero distances, as in sklearn."""
+    X, y = make_blobs_np(n_samples=80, n_features=3, centers=3, seed=4)
+    D = skm.pairwise_distances(X)
+    D[D > 4.0] = 0.0  # sparsify, as scikit-learn reads it
+    D_sparse = sp.csr_matrix(D).asformat(fmt)
+    expected = skm.silhouette_samples(sp.csr_matrix(D), y, metric="precomputed")
+    np.testing.assert_allclose(metrics.silhouette_samples(D_sparse, y, metric="precomputed"),
+                               expected, rtol=1e-12)
+    np.testing.assert_allclose(metrics.silhouette_samples(D, y, metric="precomputed"),
+                               expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "precomputed"])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "lil"])
+def test_silhouette_sparse_sample_size_picks_sklearns_sample(fmt, metric):
+    X_sparse, X, y = _sparse_blobs(fmt)
+    if metric == "precomputed":
+        X_sparse = sp.csr_matrix(skm.pairwise_distances(X)).asformat(fmt)
+    expected = skm.silhouette_score(X_sparse, y, metric=metric, sample_size=50, random_state=3)
+    score = metrics.silhouette_score(X_sparse, y, metric=metric, sample_size=50,
+                                     random_state=3)
+    assert score == pytest.approx(expected, rel=1e-9)
+
+
+def test_silhouette_sparse_float32_as_accurate_as_dense():
+    """scikit-learn's own sparse test data: float32 features, one coefficient near 0.
+    The sparse path measures in float64, so it agrees with the dense kernel path and with
+    the float64 value to float32 rounding."""
+    X = np.array([[0.2, 0.1, 0.1, 0.2, 0.1, 1.6, 0.2, 0.1]], dtype=np.float32).T
+    y = [0, 0, 0, 0, 1, 1, 1, 1]
+    features = skm.pairwise_distances(X)
+    exact = skm.silhouette_samples(features.astype(np.float64), y)
+    sparse_out = metrics.silhouette_samples(sp.csr_matrix(features), y)
+    dense_out = metrics.silhouette_samples(features, y)
+    assert sparse_out.dtype == dense_out.dtype == np.float32
+    np.testing.assert_allclose(sparse_out, exact, rtol=1e-6)
+    np.testing.assert_allclose(dense_out, exact, rtol=1e-6)
+    np.testing.assert_allclose(sparse_out, dense_out, rtol=1e-7)
+
+
+HOST_METRICS = [
+    ("manhattan", {}), ("cityblock", {}), ("l1", {}), ("l2", {}), ("chebyshev", {}),
+    ("minkowski", {"p": 3}), ("canberra", {}), ("correlation", {}), ("seuclidean", {}),
+]
+
+
+@pytest.mark.parametrize("metric,kwds", HOST_METRICS, ids=[m for m, _ in HOST_METRICS])
+def test_silhouette_other_metrics_match_sklearn(xp, metric, kwds):
+    """Host metrics (and "l2" on the kernel) with keyword arguments; outputs mirror X."""
+    X, y = _random_with_singleton()
+    expected = skm.silhouette_samples(X, y, metric=metric, **kwds)
+    samples = metrics.silhouette_samples(xp.asarray(X), xp.asarray(y), metric=metric, **kwds)
+    assert_same_kind(samples, xp.asarray(X))
+    np.testing.assert_allclose(to_numpy(samples), expected, rtol=1e-9, atol=1e-12)
+    assert metrics.silhouette_score(xp.asarray(X), y, metric=metric, **kwds) == pytest.approx(
+        skm.silhouette_score(X, y, metric=metric, **kwds), rel=1e-9)
+
+
+def test_silhouette_keyword_arguments_take_the_host_path():
+    """metric="euclidean" with a keyword argument of pairwise_distances (n_jobs) is
+    accepted and gives the kernel's values."""
+    X, y = _blobs()
+    np.testing.assert_allclose(metrics.silhouette_samples(X, y, n_jobs=1),
+                               metrics.silhouette_samples(X, y), rtol=1e-9)
+
+
+def test_silhouette_boolean_metric_matches_sklearn():
+    X = (np.random.default_rng(6).random((90, 10)) < 0.3)
+    y = np.arange(90) % 3
+    with pytest.warns(skl_exceptions.DataConversionWarning):
+        expected = skm.silhouette_samples(X.astype(np.float64), y, metric="jaccard")
+    # Bool X becomes float32 (gpucluster's rule), so the coefficients are float32; the
+    # metric still reads it as bool, without scikit-learn's conversion warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        samples = metrics.silhouette_samples(X, y, metric="jaccard")
+        metrics.silhouette_score(X, y, metric="jaccard", sample_size=60, random_state=0)
+    assert samples.dtype == np.float32
+    np.testing.assert_allclose(samples, expected, rtol=rtol_for(np.float32), atol=1e-7)
+    with pytest.warns(skl_exceptions.DataConversionWarning):
+        value = metrics.silhouette_score(X.astype(np.float64), y, metric="jaccard")
+    assert value == pytest.approx(skm.silhouette_score(X, y, metric="jaccard"), rel=1e-12)
+
+
+def test_silhouette_callable_metric_is_called_on_pairs_of_rows():
+    X, y = _iris()
+    calls = []
+
+    def chebyshev(a, b):
+        calls.append(a.shape)
+        return float(np.max(np.abs(a - b)))
+
+    expected = skm.silhouette_samples(X, y, metric="chebyshev")
+    np.testing.assert_allclose(metrics.silhouette_samples(X, y, metric=chebyshev), expected,
+                               rtol=1e-12)
+    assert calls and set(calls) == {(4,)}
+
+
+def test_silhouette_host_path_in_many_chunks_equals_one_chunk():
+    """A tiny memory budget splits the host distances into row blocks; nothing changes."""
+    X, y = make_blobs_np(n_samples=400, n_features=4, centers=5, seed=5)
+    whole = metrics.silhouette_samples(X, y, metric="manhattan")
+    with config_context(memory_budget=40 * 8 * 400):  # about 40 rows per block
+        chunked = metrics.silhouette_samples(X, y, metric="manhattan")
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12)
+    np.testing.assert_allclose(whole, skm.silhouette_samples(X, y, metric="manhattan"),
+                               rtol=1e-9)
+
+
+def test_silhouette_sparse_rejects_bad_input():
+    y = [0, 0, 0, 1, 1, 1]
+    D = sp.csr_matrix(skm.pairwise_distances(np.arange(6.0)[:, None]))
+    bad = D.tolil()
+    bad[2, 2] = 1.0
+    with pytest.raises(ValueError, match="non-zero elements on the diagonal"):
+        metrics.silhouette_samples(bad, y, metric="precomputed")
+    with pytest.raises(ValueError, match="requires shape"):
+        metrics.silhouette_samples(D[:, :4], y, metric="precomputed")
+    nan = sp.csr_matrix(np.arange(12.0).reshape(6, 2))
+    nan.data[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.silhouette_score(nan, y)
+    with pytest.raises(ValueError, match="Valid values are 2 to n_samples - 1"):
+        metrics.silhouette_score(D, [0] * 6)
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[6, 5\]"):
+        metrics.silhouette_samples(D, y[:5])
+
+
+@pytest.mark.parametrize("name", ["calinski_harabasz_score", "davies_bouldin_score"])
+def test_ch_and_db_refuse_sparse_X_as_sklearn(name):
+    """scikit-learn refuses sparse X here with InvalidParameterError, a TypeError."""
+    X = sp.csr_matrix(np.arange(12.0).reshape(6, 2))
+    y = [0, 0, 0, 1, 1, 1]
+    with pytest.raises(TypeError):
+        getattr(skm, name)(X, y)
+    with pytest.raises(TypeError, match=f"Sparse input is not supported by {name}"):
+        getattr(metrics, name)(X, y)
