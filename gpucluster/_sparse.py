@@ -10,8 +10,8 @@ import numpy as np
 
 
 def is_sparse(X):
-    """Whether X is a SciPy sparse matrix or array."""
-    return type(X).__module__.startswith("scipy.sparse")
+    """Whether X is a SciPy sparse matrix or array, or a CuPy one (``cupyx.scipy.sparse``)."""
+    return type(X).__module__.startswith(("scipy.sparse", "cupyx.scipy.sparse"))
 
 
 def check_sparse(X, *, min_samples=1, estimator_name=None):

@@ -6,11 +6,15 @@ scikit-learn's ``_kmeans_single_lloyd``: strict convergence on unchanged
 labels, then the shift tolerance, and a final E-step so that labels match the
 returned centres. A subclass can watch every iteration by overriding
 ``KMeans._iteration_callback`` (the k-means animation records its frames so).
+SciPy and CuPy sparse X stays sparse: the few operations applied to X itself
+come from ``data_ops`` (the kernels for dense X, ``_sparse_kmeans`` for
+sparse X), and the algorithm is the same code for both.
 """
 
 import math
 import numbers
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 from sklearn.base import (
@@ -25,7 +29,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
 from .._distances import normalize_rows, pairwise_distances, row_norms_sq
+from .._sparse import is_sparse
 from .._validation import check_finite, check_input, check_option, check_scalar
+from . import _sparse_kmeans
 from ._base import DeviceEstimatorMixin, integers_as_float64
 
 METRICS = ("euclidean", "cosine")
@@ -43,6 +49,54 @@ _KERNEL_METRIC = {"euclidean": "sqeuclidean", "cosine": "inner_product"}
 
 
 # --------------------------------------------------------------------------
+# What k-means does to X, for dense arrays and for sparse matrices
+
+
+def _take(X, indices):
+    return backend.namespace(X).take(X, backend.asarray_like(indices, X), axis=0)
+
+
+# The operations k-means applies to X itself; everything else works on
+# dense arrays (centres, labels, weights). ``_sparse_kmeans`` has the same
+# names for SciPy and CuPy sparse matrices, so the Lloyd loop, the seeding
+# and the mini-batch steps are one code for both (``data_ops``).
+DENSE = SimpleNamespace(
+    values=lambda X: X,            # the array that carries X's namespace, device and dtype
+    row_width=lambda X: X.shape[1],  # values stored per row
+    rows=_take,                    # rows at some indices, in X's own kind
+    dense=lambda X: X,             # a few rows of X as a dense array
+    column_mean=lambda X: backend.namespace(X).mean(X, axis=0),
+    row_norms_sq=row_norms_sq,
+    normalize_rows=normalize_rows,
+    pairwise_distances=pairwise_distances,
+    assign=kernels.assign,
+    lloyd_step=kernels.lloyd_step,
+    seeding_update=kernels.seeding_update,
+    seeding_potentials=kernels.seeding_potentials,
+)
+
+
+def data_ops(X):
+    """``DENSE``, or ``_sparse_kmeans`` (the same operations) for a sparse X."""
+    return _sparse_kmeans if is_sparse(X) else DENSE
+
+
+def check_data(X, *, min_samples=1, estimator_name=None):
+    """X validated for k-means: a sparse matrix stays sparse (canonical CSR, float32 or
+    float64); anything else goes through ``check_input`` with integers as float64."""
+    if is_sparse(X):
+        return _sparse_kmeans.check(X, min_samples=min_samples, estimator_name=estimator_name)
+    return check_input(integers_as_float64(X), min_samples=min_samples,
+                       estimator_name=estimator_name)
+
+
+def take_rows(X, indices):
+    """Rows of X at ``indices`` as a dense array of X's dtype (for sparse X too)."""
+    ops = data_ops(X)
+    return ops.dense(ops.rows(X, indices))
+
+
+# --------------------------------------------------------------------------
 # Building blocks shared with MiniBatchKMeans
 
 
@@ -54,7 +108,8 @@ def labels_and_distances(X, centers, metric, x_sq_norms=None):
     (``fit_norms``). Returns labels (int32) and distances (X's dtype,
     squared for euclidean).
     """
-    labels, distances = kernels.assign(X, centers, _KERNEL_METRIC[metric], x_sq_norms=x_sq_norms)
+    labels, distances = data_ops(X).assign(X, centers, _KERNEL_METRIC[metric],
+                                           x_sq_norms=x_sq_norms)
     if metric == "cosine":
         distances = 1.0 + distances  # negated inner product of unit vectors -> 1 - cos
     return labels, distances
@@ -62,7 +117,7 @@ def labels_and_distances(X, centers, metric, x_sq_norms=None):
 
 def lloyd_pass(X, centers, sample_weight, metric, x_sq_norms=None):
     """``labels_and_distances`` plus each centre's weighted row sums and weight (float64)."""
-    labels, distances, sums, weights = kernels.lloyd_step(
+    labels, distances, sums, weights = data_ops(X).lloyd_step(
         X, centers, sample_weight, _KERNEL_METRIC[metric], x_sq_norms=x_sq_norms
     )
     if metric == "cosine":
@@ -76,7 +131,7 @@ def fit_norms(X, metric):
     The Lloyd iterations and the k-means++ seeding rebuild squared distances
     from them, so no iteration makes another pass over X for its norms.
     """
-    return row_norms_sq(X) if metric == "euclidean" else None
+    return data_ops(X).row_norms_sq(X) if metric == "euclidean" else None
 
 
 def weighted_sum(values, sample_weight):
@@ -86,8 +141,8 @@ def weighted_sum(values, sample_weight):
 
 
 def prepare_for_metric(X, metric):
-    """Unit rows for cosine; X unchanged for euclidean."""
-    return normalize_rows(X) if metric == "cosine" else X
+    """Unit rows for cosine (a sparse X stays sparse); X unchanged for euclidean."""
+    return data_ops(X).normalize_rows(X) if metric == "cosine" else X
 
 
 def finish_centers(centers, metric):
@@ -102,32 +157,39 @@ def relocate_empty_clusters(X, sample_weight, labels, centers, sums, weights):
     points with the largest :math:`|x - c|^2` to the ``centers`` they were
     assigned to become the new centres, and each leaves the cluster it was
     in. The distances are taken directly (not from the kernel's norm
-    expansion) and the points chosen by NumPy's ``argpartition`` as sklearn
-    does, so that ties (duplicate points: every distance 0) fall on the same
-    points and the iteration counts agree. Updates and returns
-    ``(sums, weights)`` (float64).
+    expansion; a sparse X one dense chunk of rows at a time) and the points
+    chosen by NumPy's ``argpartition`` as sklearn does, so that ties
+    (duplicate points: every distance 0) fall on the same points and the
+    iteration counts agree. When every point sits on its centre (more
+    centres than distinct points), nothing moves, as in scikit-learn.
+    Updates and returns ``(sums, weights)`` (float64).
     """
-    xp = backend.namespace(X)
+    xp = backend.namespace(centers)
     empty = xp.nonzero(weights == 0)[0]
     n_empty = int(empty.shape[0])
     if n_empty == 0:
         return sums, weights
     n_samples, n_features = X.shape
-    distances = xp.empty(n_samples, dtype=X.dtype, device=backend.device(X))
-    # A chunk row holds the assigned centre and the difference.
-    chunk = backend.row_chunk_size(n_samples, 2 * 8 * n_features, device=backend.device_of(X))
+    dense = data_ops(X).dense
+    distances = xp.empty(n_samples, dtype=X.dtype, device=backend.device(centers))
+    # A chunk row holds the row made dense, the assigned centre and the difference.
+    chunk = backend.row_chunk_size(n_samples, 3 * 8 * n_features,
+                                   device=backend.device_of(centers))
 
     def step(start, stop):
-        diff = X[start:stop, :] - xp.take(centers, labels[start:stop], axis=0)
+        diff = dense(X[start:stop, :]) - xp.take(centers, labels[start:stop], axis=0)
         distances[start:stop] = xp.sum(diff * diff, axis=1)
 
     backend.for_each_chunk(n_samples, chunk, step)
-    far = np.argpartition(backend.to_numpy(distances), -n_empty)[:-n_empty - 1:-1]
+    distances = backend.to_numpy(distances)
+    if distances.max() == 0:
+        return sums, weights
+    far = np.argpartition(distances, -n_empty)[:-n_empty - 1:-1]
     w64 = xp.astype(sample_weight, xp.float64)
     for new_id, point in zip(backend.to_numpy(empty).tolist(), far.tolist()):
         old_id = int(labels[point])
         w = w64[point]
-        row = xp.astype(X[point, :], xp.float64) * w
+        row = xp.astype(take_rows(X, np.asarray([point]))[0, :], xp.float64) * w
         sums[old_id, :] -= row
         weights[old_id] -= w
         sums[new_id, :] = row
@@ -135,12 +197,20 @@ def relocate_empty_clusters(X, sample_weight, labels, centers, sums, weights):
     return sums, weights
 
 
-def centers_from_sums(sums, weights, previous, dtype):
-    """Weighted means sums / weights in ``dtype``; a centre with no weight keeps its previous value."""
+def centers_from_sums(sums, weights, dtype):
+    """Weighted means sums / weights in ``dtype``.
+
+    A centre still without weight after relocation (only when every point
+    sits on its centre: more centres than distinct points) moves onto the
+    mean of the heaviest cluster, the first among equals, as scikit-learn's
+    ``_average_centers`` places it; the centre shift, and so ``n_iter_``,
+    then agree with scikit-learn's.
+    """
     xp = backend.namespace(sums)
     safe = xp.where(weights > 0, weights, xp.ones_like(weights))
     means = xp.astype(sums / safe[:, None], dtype)
-    return xp.where((weights > 0)[:, None], means, previous)
+    heaviest = means[int(xp.argmax(weights)), :]
+    return xp.where((weights > 0)[:, None], means, heaviest[None, :])
 
 
 def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
@@ -149,7 +219,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features), float32 or float64; NumPy, CuPy, torch or array-API
+    X : array of shape (n_samples, n_features); NumPy, CuPy, torch or array-API,
+        or a SciPy / CuPy sparse matrix (CSR, CSC or any format with ``tocsr``)
     n_clusters : int
     sample_weight : array of shape (n_samples,) or None
     x_squared_norms : array of shape (n_samples,) or None
@@ -163,7 +234,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     Returns
     -------
     centers : array of shape (n_clusters, n_features), X's type and device
-        (float64 for integer or bool X)
+        (float64 for integer or bool X); dense for sparse X (NumPy for
+        SciPy, CuPy for cupyx), as in scikit-learn
     indices : ndarray of shape (n_clusters,), int64, rows of X chosen
 
     Raises
@@ -177,17 +249,19 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     extra memory is ``n_local_trials * n_samples`` values of X's dtype when
     ``n_local_trials <= n_features``, else a second pass over X replaces it.
     """
-    X = check_input(integers_as_float64(X), min_samples=int(n_clusters))
-    xp = backend.namespace(X)
+    X = check_data(X, min_samples=int(n_clusters))
+    ops = data_ops(X)
+    like = ops.values(X)
+    xp = backend.namespace(like)
     n_samples, n_features = X.shape
     if x_squared_norms is not None:
         x_squared_norms = check_squared_norms(x_squared_norms, n_samples)
     random_state = check_random_state(random_state)
     unweighted = sample_weight is None
     sample_weight = (
-        xp.ones(n_samples, dtype=xp.float64, device=backend.device(X))
+        xp.ones(n_samples, dtype=xp.float64, device=backend.device(like))
         if sample_weight is None
-        else xp.astype(backend.asarray_like(sample_weight, X), xp.float64)
+        else xp.astype(backend.asarray_like(sample_weight, like), xp.float64)
     )
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(n_clusters))
@@ -200,10 +274,10 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     # take less memory than X, they are kept in one reused buffer and the
     # winner's row becomes the closest distances; otherwise a second pass over
     # X lowers them to the winner's.
-    device = backend.device(X)
+    device = backend.device(like)
     x_sq = xp.astype(
-        row_norms_sq(X) if x_squared_norms is None
-        else backend.asarray_like(x_squared_norms, X), X.dtype
+        ops.row_norms_sq(X) if x_squared_norms is None
+        else backend.asarray_like(x_squared_norms, like), X.dtype
     )
     kept = (
         xp.empty((n_local_trials, n_samples), dtype=X.dtype, device=device)
@@ -211,8 +285,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     )
     closest_dist_sq = xp.full(n_samples, xp.inf, dtype=X.dtype, device=device)
     first = int(indices[0])
-    closest_dist_sq = kernels.seeding_update(
-        X, x_sq, X[first, :], closest_dist_sq, center_sq_norm=x_sq[first]
+    closest_dist_sq = ops.seeding_update(
+        X, x_sq, take_rows(X, indices[:1])[0, :], closest_dist_sq, center_sq_norm=x_sq[first]
     )
     current_pot = float(xp.sum(xp.astype(closest_dist_sq, xp.float64) * sample_weight))
     for c in range(1, n_clusters):
@@ -223,36 +297,40 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
         )
         candidate_ids = xp.searchsorted(cumulative, backend.asarray_like(rand_vals, cumulative))
         candidate_ids = xp.minimum(candidate_ids, xp.asarray(n_samples - 1, dtype=candidate_ids.dtype))
-        candidates = xp.take(X, candidate_ids, axis=0)
+        candidates = take_rows(X, candidate_ids)
         candidates_sq = xp.take(x_sq, candidate_ids)
-        candidates_pot = backend.to_numpy(kernels.seeding_potentials(
+        candidates_pot = backend.to_numpy(ops.seeding_potentials(
             X, x_sq, candidates, closest_dist_sq, sample_weight, out=kept,
             candidate_sq_norms=candidates_sq,
         ))
         best = int(np.argmin(candidates_pot))
         current_pot = float(candidates_pot[best])
         if kept is None:
-            closest_dist_sq = kernels.seeding_update(
+            closest_dist_sq = ops.seeding_update(
                 X, x_sq, candidates[best, :], closest_dist_sq, center_sq_norm=candidates_sq[best]
             )
         else:
             closest_dist_sq = xp.asarray(kept[best, :], copy=True)
         indices[c] = int(candidate_ids[best])
-    centers = xp.take(X, backend.asarray_like(indices, X), axis=0)
-    return centers, indices
+    return take_rows(X, indices), indices
 
 
 def check_squared_norms(x_squared_norms, n_samples):
-    """``x_squared_norms`` as an array: 1-D, finite, ``n_samples`` long (sklearn's message)."""
+    """``x_squared_norms`` as an array: ``n_samples`` long, 1-D, finite (sklearn's messages).
+
+    The length is checked first, as scikit-learn does, so a 2-D array of
+    the wrong length gets the length message.
+    """
     x_squared_norms = backend.coerce_array(x_squared_norms)
+    if x_squared_norms.ndim == 0 or x_squared_norms.shape[0] != n_samples:
+        length = x_squared_norms.shape[0] if x_squared_norms.ndim else 0
+        raise ValueError(
+            f"The length of x_squared_norms {length} should "
+            f"be equal to the length of n_samples {n_samples}."
+        )
     if x_squared_norms.ndim != 1:
         raise ValueError(
             f"x_squared_norms must be 1D: shape is {tuple(x_squared_norms.shape)}."
-        )
-    if x_squared_norms.shape[0] != n_samples:
-        raise ValueError(
-            f"The length of x_squared_norms {x_squared_norms.shape[0]} should "
-            f"be equal to the length of n_samples {n_samples}."
         )
     check_finite(x_squared_norms, "x_squared_norms")
     return x_squared_norms
@@ -301,19 +379,21 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     it its default for large data. With fewer distinct candidates than
     ``n_clusters`` (data with few distinct rows) it falls back to k-means++.
     """
-    X = check_input(X, min_samples=int(n_clusters))
-    xp = backend.namespace(X)
+    X = check_data(X, min_samples=int(n_clusters))
+    assign = data_ops(X).assign
+    like = data_ops(X).values(X)
+    xp = backend.namespace(like)
     n_samples = X.shape[0]
     random_state = check_random_state(random_state)
     weights = (
-        xp.ones(n_samples, dtype=xp.float64, device=backend.device(X))
+        xp.ones(n_samples, dtype=xp.float64, device=backend.device(like))
         if sample_weight is None
-        else xp.astype(backend.asarray_like(sample_weight, X), xp.float64)
+        else xp.astype(backend.asarray_like(sample_weight, like), xp.float64)
     )
-    x_sq = None if x_squared_norms is None else backend.asarray_like(x_squared_norms, X)
+    x_sq = None if x_squared_norms is None else backend.asarray_like(x_squared_norms, like)
     weights_host = backend.to_numpy(weights)
     chosen = [int(random_state.choice(n_samples, p=weights_host / weights_host.sum()))]
-    nearest, closest_sq = kernels.assign(X, X[chosen[0]:chosen[0] + 1, :], x_sq_norms=x_sq)
+    nearest, closest_sq = assign(X, take_rows(X, np.asarray(chosen)), x_sq_norms=x_sq)
     n_draws = max(1, int(math.ceil(oversampling_factor * n_clusters)))
     for _ in range(n_rounds):
         cumulative = xp.cumulative_sum(xp.astype(closest_sq, xp.float64) * weights)
@@ -322,12 +402,11 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
             break  # every row sits on a candidate
         draws = backend.asarray_like(random_state.uniform(size=n_draws) * potential, cumulative)
         ids = xp.minimum(xp.searchsorted(cumulative, draws),
-                         xp.asarray(n_samples - 1, dtype=xp.int64, device=backend.device(X)))
+                         xp.asarray(n_samples - 1, dtype=xp.int64, device=backend.device(like)))
         new = np.setdiff1d(backend.to_numpy(ids).astype(np.int64), chosen)
         if new.shape[0] == 0:
             continue
-        labels, sq = kernels.assign(X, xp.take(X, backend.asarray_like(new, X), axis=0),
-                                    x_sq_norms=x_sq)
+        labels, sq = assign(X, take_rows(X, new), x_sq_norms=x_sq)
         closer = sq < closest_sq
         nearest = xp.where(closer, labels + len(chosen), nearest)
         closest_sq = xp.where(closer, sq, closest_sq)
@@ -336,7 +415,7 @@ def kmeans_parallel(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
         return kmeans_plusplus(X, n_clusters, sample_weight=sample_weight,
                                x_squared_norms=x_squared_norms, random_state=random_state)
     chosen = np.asarray(chosen, dtype=np.int64)
-    candidates = xp.take(X, backend.asarray_like(chosen, X), axis=0)
+    candidates = take_rows(X, chosen)
     candidate_weights = backend.bincount(nearest, weights=weights, minlength=chosen.shape[0])
     centers, picked = kmeans_plusplus(candidates, n_clusters, sample_weight=candidate_weights,
                                       random_state=random_state)
@@ -348,9 +427,11 @@ def init_centroids(X, n_clusters, init, random_state, sample_weight, metric, x_s
 
     X is already prepared for the metric (centred for euclidean, unit rows
     for cosine), and so is an array ``init`` (by the caller); ``x_sq_norms``
-    are its squared row norms when the caller has them.
+    are its squared row norms when the caller has them. The centres are
+    dense arrays in the namespace of X's values, whether X is dense or sparse.
     """
-    xp = backend.namespace(X)
+    like = data_ops(X).values(X)
+    xp = backend.namespace(like)
     n_samples = X.shape[0]
     if isinstance(init, str) and init == "k-means++":
         centers, _ = kmeans_plusplus(
@@ -367,10 +448,10 @@ def init_centroids(X, n_clusters, init, random_state, sample_weight, metric, x_s
         seeds = random_state.choice(
             n_samples, size=n_clusters, replace=False, p=weights / weights.sum()
         )
-        centers = xp.take(X, backend.asarray_like(seeds, X), axis=0)
+        centers = take_rows(X, seeds)
     elif callable(init):
         centers = init(X, n_clusters, random_state=random_state)
-        centers = xp.astype(backend.asarray_like(check_input(centers, name="init"), X), X.dtype)
+        centers = xp.astype(backend.asarray_like(check_input(centers, name="init"), like), X.dtype)
         validate_center_shape(centers, n_clusters, X.shape[1])
     else:
         centers = init
@@ -397,9 +478,9 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features), prepared for ``metric``
+    X : array or sparse matrix of shape (n_samples, n_features), prepared for ``metric``
     sample_weight : array of shape (n_samples,), float64, X's namespace
-    centers : array of shape (n_clusters, n_features), X's namespace and dtype
+    centers : array of shape (n_clusters, n_features), X's namespace and dtype (dense)
     max_iter : int
     tol : float
         Absolute tolerance on the squared centre shift.
@@ -426,13 +507,13 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     centers : array of shape (n_clusters, n_features)
     n_iter : int
     """
-    xp = backend.namespace(X)
+    xp = backend.namespace(centers)
     labels_old = None
     strict_convergence = False
     for i in range(max_iter):
         labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric, x_sq_norms)
         sums, weights = relocate_empty_clusters(X, sample_weight, labels, centers, sums, weights)
-        centers_new = finish_centers(centers_from_sums(sums, weights, centers, X.dtype), metric)
+        centers_new = finish_centers(centers_from_sums(sums, weights, X.dtype), metric)
         if verbose or callback is not None:
             inertia = weighted_sum(distances, sample_weight)
         if verbose:
@@ -465,12 +546,14 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
 def mean_and_spread(X):
     """Column means of X and its total variance :math:`E|x - m|^2` (a Python float).
 
-    Uses :math:`E|x|^2 - |m|^2` from row norms, so no copy of X is made.
+    Uses :math:`E|x|^2 - |m|^2` from row norms, so no copy of X is made
+    (and a sparse X stays sparse).
     """
-    xp = backend.namespace(X)
-    mean = xp.mean(X, axis=0)
+    ops = data_ops(X)
+    xp = backend.namespace(ops.values(X))
+    mean = ops.column_mean(X)
     mean_sq = float(xp.vecdot(mean, mean))
-    total_variance = max(float(xp.mean(row_norms_sq(X))) - mean_sq, 0.0)
+    total_variance = max(float(xp.mean(ops.row_norms_sq(X))) - mean_sq, 0.0)
     return mean, mean_sq, total_variance
 
 
@@ -504,14 +587,16 @@ def center_distances(X, centers, metric):
     free device memory) written into one array of X's dtype, so no
     (n_samples, n_clusters) float64 matrix is ever made.
     """
-    xp = backend.namespace(X)
+    xp = backend.namespace(centers)
+    distances = data_ops(X).pairwise_distances
     n, k = X.shape[0], centers.shape[0]
-    out = xp.empty((n, k), dtype=X.dtype, device=backend.device(X))
+    out = xp.empty((n, k), dtype=X.dtype, device=backend.device(centers))
     # A chunk row holds the float64 products, distances and their cast.
-    chunk = backend.row_chunk_size(n, 3 * 8 * k + 8 * X.shape[1], device=backend.device_of(X))
+    chunk = backend.row_chunk_size(n, 3 * 8 * k + 8 * data_ops(X).row_width(X),
+                                   device=backend.device_of(centers))
 
     def step(start, stop):
-        out[start:stop, :] = pairwise_distances(X[start:stop, :], centers, metric)
+        out[start:stop, :] = distances(X[start:stop, :], centers, metric)
 
     backend.for_each_chunk(n, chunk, step)
     return out
@@ -537,7 +622,10 @@ def check_kmeans_params(est, X):
             )
     if isinstance(est.n_init, str):
         check_option(est.n_init, "n_init", ("auto",))
-        n_init = 1 if (not isinstance(init, str) or init != "random") else est._default_n_init
+        # As scikit-learn: several runs for the random inits (a callable may
+        # draw too), one for k-means++, k-means|| and explicit centres.
+        randomised = callable(init) or (isinstance(init, str) and init == "random")
+        n_init = est._default_n_init if randomised else 1
     else:
         n_init = check_scalar(est.n_init, "n_init", min_value=1)
     if not isinstance(init, str) and not callable(init) and n_init != 1:
@@ -552,9 +640,10 @@ def check_kmeans_params(est, X):
 
 
 def prepare_init_array(init, X, n_clusters, offset, metric):
-    """An array ``init`` in X's namespace, shifted like X (centred) and checked for shape."""
+    """An array ``init`` where X's values live, shifted like X (centred), shape checked."""
+    like = data_ops(X).values(X)
     centers = check_input(init, name="init")
-    centers = backend.namespace(X).astype(backend.asarray_like(centers, X), X.dtype)
+    centers = backend.namespace(like).astype(backend.asarray_like(centers, like), X.dtype)
     validate_center_shape(centers, n_clusters, X.shape[1])
     if offset is not None:
         centers = centers - offset
@@ -617,7 +706,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
     -----
     Each iteration costs O(n_samples * n_clusters * n_features), run as GEMM
     tiles plus a fused argmin (BLAS on the CPU, cuBLAS on the GPU), then a
-    weighted scatter-sum in float64.
+    weighted scatter-sum in float64. A SciPy or CuPy sparse X (CSR, CSC,
+    any real dtype) stays sparse: O(nnz * n_clusters) per iteration as a
+    sparse-dense product in row chunks, and the centre sums through a sparse
+    indicator matrix (``_sparse_kmeans``); it gives the labels and inertia
+    of the same data made dense.
 
     Examples
     --------
@@ -628,6 +721,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
     >>> sorted(km.cluster_centers_.tolist())
     [[1.0, 2.0], [10.0, 2.0]]
     >>> km.predict([[0, 0], [12, 3]]).tolist() == [km.labels_[0], km.labels_[3]]
+    True
+    >>> from scipy.sparse import csr_matrix
+    >>> sparse = KMeans(n_clusters=2, random_state=0).fit(csr_matrix(X))
+    >>> sparse.labels_.tolist() == km.labels_.tolist()
     True
     """
 
@@ -653,6 +750,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
     def _work(self, n_samples, n_features):
         return 2.0 * n_samples * n_features * self.n_clusters * min(self.max_iter, 20)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     @property
     def _n_features_out(self):
         """Output width of ``transform``, for ``get_feature_names_out`` ("kmeans0", ...)."""
@@ -664,7 +766,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         Parameters
         ----------
         X : array of shape (n_samples, n_features)
-            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list;
+            or a SciPy / CuPy sparse matrix (CSR, CSC, ...), which stays sparse.
         y : ignored
         sample_weight : array of shape (n_samples,), default=None
 
@@ -672,9 +775,16 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         -------
         self : KMeans
         """
-        X, sample_weight, like = self._prepare_input(X, sample_weight, reset=True, work=self._work)
+        X, sample_weight, like = self._prepare_data(X, sample_weight, reset=True)
         n_init = check_kmeans_params(self, X)
         check_option(self.algorithm, "algorithm", ("lloyd", "elkan"))
+        if self.algorithm == "elkan" and self.n_clusters == 1:
+            warnings.warn(
+                "algorithm='elkan' doesn't make sense for a single cluster. Using 'lloyd' "
+                "instead.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         random_state = check_random_state(self.random_state)
 
         Xw = prepare_for_metric(X, self.metric)
@@ -682,7 +792,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         # Distances come from |x|^2 - 2 x.c + |c|^2, whose rounding error grows
         # with |x|^2. Centring X (a full copy) pays only when the mean is large
         # against the spread; otherwise the error stays within a factor of two.
-        offset = mean if self.metric == "euclidean" and mean_sq > total_variance else None
+        # A sparse X is never centred (that would make it dense), as in scikit-learn.
+        centre = self.metric == "euclidean" and mean_sq > total_variance and not is_sparse(X)
+        offset = mean if centre else None
         if offset is not None:
             Xw = Xw - offset
         init = self.init
@@ -728,7 +840,16 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         self.inertia_ = float(inertia)
         self.n_iter_ = int(n_iter)
         self.n_features_in_ = int(X.shape[1])
+        self._n_init = n_init  # scikit-learn's name for the runs made
         return self
+
+    def _prepare_data(self, X, sample_weight=None, *, reset):
+        """``_prepare_input`` for dense X; for a sparse matrix its sparse twin, which keeps
+        X sparse (canonical CSR) and makes outputs NumPy (SciPy) or CuPy (cupyx)."""
+        if is_sparse(X):
+            return _sparse_kmeans.prepare_input(self, X, sample_weight, reset=reset,
+                                                work=self._work)
+        return self._prepare_input(X, sample_weight, reset=reset, work=self._work)
 
     def _iteration_callback(self):
         """The callable ``fit`` gives every Lloyd run to watch its iterations; None here.
@@ -747,8 +868,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         return None
 
     def _centers_for(self, X):
-        """The fitted centres in X's namespace and on X's device, prepared for the metric."""
-        centers = backend.asarray_like(self._centers, X)
+        """The fitted centres in X's namespace and on X's device (those of its values for a
+        sparse X), prepared for the metric."""
+        centers = backend.asarray_like(self._centers, data_ops(X).values(X))
         return prepare_for_metric(centers, self.metric)
 
     def _labels_inertia(self, X, sample_weight):
@@ -765,7 +887,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         labels : array of shape (n_samples,), int32, X's array type and device
         """
         check_is_fitted(self)
-        X, sample_weight, like = self._prepare_input(X, sample_weight, reset=False, work=self._work)
+        X, sample_weight, like = self._prepare_data(X, sample_weight, reset=False)
         Xm = prepare_for_metric(X, self.metric)
         labels, _ = labels_and_distances(Xm, self._centers_for(X), self.metric)
         return self._to_output(labels, like)
@@ -778,11 +900,22 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         """Distances (n_samples, n_clusters) from each row of X to every centre.
 
         Euclidean distances for ``metric="euclidean"``, cosine distances for
-        ``metric="cosine"``; X's array type and device.
+        ``metric="cosine"``; X's array type and device (NumPy for a SciPy
+        sparse X).
         """
         check_is_fitted(self)
-        X, _, like = self._prepare_input(X, reset=False, work=self._work)
-        return self._to_output(center_distances(X, self._centers_for(X), self.metric), like)
+        # scikit-learn's euclidean_distances(X, cluster_centers_) sets the
+        # diagonal to exactly 0 when X is cluster_centers_ itself, where the
+        # norm expansion leaves rounding (~1e-8); so does this.
+        own_centers = X is getattr(self, "cluster_centers_", None)
+        X, _, like = self._prepare_data(X, reset=False)
+        distances = center_distances(X, self._centers_for(X), self.metric)
+        if own_centers:
+            xp = backend.namespace(distances)
+            on_diagonal = xp.eye(distances.shape[0], dtype=xp.bool,
+                                 device=backend.device(distances))
+            distances = xp.where(on_diagonal, xp.zeros_like(distances), distances)
+        return self._to_output(distances, like)
 
     def fit_transform(self, X, y=None, sample_weight=None):
         """Fit, then return the distances of X to the centres (see ``transform``)."""
@@ -791,7 +924,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the inertia of X against the fitted centres, a Python float."""
         check_is_fitted(self)
-        X, sample_weight, _ = self._prepare_input(X, sample_weight, reset=False, work=self._work)
+        X, sample_weight, _ = self._prepare_data(X, sample_weight, reset=False)
         return -self._labels_inertia(X, sample_weight)[1]
 
 
@@ -809,6 +942,9 @@ def k_means(X, n_clusters, *, sample_weight=None, init="k-means++", n_init="auto
             algorithm="lloyd", return_n_iter=False, metric="euclidean", device="auto",
             output_type="input"):
     """Functional k-means: fit a :class:`KMeans` and return its results.
+
+    X is an array or a SciPy / CuPy sparse matrix, as for :meth:`KMeans.fit`;
+    the other parameters are :class:`KMeans`'s.
 
     Returns
     -------

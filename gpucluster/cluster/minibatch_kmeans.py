@@ -19,12 +19,14 @@ from .._validation import check_scalar
 from .kmeans import (
     KMeans,
     check_kmeans_params,
+    data_ops,
     finish_centers,
     init_centroids,
     labels_and_distances,
     lloyd_pass,
     prepare_for_metric,
     prepare_init_array,
+    take_rows,
     tolerance,
     weighted_sum,
 )
@@ -54,7 +56,7 @@ def draw_batch(cdf, random_state, size):
 
 def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
                    random_reassign, reassignment_ratio, verbose=0):
-    """One mini-batch update; X is the batch, prepared for the metric.
+    """One mini-batch update; X is the batch (dense or sparse), prepared for the metric.
 
     Each centre moves to the weighted mean of its old position (weighted by
     the weight it has seen so far, ``counts``) and the batch rows assigned to
@@ -63,7 +65,7 @@ def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
 
     Returns ``(centers, counts, batch_inertia)``; counts are float64.
     """
-    xp = backend.namespace(X)
+    xp = backend.namespace(centers)
     _, distances, sums, batch_weights = lloyd_pass(X, centers, sample_weight, metric)
     inertia = weighted_sum(distances, sample_weight)
     new_counts = counts + batch_weights
@@ -84,8 +86,9 @@ def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
             rows = random_state.choice(X.shape[0], replace=False, size=n_reassigns)
             if verbose:
                 print(f"[MiniBatchKMeans] Reassigning {n_reassigns} cluster centers.")
-            for j, row in zip(np.flatnonzero(to_reassign).tolist(), rows.tolist()):
-                centers[j, :] = X[row, :]
+            moved = take_rows(X, rows)
+            for i, j in enumerate(np.flatnonzero(to_reassign).tolist()):
+                centers[j, :] = moved[i, :]
             # Reassigned centres restart with the smallest weight among the
             # others rather than zero, so they are not reassigned at once.
             counts_host[to_reassign] = counts_host[~to_reassign].min()
@@ -208,10 +211,10 @@ class MiniBatchKMeans(KMeans):
     def _init_on_subset(self, X, sample_weight, init, init_size, random_state):
         """Initial centres computed on ``init_size`` random rows, as scikit-learn does."""
         if init_size < X.shape[0]:
-            rows = backend.asarray_like(random_state.randint(0, X.shape[0], init_size), X)
-            xp = backend.namespace(X)
-            X = xp.take(X, rows, axis=0)
-            sample_weight = xp.take(sample_weight, rows, axis=0)
+            rows = random_state.randint(0, X.shape[0], init_size)
+            X = data_ops(X).rows(X, rows)
+            sample_weight = backend.namespace(sample_weight).take(
+                sample_weight, backend.asarray_like(rows, sample_weight), axis=0)
         return init_centroids(X, self.n_clusters, init, random_state, sample_weight, self.metric)
 
     def _random_reassign(self, batch_size):
@@ -229,7 +232,8 @@ class MiniBatchKMeans(KMeans):
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_features)
+        X : array of shape (n_samples, n_features), or a SciPy / CuPy sparse
+            matrix, which stays sparse (batches are its rows)
         y : ignored
         sample_weight : array of shape (n_samples,), default=None
 
@@ -237,21 +241,23 @@ class MiniBatchKMeans(KMeans):
         -------
         self : MiniBatchKMeans
         """
-        X, sample_weight, like = self._prepare_input(X, sample_weight, reset=True, work=self._work)
+        X, sample_weight, like = self._prepare_data(X, sample_weight, reset=True)
         n_init, batch_size, init_size = self._check_params(X)
-        xp = backend.namespace(X)
+        xp = backend.namespace(sample_weight)
+        device = backend.device(sample_weight)
         random_state = check_random_state(self.random_state)
         n_samples = X.shape[0]
         Xm = prepare_for_metric(X, self.metric)
+        rows_of = data_ops(Xm).rows
         init = self.init
         if not isinstance(init, str) and not callable(init):
             init = prepare_init_array(init, Xm, self.n_clusters, None, self.metric)
         tol = tolerance(Xm, self.tol)
 
         # Every initialisation is scored on the same validation rows.
-        valid = backend.asarray_like(random_state.randint(0, n_samples, init_size), X)
-        X_valid = xp.take(Xm, valid, axis=0)
-        w_valid = xp.take(sample_weight, valid, axis=0)
+        valid = random_state.randint(0, n_samples, init_size)
+        X_valid = rows_of(Xm, valid)
+        w_valid = xp.take(sample_weight, backend.asarray_like(valid, sample_weight), axis=0)
         best_inertia = None
         for _ in range(n_init):
             candidate = self._init_on_subset(Xm, sample_weight, init, init_size, random_state)
@@ -260,7 +266,7 @@ class MiniBatchKMeans(KMeans):
             if best_inertia is None or inertia < best_inertia:
                 centers, best_inertia = candidate, inertia
 
-        self._counts = xp.zeros(self.n_clusters, dtype=xp.float64, device=backend.device(X))
+        self._counts = xp.zeros(self.n_clusters, dtype=xp.float64, device=device)
         self._n_since_last_reassign = 0
         ewa_inertia = ewa_inertia_min = None
         no_improvement = 0
@@ -268,13 +274,13 @@ class MiniBatchKMeans(KMeans):
         # Batches are drawn in proportion to sample_weight and then carry
         # unit weights, as in scikit-learn, so weights are not counted twice.
         cdf = batch_cdf(sample_weight)
-        unit_weights = xp.ones(batch_size, dtype=X.dtype, device=backend.device(X))
+        unit_weights = xp.ones(batch_size, dtype=X.dtype, device=device)
         step = -1
         for step in range(n_steps):
             rows = draw_batch(cdf, random_state, batch_size)
             centers_old = centers
             centers, self._counts, batch_inertia = minibatch_step(
-                xp.take(Xm, backend.asarray_like(rows, X), axis=0), unit_weights, centers,
+                rows_of(Xm, rows), unit_weights, centers,
                 self._counts, metric=self.metric, random_state=random_state,
                 random_reassign=self._random_reassign(batch_size),
                 reassignment_ratio=self.reassignment_ratio, verbose=self.verbose,
@@ -320,6 +326,7 @@ class MiniBatchKMeans(KMeans):
         else:
             self.inertia_ = float((ewa_inertia or 0.0) * n_samples)
         self.n_features_in_ = int(X.shape[1])
+        self._n_init, self._init_size = n_init, init_size  # scikit-learn's names
         return self
 
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -333,25 +340,25 @@ class MiniBatchKMeans(KMeans):
         self : MiniBatchKMeans
         """
         has_centers = hasattr(self, "_centers")
-        X, sample_weight, like = self._prepare_input(
-            X, sample_weight, reset=not has_centers, work=self._work
-        )
+        X, sample_weight, like = self._prepare_data(X, sample_weight, reset=not has_centers)
         Xm = prepare_for_metric(X, self.metric)
         if not has_centers:
-            _, _, init_size = self._check_params(X)
+            self._n_init, _, init_size = self._check_params(X)
+            self._init_size = init_size
             random_state = check_random_state(self.random_state)
             init = self.init
             if not isinstance(init, str) and not callable(init):
                 init = prepare_init_array(init, Xm, self.n_clusters, None, self.metric)
             centers = self._init_on_subset(Xm, sample_weight, init, init_size, random_state)
-            counts = backend.namespace(X).zeros(self.n_clusters, dtype=backend.namespace(X).float64,
-                                                device=backend.device(X))
+            xp = backend.namespace(sample_weight)
+            counts = xp.zeros(self.n_clusters, dtype=xp.float64,
+                              device=backend.device(sample_weight))
             self._random_state = random_state
             self._n_since_last_reassign = 0
             self.n_steps_ = 0
         else:
-            centers = backend.asarray_like(self._centers, X)
-            counts = backend.asarray_like(self._counts, X)
+            centers = backend.asarray_like(self._centers, sample_weight)
+            counts = backend.asarray_like(self._counts, sample_weight)
         self._counts = counts
         centers, counts, _ = minibatch_step(
             Xm, sample_weight, centers, counts, metric=self.metric,

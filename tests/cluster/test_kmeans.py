@@ -7,6 +7,7 @@ import pytest
 import sklearn.cluster
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import pairwise_distances as sklearn_pairwise_distances
 
 from gpucluster import KMeans, config_context, k_means, kmeans_plusplus
 
@@ -320,10 +321,6 @@ def test_predict_rejects_wrong_n_features():
         km.predict(X[:, :2])
 
 
-def test_sparse_input_is_rejected_clearly():
-    sparse = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="Sparse input is not supported"):
-        KMeans(2).fit(sparse.random(10, 3, density=0.5, format="csr"))
 
 
 def test_device_cuda_without_gpu_raises_and_auto_falls_back(monkeypatch):
@@ -440,3 +437,269 @@ def test_kmeans_parallel_falls_back_with_few_distinct_rows():
     assert centers.shape == (8, 1) and rows.shape == (8,)
     with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
         KMeans(8, init="k-means||", random_state=0).fit(X)
+
+
+def test_n_init_auto_runs_several_callable_inits_as_sklearn():
+    """n_init="auto": a callable init (which may draw) runs 10 times, as in scikit-learn."""
+    X, _ = make_blobs_np(100, 3, centers=3, seed=0)
+    calls = []
+
+    def init(X, n_clusters, random_state):
+        calls.append(1)
+        return X[random_state.choice(X.shape[0], n_clusters, replace=False)]
+
+    KMeans(3, init=init, random_state=0).fit(X)
+    assert len(calls) == 10
+    assert KMeans(3, init="k-means++").fit(X)._n_init == 1
+
+
+def test_elkan_with_one_cluster_warns_as_sklearn():
+    X, _ = make_blobs_np(50, 2, centers=2)
+    with pytest.warns(RuntimeWarning, match="algorithm='elkan' doesn't make sense for a single"):
+        KMeans(1, algorithm="elkan").fit(X)
+
+
+def test_transform_of_the_fitted_centres_has_a_zero_diagonal():
+    """As scikit-learn's euclidean_distances(X, X): exactly 0 from a centre to itself."""
+    X, _ = make_blobs_np(300, 5, centers=6, seed=1)
+    km = KMeans(6, random_state=0).fit(X)
+    D = km.transform(km.cluster_centers_)
+    np.testing.assert_array_equal(np.diag(D), np.zeros(6))
+    np.testing.assert_allclose(D, sklearn_pairwise_distances(km.cluster_centers_), atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Sparse input (SciPy CSR and CSC): X stays sparse and gives the dense results
+
+SPARSE_FORMATS = ["csr_matrix", "csc_matrix", "csr_array"]
+
+
+def _sparse_blobs(n_samples=600, n_features=12, centers=5, seed=0, dtype=np.float64):
+    """Blobs with about half the entries zero, so the sparse structure is real."""
+    X, y = make_blobs_np(n_samples, n_features, centers=centers, seed=seed, cluster_std=1.5)
+    X[X < 0] = 0
+    return X.astype(dtype), y
+
+
+def _as_sparse(X, fmt):
+    import scipy.sparse
+
+    return getattr(scipy.sparse, fmt)(X)
+
+
+@pytest.mark.parametrize("fmt", SPARSE_FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64],
+                         ids=["float32", "float64", "int64"])
+@pytest.mark.parametrize("init", ["k-means++", "array"])
+def test_sparse_fit_equals_dense_fit(fmt, dtype, init):
+    """Same weights and init: labels, n_iter_ and centres equal the dense fit's, inertia to 1e-6
+    (float64; float32 to its default tolerance, as the two sum in a different order)."""
+    X, _ = _sparse_blobs(dtype=dtype)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    start = X[[0, 100, 200, 300, 400]].astype(np.float64) if init == "array" else init
+    dense = KMeans(5, init=start, n_init=1, random_state=0).fit(X, sample_weight=w)
+    km = KMeans(5, init=start, n_init=1, random_state=0).fit(_as_sparse(X, fmt), sample_weight=w)
+    rtol = 1e-6 if dtype != np.float32 else rtol_for(np.float32)
+    np.testing.assert_array_equal(km.labels_, dense.labels_)
+    assert km.n_iter_ == dense.n_iter_
+    np.testing.assert_allclose(km.inertia_, dense.inertia_, rtol=rtol)
+    np.testing.assert_allclose(km.cluster_centers_, dense.cluster_centers_, rtol=rtol, atol=rtol)
+    assert isinstance(km.cluster_centers_, np.ndarray)
+    assert km.cluster_centers_.dtype == dense.cluster_centers_.dtype  # float64 for integers
+
+
+@pytest.mark.parametrize("fmt", SPARSE_FORMATS)
+def test_sparse_predict_transform_score_equal_dense(fmt):
+    """Every method takes sparse X, after a sparse or a dense fit, and gives the dense answers."""
+    X, _ = _sparse_blobs(seed=3)
+    Xs = _as_sparse(X, fmt)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    dense = KMeans(5, random_state=0).fit(X)
+    for km in (KMeans(5, random_state=0).fit(Xs), dense):
+        np.testing.assert_array_equal(km.predict(Xs), dense.predict(X))
+        np.testing.assert_allclose(km.transform(Xs), dense.transform(X), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(km.score(Xs, sample_weight=w), dense.score(X, sample_weight=w),
+                                   rtol=1e-6)
+    np.testing.assert_array_equal(KMeans(5, random_state=0).fit_predict(Xs), dense.labels_)
+    np.testing.assert_allclose(KMeans(5, random_state=0).fit_transform(Xs), dense.transform(X),
+                               rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random", "k-means||"])
+def test_sparse_fit_matches_dense_for_every_init_and_cosine(init):
+    X, _ = _sparse_blobs(seed=4)
+    for metric in ("euclidean", "cosine"):
+        dense = KMeans(5, init=init, random_state=2, metric=metric).fit(X)
+        km = KMeans(5, init=init, random_state=2, metric=metric).fit(_as_sparse(X, "csr_matrix"))
+        np.testing.assert_array_equal(km.labels_, dense.labels_, err_msg=metric)
+        np.testing.assert_allclose(km.inertia_, dense.inertia_, rtol=1e-6, err_msg=metric)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sparse_fit_matches_sklearn_on_sparse_blobs(seed):
+    """scikit-learn on the same CSR matrix: with its centres as init, the same labels and
+    inertia to 1e-6; from each one's own k-means++, the same ARI against the truth."""
+    X, y = _sparse_blobs(1500, 40, centers=6, seed=seed)
+    Xs = _as_sparse(X, "csr_matrix")
+    ref = sklearn.cluster.KMeans(6, random_state=seed).fit(Xs)
+    km = KMeans(6, random_state=seed).fit(Xs)
+    assert abs(labels_agree(km.labels_, y) - labels_agree(ref.labels_, y)) <= 0.02
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-3)
+    init = X[np.random.default_rng(seed).choice(len(X), 6, replace=False)]
+    ref = sklearn.cluster.KMeans(6, init=init, n_init=1).fit(Xs)
+    km = KMeans(6, init=init, n_init=1).fit(Xs)
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-6)
+    assert km.n_iter_ == ref.n_iter_
+
+
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csc_matrix"])
+def test_kmeans_plusplus_on_sparse_picks_sklearns_rows(fmt):
+    """The same rows as scikit-learn's seeding and as the dense one; centres come back dense."""
+    X, _ = _sparse_blobs(400, 10, centers=5, seed=2)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X))
+    Xs = _as_sparse(X, fmt)
+    ref_centers, ref_rows = sklearn.cluster.kmeans_plusplus(Xs, 5, sample_weight=w,
+                                                            random_state=5)
+    centers, rows = kmeans_plusplus(Xs, 5, sample_weight=w, random_state=5)
+    np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_array_equal(rows, kmeans_plusplus(X, 5, sample_weight=w, random_state=5)[1])
+    assert isinstance(centers, np.ndarray)
+    np.testing.assert_array_equal(centers, X[rows])
+
+
+def test_sparse_seeding_never_picks_zero_weight_rows():
+    X, _ = _sparse_blobs(300, 8, centers=6, seed=5)
+    w = np.random.default_rng(5).uniform(0.5, 2.0, len(X))
+    w[::2] = 0
+    for seed in range(5):
+        _, rows = kmeans_plusplus(_as_sparse(X, "csr_matrix"), 10, sample_weight=w,
+                                  random_state=seed)
+        assert (rows % 2 == 1).all()
+
+
+def test_sparse_empty_cluster_is_relocated_as_dense():
+    """A centre far from every point is re-seeded from the farthest point, as on dense X."""
+    X = np.array([[0, 0], [0.1, 0], [10, 10], [10.1, 10], [5, 5.2]], dtype=np.float64)
+    init = np.array([[0, 0], [10, 10], [100, 100]], dtype=np.float64)
+    dense = KMeans(3, init=init, n_init=1).fit(X)
+    km = KMeans(3, init=init, n_init=1).fit(_as_sparse(X, "csr_matrix"))
+    np.testing.assert_array_equal(km.labels_, dense.labels_)
+    np.testing.assert_allclose(km.cluster_centers_, dense.cluster_centers_)
+    assert km.n_iter_ == dense.n_iter_
+
+
+def test_sparse_duplicates_are_summed_and_the_callers_matrix_is_kept():
+    """A non-canonical CSR (a duplicate entry) counts as its sum, and is left as given."""
+    import scipy.sparse
+
+    X, _ = _sparse_blobs(200, 6, centers=3, seed=6)
+    csr = scipy.sparse.csr_matrix(X)
+    # Every row's first stored value split into two halves, stored twice.
+    data, indices, indptr = [], [], [0]
+    for i in range(X.shape[0]):
+        values = csr.data[csr.indptr[i]:csr.indptr[i + 1]]
+        columns = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]
+        data.append(np.r_[values[:1] / 2, values[:1] / 2, values[1:]])
+        indices.append(np.r_[columns[:1], columns])
+        indptr.append(indptr[-1] + len(data[-1]))
+    split = scipy.sparse.csr_matrix((np.concatenate(data), np.concatenate(indices), indptr),
+                                    shape=X.shape)
+    assert not split.has_canonical_format
+    stored = split.data.copy()
+    dense = KMeans(3, random_state=0).fit(X)
+    km = KMeans(3, random_state=0).fit(split)
+    np.testing.assert_array_equal(km.labels_, dense.labels_)
+    np.testing.assert_allclose(km.inertia_, dense.inertia_, rtol=1e-6)
+    np.testing.assert_array_equal(split.data, stored)
+
+
+@pytest.mark.parametrize("bad, match", [(np.nan, "NaN"), (np.inf, "infinity")],
+                         ids=["nan", "inf"])
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csc_matrix"])
+def test_sparse_nan_or_inf_stored_values_are_rejected(bad, match, fmt):
+    X, _ = _sparse_blobs(60, 4, centers=3)
+    km = KMeans(3, random_state=0).fit(_as_sparse(X, fmt))
+    centers = km.cluster_centers_.copy()
+    X_bad = X.copy()
+    X_bad[5, 2] = bad
+    with pytest.raises(ValueError, match=match):
+        km.fit(_as_sparse(X_bad, fmt))
+    with pytest.raises(ValueError, match=match):
+        km.predict(_as_sparse(X_bad, fmt))
+    with pytest.raises(ValueError, match=match):
+        kmeans_plusplus(_as_sparse(X_bad, fmt), 3)
+    np.testing.assert_array_equal(km.cluster_centers_, centers)
+
+
+def test_sparse_predict_rejects_wrong_n_features_and_too_few_samples():
+    X, _ = _sparse_blobs(60, 4, centers=3)
+    km = KMeans(3, random_state=0).fit(_as_sparse(X, "csr_matrix"))
+    with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 4 features"):
+        km.predict(_as_sparse(X[:, :3], "csr_matrix"))
+    with pytest.raises(ValueError, match="n_samples=2 should be >= n_clusters=3"):
+        KMeans(3).fit(_as_sparse(X[:2], "csr_matrix"))
+
+
+def test_sparse_lloyd_in_small_chunks_equals_one_block():
+    """Chunked sparse-dense products (a few rows per chunk) give the one-block results."""
+    X, _ = _sparse_blobs(203, 6, centers=4, seed=7)
+    Xs = _as_sparse(X, "csr_matrix")
+    whole = KMeans(4, random_state=0).fit(Xs)
+    with config_context(memory_budget=3 * (4 * 8 * 4 + 16 * 7)):
+        chunked = KMeans(4, random_state=0).fit(Xs)
+        D = chunked.transform(Xs)
+    np.testing.assert_array_equal(chunked.labels_, whole.labels_)
+    np.testing.assert_allclose(chunked.inertia_, whole.inertia_, rtol=1e-12)
+    np.testing.assert_allclose(D, whole.transform(Xs), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_operations_match_the_dense_kernels(dtype):
+    """_sparse_kmeans's assign, lloyd_step and k-means++ pair against gpucluster.kernels."""
+    from gpucluster import kernels
+    from gpucluster._distances import row_norms_sq
+    from gpucluster.cluster import _sparse_kmeans
+
+    X, _ = _sparse_blobs(300, 9, centers=4, seed=8, dtype=dtype)
+    Xs = _as_sparse(X, "csr_matrix")
+    centers = X[[3, 70, 150, 220]]
+    w = np.random.default_rng(8).uniform(0.5, 2.0, len(X)).astype(dtype)
+    rtol = rtol_for(dtype)
+    got, want = _sparse_kmeans.lloyd_step(Xs, centers, w), kernels.lloyd_step(X, centers, w)
+    np.testing.assert_array_equal(got[0], want[0])
+    for g, r in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol)
+    np.testing.assert_array_equal(_sparse_kmeans.assign(Xs, centers)[0], want[0])
+    x_sq = row_norms_sq(X).astype(dtype)
+    np.testing.assert_allclose(_sparse_kmeans.row_norms_sq(Xs), x_sq, rtol=rtol)
+    closest = np.full(len(X), np.inf, dtype=dtype)
+    closest = kernels.seeding_update(X, x_sq, centers[0], closest)
+    np.testing.assert_allclose(
+        _sparse_kmeans.seeding_update(Xs, x_sq, centers[0], np.full(len(X), np.inf, dtype=dtype)),
+        closest, rtol=rtol, atol=rtol)
+    out = np.empty((3, len(X)), dtype=dtype)
+    pot = _sparse_kmeans.seeding_potentials(Xs, x_sq, centers[1:], closest, w, out=out)
+    ref_out = np.empty_like(out)
+    np.testing.assert_allclose(pot, kernels.seeding_potentials(X, x_sq, centers[1:], closest, w,
+                                                               out=ref_out), rtol=rtol)
+    np.testing.assert_allclose(out, ref_out, rtol=rtol, atol=rtol)
+
+
+def test_sparse_is_kept_sparse_never_densified(monkeypatch):
+    """The whole X is never made dense: toarray only ever sees a few rows."""
+    import scipy.sparse
+
+    X, _ = _sparse_blobs(400, 8, centers=4, seed=9)
+    Xs = scipy.sparse.csr_matrix(X)
+    largest = []
+    toarray = scipy.sparse.csr_matrix.toarray
+
+    def watched(self, *args, **kwargs):
+        largest.append(self.shape[0])
+        return toarray(self, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.sparse.csr_matrix, "toarray", watched)
+    with config_context(memory_budget=20_000):
+        KMeans(4, random_state=0).fit(Xs).transform(Xs)
+    assert largest and max(largest) < 100

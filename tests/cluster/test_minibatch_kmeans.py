@@ -168,3 +168,101 @@ def test_get_feature_names_out_matches_sklearn():
     # partial_fit alone fits too.
     streamed = MiniBatchKMeans(3, random_state=0).partial_fit(X)
     np.testing.assert_array_equal(streamed.get_feature_names_out(), km.get_feature_names_out())
+
+
+# --------------------------------------------------------------------------
+# Sparse input (SciPy CSR and CSC): batches are rows of the sparse matrix
+
+
+def _sparse_blobs(n_samples=2000, n_features=10, centers=6, seed=0, dtype=np.float64):
+    """Blobs with about half the entries zero, so the sparse structure is real."""
+    X, y = make_blobs_np(n_samples, n_features, centers=centers, seed=seed, cluster_std=1.5)
+    X[X < 0] = 0
+    return X.astype(dtype), y
+
+
+def _as_sparse(X, fmt):
+    import scipy.sparse
+
+    return getattr(scipy.sparse, fmt)(X)
+
+
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csc_matrix", "csr_array"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64],
+                         ids=["float32", "float64", "int64"])
+@pytest.mark.parametrize("init", ["k-means++", "array"])
+def test_sparse_fit_equals_dense_fit(fmt, dtype, init):
+    """Same seed, weights and init: the same batches, steps and labels as the dense fit, centres
+    and inertia to 1e-6 (float64; float32 to its default tolerance: other summation orders)."""
+    X, _ = _sparse_blobs(dtype=dtype)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    start = X[[0, 300, 600, 900, 1200, 1500]].astype(np.float64) if init == "array" else init
+    params = dict(n_clusters=6, init=start, batch_size=128, random_state=0, n_init=1)
+    dense = MiniBatchKMeans(**params).fit(X, sample_weight=w)
+    km = MiniBatchKMeans(**params).fit(_as_sparse(X, fmt), sample_weight=w)
+    rtol = 1e-6 if dtype != np.float32 else rtol_for(np.float32)
+    assert km.n_steps_ == dense.n_steps_ and km.n_iter_ == dense.n_iter_
+    np.testing.assert_array_equal(km.labels_, dense.labels_)
+    np.testing.assert_allclose(km.cluster_centers_, dense.cluster_centers_, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(km.inertia_, dense.inertia_, rtol=rtol)
+    assert km.cluster_centers_.dtype == dense.cluster_centers_.dtype
+    Xs = _as_sparse(X, fmt)
+    np.testing.assert_array_equal(km.predict(Xs), dense.predict(X))
+    np.testing.assert_allclose(km.transform(Xs), dense.transform(X), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(km.score(Xs), dense.score(X), rtol=rtol)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sparse_fit_matches_sklearn_step_for_step(seed):
+    """scikit-learn on the same CSR matrix: same steps, labels and centres (to 1e-6)."""
+    X, _ = _sparse_blobs(seed=seed)
+    Xs = _as_sparse(X, "csr_matrix")
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, len(X))
+    params = dict(n_clusters=6, batch_size=128, random_state=seed)
+    ref = sklearn.cluster.MiniBatchKMeans(**params).fit(Xs, sample_weight=w)
+    km = MiniBatchKMeans(**params).fit(Xs, sample_weight=w)
+    assert km.n_steps_ == ref.n_steps_
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(km.inertia_, ref.inertia_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csc_matrix"])
+def test_sparse_partial_fit_equals_dense_partial_fit(fmt):
+    """Chunks streamed through partial_fit, sparse or dense, with weights: the same centres."""
+    X, _ = _sparse_blobs(1800, seed=2)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(X))
+    dense, km = MiniBatchKMeans(6, random_state=0), MiniBatchKMeans(6, random_state=0)
+    for start in range(0, len(X), 300):
+        part = slice(start, start + 300)
+        dense.partial_fit(X[part], sample_weight=w[part])
+        km.partial_fit(_as_sparse(X[part], fmt), sample_weight=w[part])
+        np.testing.assert_allclose(km.cluster_centers_, dense.cluster_centers_, rtol=1e-6,
+                                   atol=1e-9)
+        np.testing.assert_array_equal(km.labels_, dense.labels_)
+    assert km.n_steps_ == dense.n_steps_ == 6
+
+
+def test_sparse_reassignment_moves_centres_onto_rows():
+    """A centre far from all data is moved onto a sparse row, as on dense X."""
+    X, _ = _sparse_blobs(1000, 4, centers=3, seed=0)
+    init = np.vstack([X[:3], np.full((1, 4), 1e3)])
+    params = dict(n_clusters=4, init=init, batch_size=100, random_state=0, max_iter=5)
+    dense = MiniBatchKMeans(**params).fit(X)
+    km = MiniBatchKMeans(**params).fit(_as_sparse(X, "csr_matrix"))
+    assert np.abs(km.cluster_centers_).max() < 100
+    np.testing.assert_allclose(km.cluster_centers_, dense.cluster_centers_, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("bad, match", [(np.nan, "NaN"), (np.inf, "infinity")],
+                         ids=["nan", "inf"])
+def test_sparse_nan_or_inf_stored_values_are_rejected(bad, match):
+    X, _ = _sparse_blobs(200, 4, centers=3)
+    km = MiniBatchKMeans(3, random_state=0).partial_fit(_as_sparse(X, "csr_matrix"))
+    centers = km.cluster_centers_.copy()
+    X_bad = X.copy()
+    X_bad[7, 1] = bad
+    for method in (km.fit, km.partial_fit, km.predict):
+        with pytest.raises(ValueError, match=match):
+            method(_as_sparse(X_bad, "csc_matrix"))
+    np.testing.assert_array_equal(km.cluster_centers_, centers)
