@@ -105,8 +105,8 @@ def _orient_from_root(edges, n_samples):
     return oriented
 
 
-def single_linkage_tree(edges, weights, n_samples):
-    """SciPy-format linkage matrix (n - 1, 4) from MST edges sorted by ascending weight.
+def single_linkage_tree(edges, weights, n_samples, sklearn_order=False):
+    """SciPy-format linkage matrix (n - 1, 4) from the MST edges, taken by ascending weight.
 
     Row ``i`` merges the clusters holding the ends of edge ``i``:
     ``[left, right, distance, size]``, the new node being ``n + i``. Each edge
@@ -118,9 +118,19 @@ def single_linkage_tree(edges, weights, n_samples):
     where several spanning trees are minimal, scikit-learn's may differ
     anyway (mimicking its Prim order and unstable sort matched 2 more of 20
     blob seeds but fewer of the hdbscan library's ties, so it was not kept).
+
+    With ``sklearn_order=True`` the edges are scikit-learn's own, in its
+    order (the host paths emit them as its Prim's algorithms and SciPy's
+    tree do): each keeps its ends as given (left holds the first) and they
+    are sorted with NumPy's default sort, as scikit-learn's ``_process_mst``
+    sorts them, so that ties break as in scikit-learn too.
     """
-    edges = _orient_from_root(np.ascontiguousarray(edges, dtype=np.int64), int(n_samples))
+    edges = np.ascontiguousarray(edges, dtype=np.int64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
+    if sklearn_order:
+        order = np.argsort(weights)
+        return _single_linkage(edges[order], weights[order], int(n_samples))
+    edges = _orient_from_root(edges, int(n_samples))
     order = np.argsort(weights, kind="stable")
     return _single_linkage(edges[order], weights[order], int(n_samples))
 
@@ -485,9 +495,10 @@ def persistence_scores(labels, selected, stability, max_lambda):
 
 
 def process_tree(edges, weights, n_samples, *, min_cluster_size, method, allow_single_cluster,
-                 epsilon, max_cluster_size):
-    """Everything the estimator stores, from the spanning tree (host NumPy arrays)."""
-    slt = single_linkage_tree(edges, weights, n_samples)
+                 epsilon, max_cluster_size, sklearn_order=False):
+    """Everything the estimator stores, from the spanning tree (host NumPy arrays);
+    ``sklearn_order`` as in :func:`single_linkage_tree`."""
+    slt = single_linkage_tree(edges, weights, n_samples, sklearn_order)
     tree = condense_tree(slt, min_cluster_size)
     hier = ClusterHierarchy(tree, n_samples)
     selected, stability = select_clusters(

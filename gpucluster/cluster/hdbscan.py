@@ -25,24 +25,50 @@ Steps 1 and 2 take one of two paths (``algorithm``):
 "auto" takes the graph above ``GRAPH_MIN_ROWS`` rows and
 ``GRAPH_MIN_FEATURES`` features on the host, the exact path otherwise (see
 ``_graph.graph_is_cheaper``). Step 3 sees only the n - 1 tree edges.
+
+The kernels compute the Euclidean, squared Euclidean and cosine distances.
+Every other metric scikit-learn's HDBSCAN takes, callables, sparse feature
+rows and precomputed distances (dense, or a sparse graph) take steps 1 and 2
+on the host as scikit-learn does (``_host_mst``, with distances from
+``_host_distances``); step 3 is the same for every path.
 """
 
+import dataclasses
+import math
 import numbers
 import warnings
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
 from .._distances import pairwise_distances
-from .._sparse import is_sparse
+from .._sparse import check_sparse
 from .._validation import check_input, check_n_features, check_option, check_scalar
 from . import _hdbscan_tree as tree_ops
+from . import _host_mst
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
+from ._host_distances import (
+    TREE_METRICS,
+    check_non_negative,
+    host_sparse,
+    is_any_sparse,
+    nearest_rows,
+    resolve_metric,
+    sparse_rows_metric,
+    symmetric,
+)
 
-METRICS = ("euclidean", "l2", "minkowski", "cosine")
+# The distances the kernels compute; other metrics run on the host.
+KERNEL_METRICS = ("euclidean", "sqeuclidean", "cosine")
+# Metrics scikit-learn's HDBSCAN measures with a KD-tree or ball tree: there
+# alpha divides the distances only; elsewhere (its brute path) it divides the
+# core distances too.
+FAST_METRICS = frozenset(TREE_METRICS["kd_tree"] + TREE_METRICS["ball_tree"])
+TREE_NAMES = {"kd_tree": "KDTree", "ball_tree": "BallTree"}
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "knn_graph")
 SELECTION_METHODS = ("eom", "leaf")
 STORE_CENTERS = ("centroid", "medoid", "both")
@@ -70,6 +96,58 @@ def core_distances(X, min_samples, metric="euclidean"):
     return distances[:, -1], (distances[:, -2] if min_samples > 2 else zeros)
 
 
+def distance_scale(X):
+    """A power of two to divide X by so that its squared distances cannot overflow.
+
+    1.0 for ordinary data. A row holding, say, 1e308 would make the kernels'
+    squared Euclidean distances infinite; divided by a power of two, every
+    distance is exact up to that factor, and the results are multiplied back
+    (an edge longer than the largest float then reads inf, as in scikit-learn).
+    """
+    xp = backend.namespace(X)
+    if 0 in X.shape:
+        return 1.0
+    largest = float(xp.max(xp.abs(X)))
+    # |x|^2 + |y|^2 + 2|x.y| <= 4 d largest^2 must stay below the dtype's
+    # maximum, with a factor 2 to spare.
+    limit = math.sqrt(float(xp.finfo(X.dtype).max) / (8.0 * X.shape[1]))
+    if not largest > limit:
+        return 1.0
+    return 2.0 ** math.ceil(math.log2(largest / limit))
+
+
+def _cosine_rows(X):
+    """X with each row divided by a power of two near its largest magnitude when some
+    row's squared norm could overflow or underflow (the product of two of them must
+    stay finite and nonzero); else X. The cosine distance does not change."""
+    xp = backend.namespace(X)
+    if 0 in X.shape:
+        return X
+    peak = backend.to_numpy(xp.max(xp.abs(X), axis=1)).astype(np.float64)
+    # Squared norms of rows within (1 / bound, bound) and their products stay
+    # finite and nonzero: about 1e61 for float64, 5e7 for float32.
+    bound = float(xp.finfo(X.dtype).max) ** 0.2
+    if np.all((peak == 0) | ((peak < bound) & (peak > 1.0 / bound))):
+        return X
+    exponent = np.where(peak > 0, np.floor(np.log2(np.where(peak > 0, peak, 1.0))), 0.0)
+    # Two factors, each representable, whose product is 2**-exponent.
+    half = np.floor(exponent / 2)
+    first = backend.asarray_like(np.exp2(-half), X)
+    second = backend.asarray_like(np.exp2(half - exponent), X)
+    return X * xp.astype(first, X.dtype)[:, None] * xp.astype(second, X.dtype)[:, None]
+
+
+def kernel_rows(X, metric, scale):
+    """X as the kernels measure it under ``metric``, and the factor that turns their
+    distances back into X's: divided by ``scale`` (from :func:`distance_scale`) for the
+    Euclidean distances, each row rescaled where needed for the cosine distance."""
+    if metric == "cosine":
+        return _cosine_rows(X), 1.0
+    if scale == 1.0:
+        return X, 1.0
+    return X / scale, (scale if metric == "euclidean" else scale * scale)
+
+
 def split_non_finite_rows(X):
     """The rows of X without NaN or infinity, and where the others were, as scikit-learn's HDBSCAN.
 
@@ -80,12 +158,22 @@ def split_non_finite_rows(X):
     -------
     X : the finite rows, in X's namespace and on its device (X itself when
         every row is finite, or when X is not a 2-D float array: ``check_input``
-        judges that)
+        judges that); sparse X as a SciPy CSR matrix
     rows : None when nothing was left out, else ``(n_samples, finite,
         infinite, missing)`` with host int64 row indices
     """
-    if is_sparse(X):
-        return X, None
+    if is_any_sparse(X):
+        X = host_sparse(X).tocsr()
+        if X.dtype.kind != "f" or 0 in X.shape:
+            return X, None
+        with np.errstate(invalid="ignore"):
+            reduced = np.asarray(X.sum(axis=1, dtype=np.float64)).ravel()
+        if np.all(np.isfinite(reduced)):
+            return X, None
+        finite = np.flatnonzero(np.isfinite(reduced))
+        rows = (int(reduced.shape[0]), finite, np.flatnonzero(np.isinf(reduced)),
+                np.flatnonzero(np.isnan(reduced)))
+        return X[finite], rows
     try:
         X = backend.coerce_array(X)
     except TypeError:
@@ -116,6 +204,23 @@ def spread_rows(values, rows, infinite_value, missing_value):
     return out
 
 
+def _check_distance_matrix(D):
+    """scikit-learn's checks of a precomputed distance matrix (dense or sparse): square
+    and symmetric; and no negative distance (which scikit-learn lets through)."""
+    if D.shape[0] != D.shape[1]:
+        raise ValueError(
+            f"The precomputed distance matrix is expected to be symmetric, however it has "
+            f"shape {D.shape}. Please verify that the distance matrix was constructed correctly."
+        )
+    if not symmetric(D):
+        raise ValueError(
+            "The precomputed distance matrix is expected to be symmetric, however its values "
+            "appear to be asymmetric. Please verify that the distance matrix was constructed "
+            "correctly."
+        )
+    check_non_negative(D.data if is_any_sparse(D) else D, "precomputed distance matrix")
+
+
 class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     """Hierarchical density-based clustering (HDBSCAN*), on the GPU or the CPU.
 
@@ -133,11 +238,29 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     max_cluster_size : int or None, default=None
         Excess of mass does not select clusters larger than this (None or 0:
         no limit). Ignored by ``"leaf"`` selection.
-    metric : {"euclidean", "l2", "minkowski", "cosine"}, default="euclidean"
-        "l2" and "minkowski" (with p=2, scikit-learn's default) are the
-        Euclidean distance.
+    metric : str or callable, default="euclidean"
+        "euclidean", "l2", "minkowski" with p=2 (also when no p is given),
+        "sqeuclidean" and "cosine" run on the kernels, on X's device. Every
+        other metric scikit-learn's HDBSCAN takes runs on the host with
+        scikit-learn's distances, as its brute path: "minkowski" with another
+        p, "manhattan"/"l1"/"cityblock", "chebyshev", "seuclidean" and
+        "mahalanobis" (V or VI from the data when not given), the boolean
+        metrics (nonzero is True), the names only its trees know
+        ("infinity", "p", ...), and a callable ``f(x, y) -> float``, called
+        once per pair of rows in Python: slow (O(n^2) calls), as in
+        scikit-learn. "precomputed": X is a symmetric (n_samples, n_samples)
+        distance matrix, dense (inf for a missing distance) or a SciPy sparse
+        graph whose stored entries are the only edges (each point needs
+        ``min_samples`` of them, and the graph one connected component). Host
+        metrics hold an (n, n) matrix when it fits the memory budget
+        (``gpucluster.set_config(memory_budget=...)``, else a quarter of the
+        available memory), else compute one row of distances per step; they
+        run on the host whatever ``device`` says, and the results still
+        mirror X's type.
     metric_params : dict or None, default=None
-        None, or ``{"p": 2}`` with "minkowski".
+        Keyword arguments of the metric (``p`` of "minkowski"); with
+        "precomputed", ``max_distance`` replaces infinite mutual
+        reachabilities of a sparse graph, as in scikit-learn.
     alpha : float, default=1.0
         Distances are divided by ``alpha`` in the mutual reachability.
     algorithm : {"auto", "brute", "kd_tree", "ball_tree", "knn_graph"}, default="auto"
@@ -151,15 +274,21 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         tests). "auto" takes the graph for at least ``GRAPH_MIN_ROWS`` rows
         and ``GRAPH_MIN_FEATURES`` features of host data, the exact path
         otherwise (and always on CUDA, where ``graph_mst`` has no kernel yet).
+        As in scikit-learn, "kd_tree" and "ball_tree" refuse a metric the
+        tree does not know (callables and "precomputed" among them) and
+        sparse X; "knn_graph" takes only the kernels' metrics.
     leaf_size, n_jobs : accepted for scikit-learn compatibility; unused.
     cluster_selection_method : {"eom", "leaf"}, default="eom"
     allow_single_cluster : bool, default=False
     store_centers : {None, "centroid", "medoid", "both"}, default=None
-        Store ``centroids_`` (probability-weighted means) and/or ``medoids_``.
+        Store ``centroids_`` (probability-weighted means) and/or ``medoids_``
+        (under the metric); not with "precomputed", as in scikit-learn.
     copy : bool, default=False
         Accepted for scikit-learn compatibility; X is never modified.
     prediction_data : bool, default=False
-        Compute what ``approximate_predict`` and the membership vectors need at fit.
+        Compute what ``approximate_predict`` and the membership vectors need
+        at fit. Prediction needs feature rows: not with "precomputed" or
+        sparse X.
     device : {"auto", "cpu", "cuda"}, default="auto"
     output_type : {"input", "numpy", "cupy", "torch"}, default="input"
 
@@ -186,7 +315,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     single_linkage_tree_ : ndarray (n_samples - 1, 4), float64
         SciPy linkage matrix ``[left, right, distance, size]`` of the
         mutual-reachability spanning tree. Always NumPy.
-    centroids_, medoids_ : array (n_clusters, n_features), X's dtype
+    centroids_, medoids_ : array (n_clusters, n_features), X's dtype (float64 on the host)
         With ``store_centers``.
     prediction_data_ : object or None
         Host data for prediction, after ``prediction_data=True`` or
@@ -199,8 +328,13 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     kernels: O(n^2 d) work on X's device above 16 features, chunked to fit
     its memory. On the graph path, the neighbour search dominates (O(n^2 d)
     exact, less with the inverted file) and the tree costs O(n k d) plus the
-    join of the graph's components. Tree processing is O(n log n) on the host. ``labels_`` agree with scikit-learn's and the
-    hdbscan library's up to ties between equal mutual-reachability distances.
+    join of the graph's components. Tree processing is O(n log n) on the
+    host. ``labels_`` agree with scikit-learn's and the hdbscan library's up
+    to ties between equal mutual-reachability distances. Host metrics cost
+    O(n^2) distance evaluations and an O(n^2) Prim's algorithm on the host.
+    Rows with values so large that squared distances would overflow (1e308)
+    are clustered in a scaled copy (``kernel_rows``), as scikit-learn's brute
+    path clusters them.
 
     Examples
     --------
@@ -253,18 +387,18 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        # Rows with NaN or infinity are labelled apart (-3, -2), not rejected.
-        tags.input_tags.allow_nan = True
+        # Rows with NaN or infinity are labelled apart (-3, -2), not rejected;
+        # a precomputed matrix may hold inf (a missing distance), not NaN.
+        tags.input_tags.allow_nan = self.metric != "precomputed"
+        tags.input_tags.sparse = True
         return tags
 
     # ------------------------------------------------------------------
     # Validation
 
-    @property
-    def _kernel_metric(self):
-        """The kernels' name for the metric: "euclidean" for its aliases ("l2",
-        "minkowski" with p=2), else "cosine"."""
-        return "cosine" if self.metric == "cosine" else "euclidean"
+    def _metric_choice(self):
+        """Where the distances come from (``_host_distances.MetricChoice``)."""
+        return resolve_metric(self.metric, self.metric_params, kernel_metrics=KERNEL_METRICS)
 
     def _check_params(self):
         check_scalar(self.min_cluster_size, "min_cluster_size", min_value=2)
@@ -274,16 +408,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
                      kind=numbers.Real, min_value=0.0)
         if self.max_cluster_size is not None:
             check_scalar(self.max_cluster_size, "max_cluster_size", min_value=0)
-        check_option(self.metric, "metric", METRICS)
-        if self.metric_params is not None and not isinstance(self.metric_params, dict):
-            raise TypeError(f"metric_params must be a dict or None, got {self.metric_params!r}.")
-        euclidean_minkowski = self.metric == "minkowski" and self.metric_params in ({"p": 2},
-                                                                                   {"p": 2.0})
-        if self.metric_params and not euclidean_minkowski:
-            raise ValueError(
-                f"metric {self.metric!r} takes no parameters here (minkowski only p=2), got "
-                f"metric_params={self.metric_params!r}."
-            )
+        choice = self._metric_choice()
         check_scalar(self.alpha, "alpha", kind=numbers.Real, min_value=0.0, include_min=False)
         check_option(self.algorithm, "algorithm", ALGORITHMS)
         check_scalar(self.leaf_size, "leaf_size", min_value=1)
@@ -297,6 +422,25 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         if self.store_centers is not None:
             check_option(self.store_centers, "store_centers", STORE_CENTERS)
         self._check_device_params()
+        self._check_algorithm_metric(choice)
+        if choice.precomputed and self.store_centers is not None:
+            raise ValueError("Cannot store centers when using a precomputed distance matrix.")
+        if choice.precomputed and self.prediction_data:
+            raise ValueError("prediction_data needs feature rows; it is not available with "
+                             "metric='precomputed'.")
+        return choice
+
+    def _check_algorithm_metric(self, choice):
+        """scikit-learn's rule: its trees take only the metrics they know; the
+        neighbour graph takes only the kernels' metrics."""
+        if self.algorithm in TREE_NAMES and (callable(self.metric)
+                                             or self.metric not in TREE_METRICS[self.algorithm]):
+            raise ValueError(f"{self.metric} is not a valid metric for a "
+                             f"{TREE_NAMES[self.algorithm]}-based algorithm. Please select a "
+                             "different metric.")
+        if self.algorithm == "knn_graph" and choice.kernel is None:
+            raise ValueError(f"algorithm='knn_graph' takes the metrics {KERNEL_METRICS} (and "
+                             f"their aliases), got metric={self.metric!r}.")
 
     @staticmethod
     def _work(n_samples, n_features):
@@ -310,18 +454,41 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_features)
-            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+        X : array of shape (n_samples, n_features), or (n_samples, n_samples) with "precomputed"
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list;
+            or a SciPy (or cupyx) sparse matrix: feature rows (measured on
+            the host) or, with "precomputed", a distance graph.
         y : ignored
 
         Returns
         -------
         self : HDBSCAN
         """
-        self._check_params()
-        X, rows = split_non_finite_rows(X)
-        X, _, like = self._prepare_input(X, reset=True, work=self._work)
-        n_samples = X.shape[0]
+        choice = self._check_params()
+        X, rows, like = self._fit_input(X, choice)
+        min_samples = self._checked_min_samples(X.shape[0])
+        if choice.precomputed:
+            _check_distance_matrix(X)
+        if self.prediction_data:
+            self._check_predictable(choice, X)
+
+        previous_core, edges, weights = self._spanning_tree(X, min_samples)
+        # The tree steps are sequential: one transfer of the n - 1 edges to the host.
+        result = tree_ops.process_tree(
+            backend.to_numpy(edges), backend.to_numpy(weights), X.shape[0],
+            min_cluster_size=self.min_cluster_size,
+            method=self.cluster_selection_method,
+            allow_single_cluster=bool(self.allow_single_cluster),
+            epsilon=float(self.cluster_selection_epsilon),
+            max_cluster_size=self.max_cluster_size,
+            # The host paths emit scikit-learn's own edges, in its order.
+            sklearn_order=choice.kernel is None or is_any_sparse(X),
+        )
+        self._set_results(X, rows, like, choice, min_samples, previous_core, result)
+        return self
+
+    def _checked_min_samples(self, n_samples):
+        """``min_samples`` (``min_cluster_size`` when None), at most n_samples."""
         if n_samples == 1:
             raise ValueError("n_samples=1 while HDBSCAN requires more than one sample.")
         min_samples = self.min_cluster_size if self.min_samples is None else self.min_samples
@@ -333,22 +500,25 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
             raise ValueError(f"min_cluster_size ({min_samples}) must be at most the number of "
                              f"samples in X ({n_samples}): min_samples is not set, so it "
                              f"defaults to min_cluster_size.")
-        xp = backend.namespace(X)
+        return min_samples
 
-        previous_core, edges, weights = self._spanning_tree(X, min_samples)
-        # The tree steps are sequential: one transfer of the n - 1 edges to the host.
-        result = tree_ops.process_tree(
-            backend.to_numpy(edges), backend.to_numpy(weights), n_samples,
-            min_cluster_size=self.min_cluster_size,
-            method=self.cluster_selection_method,
-            allow_single_cluster=bool(self.allow_single_cluster),
-            epsilon=float(self.cluster_selection_epsilon),
-            max_cluster_size=self.max_cluster_size,
-        )
+    def _set_results(self, X, rows, like, choice, min_samples, previous_core, result):
+        """Every fitted attribute, from the tree processing's ``result``."""
         labels = result["labels"]
+        # Results take the kind of the array the work ran on (NumPy on the host).
+        template = X if choice.kernel is not None and not is_any_sparse(X) else np.empty(0)
+
+        def out(values):
+            return self._to_output(backend.asarray_like(values, template), like)
 
         self._raw_data = X
         self._like = like
+        self._metric = choice
+        # What prediction and the medoids measure with: the fitted host metric, or
+        # the kernels' metric on rows scaled as at fit.
+        on_host = not choice.precomputed and template is not X
+        self._host = self._host_metric(X, choice).fitted(X) if on_host else None
+        self._distance_scale = distance_scale(X) if template is X else 1.0
         self._min_samples = int(min_samples)
         self._prediction_core = backend.to_numpy(previous_core).astype(np.float64)
         self._tree = result
@@ -364,22 +534,64 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
                 self.single_linkage_tree_, rows[1], left_out)
             self.condensed_tree_ = tree_ops.remap_condensed_tree(
                 self.condensed_tree_, rows[1], left_out)
-        self.labels_ = self._to_output(backend.asarray_like(
-            spread_rows(labels, rows, INFINITE_LABEL, MISSING_LABEL), X), like)
-        self.probabilities_ = self._to_output(backend.asarray_like(
-            spread_rows(result["probabilities"], rows, INFINITE_PROBABILITY,
-                        MISSING_PROBABILITY), X), like)
-        self.outlier_scores_ = self._to_output(backend.asarray_like(
-            spread_rows(result["outlier_scores"], rows, NON_FINITE_OUTLIER_SCORE,
-                        NON_FINITE_OUTLIER_SCORE), X), like)
-        self.cluster_persistence_ = self._to_output(
-            backend.asarray_like(result["persistence"], X), like)
+        self.labels_ = out(spread_rows(labels, rows, INFINITE_LABEL, MISSING_LABEL))
+        self.probabilities_ = out(spread_rows(result["probabilities"], rows,
+                                              INFINITE_PROBABILITY, MISSING_PROBABILITY))
+        self.outlier_scores_ = out(spread_rows(result["outlier_scores"], rows,
+                                               NON_FINITE_OUTLIER_SCORE, NON_FINITE_OUTLIER_SCORE))
+        self.cluster_persistence_ = out(result["persistence"])
         self.prediction_data_ = None
         if self.store_centers:
-            self._store_centers(X, xp, labels, result["probabilities"], like)
+            self._store_centers(labels, result["probabilities"])
         if self.prediction_data:
             self.generate_prediction_data()
-        return self
+
+    def _fit_input(self, X, choice):
+        """X checked and placed for ``choice``: ``(X, rows, like)``, the rows left out for
+        NaN or infinity (``split_non_finite_rows``) and the caller's kind. On the kernels
+        X stays in its namespace (moved to ``device``); on the host it is float64 NumPy or
+        SciPy CSR."""
+        if choice.precomputed:
+            X, like = self._precomputed_input(X)
+            return X, None, like
+        X, rows = split_non_finite_rows(X)
+        if is_any_sparse(X) or choice.kernel is None:
+            X, like = self._host_features(X, choice)
+        else:
+            X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        return X, rows, like
+
+    def _precomputed_input(self, X):
+        """A precomputed distance matrix checked as scikit-learn checks it: float64 on the
+        host, dense (inf allowed: a missing distance; NaN refused) or a CSR graph (finite
+        stored values); and the caller's kind."""
+        name = type(self).__name__
+        if is_any_sparse(X):
+            G = check_sparse(host_sparse(X), estimator_name=name)
+            return G.astype(np.float64), backend.describe_input(np.empty(0))
+        X = backend.coerce_array(X)
+        like = backend.describe_input(X)
+        D = backend.to_numpy(X)
+        if D.ndim == 2 and D.dtype.kind == "f" and np.isnan(D).any():
+            raise ValueError("np.nan values found in precomputed-dense")
+        # Shape and dtype checked as any X; infinity stands for a missing distance.
+        finite = np.where(np.isinf(D), 0.0, D) if D.dtype.kind == "f" else D
+        check_input(finite, estimator_name=name)
+        return D.astype(np.float64), like
+
+    def _host_features(self, X, choice):
+        """Feature rows for a host metric: float64 NumPy or CSR, checked as any X; and the
+        caller's kind. Sparse rows take scikit-learn's brute path only."""
+        name = type(self).__name__
+        if is_any_sparse(X):
+            if self.algorithm not in ("auto", "brute"):
+                raise ValueError("Sparse data matrices only support algorithm `brute`.")
+            sparse_rows_metric(choice)
+            X = check_sparse(X, estimator_name=name)
+            return X.astype(np.float64), backend.describe_input(np.empty(0))
+        like = backend.describe_input(X)
+        X = check_input(X, estimator_name=name)
+        return backend.to_numpy(X).astype(np.float64), like
 
     def _uses_graph(self, X):
         """Whether the tree is built on a neighbour graph (``algorithm``, see the class)."""
@@ -389,57 +601,126 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """The mutual-reachability minimum spanning tree of X: (previous_core, edges,
         weights). It depends on X, min_samples, metric, alpha and algorithm only, not on
         min_cluster_size or the cluster selection (a search over those reuses it)."""
+        choice = self._metric_choice()
         alpha = float(self.alpha)
-        if not self._uses_graph(X):
-            core, previous_core = core_distances(X, min_samples, self._kernel_metric)
-            edges, weights = kernels.mst(X, core, metric=self._kernel_metric, alpha=alpha)
+        if choice.precomputed and is_any_sparse(X):
+            max_distance = float(choice.params.get("max_distance", 0.0))
+            _, edges, weights = _host_mst.graph_tree(X, min_samples, alpha, max_distance)
+            return np.zeros(X.shape[0]), edges, weights
+        if choice.precomputed:
+            _, previous_core, edges, weights = _host_mst.matrix_tree(X, min_samples, alpha)
             return previous_core, edges, weights
-        k = graph_neighbors(min_samples - 1, X.shape[0])
-        distances, indices = self._neighbour_graph(X, k, self._kernel_metric)
+        if is_any_sparse(X) or choice.kernel is None:
+            # scikit-learn's tree-based path divides only the distances by alpha,
+            # its brute path (sparse X, other metrics) the core distances too.
+            brute = is_any_sparse(X) or callable(self.metric) or self.metric not in FAST_METRICS
+            _, previous_core, edges, weights = _host_mst.features_tree(
+                X, self._host_metric(X, choice), min_samples, alpha, brute=brute)
+            return previous_core, edges, weights
+        return self._kernel_tree(X, min_samples, choice.kernel, alpha)
+
+    def _kernel_tree(self, X, min_samples, metric, alpha):
+        """The tree on the kernels, exact or on a neighbour graph (``algorithm``), computed
+        in a copy of X scaled by ``distance_scale`` where squared distances would overflow."""
+        X, factor = kernel_rows(X, metric, distance_scale(X))
+        # As scikit-learn's brute path, which measures these two metrics, alpha
+        # divides the core distances too.
+        core_alpha = alpha if metric in ("sqeuclidean", "cosine") else 1.0
         xp = backend.namespace(X)
-        zeros = xp.zeros(X.shape[0], dtype=X.dtype, device=backend.device(X))
-        core = distances[:, min_samples - 2] if min_samples > 1 else zeros
-        previous_core = distances[:, min_samples - 3] if min_samples > 2 else zeros
-        edges, weights = kernels.graph_mst(X, core, indices, metric=self._kernel_metric, alpha=alpha)
-        return previous_core, edges, weights
+        if not self._uses_graph(X):
+            core, previous_core = core_distances(X, min_samples, metric)
+            edges, weights = kernels.mst(X, core / core_alpha, metric=metric, alpha=alpha)
+        else:
+            k = graph_neighbors(min_samples - 1, X.shape[0])
+            distances, indices = self._neighbour_graph(X, k, metric)
+            zeros = xp.zeros(X.shape[0], dtype=X.dtype, device=backend.device(X))
+            core = distances[:, min_samples - 2] if min_samples > 1 else zeros
+            previous_core = distances[:, min_samples - 3] if min_samples > 2 else zeros
+            edges, weights = kernels.graph_mst(X, core / core_alpha, indices, metric=metric,
+                                               alpha=alpha)
+        if factor == 1.0:
+            return previous_core, edges, weights
+        return xp.astype(previous_core, xp.float64) * factor, edges, weights * factor
+
+    def _host_metric(self, X, choice):
+        """The host metric that measures X's rows: sparse rows with scikit-learn's sparse
+        names; dense rows under a metric its trees know with its trees' ``DistanceMetric``,
+        as its tree-based path measures them (bit for bit, so that ties break alike)."""
+        if is_any_sparse(X):
+            return sparse_rows_metric(choice)
+        if isinstance(self.metric, str) and self.metric in FAST_METRICS:
+            return dataclasses.replace(choice.host, tree=True)
+        return choice.host
 
     def fit_predict(self, X, y=None):
         """Cluster X and return ``labels_``."""
         return self.fit(X).labels_
 
-    def _store_centers(self, X, xp, labels, probabilities, like):
-        """``centroids_`` (probability-weighted means) and/or ``medoids_`` of each cluster."""
+    def _store_centers(self, labels, probabilities):
+        """``centroids_`` (probability-weighted means) and/or ``medoids_`` (the member of least
+        probability-weighted distance to the others, under the metric) of each cluster."""
+        X = self._raw_data
+        sparse = is_any_sparse(X)
+        template = np.empty(0) if sparse else X
+        xp = backend.namespace(template)
         n_clusters = int(labels.max()) + 1 if labels.size else 0
-        n_features = X.shape[1]
-        weights_all = backend.asarray_like(probabilities, X)
-        empty = xp.zeros((0, n_features), dtype=X.dtype, device=backend.device(X))
+        dtype = xp.float64 if sparse else X.dtype
+        empty = xp.zeros((0, X.shape[1]), dtype=dtype, device=backend.device(template))
+        weights_all = backend.asarray_like(probabilities, template)
+
+        def out(values):
+            return self._to_output(values, self._like)
+
         if self.store_centers in ("centroid", "both"):
             centroids = empty
-            if n_clusters:
+            if n_clusters and sparse:
+                clustered = np.flatnonzero(labels >= 0)
+                assign = csr_matrix((probabilities[clustered], (labels[clustered], clustered)),
+                                    shape=(n_clusters, X.shape[0]))
+                centroids = (assign @ X).toarray() / np.asarray(assign.sum(axis=1))
+            elif n_clusters:
                 # Noise (-1) rows are skipped by the kernel.
                 sums, weights = kernels.centroid_update(
                     X, backend.asarray_like(labels, X), n_clusters, weights_all
                 )
                 centroids = xp.astype(sums / weights[:, None], X.dtype)
-            self.centroids_ = self._to_output(centroids, like)
+            self.centroids_ = out(centroids)
         if self.store_centers in ("medoid", "both"):
             medoids = []
             for label in range(n_clusters):
-                members = backend.asarray_like(np.flatnonzero(labels == label), X)
-                rows = xp.take(X, members, axis=0)
-                weights = xp.astype(xp.take(weights_all, members, axis=0), xp.float64)
-                dist = pairwise_distances(rows, rows, "euclidean" if self._kernel_metric == "euclidean"
-                                          else "cosine")
-                cost = xp.sum(xp.astype(dist, xp.float64) * weights[None, :], axis=1)
-                medoids.append(rows[int(xp.argmin(cost)), :])
-            self.medoids_ = self._to_output(xp.stack(medoids) if medoids else empty, like)
+                members = np.flatnonzero(labels == label)
+                rows = X[members] if sparse else xp.take(
+                    X, backend.asarray_like(members, X), axis=0)
+                weights = xp.astype(xp.take(weights_all, backend.asarray_like(members, template),
+                                            axis=0), xp.float64)
+                dist = xp.astype(backend.asarray_like(self._distances_within(rows), template),
+                                 xp.float64)
+                best = int(xp.argmin(xp.sum(dist * weights[None, :], axis=1)))
+                medoids.append(rows[best].toarray()[0] if sparse else rows[best, :])
+            self.medoids_ = out(xp.stack([backend.asarray_like(m, template) for m in medoids])
+                                if medoids else empty)
+
+    def _distances_within(self, rows):
+        """Distances (m, m) between some training rows under the fitted metric."""
+        if self._host is not None:
+            return self._host.pairwise(rows, rows)
+        rows, _ = kernel_rows(rows, self._metric.kernel, self._distance_scale)
+        return pairwise_distances(rows, rows, self._metric.kernel)
 
     # ------------------------------------------------------------------
     # Prediction and soft clustering
 
     def generate_prediction_data(self):
-        """Compute and store ``prediction_data_`` for prediction and soft clustering."""
+        """Compute and store ``prediction_data_`` for prediction and soft clustering.
+
+        Raises
+        ------
+        ValueError
+            After a fit on a precomputed matrix or sparse rows (prediction
+            measures new points against dense training rows).
+        """
         check_is_fitted(self, "labels_")
+        self._check_predictable(self._metric, self._raw_data)
         result = self._tree
         self.prediction_data_ = tree_ops.PredictionData(
             result["condensed_tree"], result["hierarchy"], result["selected"],
@@ -465,11 +746,31 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         xp = backend.namespace(X)
         return xp.astype(X, self._raw_data.dtype), like
 
+    @staticmethod
+    def _check_predictable(choice, X):
+        if choice.precomputed or is_any_sparse(X):
+            raise ValueError("Prediction data needs dense feature rows; it is not available "
+                             "after a fit on a precomputed distance matrix or sparse X.")
+
+    def _nearest_training_rows(self, rows, k, points):
+        """The k nearest of ``rows`` (training rows) to each new point, under the fitted
+        metric: ``(distances, indices)`` (n_points, k), ascending."""
+        if self._metric.kernel is None:
+            return nearest_rows(points, rows, k, self._host)
+        metric, scale = self._metric.kernel, self._distance_scale
+        rows, factor = kernel_rows(rows, metric, scale)
+        points, _ = kernel_rows(points, metric, scale)
+        distances, indices = kernels.knn(rows, k, queries=points, metric=metric)
+        if factor == 1.0:
+            return distances, indices
+        xp = backend.namespace(distances)
+        return xp.astype(distances, xp.float64) * factor, indices
+
     def _neighbors_of(self, points):
         pdata = self.prediction_data_
         n_train = self._raw_data.shape[0]
         k = min(n_train, max(2 * (self._min_samples - 1), self._min_samples))
-        distances, indices = kernels.knn(self._raw_data, k, queries=points, metric=self._kernel_metric)
+        distances, indices = self._nearest_training_rows(self._raw_data, k, points)
         return tree_ops.neighbor_and_lambda(
             backend.to_numpy(distances), backend.to_numpy(indices), pdata.core_distances,
             self._min_samples, float(self.alpha),
@@ -501,7 +802,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         columns = []
         for exemplars in pdata.exemplar_indices:
             rows = xp.take(self._raw_data, backend.asarray_like(exemplars, points), axis=0)
-            distances, _ = kernels.knn(rows, 1, queries=points, metric=self._kernel_metric)
+            distances, _ = self._nearest_training_rows(rows, 1, points)
             columns.append(backend.to_numpy(distances)[:, 0].astype(np.float64))
         return np.stack(columns, axis=1)
 

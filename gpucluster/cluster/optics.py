@@ -16,6 +16,13 @@ The estimator has scikit-learn's ``OPTICS`` signature, defaults and results
    graph only, ``kernels.optics_graph_ordering``, near-linear in n;
 3. cluster extraction on the host in NumPy, O(n): scikit-learn's Xi method
    (with predecessor correction) or its DBSCAN-like cut at ``eps``.
+
+The kernels compute the Euclidean, squared Euclidean and cosine distances.
+Every other metric scikit-learn's OPTICS takes (Minkowski with any p,
+"manhattan", boolean metrics, callables, ...), sparse feature rows, and
+precomputed distances (dense, or a sparse graph whose stored entries are the
+only neighbours) take steps 1 and 2 on the host (``_host_ordering``), with
+distances from scikit-learn (``_host_distances``); step 3 is the same.
 """
 
 import numbers
@@ -24,20 +31,27 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from scipy.sparse import SparseEfficiencyWarning
+from sklearn.exceptions import DataConversionWarning
+from sklearn.neighbors import sort_graph_by_row_values
+
 from .. import backend, kernels
-from .._validation import check_option, check_scalar
+from .._sparse import check_sparse
+from .._validation import check_input, check_option, check_scalar
+from . import _host_ordering
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
+from ._host_distances import (
+    check_non_negative,
+    check_tree_metric,
+    host_sparse,
+    is_any_sparse,
+    resolve_metric,
+    sparse_rows_metric,
+)
 
-# Accepted metric names and the distance each one computes.
-_METRIC_DISTANCE = {
-    "minkowski": "euclidean",  # with p=2, the only p supported
-    "euclidean": "euclidean",
-    "l2": "euclidean",
-    "sqeuclidean": "sqeuclidean",
-    "cosine": "cosine",
-}
-METRICS = tuple(_METRIC_DISTANCE)
+# The distances the ordering kernels compute; other metrics run on the host.
+KERNEL_METRICS = ("euclidean", "sqeuclidean", "cosine")
 CLUSTER_METHODS = ("xi", "dbscan")
 ALGORITHMS = ("auto", "brute", "ball_tree", "kd_tree", "knn_graph")
 
@@ -50,9 +64,11 @@ GPU_MIN_ROW_WORK = 1e6
 
 def _validate_size(size, n_samples, name):
     if size > n_samples:
+        # scikit-learn's words, which its tests match (with "n_samples=", which
+        # its estimator checks look for).
         raise ValueError(
-            f"{name}={size} must be no greater than the number of samples "
-            f"(n_samples={n_samples})."
+            f"{name} must be no greater than the number of samples (n_samples={n_samples}). "
+            f"Got {size}"
         )
 
 
@@ -298,13 +314,26 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     max_eps : float, default=np.inf
         Points farther apart than this never reach each other; core
         distances above it are inf.
-    metric : {"minkowski", "euclidean", "l2", "sqeuclidean", "cosine"}, default="minkowski"
-        "minkowski" needs ``p=2`` (the Euclidean distance); "cosine" is
-        ``1 - cos(x, y)``.
-    p : float, default=2
-        Minkowski power; only 2 is supported.
+    metric : str or callable, default="minkowski"
+        "minkowski" with p=2, "euclidean", "l2", "sqeuclidean" and "cosine"
+        (``1 - cos(x, y)``) run on the kernels, on X's device. Any other
+        metric scikit-learn's OPTICS takes runs on the host with
+        scikit-learn's distances: "minkowski" with another p, "manhattan",
+        "chebyshev", "seuclidean", "mahalanobis", the boolean metrics
+        ("jaccard", "rogerstanimoto", ...; X is converted to bool with a
+        DataConversionWarning unless it is bool), and a callable
+        ``f(x, y) -> float``, called once per pair of rows in Python: slow,
+        as in scikit-learn. "precomputed": X is an (n_samples, n_samples)
+        distance matrix, dense (the diagonal counts as a neighbour) or a
+        SciPy sparse graph whose stored entries are the only neighbours (the
+        diagonal is stored as a neighbour at its value, 0 when absent).
+        Host metrics hold an (n, n) matrix when it fits the memory budget,
+        else compute one row of distances per step; they run on the host
+        whatever ``device`` says, and the results still mirror X's type.
+    p : float >= 1, default=2
+        Minkowski power, unless ``metric_params`` holds "p".
     metric_params : dict or None, default=None
-        Only ``{"p": 2}`` with "minkowski"; the other metrics take none.
+        Keyword arguments of the metric.
     cluster_method : {"xi", "dbscan"}, default="xi"
     eps : float or None, default=None
         The DBSCAN-like cut for ``cluster_method="dbscan"``; ``max_eps`` when None.
@@ -325,7 +354,10 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         clusters) instead of the distance, and the clusters agree with the
         exact loop's on clustered data (ARI >= 0.99 in the tests). "auto"
         takes the graph from ``GRAPH_MIN_ROWS`` rows and
-        ``GRAPH_MIN_FEATURES`` features of host data.
+        ``GRAPH_MIN_FEATURES`` features of host data (kernels' metrics only).
+        "kd_tree" and "ball_tree" refuse a metric scikit-learn's tree does
+        not know ("kd_tree" takes no "cosine", no callable), as scikit-learn
+        does; "knn_graph" takes only the kernels' metrics.
     leaf_size, memory, n_jobs
         Accepted for scikit-learn compatibility; unused.
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -338,12 +370,12 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     labels_ : array (n_samples,), int64
         Cluster of each point (-1 for noise); same array type and device as X
         (or ``output_type``), as every array attribute below.
-    reachability_ : array (n_samples,), X's dtype
+    reachability_ : array (n_samples,), X's dtype (float64 for host metrics)
         Reachability distance of each point (inf for the first point of each
         connected region), indexed by point.
     ordering_ : array (n_samples,), int64
         The cluster order of the points.
-    core_distances_ : array (n_samples,), X's dtype
+    core_distances_ : array (n_samples,), X's dtype (float64 for host metrics)
         Distance at which each point becomes core (inf if it never does).
     predecessor_ : array (n_samples,), int64
         The point each point was reached from (-1 for none).
@@ -360,7 +392,11 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     distance row per step. Results equal scikit-learn's, which rounds
     distances to 15 decimals so that ties are stable; float32 data is
     processed with float64 distances and returned in float32. Extraction runs
-    on the host in O(n).
+    on the host in O(n). Host metrics and precomputed input run the same loop
+    on the host, compiled, over a distance matrix (O(n^2) memory) or, above
+    the memory budget, over one row of distances per step from scikit-learn;
+    their results equal scikit-learn's to rounding (its core distances come
+    from a tree, its reachabilities from ``pairwise_distances``).
 
     Examples
     --------
@@ -427,33 +463,16 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             raise ValueError(f"{name} as a fraction must be in {low}, 1], got {value!r}.")
 
     def _check_params(self):
-        """Check every parameter that does not depend on X; return the distance to compute."""
+        """Check every parameter that does not depend on X; return the ``MetricChoice``."""
         self._check_size(self.min_samples, "min_samples", allow_zero=True)
         self._check_size(self.min_cluster_size, "min_cluster_size", allow_zero=False,
                          allow_none=True)
         check_scalar(self.max_eps, "max_eps", kind=numbers.Real, min_value=0)
         if self.max_eps != self.max_eps:
             raise ValueError(f"max_eps must be a number >= 0, got {self.max_eps!r}.")
-        if not isinstance(self.metric, str) or self.metric not in METRICS:
-            raise ValueError(
-                f"metric must be one of {METRICS}, got {self.metric!r}; gpucluster's OPTICS "
-                "computes only these distances."
-            )
         check_scalar(self.p, "p", kind=numbers.Real, min_value=1)
-        if self.metric_params is not None and not isinstance(self.metric_params, dict):
-            raise TypeError(f"metric_params must be a dict or None, got {self.metric_params!r}.")
-        params = dict(self.metric_params or {})
-        p = params.pop("p", self.p) if self.metric == "minkowski" else self.p
-        if params:
-            raise ValueError(
-                f"metric {self.metric!r} takes no parameters here, got metric_params="
-                f"{self.metric_params!r}."
-            )
-        if self.metric == "minkowski" and p != 2:
-            raise ValueError(
-                f"metric='minkowski' is supported only with p=2 (the Euclidean distance), "
-                f"got p={p!r}."
-            )
+        choice = resolve_metric(self.metric, self.metric_params, self.p,
+                                kernel_metrics=KERNEL_METRICS)
         check_option(self.cluster_method, "cluster_method", CLUSTER_METHODS)
         if self.eps is not None:
             check_scalar(self.eps, "eps", kind=numbers.Real, min_value=0)
@@ -479,7 +498,26 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         if self.n_jobs is not None:
             check_scalar(self.n_jobs, "n_jobs")
         self._check_device_params()
-        return _METRIC_DISTANCE[self.metric]
+        self._check_algorithm_metric(choice)
+        return choice
+
+    def _check_algorithm_metric(self, choice):
+        """scikit-learn's neighbour search refuses a metric its tree does not know."""
+        if choice.precomputed:
+            return
+        if self.algorithm == "knn_graph" and choice.kernel is None:
+            raise ValueError(f"algorithm='knn_graph' takes the metrics {KERNEL_METRICS} (and "
+                             f"their aliases), got metric={self.metric!r}.")
+        if check_tree_metric(self.metric, self.algorithm):
+            return
+        if callable(self.metric):
+            raise ValueError(f"kd_tree does not support callable metric '{self.metric}'"
+                             "Function call overhead will resultin very poor performance.")
+        raise ValueError(
+            f"Metric '{self.metric}' not valid. Use sorted(sklearn.neighbors."
+            f"VALID_METRICS['{self.algorithm}']) to get valid options. Metric can also be a "
+            "callable function."
+        )
 
     @staticmethod
     def _work(n_samples, n_features):
@@ -495,33 +533,35 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_features)
-            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list.
+        X : array of shape (n_samples, n_features), or (n_samples, n_samples) with "precomputed"
+            NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list;
+            or a SciPy sparse matrix: feature rows (host metrics, as
+            scikit-learn's sparse neighbour search) or, with "precomputed",
+            a distance graph.
         y : ignored
 
         Returns
         -------
         self : OPTICS
         """
-        distance = self._check_params()
-        X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        choice = self._check_params()
+        on_kernels = choice.kernel is not None and not is_any_sparse(X)
+        if on_kernels:
+            X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        else:
+            X, like = self._host_input(X, choice)
         n_samples = X.shape[0]
         min_samples = _effective_size(self.min_samples, n_samples, "min_samples")
         if self.cluster_method == "xi":
             min_cluster_size = (min_samples if self.min_cluster_size is None
                                 else self.min_cluster_size)
             _effective_size(min_cluster_size, n_samples, "min_cluster_size")
-        xp = backend.namespace(X)
         max_eps = float(self.max_eps)
-
-        if takes_graph(self.algorithm, X):
-            k = graph_neighbors(min_samples - 1, n_samples)
-            _, indices = self._neighbour_graph(X, k, distance)
-            ordering, core, reachability, predecessor = optics_on_graph(
-                X, min_samples, distance, max_eps, indices)
+        if on_kernels:
+            graph = self._kernel_graph(X, choice.kernel, min_samples, max_eps)
         else:
-            ordering, core, reachability, predecessor = optics_graph(
-                X, min_samples, distance, max_eps)
+            graph = self._host_graph(X, choice, min_samples, max_eps)
+        ordering, core, reachability, predecessor = graph
         ordering_host = backend.to_numpy(ordering)
         reach_host = backend.to_numpy(reachability)
         if np.all(np.isinf(reach_host)):
@@ -545,16 +585,21 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
                 eps=eps
             )
 
+        # Distances keep X's dtype on the kernels; host metrics measure in float64.
+        like_X = X if on_kernels else core_host
+        xp = backend.namespace(like_X)
+        distance_dtype = X.dtype if on_kernels else xp.float64
+
         def out(values, dtype=None):
-            arr = backend.asarray_like(values, X)
+            arr = backend.asarray_like(values, like_X)
             if dtype is not None:
                 arr = xp.astype(arr, dtype)
             return self._to_output(arr, like)
 
         self.n_features_in_ = int(X.shape[1])
         self.ordering_ = out(ordering)
-        self.core_distances_ = out(core, X.dtype)
-        self.reachability_ = out(reachability, X.dtype)
+        self.core_distances_ = out(core, distance_dtype)
+        self.reachability_ = out(reachability, distance_dtype)
         self.predecessor_ = out(predecessor)
         self.labels_ = out(labels)
         if self.cluster_method == "xi":
@@ -563,6 +608,69 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             del self.cluster_hierarchy_
         return self
 
+    def _kernel_graph(self, X, distance, min_samples, max_eps):
+        """The OPTICS graph of X on the kernels, exact or on a neighbour graph (``algorithm``)."""
+        if takes_graph(self.algorithm, X):
+            k = graph_neighbors(min_samples - 1, X.shape[0])
+            _, indices = self._neighbour_graph(X, k, distance)
+            return optics_on_graph(X, min_samples, distance, max_eps, indices)
+        return optics_graph(X, min_samples, distance, max_eps)
+
+    def _host_input(self, X, choice):
+        """X checked on the host as scikit-learn's OPTICS checks it, and the caller's kind.
+
+        Precomputed: float64, finite; a sparse graph becomes a sorted CSR copy
+        with its diagonal stored (each point is its own neighbour). Features:
+        float64 NumPy or CSR, bool for boolean metrics (with scikit-learn's
+        DataConversionWarning when X was not bool).
+        """
+        name = type(self).__name__
+        if is_any_sparse(X):
+            X = check_sparse(host_sparse(X), estimator_name=name)
+            like = backend.describe_input(np.empty(0))
+            if choice.precomputed:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", SparseEfficiencyWarning)
+                    X = X.copy()
+                    X.setdiag(X.diagonal())
+                return sort_graph_by_row_values(X, warn_when_not_sorted=False), like
+            if self.algorithm not in ("auto", "brute"):
+                warnings.warn("cannot use tree with sparse input: using brute force",
+                              UserWarning, stacklevel=3)
+            sparse_rows_metric(choice)
+        else:
+            X = backend.coerce_array(X)
+            like = backend.describe_input(X)
+        boolean = choice.host is not None and choice.host.boolean
+        is_bool = (X.dtype == bool if is_any_sparse(X)
+                   else backend.namespace(X).isdtype(X.dtype, "bool"))
+        if boolean and not is_bool:
+            warnings.warn(f"Data will be converted to boolean for metric {self.metric}, to avoid "
+                          "this warning, you may convert the data prior to calling fit.",
+                          DataConversionWarning, stacklevel=3)
+        if not is_any_sparse(X):
+            X = backend.to_numpy(check_input(X, estimator_name=name)).astype(np.float64)
+        return (X.astype(bool) if boolean else X), like
+
+    def _host_graph(self, X, choice, min_samples, max_eps):
+        """The OPTICS graph of host X (``_host_input``) under a host metric or precomputed."""
+        if not choice.precomputed:
+            metric = sparse_rows_metric(choice) if is_any_sparse(X) else choice.host
+            return _host_ordering.features_ordering(X, metric, min_samples, max_eps)
+        check_non_negative(X.data if is_any_sparse(X) else X,
+                           "precomputed distance matrix" if is_any_sparse(X) else "X")
+        if X.shape[0] != X.shape[1]:
+            raise ValueError(f"Precomputed matrix must be square. Input is a "
+                             f"{X.shape[0]}x{X.shape[1]} matrix.")
+        if is_any_sparse(X):
+            return _host_ordering.graph_ordering(X, min_samples, max_eps)
+        return _host_ordering.matrix_ordering(X, min_samples, max_eps)
+
     def fit_predict(self, X, y=None):
         """Cluster X and return ``labels_``."""
         return self.fit(X).labels_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # feature rows or a precomputed graph
+        return tags

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
 from sklearn.datasets import make_blobs, make_moons
 from sklearn.metrics import adjusted_rand_score
 
@@ -428,7 +429,10 @@ def test_plot_condensed_tree():
         ({"min_samples": 1000}, None, ValueError, r"min_samples \(1000\)"),
         # Only min_cluster_size was set: the message names it, not the min_samples it fills.
         ({"min_cluster_size": 1000}, None, ValueError, r"^min_cluster_size \(1000\) must be"),
-        ({"metric": "manhattan"}, None, ValueError, "metric"),
+        ({"metric": "no-such-metric"}, None, ValueError, "metric"),
+        ({"metric": "cosine", "algorithm": "kd_tree"}, None, ValueError,
+         "cosine is not a valid metric for a KDTree-based algorithm"),
+        ({"metric": "manhattan", "algorithm": "knn_graph"}, None, ValueError, "knn_graph"),
         ({"cluster_selection_method": "best"}, None, ValueError, "cluster_selection_method"),
         ({"cluster_selection_epsilon": -1.0}, None, ValueError, "cluster_selection_epsilon"),
         ({"alpha": 0.0}, None, ValueError, "alpha"),
@@ -565,7 +569,322 @@ def test_hdbscan_euclidean_aliases_give_euclidean_labels(metric, params):
     assert adjusted_rand_score(expected.labels_, got.labels_) == 1.0
 
 
-def test_hdbscan_minkowski_other_than_two_is_refused():
-    X = make_blobs(50, centers=2, random_state=0)[0]
-    with pytest.raises(ValueError, match="minkowski only p=2"):
-        HDBSCAN(metric="minkowski", metric_params={"p": 1}).fit(X)
+# ----------------------------------------------------------------------
+# Metrics the kernels do not compute, precomputed and sparse input, extreme values
+#
+# These paths build the tree on the host as scikit-learn does (its Prim's
+# algorithms, its edge order and sort, SciPy's tree of a sparse graph), so
+# they match it exactly, ties included: labels with their ids, probabilities
+# and the single-linkage tree.
+
+
+def _sk_hdbscan(X, **params):
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SkHDBSCAN(copy=True, **params).fit(X)
+
+
+def _assert_same_as_sklearn(ours, ref, context=""):
+    np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_, err_msg=context)
+    np.testing.assert_allclose(to_numpy(ours.probabilities_), ref.probabilities_, atol=1e-12,
+                               err_msg=context)
+    tree = ref._single_linkage_tree_
+    np.testing.assert_array_equal(ours.single_linkage_tree_[:, :2],
+                                  np.stack([tree["left_node"], tree["right_node"]], axis=1),
+                                  err_msg=context)
+    np.testing.assert_allclose(ours.single_linkage_tree_[:, 2], tree["value"], rtol=1e-12,
+                               err_msg=context)
+
+
+def _host_blobs(seed=3):
+    X, _ = make_blobs(250, centers=4, cluster_std=[0.4, 1.0, 1.6, 0.7], random_state=seed)
+    return X
+
+
+def _chebyshev(a, b):
+    return float(np.max(np.abs(a - b)))
+
+
+HOST_METRICS = [
+    ("manhattan", None),
+    ("l1", None),
+    ("cityblock", None),
+    ("minkowski", {"p": 1.5}),
+    ("minkowski", {"p": 3}),
+    ("chebyshev", None),
+    ("infinity", None),
+    ("canberra", None),
+    ("braycurtis", None),
+    ("correlation", None),
+    ("seuclidean", {"V": np.array([1.0, 4.0])}),
+    ("mahalanobis", {"VI": np.array([[2.0, 0.5], [0.5, 1.0]])}),
+    (_chebyshev, None),
+]
+
+
+@pytest.mark.parametrize("min_samples", [2, None], ids=["min_samples=2", "default"])
+@pytest.mark.parametrize("metric, params", HOST_METRICS,
+                         ids=lambda v: getattr(v, "__name__", str(v)) if not isinstance(v, dict)
+                         else ",".join(map(str, v)))
+def test_host_metrics_match_sklearn_exactly(metric, params, min_samples):
+    # braycurtis: DistanceMetric and SciPy use different formulas on negative data.
+    X = _host_blobs() + (20.0 if metric == "braycurtis" else 0.0)
+    kwargs = {"metric": metric, "metric_params": params, "min_samples": min_samples}
+    _assert_same_as_sklearn(HDBSCAN(**kwargs).fit(X), _sk_hdbscan(X, **kwargs), str(metric))
+
+
+@pytest.mark.parametrize("alpha", [0.7, 1.5])
+@pytest.mark.parametrize("metric", ["manhattan", "correlation"])
+def test_alpha_divides_as_sklearn_on_the_host(metric, alpha):
+    """Its tree-based path (manhattan) divides the distances by alpha, its brute path
+    (correlation, precomputed) the core distances too; ties then abound."""
+    X = _host_blobs()
+    kwargs = {"metric": metric, "alpha": alpha}
+    _assert_same_as_sklearn(HDBSCAN(**kwargs).fit(X), _sk_hdbscan(X, **kwargs), metric)
+
+
+def test_boolean_metric_reads_nonzero_as_true_without_warnings():
+    rng = np.random.default_rng(0)
+    X = (rng.uniform(size=(120, 12)) < np.repeat(rng.uniform(0.1, 0.9, (3, 12)), 40, axis=0))
+    X = X.astype(np.float64) * 3.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = HDBSCAN(min_cluster_size=8, metric="jaccard").fit(X)
+    _assert_same_as_sklearn(ours, _sk_hdbscan(X, min_cluster_size=8, metric="jaccard"))
+    np.testing.assert_array_equal(
+        HDBSCAN(min_cluster_size=8, metric="jaccard").fit(X > 0).labels_, ours.labels_)
+
+
+@pytest.mark.parametrize("min_samples", [2, None], ids=["min_samples=2", "default"])
+def test_precomputed_dense_equals_features_and_sklearn(min_samples):
+    from sklearn.metrics import pairwise_distances
+
+    X = _host_blobs()
+    D = pairwise_distances(X, metric="manhattan")
+    ours = HDBSCAN(metric="precomputed", min_samples=min_samples).fit(D)
+    _assert_same_as_sklearn(ours, _sk_hdbscan(D, metric="precomputed", min_samples=min_samples))
+    features = HDBSCAN(metric="manhattan", min_samples=min_samples).fit(X)
+    np.testing.assert_array_equal(ours.labels_, features.labels_)
+    np.testing.assert_allclose(ours.probabilities_, features.probabilities_, atol=1e-12)
+    np.testing.assert_array_equal(ours.dbscan_clustering(1.0, 5),
+                                  _sk_hdbscan(D, metric="precomputed", min_samples=min_samples)
+                                  .dbscan_clustering(1.0, 5))
+
+
+def test_precomputed_euclidean_equals_the_kernel_path():
+    """Without ties (min_samples=2) the host tree and the kernels' tree are one tree,
+    numbered alike."""
+    from sklearn.metrics import euclidean_distances
+
+    X = _host_blobs()
+    ours = HDBSCAN(min_samples=2, metric="precomputed").fit(euclidean_distances(X))
+    kernel = HDBSCAN(min_samples=2).fit(X)
+    np.testing.assert_array_equal(ours.labels_, kernel.labels_)
+    np.testing.assert_allclose(ours.probabilities_, kernel.probabilities_, atol=1e-9)
+
+
+def test_precomputed_missing_distances_warn_as_sklearn():
+    D = np.array([[0.0, 1.0, np.inf, np.inf], [1.0, 0.0, np.inf, np.inf],
+                  [np.inf, np.inf, 0.0, 1.0], [np.inf, np.inf, 1.0, 0.0]])
+    with pytest.warns(UserWarning, match="edge weights with value infinity"):
+        ours = HDBSCAN(min_cluster_size=2, min_samples=1, metric="precomputed").fit(D)
+    ref = _sk_hdbscan(D, min_cluster_size=2, min_samples=1, metric="precomputed")
+    _assert_same_as_sklearn(ours, ref)
+    np.testing.assert_array_equal(ours.labels_, [0, 0, 1, 1])
+
+
+def _sparse_graph(X, fraction=0.4):
+    from scipy.spatial.distance import cdist
+
+    D = cdist(X, X)
+    D[D >= np.quantile(D, fraction)] = 0.0
+    return csr_matrix(D)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "lil", "coo"])
+@pytest.mark.parametrize("min_samples", [2, None], ids=["min_samples=2", "default"])
+def test_sparse_precomputed_matches_sklearn(min_samples, fmt):
+    """Only stored entries are edges, the diagonal counts only when stored."""
+    G = _sparse_graph(_host_blobs()).asformat(fmt)
+    ours = HDBSCAN(metric="precomputed", min_samples=min_samples).fit(G)
+    _assert_same_as_sklearn(ours, _sk_hdbscan(G.tocsr(), metric="precomputed",
+                                              min_samples=min_samples), fmt)
+
+
+def test_sparse_knn_graph_with_max_distance_matches_sklearn():
+    from sklearn.neighbors import kneighbors_graph
+
+    X = _host_blobs()
+    G = kneighbors_graph(X, 60, mode="distance")  # 60: one connected component
+    G = G.maximum(G.T).tocsr()
+    params = {"metric": "precomputed", "metric_params": {"max_distance": 50.0}}
+    _assert_same_as_sklearn(HDBSCAN(**params).fit(G), _sk_hdbscan(G, **params))
+
+
+def _two_components():
+    D = np.kron(np.eye(2), np.ones((10, 10)))
+    np.fill_diagonal(D, 2.0)
+    return csr_matrix(D)
+
+
+@pytest.mark.parametrize(
+    "D, min_samples, match",
+    [
+        (csr_matrix(np.zeros((10, 10))), 5, "There exists points with fewer than 5 neighbors"),
+        (_two_components(), 1, "HDBSCAN cannot be performed on a disconnected graph"),
+        (np.ones((6, 5)), 1, r"expected to be symmetric, however it has shape \(6, 5\)"),
+        (np.array([[0.0, 1, 2], [1, 0, 3], [9, 3, 0]]), 1, "values appear to be asymmetric"),
+        (np.array([[0.0, -1, 2], [-1, 0, 3], [2, 3, 0]]), 1, "Negative values"),
+        (np.array([[0.0, np.nan], [np.nan, 0.0]]), 1, "np.nan values found"),
+    ],
+    ids=["too-few-neighbours", "disconnected", "not-square", "asymmetric", "negative", "nan"],
+)
+def test_precomputed_errors(D, min_samples, match):
+    """scikit-learn's errors (a negative distance is refused here; scikit-learn lets it in)."""
+    est = HDBSCAN(min_cluster_size=2, min_samples=min_samples, metric="precomputed")
+    with pytest.raises(ValueError, match=match):
+        est.fit(D)
+    assert not hasattr(est, "labels_")
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"store_centers": "medoid"}, "Cannot store centers when using a precomputed"),
+    ({"prediction_data": True}, "prediction_data needs feature rows"),
+    ({"algorithm": "kd_tree"}, "precomputed is not a valid metric for a KDTree"),
+    ({"algorithm": "ball_tree"}, "precomputed is not a valid metric for a BallTree"),
+])
+def test_precomputed_refuses_what_needs_features(params, match):
+    with pytest.raises(ValueError, match=match):
+        HDBSCAN(metric="precomputed", **params).fit(np.zeros((10, 10)))
+
+
+def test_callables_run_on_the_host_and_only_with_brute_or_auto():
+    X = _host_blobs()[:80]
+    ours = HDBSCAN(metric=_chebyshev).fit(X)
+    np.testing.assert_array_equal(ours.labels_, HDBSCAN(metric="chebyshev").fit(X).labels_)
+    for algorithm in ("kd_tree", "ball_tree"):
+        with pytest.raises(ValueError, match="is not a valid metric for a"):
+            HDBSCAN(metric=_chebyshev, algorithm=algorithm).fit(X)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "cosine"])
+def test_sparse_features_equal_dense_and_sklearn(metric):
+    X = _host_blobs()
+    X[:, 0] += 10.0  # away from the origin, for the cosine distance
+    ours = HDBSCAN(metric=metric, min_samples=2).fit(csr_matrix(X))
+    _assert_same_as_sklearn(ours, _sk_hdbscan(csr_matrix(X), metric=metric, min_samples=2))
+    np.testing.assert_array_equal(ours.labels_, HDBSCAN(metric=metric, min_samples=2)
+                                  .fit(X).labels_)
+
+
+def test_sparse_features_non_finite_rows_and_errors():
+    X = _host_blobs()
+    X[3, 0], X[8, 1] = np.inf, np.nan
+    dense = HDBSCAN().fit(X)
+    sparse = HDBSCAN().fit(csr_matrix(X))
+    np.testing.assert_array_equal(sparse.labels_, dense.labels_)
+    assert sparse.labels_[3] == -2 and sparse.labels_[8] == -3
+    with pytest.raises(ValueError, match="Sparse data matrices only support algorithm `brute`"):
+        HDBSCAN(algorithm="ball_tree").fit(csr_matrix(X))
+    with pytest.raises(ValueError, match="not valid for sparse input"):
+        HDBSCAN(metric="chebyshev").fit(csr_matrix(X))
+    with pytest.raises(ValueError, match="dense feature rows"):
+        HDBSCAN(prediction_data=True).fit(csr_matrix(X))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_host_metric_centers_match_sklearn(sparse):
+    X = _host_blobs()
+    ours = HDBSCAN(metric="manhattan", store_centers="both").fit(
+        csr_matrix(X) if sparse else X)
+    ref = _sk_hdbscan(X, metric="manhattan", store_centers="both")
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    np.testing.assert_allclose(ours.centroids_, ref.centroids_, rtol=1e-12)
+    np.testing.assert_array_equal(ours.medoids_, ref.medoids_)
+    assert isinstance(ours.medoids_, np.ndarray) and ours.medoids_.dtype == np.float64
+
+
+def test_host_rows_one_at_a_time_equal_the_whole_matrix():
+    """Over the memory budget, Prim's algorithm computes one row of distances per step."""
+    from gpucluster import config_context
+
+    X = _host_blobs()
+    params = {"metric": "minkowski", "metric_params": {"p": 3}, "prediction_data": True}
+    whole = HDBSCAN(**params).fit(X)
+    with config_context(memory_budget=64 * 1024):
+        rows = HDBSCAN(**params).fit(X)
+    np.testing.assert_array_equal(rows.single_linkage_tree_, whole.single_linkage_tree_)
+    np.testing.assert_array_equal(rows.labels_, whole.labels_)
+    new = X[:40] + 0.1
+    for ours, ref in zip(rows.approximate_predict(new), whole.approximate_predict(new)):
+        np.testing.assert_array_equal(ours, ref)
+
+
+def test_host_metric_prediction_matches_hdbscan():
+    """The hdbscan library's approximate_predict under the same metric (no ties:
+    min_samples=2, its 1)."""
+    X = _blobs()
+    rng = np.random.default_rng(1)
+    new = X[rng.choice(len(X), 100, replace=False)] + 0.05 * rng.normal(size=(100, 2))
+    ours = HDBSCAN(10, min_samples=2, metric="manhattan", prediction_data=True).fit(X)
+    ref = _reference(X, 2, min_cluster_size=10, metric="manhattan", prediction_data=True)
+    assert adjusted_rand_score(ours.labels_, ref.labels_) == 1.0
+    labels, probs = ours.approximate_predict(new)
+    ref_labels, ref_probs = hdbscan.approximate_predict(ref, new)
+    assert adjusted_rand_score(labels, ref_labels) == 1.0
+    np.testing.assert_allclose(probs, ref_probs, atol=1e-9)
+    vectors = ours.membership_vector(new)
+    np.testing.assert_allclose(vectors.sum(axis=1), 1.0)
+
+
+def test_host_metric_outputs_mirror_input(xp):
+    X_np = _host_blobs()
+    X = xp.asarray(X_np)
+    est = HDBSCAN(metric="manhattan", store_centers="both", prediction_data=True).fit(X)
+    ref = HDBSCAN(metric="manhattan").fit(X_np)
+    for out in (est.labels_, est.probabilities_, est.centroids_, est.medoids_,
+                *est.approximate_predict(X), est.dbscan_clustering(1.0)):
+        assert_same_kind(out, X)
+    np.testing.assert_array_equal(to_numpy(est.labels_), ref.labels_)
+
+
+@pytest.mark.parametrize("extreme", [[1e308, -3.0], [-1e308, 1e308], [1e200, 0.0]],
+                         ids=["1e308", "opposite", "1e200"])
+@pytest.mark.parametrize("params", [{}, {"min_samples": 2}, {"algorithm": "knn_graph"}],
+                         ids=["default", "min_samples=2", "knn_graph"])
+def test_one_finite_extreme_row_is_clustered_as_noise(extreme, params):
+    """Squared distances of 1e308 overflow: the kernels then measure a scaled copy. The
+    other rows get the labels scikit-learn gives them without that row (its brute path
+    takes NaN distances to it), and the row is noise. (On the neighbour graph the far
+    row is every blob's neighbour and joins them at 1e308, so it may stay with one.)"""
+    X, _ = make_blobs(200, centers=3, random_state=4)
+    X_extreme = X.copy()
+    X_extreme[7] = extreme
+    ours = HDBSCAN(prediction_data=True, store_centers="both", **params).fit(X_extreme)
+    others = np.arange(200) != 7
+    ref = HDBSCAN(**params).fit(X_extreme[others])
+    np.testing.assert_array_equal(ours.labels_[others], ref.labels_)
+    np.testing.assert_allclose(ours.probabilities_[others], ref.probabilities_, atol=1e-12)
+    if "algorithm" not in params:
+        assert ours.labels_[7] == -1 and ours.probabilities_[7] == 0.0
+        np.testing.assert_array_equal(ref.labels_, _sk_hdbscan(X_extreme[others], **params).labels_)
+    assert np.isfinite(ours.medoids_).all() and np.isfinite(ours.centroids_).all()
+    labels, _ = ours.approximate_predict(X_extreme[:20])
+    np.testing.assert_array_equal(labels[others[:20]], ours.labels_[:20][others[:20]])
+
+
+def test_extreme_rows_float32_and_cosine():
+    X, _ = make_blobs(200, centers=3, random_state=4)
+    X32 = X.astype(np.float32)
+    X32[7] = [3e38, 0.0]
+    ours = HDBSCAN().fit(X32)
+    np.testing.assert_array_equal(np.delete(ours.labels_, 7),
+                                  HDBSCAN().fit(np.delete(X32, 7, axis=0)).labels_)
+    # The cosine distance ignores each row's scale: 1e308 * (1, 0) is (1, 0).
+    X_cos = X + np.array([12.0, 0.0])
+    scaled = X_cos.copy()
+    scaled[7] *= 1e306
+    np.testing.assert_array_equal(HDBSCAN(metric="cosine").fit(scaled).labels_,
+                                  HDBSCAN(metric="cosine").fit(X_cos).labels_)

@@ -256,8 +256,9 @@ def test_duplicates_and_min_samples_equal_n():
     [
         ({"min_samples": 1}, "min_samples"),
         ({"min_samples": -0.5}, "min_samples"),
-        ({"min_samples": 500}, "min_samples=500 must be no greater"),
-        ({"min_cluster_size": 500}, "min_cluster_size=500 must be no greater"),
+        ({"min_samples": 500}, r"min_samples must be no greater than the number of samples "
+                               r"\(n_samples=400\)\. Got 500"),
+        ({"min_cluster_size": 500}, "min_cluster_size must be no greater"),
         ({"min_cluster_size": 0.0}, "min_cluster_size"),
         ({"xi": -0.1}, "xi"),
         ({"xi": 1.5}, "xi"),
@@ -265,9 +266,9 @@ def test_duplicates_and_min_samples_equal_n():
         ({"max_eps": -1.0}, "max_eps"),
         ({"cluster_method": "hdbscan"}, "cluster_method"),
         ({"cluster_method": "dbscan", "eps": 3.0, "max_eps": 2.0}, "epsilon smaller"),
-        ({"metric": "manhattan"}, "metric must be one of"),
-        ({"metric": "minkowski", "p": 1}, "only with p=2"),
-        ({"metric": "cosine", "metric_params": {"w": 1}}, "takes no parameters"),
+        ({"metric": "no-such-metric"}, "metric must be"),
+        ({"metric": "cosine", "algorithm": "kd_tree"}, r"Metric 'cosine' not valid\. Use sorted"),
+        ({"metric": "manhattan", "algorithm": "knn_graph"}, "knn_graph"),
         ({"algorithm": "fast"}, "algorithm"),
         ({"device": "tpu"}, "device"),
     ],
@@ -316,3 +317,206 @@ def test_outputs_mirror_input(xp, dtype):
     assert_same_kind(out, X)
     numpy_out = OPTICS(min_samples=6, output_type="numpy").fit(X).labels_
     assert isinstance(numpy_out, np.ndarray)
+
+
+# ----------------------------------------------------------------------
+# Metrics the kernels do not compute, precomputed and sparse input
+#
+# These run scikit-learn's loop on the host with scikit-learn's distances;
+# scikit-learn takes its core distances from a tree (DistanceMetric) and its
+# reachabilities from pairwise_distances, which agree to rounding, so the
+# distances are compared to 1e-6 and the ordering, predecessors and labels
+# exactly.
+
+
+def _positive_densities():
+    return _densities() + 20.0  # braycurtis: SciPy's and DistanceMetric's formulas agree here
+
+
+def _chebyshev(a, b):
+    return float(np.max(np.abs(a - b)))
+
+
+HOST_METRICS = [
+    ({"metric": "manhattan"}),
+    ({"metric": "l1"}),
+    ({"metric": "minkowski", "p": 1}),
+    ({"metric": "minkowski", "p": 3}),
+    ({"metric": "minkowski", "p": 3, "metric_params": {"p": 1.5}}),
+    ({"metric": "chebyshev", "max_eps": 2.0}),
+    ({"metric": "canberra"}),
+    ({"metric": "braycurtis", "cluster_method": "dbscan", "eps": 0.02}),
+    ({"metric": "correlation"}),
+    ({"metric": "seuclidean", "metric_params": {"V": np.array([1.0, 4.0])}}),
+    ({"metric": "mahalanobis", "metric_params": {"VI": np.array([[2.0, 0.5], [0.5, 1.0]])}}),
+    ({"metric": _chebyshev}),
+]
+
+
+@pytest.mark.parametrize("params", HOST_METRICS, ids=lambda p: "-".join(
+    f"{k}={getattr(v, '__name__', v)}" for k, v in p.items() if k != "metric_params")
+    + ("-params" if "metric_params" in p else ""))
+def test_host_metrics_match_sklearn(params):
+    X = _positive_densities()
+    _assert_same_graph(OPTICS(**params).fit(X), _sklearn(X, **params), str(params), atol=1e-6)
+
+
+@pytest.mark.parametrize("metric", ["jaccard", "rogerstanimoto", "dice", "russellrao",
+                                    "sokalsneath", "yule", "hamming"])
+def test_boolean_metrics_match_sklearn(metric):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(150, 10)) < np.repeat(rng.uniform(0.1, 0.9, (3, 10)), 50, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # bool data: no conversion warning
+        ours = OPTICS(metric=metric, min_samples=8).fit(X)
+    _assert_same_graph(ours, _sklearn(X, metric=metric, min_samples=8), metric, atol=1e-6)
+
+
+def test_boolean_metric_warns_once_for_other_data():
+    from sklearn.exceptions import DataConversionWarning
+
+    X = (np.random.default_rng(1).uniform(size=(40, 6)) < 0.5).astype(np.int32)
+    with pytest.warns(DataConversionWarning,
+                      match="Data will be converted to boolean for metric rogerstanimoto") as rec:
+        ours = OPTICS(metric="rogerstanimoto").fit(X)
+    assert len([w for w in rec if w.category is DataConversionWarning]) == 1
+    _assert_same_graph(ours, _sklearn(X, metric="rogerstanimoto"), "int data", atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not a boolean metric: never
+        OPTICS(metric="manhattan").fit(X)
+
+
+@pytest.mark.parametrize("params", [{}, {"max_eps": 3.0},
+                                    {"cluster_method": "dbscan", "eps": 1.5}],
+                         ids=["defaults", "max_eps", "dbscan"])
+def test_precomputed_dense_equals_features_and_sklearn(params):
+    X = _densities()
+    D = cdist(X, X, "cityblock")
+    ours = OPTICS(metric="precomputed", **params).fit(D)
+    _assert_same_graph(ours, _sklearn(D, metric="precomputed", **params), "precomputed")
+    _assert_same_graph(ours, _sklearn(X, metric="manhattan", **params), "features", atol=1e-6)
+    features = OPTICS(metric="manhattan", **params).fit(X)
+    np.testing.assert_array_equal(ours.ordering_, features.ordering_)
+    np.testing.assert_allclose(ours.reachability_, features.reachability_, rtol=1e-12)
+
+
+def test_precomputed_dense_diagonal_counts_as_a_neighbour():
+    """A nonzero diagonal is a point's distance to itself: scikit-learn counts it."""
+    X = _densities()[:80]
+    D = cdist(X, X)
+    np.fill_diagonal(D, 0.3)
+    _assert_same_graph(OPTICS(metric="precomputed", min_samples=4).fit(D),
+                       _sklearn(D, metric="precomputed", min_samples=4), "diagonal")
+
+
+def _graph(X, quantile, fmt="csr"):
+    from scipy.sparse import csr_matrix
+
+    D = cdist(X, X)
+    D[D > np.quantile(D, quantile)] = 0.0
+    return csr_matrix(D).asformat(fmt)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo", "lil"])
+@pytest.mark.parametrize("params", [{}, {"max_eps": 2.0}, {"cluster_method": "dbscan", "eps": 1.0}],
+                         ids=["defaults", "max_eps", "dbscan"])
+def test_sparse_precomputed_matches_sklearn(params, fmt):
+    """Only stored entries are neighbours; the diagonal is stored (0 where absent)."""
+    G = _graph(_densities(), 0.4, fmt)
+    before = G.copy()
+    ours = OPTICS(metric="precomputed", **params).fit(G)
+    _assert_same_graph(ours, _sklearn(G.tocsr(), metric="precomputed", **params), fmt)
+    assert G.nnz == before.nnz and (G != before).nnz == 0  # the input is not modified
+
+
+def test_sparse_knn_graph_matches_sklearn_without_warnings():
+    from sklearn.neighbors import kneighbors_graph
+
+    X = _densities()
+    G = kneighbors_graph(X, 12, mode="distance")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = OPTICS(metric="precomputed").fit(G)
+    _assert_same_graph(ours, _sklearn(G, metric="precomputed"), "knn graph")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: np.ones((6, 5)), "Precomputed matrix must be square. Input is a 6x5 matrix"),
+    (lambda: _graph(_densities()[:6], 1.0)[:, :5], "must be square. Input is a 6x5 matrix"),
+    (lambda: -np.eye(6) + 1.0 - 1.5 * np.eye(6)[::-1], "Negative values in data passed to X"),
+    (lambda: _graph(_densities()[:6], 1.0) * -1.0,
+     "Negative values in data passed to precomputed distance matrix"),
+    (lambda: _graph(_densities()[:20], 0.05),
+     "2 neighbors per samples are required, but some samples have only 1 neighbors"),
+    (lambda: np.where(np.eye(6) > 0, 0.0, np.inf), "infinity"),
+], ids=["not-square", "sparse-not-square", "negative", "sparse-negative", "too-few-stored",
+        "infinity"])
+def test_precomputed_errors_as_sklearn(make, match):
+    est = OPTICS(metric="precomputed", min_samples=2)
+    with pytest.raises(ValueError, match=match):
+        est.fit(make())
+    with pytest.raises(ValueError, match=match):
+        SkOPTICS(metric="precomputed", min_samples=2).fit(make())
+    assert not hasattr(est, "labels_")
+
+
+def test_callables_and_tree_algorithms_as_sklearn():
+    X = _densities()
+    ours = OPTICS(metric=_chebyshev, algorithm="ball_tree").fit(X)
+    _assert_same_graph(ours, OPTICS(metric="chebyshev").fit(X), "callable")
+    with pytest.raises(ValueError, match="kd_tree does not support callable metric"):
+        OPTICS(metric=_chebyshev, algorithm="kd_tree").fit(X)
+    with pytest.raises(ValueError, match=r"Metric 'jaccard' not valid\. Use sorted"):
+        OPTICS(metric="jaccard", algorithm="kd_tree").fit(X > 0)
+    # "precomputed" takes any algorithm, as scikit-learn's neighbour search.
+    OPTICS(metric="precomputed", algorithm="kd_tree").fit(cdist(X, X))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "minkowski", "manhattan", "cosine"])
+def test_sparse_features_match_dense(metric):
+    from scipy.sparse import csr_matrix
+
+    X = _densities() + 10.0
+    ours = OPTICS(metric=metric).fit(csr_matrix(X))
+    dense = OPTICS(metric=metric).fit(X)
+    atol = 1e-14 if metric == "cosine" else 1e-9  # GEMM against summed differences
+    _assert_same_graph(ours, _sklearn(csr_matrix(X), metric=metric if metric != "minkowski"
+                                      else "euclidean"), metric, atol=atol)
+    np.testing.assert_array_equal(ours.ordering_, dense.ordering_)
+    assert ours.reachability_.dtype == np.float64
+
+
+def test_sparse_features_refuse_what_sklearn_refuses():
+    from scipy.sparse import csr_matrix
+
+    X = csr_matrix(_densities())
+    with pytest.raises(ValueError, match="Metric 'chebyshev' not valid for sparse input"):
+        OPTICS(metric="chebyshev").fit(X)
+    with pytest.warns(UserWarning, match="cannot use tree with sparse input"):
+        OPTICS(algorithm="kd_tree").fit(X)
+    with pytest.raises(ValueError, match="min_cluster_size must be no greater than the "):
+        OPTICS(min_cluster_size=X.shape[0] + 1, metric="euclidean").fit(X)
+
+
+def test_host_rows_one_at_a_time_equal_the_whole_matrix():
+    """Over the memory budget, the loop computes one row of distances per step."""
+    from gpucluster import config_context
+
+    X = _densities()
+    whole = OPTICS(metric="manhattan", max_eps=3.0).fit(X)
+    with config_context(memory_budget=32 * 1024):
+        rows = OPTICS(metric="manhattan", max_eps=3.0).fit(X)
+    for name in ("ordering_", "reachability_", "core_distances_", "predecessor_", "labels_"):
+        np.testing.assert_array_equal(getattr(rows, name), getattr(whole, name), err_msg=name)
+
+
+def test_host_metric_outputs_mirror_input(xp):
+    X_np = _densities()
+    X = xp.asarray(X_np)
+    est = OPTICS(metric="manhattan").fit(X)
+    ref = OPTICS(metric="manhattan").fit(X_np)
+    for name in ("labels_", "ordering_", "reachability_", "core_distances_", "predecessor_"):
+        out = getattr(est, name)
+        assert_same_kind(out, X)
+        np.testing.assert_array_equal(to_numpy(out), getattr(ref, name), err_msg=name)
+    assert np.dtype(str(est.reachability_.dtype).split(".")[-1]) == np.float64
