@@ -43,6 +43,10 @@ auto        gpucluster.auto.search(mode="fast") on 50,000 x 512 unit rows in 75
             groups of unequal sizes plus noise (benchmarks/auto_search.py).
 run         `gpucluster run` on the built-in collection: a first run with an
             empty cache and a second reusing the embeddings (benchmarks/main_job.py).
+segmentation  a 12-megapixel photo (scikit-image's astronaut upscaled): Lab+XY
+            pixel features against scikit-image, KMeans(8) on them against
+            scikit-learn, SLIC at 1,000 superpixels against scikit-image, all
+            warmed (benchmarks/segmentation.py).
 GPU         when gpucluster.backend.gpu_available(): the same cases with CuPy
             arrays (device="cuda"), plus KMeans n=10^7 d=128 k=1024, against
             the cuBLAS float32 GEMM floor measured in the same run.
@@ -68,11 +72,12 @@ from knn_graph import knn_graph_markdown, run_knn_graph
 from auto_search import auto_markdown, run_auto
 from embed_throughput import embed_markdown, run_embed
 from main_job import main_job_markdown, run_main_job
+from segmentation import run_segmentation, segmentation_markdown
 
 SEED = 0
 N_ITER = 20
 CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "dbscan", "dbscan_memory",
-         "knn_graph", "embed", "auto", "run")
+         "knn_graph", "embed", "auto", "run", "segmentation")
 
 FULL = {
     "kmeans": [
@@ -636,6 +641,7 @@ def markdown(res):
         lines += [auto_markdown(res["auto"])]
     if res.get("run"):
         lines += [main_job_markdown(res["run"])]
+    lines += segmentation_markdown(res.get("segmentation", []))
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {x}" for x in res["notes"]]
     return "\n".join(lines) + "\n"
@@ -728,6 +734,8 @@ def main(argv=None):
         res["auto"] = run_auto(args.quick, log)
     if "run" in only:
         res["run"] = run_main_job(args.quick, log)
+    if "segmentation" in only:
+        res["segmentation"] = run_segmentation(args.quick, log, gpu=gpu)
     # The GEMM rate again at the end, the best of both kept: on a shared
     # machine one burst of outside load must not lower the floor.
     log("measuring float32 GEMM rate again")

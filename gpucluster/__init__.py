@@ -3,7 +3,8 @@
 ``import gpucluster`` needs neither CuPy, torch nor a GPU, and loads none of
 them: GPU libraries are imported when an array that needs them arrives. The
 subpackages ``embed`` (images to embeddings, torch), ``auto`` (automatic
-search) and ``report`` (galleries, HTML report, animations) load on first use.
+search), ``report`` (galleries, HTML report, animations) and ``segment``
+(image segmentation by clustering pixels) load on first use.
 """
 
 import importlib
@@ -75,10 +76,11 @@ __all__ = [
     "embed",
     "metrics",
     "report",
+    "segment",
     "set_config",
 ]
 
-_LAZY_SUBPACKAGES = ("auto", "embed", "report")
+_LAZY_SUBPACKAGES = ("auto", "embed", "report", "segment")
 
 
 def __getattr__(name):

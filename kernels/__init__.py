@@ -30,12 +30,14 @@ from .ordering import (
     spanning_forest,
 )
 from .pairwise import pairwise_sums
+from .superpixels import enforce_connectivity, slic_step
 
 __all__ = [
     "KERNELS",
     "assign",
     "centroid_update",
     "connected_components",
+    "enforce_connectivity",
     "forest_roots",
     "graph_mst",
     "knn",
@@ -53,5 +55,6 @@ __all__ = [
     "radius_neighbors",
     "seeding_potentials",
     "seeding_update",
+    "slic_step",
     "spanning_forest",
 ]

@@ -1,0 +1,99 @@
+"""`gpucluster segment`: argument parsing and printing around ``segment.batch.segment_images``."""
+
+from .. import _format as fmt
+
+_FEATURE_CHOICES = ("gray", "rgb", "lab", "hsv", "xy", "sobel", "lbp", "texture")
+_ALGORITHM_CHOICES = ("kmeans", "dbscan", "hdbscan", "slic")
+
+
+def _weights(items):
+    """``["xy=0.5", ...]`` -> {"xy": 0.5}; ValueError naming a bad item."""
+    weights = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--weight expects group=number (xy=0.5), got {item!r}.") from None
+    return weights or None
+
+
+def _sample(text):
+    value = float(text)
+    return int(value) if value >= 1 and value == int(value) else value
+
+
+def cmd_segment(args):
+    from .batch import segment_images
+
+    summary = segment_images(
+        args.images, args.out, overwrite=args.overwrite, progress=not args.quiet,
+        follow_links=args.follow_links, algorithm=args.algorithm, features=tuple(args.features),
+        n_segments=args.n_segments, weights=_weights(args.weight), scale=args.scale,
+        downsample=args.downsample, sample=args.sample, superpixels=args.superpixels,
+        compactness=args.compactness, eps=args.eps, min_samples=args.min_samples,
+        min_cluster_size=args.min_cluster_size, random_state=args.seed, device=args.device)
+    for row in summary["images"]:
+        scores = row["scores"]
+        print(f"{row['source']}: {row['n_segments']} segments, silhouette "
+              f"{fmt.score(scores['silhouette'])}, Calinski-Harabasz "
+              f"{fmt.number(scores['calinski_harabasz'])}, Davies-Bouldin "
+              f"{fmt.score(scores['davies_bouldin'])} ({fmt.duration(row['seconds'])}) -> "
+              f"{row['folder']}/")
+    for path, reason in summary["failures"]:
+        print(f"skipped {path}: {reason}")
+    print(f"{len(summary['images'])} images segmented into {summary['out']}"
+          + (f", {len(summary['failures'])} skipped" if summary["failures"] else ""))
+    print(f"page: {summary['page']}")
+    return 0
+
+
+def register(subparsers):
+    """Add the `segment` sub-command to the `gpucluster` parser."""
+    p = subparsers.add_parser(
+        "segment", help="segment images by clustering their pixels (label maps, overlays, contours)",
+        description="Cluster the pixels of each image on the chosen features and write, per "
+                    "image, the label map (.npy and PNG), the original, an overlay of the segment "
+                    "colours, the contours and the quantised image, plus one HTML page showing "
+                    "them side by side. Folders are scanned recursively; unreadable files are "
+                    "listed and skipped.")
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("--out", required=True, help="output folder (one sub-folder per image and index.html)")
+    p.add_argument("--algorithm", choices=_ALGORITHM_CHOICES, default="kmeans",
+                   help="kmeans (default) on every pixel; dbscan and hdbscan on a shrunk image, "
+                        "every pixel taking its block's label; slic: SLIC superpixels merged "
+                        "down to --n-segments regions")
+    p.add_argument("--features", nargs="+", choices=_FEATURE_CHOICES, default=["lab", "xy"],
+                   help="pixel feature groups (default: lab xy); each group is scaled as a whole")
+    p.add_argument("--n-segments", type=int, default=8,
+                   help="segments (kmeans clusters; slic: regions after merging)")
+    p.add_argument("--weight", action="append", metavar="GROUP=W",
+                   help="weight of a feature group after scaling, e.g. --weight xy=0.5 (repeatable)")
+    p.add_argument("--scale", choices=["standard", "minmax", "robust", "none"], default="standard",
+                   help="how each feature group is scaled")
+    p.add_argument("--downsample", type=int, default=None,
+                   help="fit on the image shrunk by this factor, then label every pixel "
+                        "(dbscan/hdbscan default: shrink to about 20,000 pixels)")
+    p.add_argument("--sample", type=_sample, default=None,
+                   help="fit on a random sample of pixels: a count (50000) or a fraction (0.1) "
+                        "(kmeans only: dbscan and hdbscan cannot label the other pixels)")
+    p.add_argument("--superpixels", type=int, default=1000, help="slic: superpixels before merging")
+    p.add_argument("--compactness", type=float, default=10.0,
+                   help="slic: higher gives squarer superpixels, lower follows colour more")
+    p.add_argument("--eps", type=float, default=None,
+                   help="dbscan: radius in the scaled feature space (default: the 90th percentile "
+                        "of the pixels' distances to their min-samples-th nearest pixel)")
+    p.add_argument("--min-samples", type=int, default=10, help="dbscan and hdbscan: min_samples")
+    p.add_argument("--min-cluster-size", type=int, default=None,
+                   help="hdbscan: min_cluster_size (default: 1%% of the fitted pixels)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (KMeans, samples)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where to compute: 'auto' uses a CUDA GPU when one answers and the image "
+                        "is large enough")
+    p.add_argument("--follow-links", action="store_true",
+                   help="also follow symbolic links that lead outside the image folders")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_segment)
