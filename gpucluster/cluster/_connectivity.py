@@ -10,7 +10,7 @@ Edge distances: the Euclidean, Manhattan and cosine distances from the rows
 themselves, the entries of X with ``metric="precomputed"``, a callable on
 each pair of rows (as scikit-learn's ``paired_distances`` calls it), and any
 other metric of ``sklearn.metrics.pairwise`` through
-``metrics._pairwise.paired_distances`` (scikit-learn refuses those here).
+``gpucluster._host_distances.paired_distances`` (scikit-learn refuses those here).
 """
 
 import warnings
@@ -21,29 +21,30 @@ from scipy import sparse
 from sklearn.metrics import pairwise_distances
 
 from .. import backend, kernels
-from ..metrics._pairwise import block_distances, metric_params, paired_distances
+from .._host_distances import HostMetric, paired_distances
 
 # Edge distances computed from the rows here (scikit-learn's paired metrics).
 ROW_METRICS = ("euclidean", "manhattan", "cosine")
 
 
-def _component_distances(Xh, idx_i, idx_j, metric, params):
+def _component_distances(Xh, idx_i, idx_j, metric, host):
     """Distances between the members of two components, as scikit-learn's
     ``_fix_connected_components`` computes them."""
     if metric == "precomputed":
         return Xh[np.ix_(idx_i, idx_j)]
     if metric in ROW_METRICS:
         return pairwise_distances(Xh[idx_i], Xh[idx_j], metric=metric)
-    return block_distances(Xh[idx_i], Xh[idx_j], metric, params)
+    return host.pairwise(Xh[idx_i], Xh[idx_j])
 
 
-def fix_connectivity(Xh, connectivity, metric, params=None):
+def fix_connectivity(Xh, connectivity, metric, host=None):
     """Symmetrise the connectivity graph and join its components, as scikit-learn does.
 
     Returns the graph as a LIL matrix and the number of connected components
     it had. Components are joined (with a UserWarning) by an edge between
     their closest pair of points, so the tree does not stop early; with
-    ``metric="precomputed"`` the distances are the entries of Xh.
+    ``metric="precomputed"`` the distances are the entries of Xh; any metric but
+    those and ``ROW_METRICS`` is measured by ``host`` (a ``HostMetric``).
     """
     n = Xh.shape[0]
     if connectivity.shape[0] != n or connectivity.shape[1] != n:
@@ -69,7 +70,7 @@ def fix_connectivity(Xh, connectivity, metric, params=None):
             idx_i = np.flatnonzero(labels == i)
             for j in range(i):
                 idx_j = np.flatnonzero(labels == j)
-                D = _component_distances(Xh, idx_i, idx_j, metric, params)
+                D = _component_distances(Xh, idx_i, idx_j, metric, host)
                 ii, jj = np.unravel_index(D.argmin(axis=None), D.shape)
                 connectivity[idx_i[ii], idx_j[jj]] = 1
                 connectivity[idx_j[jj], idx_i[ii]] = 1
@@ -161,11 +162,11 @@ def _merge_neighbours(a, b, used, n_a, n_b, linkage):
     return out
 
 
-def _edge_distances(Xh, rows, cols, metric, params):
+def _edge_distances(Xh, rows, cols, metric, host):
     if metric == "precomputed":
         return Xh[rows, cols]
     if metric not in ROW_METRICS:
-        return paired_distances(Xh, rows, cols, metric, params)
+        return paired_distances(Xh, rows, cols, host)
     diff_a, diff_b = Xh[rows], Xh[cols]
     if metric == "euclidean":
         return np.sqrt(np.sum((diff_a - diff_b) ** 2, axis=1))
@@ -175,13 +176,13 @@ def _edge_distances(Xh, rows, cols, metric, params):
     return 1.0 - np.sum(diff_a * diff_b, axis=1) / norms
 
 
-def structured_linkage(Xh, connectivity, n_nodes, linkage, metric, params=None):
+def structured_linkage(Xh, connectivity, n_nodes, linkage, metric, host=None):
     """scikit-learn's ``linkage_tree`` with connectivity: merges, parents and distances."""
     n = Xh.shape[0]
     coo = connectivity.tocoo()
     keep = coo.row != coo.col
     rows, cols = coo.row[keep].astype(np.intp), coo.col[keep].astype(np.intp)
-    weights = _edge_distances(Xh, rows, cols, metric, params)
+    weights = _edge_distances(Xh, rows, cols, metric, host)
     parent = np.arange(n_nodes, dtype=np.intp)
     if linkage == "single":
         upper = rows < cols
@@ -236,7 +237,7 @@ def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
     linkage : {"ward", "complete", "average", "single"}
     metric : str or callable
         "euclidean", "manhattan", "cosine" (aliases already resolved),
-        "precomputed", another name of ``metrics._pairwise.PAIRWISE_METRICS``,
+        "precomputed", another name of ``gpucluster._host_distances.PAIRWISE_METRICS``,
         or a callable of two rows; "ward" uses "euclidean".
     n_clusters : int or None
         Stop after ``n_samples - n_clusters`` merges; None builds the full tree.
@@ -257,8 +258,9 @@ def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
         exceeds ``n_samples``.
     """
     n = Xh.shape[0]
-    params = metric_params(Xh, metric) if isinstance(metric, str) else {}
-    connectivity, n_components = fix_connectivity(Xh, connectivity, metric, params)
+    # SciPy's definitions (cdist), with V or VI from all rows (as pdist).
+    host = HostMetric(metric, source="scipy").fitted(Xh)
+    connectivity, n_components = fix_connectivity(Xh, connectivity, metric, host)
     if n_clusters is None:
         n_nodes = 2 * n - 1
     else:
@@ -272,6 +274,6 @@ def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
         children, parents, distances = structured_ward(Xh, connectivity, n_nodes)
     else:
         children, parents, distances = structured_linkage(
-            Xh, connectivity, n_nodes, linkage, metric, params
+            Xh, connectivity, n_nodes, linkage, metric, host
         )
     return children, n_components, parents, distances

@@ -1,6 +1,6 @@
 """HDBSCAN's mutual-reachability spanning tree from host distances.
 
-For the metrics no kernel computes (``_host_distances``) and for
+For the metrics no kernel computes (``gpucluster._host_distances``) and for
 precomputed distances, the tree is built on the host as scikit-learn builds
 it, and handed to the same tree processing as the kernels' tree
 (``_hdbscan_tree.process_tree``):
@@ -8,7 +8,7 @@ it, and handed to the same tree processing as the kernels' tree
 - Prim's algorithm grown from point 0 over the mutual reachability
   :math:`\\max(c_i, c_j, d_{ij})`, each step one pass over the points not in
   the tree (O(n^2) in all). The distances come from a whole (n, n) matrix
-  when it fits the host (``_host_distances.matrix_fits``), else one row per
+  when it fits the host (``gpucluster._host_distances.matrix_fits``), else one row per
   step from the metric (O(n) memory, one ``pairwise_distances`` call a step).
 - A sparse precomputed graph: scikit-learn's sparse path, with SciPy's
   ``minimum_spanning_tree`` on the mutual reachability of the stored
@@ -21,8 +21,8 @@ import numpy as np
 from numba import njit
 from scipy.sparse import coo_matrix, csgraph
 
+from .._host_distances import kth_smallest, kth_stored, matrix_fits, neighbour_distances
 from ..kernels._numba import NUMBA_CACHE
-from ._host_distances import kth_smallest, kth_stored, matrix_fits, neighbour_distances
 
 INFINITE_EDGE_WARNING = (
     "The minimum spanning tree contains edge weights with value infinity. Potentially, you "
@@ -32,10 +32,22 @@ INFINITE_EDGE_WARNING = (
 
 
 @njit(cache=NUMBA_CACHE)
-def _prim_visit(distances, current, core, in_tree, best, source):
-    """One step of Prim's algorithm: lower each outside point's best mutual reachability
-    through ``current`` (``distances`` is current's row), and return the nearest outside
-    point (the lowest index among ties)."""
+def _prim_state(n):
+    """The arrays of a Prim's run over n points: in_tree, best (each outside point's
+    lightest edge into the tree), source (that edge's end in the tree), sequence (the
+    points in the order they were added) and weights (of the edges, in that order)."""
+    return (np.zeros(n, dtype=np.bool_), np.full(n, np.inf), np.zeros(n, dtype=np.int64),
+            np.empty(n, dtype=np.int64), np.empty(n - 1, dtype=np.float64))
+
+
+@njit(cache=NUMBA_CACHE)
+def _prim_step(step, current, distances, core, in_tree, best, source, sequence, weights):
+    """One step of Prim's algorithm: add ``current`` as the ``step``-th point of the tree,
+    lower each outside point's best mutual reachability through it (``distances`` is its
+    row), and return the nearest outside point (the lowest index among ties), recording
+    the weight of its edge."""
+    sequence[step] = current
+    in_tree[current] = True
     nearest = -1
     nearest_weight = np.inf
     for j in range(distances.shape[0]):
@@ -48,25 +60,18 @@ def _prim_visit(distances, current, core, in_tree, best, source):
         if nearest < 0 or best[j] < nearest_weight:
             nearest = j
             nearest_weight = best[j]
+    weights[step] = nearest_weight
     return nearest
 
 
 @njit(cache=NUMBA_CACHE)
 def _prim_matrix(D, core):
-    n = D.shape[0]
-    in_tree = np.zeros(n, dtype=np.bool_)
-    best = np.full(n, np.inf)
-    source = np.zeros(n, dtype=np.int64)
-    sequence = np.empty(n, dtype=np.int64)
-    weights = np.empty(n - 1, dtype=np.float64)
+    in_tree, best, source, sequence, weights = _prim_state(D.shape[0])
     current = 0
-    for i in range(n - 1):
-        sequence[i] = current
-        in_tree[current] = True
-        nearest = _prim_visit(D[current], current, core, in_tree, best, source)
-        weights[i] = best[nearest]
-        current = nearest
-    sequence[n - 1] = current
+    for step in range(D.shape[0] - 1):
+        current = _prim_step(step, current, D[current], core, in_tree, best, source, sequence,
+                             weights)
+    sequence[-1] = current
     return source, sequence, weights
 
 
@@ -98,21 +103,14 @@ def prim_tree(core, D=None, row=None, *, sequential=False):
     if D is not None:
         source, sequence, weights = _prim_matrix(np.ascontiguousarray(D, dtype=np.float64), core)
     else:
-        n = core.shape[0]
-        in_tree = np.zeros(n, dtype=np.bool_)
-        best = np.full(n, np.inf)
-        source = np.zeros(n, dtype=np.int64)
-        sequence = np.empty(n, dtype=np.int64)
-        weights = np.empty(n - 1, dtype=np.float64)
+        # _prim_matrix's loop, with one row from the metric per step.
+        in_tree, best, source, sequence, weights = _prim_state(core.shape[0])
         current = 0
-        for i in range(n - 1):
-            sequence[i] = current
-            in_tree[current] = True
+        for step in range(core.shape[0] - 1):
             distances = np.ascontiguousarray(row(current), dtype=np.float64)
-            nearest = _prim_visit(distances, current, core, in_tree, best, source)
-            weights[i] = best[nearest]
-            current = nearest
-        sequence[n - 1] = current
+            current = _prim_step(step, current, distances, core, in_tree, best, source,
+                                 sequence, weights)
+        sequence[-1] = current
     added = sequence[1:]
     edges = np.stack([sequence[:-1] if sequential else source[added], added], axis=1)
     return edges, weights

@@ -9,7 +9,7 @@ unprocessed point within ``max_eps`` to :math:`\\max(\\mathrm{core}(p),
 The distances come from
 
 - a dense (n, n) matrix: precomputed, or computed with the metric when it
-  fits the host (``_host_distances.matrix_fits``); the loop is one compiled
+  fits the host (``gpucluster._host_distances.matrix_fits``); the loop is one compiled
   function, O(n^2);
 - one row per step from the metric otherwise (O(n) memory);
 - a sparse precomputed graph, where only stored entries are neighbours
@@ -19,22 +19,33 @@ The distances come from
 import numpy as np
 from numba import njit
 
+from .._host_distances import kth_smallest, kth_stored, matrix_fits, neighbour_distances
 from ..kernels._numba import NUMBA_CACHE
-from ..kernels.cpu.optics import ROUND_SCALE
-from ._host_distances import kth_smallest, kth_stored, matrix_fits, neighbour_distances
+from ..kernels.cpu.optics import round_like_numpy
 
 _NO_COLUMNS = np.empty(0, dtype=np.int64)
 
 
 @njit(cache=NUMBA_CACHE)
-def _next_point(reachability, processed):
-    """The unprocessed point of smallest reachability, the lowest index among ties."""
+def _ordering_state(n):
+    """The arrays of an ordering of n points: processed, reachability (inf until
+    reached), predecessor (-1 until reached) and ordering."""
+    return (np.zeros(n, dtype=np.bool_), np.full(n, np.inf), np.full(n, -1, dtype=np.int64),
+            np.empty(n, dtype=np.int64))
+
+
+@njit(cache=NUMBA_CACHE)
+def _next_point(step, processed, reachability, ordering):
+    """Take the unprocessed point of smallest reachability (the lowest index among ties)
+    as the ``step``-th of the ordering, and return it."""
     best = -1
     value = np.inf
     for j in range(reachability.shape[0]):
         if not processed[j] and (best < 0 or reachability[j] < value):
             best = j
             value = reachability[j]
+    processed[best] = True
+    ordering[step] = best
     return best
 
 
@@ -51,7 +62,7 @@ def _reach_from(point, distances, columns, core, max_eps, processed, reachabilit
         if processed[j] or not distances[t] <= max_eps:
             continue
         # np.around(x, 15), as scikit-learn rounds (and ``kernels.optics_ordering``).
-        reach = np.rint(max(distances[t], core) * ROUND_SCALE) / ROUND_SCALE
+        reach = round_like_numpy(max(distances[t], core))
         if reach < reachability[j]:
             reachability[j] = reach
             predecessor[j] = point
@@ -60,16 +71,10 @@ def _reach_from(point, distances, columns, core, max_eps, processed, reachabilit
 @njit(cache=NUMBA_CACHE)
 def _order(D, indptr, indices, data, core, max_eps):
     # Rows of D when it has any, else rows of the CSR graph (indptr, indices, data).
-    n = core.shape[0]
     dense = D.shape[0] > 0
-    processed = np.zeros(n, dtype=np.bool_)
-    reachability = np.full(n, np.inf)
-    predecessor = np.full(n, -1, dtype=np.int64)
-    ordering = np.empty(n, dtype=np.int64)
-    for step in range(n):
-        point = _next_point(reachability, processed)
-        processed[point] = True
-        ordering[step] = point
+    processed, reachability, predecessor, ordering = _ordering_state(core.shape[0])
+    for step in range(core.shape[0]):
+        point = _next_point(step, processed, reachability, ordering)
         if core[point] == np.inf:
             continue
         if dense:
@@ -99,9 +104,9 @@ def order_points(core, max_eps, *, D=None, graph=None, row=None):
 
     Returns
     -------
-    ordering : ndarray (n,), int64
-    reachability : ndarray (n,), float64, inf where never reached
-    predecessor : ndarray (n,), int64, -1 where never reached
+    ordering, reachability, predecessor : ndarray (n,)
+        int64, float64 and int64, as ``kernels.optics_ordering`` returns them
+        (inf and -1 where a point was never reached).
     """
     core = np.ascontiguousarray(core, dtype=np.float64)
     empty = np.zeros((0, 0))
@@ -111,15 +116,10 @@ def order_points(core, max_eps, *, D=None, graph=None, row=None):
     if graph is not None:
         return _order(empty, graph.indptr.astype(np.int64), graph.indices.astype(np.int64),
                       graph.data.astype(np.float64), core, max_eps)
-    n = core.shape[0]
-    processed = np.zeros(n, dtype=np.bool_)
-    reachability = np.full(n, np.inf)
-    predecessor = np.full(n, -1, dtype=np.int64)
-    ordering = np.empty(n, dtype=np.int64)
-    for step in range(n):
-        point = _next_point(reachability, processed)
-        processed[point] = True
-        ordering[step] = point
+    # _order's loop, with one row from the metric per step.
+    processed, reachability, predecessor, ordering = _ordering_state(core.shape[0])
+    for step in range(core.shape[0]):
+        point = _next_point(step, processed, reachability, ordering)
         if core[point] != np.inf:
             _reach_from(point, np.ascontiguousarray(row(point), dtype=np.float64), _NO_COLUMNS,
                         core[point], max_eps, processed, reachability, predecessor)

@@ -30,7 +30,7 @@ The kernels compute the Euclidean, squared Euclidean and cosine distances.
 Every other metric scikit-learn's HDBSCAN takes, callables, sparse feature
 rows and precomputed distances (dense, or a sparse graph) take steps 1 and 2
 on the host as scikit-learn does (``_host_mst``, with distances from
-``_host_distances``); step 3 is the same for every path.
+``gpucluster._host_distances``); step 3 is the same for every path.
 """
 
 import dataclasses
@@ -45,22 +45,21 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
 from .._distances import pairwise_distances
-from .._sparse import check_sparse
-from .._validation import check_input, check_n_features, check_option, check_scalar
-from . import _hdbscan_tree as tree_ops
-from . import _host_mst
-from ._base import DeviceEstimatorMixin
-from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
-from ._host_distances import (
+from .._host_distances import (
     TREE_METRICS,
     check_non_negative,
     host_sparse,
-    is_any_sparse,
     nearest_rows,
     resolve_metric,
     sparse_rows_metric,
     symmetric,
 )
+from .._sparse import check_sparse, is_sparse
+from .._validation import check_input, check_n_features, check_option, check_scalar
+from . import _hdbscan_tree as tree_ops
+from . import _host_mst
+from ._base import DeviceEstimatorMixin
+from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
 
 # The distances the kernels compute; other metrics run on the host.
 KERNEL_METRICS = ("euclidean", "sqeuclidean", "cosine")
@@ -162,7 +161,7 @@ def split_non_finite_rows(X):
     rows : None when nothing was left out, else ``(n_samples, finite,
         infinite, missing)`` with host int64 row indices
     """
-    if is_any_sparse(X):
+    if is_sparse(X):
         X = host_sparse(X).tocsr()
         if X.dtype.kind != "f" or 0 in X.shape:
             return X, None
@@ -218,7 +217,7 @@ def _check_distance_matrix(D):
             "appear to be asymmetric. Please verify that the distance matrix was constructed "
             "correctly."
         )
-    check_non_negative(D.data if is_any_sparse(D) else D, "precomputed distance matrix")
+    check_non_negative(D.data if is_sparse(D) else D, "precomputed distance matrix")
 
 
 class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
@@ -397,7 +396,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     # Validation
 
     def _metric_choice(self):
-        """Where the distances come from (``_host_distances.MetricChoice``)."""
+        """Where the distances come from (``gpucluster._host_distances.MetricChoice``)."""
         return resolve_metric(self.metric, self.metric_params, kernel_metrics=KERNEL_METRICS)
 
     def _check_params(self):
@@ -482,7 +481,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
             epsilon=float(self.cluster_selection_epsilon),
             max_cluster_size=self.max_cluster_size,
             # The host paths emit scikit-learn's own edges, in its order.
-            sklearn_order=choice.kernel is None or is_any_sparse(X),
+            sklearn_order=choice.kernel is None or is_sparse(X),
         )
         self._set_results(X, rows, like, choice, min_samples, previous_core, result)
         return self
@@ -506,7 +505,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """Every fitted attribute, from the tree processing's ``result``."""
         labels = result["labels"]
         # Results take the kind of the array the work ran on (NumPy on the host).
-        template = X if choice.kernel is not None and not is_any_sparse(X) else np.empty(0)
+        template = X if choice.kernel is not None and not is_sparse(X) else np.empty(0)
 
         def out(values):
             return self._to_output(backend.asarray_like(values, template), like)
@@ -555,7 +554,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
             X, like = self._precomputed_input(X)
             return X, None, like
         X, rows = split_non_finite_rows(X)
-        if is_any_sparse(X) or choice.kernel is None:
+        if is_sparse(X) or choice.kernel is None:
             X, like = self._host_features(X, choice)
         else:
             X, _, like = self._prepare_input(X, reset=True, work=self._work)
@@ -566,7 +565,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         host, dense (inf allowed: a missing distance; NaN refused) or a CSR graph (finite
         stored values); and the caller's kind."""
         name = type(self).__name__
-        if is_any_sparse(X):
+        if is_sparse(X):
             G = check_sparse(host_sparse(X), estimator_name=name)
             return G.astype(np.float64), backend.describe_input(np.empty(0))
         X = backend.coerce_array(X)
@@ -583,7 +582,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """Feature rows for a host metric: float64 NumPy or CSR, checked as any X; and the
         caller's kind. Sparse rows take scikit-learn's brute path only."""
         name = type(self).__name__
-        if is_any_sparse(X):
+        if is_sparse(X):
             if self.algorithm not in ("auto", "brute"):
                 raise ValueError("Sparse data matrices only support algorithm `brute`.")
             sparse_rows_metric(choice)
@@ -603,17 +602,17 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         min_cluster_size or the cluster selection (a search over those reuses it)."""
         choice = self._metric_choice()
         alpha = float(self.alpha)
-        if choice.precomputed and is_any_sparse(X):
+        if choice.precomputed and is_sparse(X):
             max_distance = float(choice.params.get("max_distance", 0.0))
             _, edges, weights = _host_mst.graph_tree(X, min_samples, alpha, max_distance)
             return np.zeros(X.shape[0]), edges, weights
         if choice.precomputed:
             _, previous_core, edges, weights = _host_mst.matrix_tree(X, min_samples, alpha)
             return previous_core, edges, weights
-        if is_any_sparse(X) or choice.kernel is None:
+        if is_sparse(X) or choice.kernel is None:
             # scikit-learn's tree-based path divides only the distances by alpha,
             # its brute path (sparse X, other metrics) the core distances too.
-            brute = is_any_sparse(X) or callable(self.metric) or self.metric not in FAST_METRICS
+            brute = is_sparse(X) or callable(self.metric) or self.metric not in FAST_METRICS
             _, previous_core, edges, weights = _host_mst.features_tree(
                 X, self._host_metric(X, choice), min_samples, alpha, brute=brute)
             return previous_core, edges, weights
@@ -646,10 +645,10 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """The host metric that measures X's rows: sparse rows with scikit-learn's sparse
         names; dense rows under a metric its trees know with its trees' ``DistanceMetric``,
         as its tree-based path measures them (bit for bit, so that ties break alike)."""
-        if is_any_sparse(X):
+        if is_sparse(X):
             return sparse_rows_metric(choice)
         if isinstance(self.metric, str) and self.metric in FAST_METRICS:
-            return dataclasses.replace(choice.host, tree=True)
+            return dataclasses.replace(choice.host, source="tree")
         return choice.host
 
     def fit_predict(self, X, y=None):
@@ -660,7 +659,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """``centroids_`` (probability-weighted means) and/or ``medoids_`` (the member of least
         probability-weighted distance to the others, under the metric) of each cluster."""
         X = self._raw_data
-        sparse = is_any_sparse(X)
+        sparse = is_sparse(X)
         template = np.empty(0) if sparse else X
         xp = backend.namespace(template)
         n_clusters = int(labels.max()) + 1 if labels.size else 0
@@ -748,7 +747,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
 
     @staticmethod
     def _check_predictable(choice, X):
-        if choice.precomputed or is_any_sparse(X):
+        if choice.precomputed or is_sparse(X):
             raise ValueError("Prediction data needs dense feature rows; it is not available "
                              "after a fit on a precomputed distance matrix or sparse X.")
 

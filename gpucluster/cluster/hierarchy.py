@@ -43,8 +43,8 @@ from sklearn.utils.validation import check_memory
 
 from .. import backend, kernels
 from .._config import get_config
+from .._host_distances import check_metric, condensed_distances
 from .._validation import check_option, check_scalar
-from ..metrics._pairwise import check_metric, condensed_distances
 from ._base import DeviceEstimatorMixin
 from ._connectivity import structured_tree
 from ._graph import graph_is_cheaper, graph_neighbors
@@ -111,7 +111,7 @@ def host_tree(X, linkage, metric):
     triangle is read, as scikit-learn does), a callable (called once with X as
     a float64 NumPy array; it returns the (n_samples, n_samples) distance
     matrix) or a metric name the kernels do not serve
-    (``metrics._pairwise.condensed_distances``).
+    (``gpucluster._host_distances.condensed_distances``).
     """
     # SciPy's linkage, not a Numba chain over the matrix: scikit-learn links
     # these very inputs with scipy.cluster.hierarchy.linkage on the same
@@ -156,7 +156,7 @@ def unstructured_tree(X, linkage, metric):
         ``host_tree``.
     linkage : {"ward", "complete", "average", "single"}
     metric : "euclidean", "manhattan", "cosine" (the kernels), "precomputed",
-        another name of :data:`metrics._pairwise.PAIRWISE_METRICS` or a callable
+        another name of :data:`gpucluster._host_distances.PAIRWISE_METRICS` or a callable
 
     Returns
     -------

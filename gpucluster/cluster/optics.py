@@ -22,7 +22,7 @@ Every other metric scikit-learn's OPTICS takes (Minkowski with any p,
 "manhattan", boolean metrics, callables, ...), sparse feature rows, and
 precomputed distances (dense, or a sparse graph whose stored entries are the
 only neighbours) take steps 1 and 2 on the host (``_host_ordering``), with
-distances from scikit-learn (``_host_distances``); step 3 is the same.
+distances from scikit-learn (``gpucluster._host_distances``); step 3 is the same.
 """
 
 import numbers
@@ -36,19 +36,18 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.neighbors import sort_graph_by_row_values
 
 from .. import backend, kernels
-from .._sparse import check_sparse
+from .._host_distances import (
+    check_non_negative,
+    check_tree_metric,
+    host_sparse,
+    resolve_metric,
+    sparse_rows_metric,
+)
+from .._sparse import check_sparse, is_sparse
 from .._validation import check_input, check_option, check_scalar
 from . import _host_ordering
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
-from ._host_distances import (
-    check_non_negative,
-    check_tree_metric,
-    host_sparse,
-    is_any_sparse,
-    resolve_metric,
-    sparse_rows_metric,
-)
 
 # The distances the ordering kernels compute; other metrics run on the host.
 KERNEL_METRICS = ("euclidean", "sqeuclidean", "cosine")
@@ -545,7 +544,7 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         self : OPTICS
         """
         choice = self._check_params()
-        on_kernels = choice.kernel is not None and not is_any_sparse(X)
+        on_kernels = choice.kernel is not None and not is_sparse(X)
         if on_kernels:
             X, _, like = self._prepare_input(X, reset=True, work=self._work)
         else:
@@ -625,7 +624,7 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         DataConversionWarning when X was not bool).
         """
         name = type(self).__name__
-        if is_any_sparse(X):
+        if is_sparse(X):
             X = check_sparse(host_sparse(X), estimator_name=name)
             like = backend.describe_input(np.empty(0))
             if choice.precomputed:
@@ -642,27 +641,27 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             X = backend.coerce_array(X)
             like = backend.describe_input(X)
         boolean = choice.host is not None and choice.host.boolean
-        is_bool = (X.dtype == bool if is_any_sparse(X)
+        is_bool = (X.dtype == bool if is_sparse(X)
                    else backend.namespace(X).isdtype(X.dtype, "bool"))
         if boolean and not is_bool:
             warnings.warn(f"Data will be converted to boolean for metric {self.metric}, to avoid "
                           "this warning, you may convert the data prior to calling fit.",
                           DataConversionWarning, stacklevel=3)
-        if not is_any_sparse(X):
+        if not is_sparse(X):
             X = backend.to_numpy(check_input(X, estimator_name=name)).astype(np.float64)
         return (X.astype(bool) if boolean else X), like
 
     def _host_graph(self, X, choice, min_samples, max_eps):
         """The OPTICS graph of host X (``_host_input``) under a host metric or precomputed."""
         if not choice.precomputed:
-            metric = sparse_rows_metric(choice) if is_any_sparse(X) else choice.host
+            metric = sparse_rows_metric(choice) if is_sparse(X) else choice.host
             return _host_ordering.features_ordering(X, metric, min_samples, max_eps)
-        check_non_negative(X.data if is_any_sparse(X) else X,
-                           "precomputed distance matrix" if is_any_sparse(X) else "X")
+        check_non_negative(X.data if is_sparse(X) else X,
+                           "precomputed distance matrix" if is_sparse(X) else "X")
         if X.shape[0] != X.shape[1]:
             raise ValueError(f"Precomputed matrix must be square. Input is a "
                              f"{X.shape[0]}x{X.shape[1]} matrix.")
-        if is_any_sparse(X):
+        if is_sparse(X):
             return _host_ordering.graph_ordering(X, min_samples, max_eps)
         return _host_ordering.matrix_ordering(X, min_samples, max_eps)
 

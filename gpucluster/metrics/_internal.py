@@ -19,18 +19,14 @@ sums. Calinski-Harabasz and Davies-Bouldin refuse sparse X, as scikit-learn's do
 import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics import pairwise_distances_chunked
-from sklearn.metrics.pairwise import PAIRWISE_BOOLEAN_FUNCTIONS
 from sklearn.utils import check_random_state
 
 from .. import backend, kernels
+from .._host_distances import BOOLEAN_METRICS, KERNEL_METRICS, check_metric
 from .._sparse import check_sparse, is_sparse
 from .._validation import check_input, check_scalar
 from ._external import as_host_labels, check_consistent_length
-from ._pairwise import check_metric
 
-# The metrics the pairwise_sums kernel computes, by scikit-learn's names for them.
-KERNEL_METRICS = {"euclidean": "euclidean", "l2": "euclidean", "sqeuclidean": "sqeuclidean",
-                  "cosine": "cosine"}
 # Silhouette chunks hold a few (rows, n_labels) float64 arrays; the row
 # count comes from backend.row_chunk_size, but never below this, so that
 # every CPU thread gets tiles of the chunk to work on.
@@ -257,7 +253,7 @@ def _kernel_metric(metric, kwds):
 def _reads_bool(X, metric):
     """Whether X (as the caller gave it) is bool and ``metric`` one of scikit-learn's
     boolean metrics, which then read it as it is."""
-    if not (isinstance(metric, str) and metric in PAIRWISE_BOOLEAN_FUNCTIONS):
+    if not (isinstance(metric, str) and metric in BOOLEAN_METRICS):
         return False
     dtype = X.dtype if hasattr(X, "dtype") else np.asarray(X).dtype
     return str(dtype).rsplit(".", 1)[-1] in ("bool", "bool_")

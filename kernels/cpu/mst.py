@@ -307,7 +307,11 @@ def pair_distance(X, a, b, metric):
             s += xa * xb
             na += xa * xa
             nb += xb * xb
-        return 1.0 - s / np.sqrt(na * nb) if na > 0.0 and nb > 0.0 else 1.0
+        if na == 0.0 or nb == 0.0:
+            return 1.0
+        # One norm at a time: the product of two squared norms underflows to 0
+        # for norms below about 1e-81, while s / |x_a| / |x_b| stays in range.
+        return 1.0 - s / np.sqrt(na) / np.sqrt(nb)
     for t in range(X.shape[1]):
         diff = np.float64(X[a, t]) - np.float64(X[b, t])
         s += diff * diff

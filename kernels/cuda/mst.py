@@ -177,7 +177,9 @@ def _edge_weights_kernel(X, core, a, b, metric, alpha, weights):
             s += xi * xj
             ni += xi * xi
             nj += xj * xj
-        dist = 1.0 - s / math.sqrt(ni * nj) if ni > 0.0 and nj > 0.0 else 1.0
+        # One norm at a time: the product of two squared norms of small rows
+        # underflows to 0 (as in kernels/cpu/mst.py's pair_distance).
+        dist = 1.0 - s / math.sqrt(ni) / math.sqrt(nj) if ni > 0.0 and nj > 0.0 else 1.0
     else:
         for t in range(X.shape[1]):
             diff = np.float64(X[i, t]) - np.float64(X[j, t])

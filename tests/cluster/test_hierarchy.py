@@ -35,6 +35,17 @@ def _random(n=150, d=4, seed=0):
     return np.random.default_rng(seed).normal(size=(n, d))
 
 
+def _fit_both(params, X):
+    """Fitted scikit-learn and gpucluster models, with the warnings each raised."""
+    with warnings.catch_warnings(record=True) as ref_caught:
+        warnings.simplefilter("always")
+        ref = sklearn.cluster.AgglomerativeClustering(**params).fit(X)
+    with warnings.catch_warnings(record=True) as ours_caught:
+        warnings.simplefilter("always")
+        ours = AgglomerativeClustering(**params).fit(X)
+    return ref, ours, ref_caught, ours_caught
+
+
 def _assert_same_tree(ours, ref, linkage):
     children = to_numpy(ours.children_)
     if linkage == "single":
@@ -81,12 +92,7 @@ def test_connectivity_matches_sklearn(linkage, n_neighbors, n_clusters, full):
     graph = kneighbors_graph(X, n_neighbors, include_self=False)
     params = dict(n_clusters=n_clusters, linkage=linkage, connectivity=graph,
                   compute_full_tree=full, compute_distances=True)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ref = sklearn.cluster.AgglomerativeClustering(**params).fit(X)
-    with warnings.catch_warnings(record=True) as ours_caught:
-        warnings.simplefilter("always")
-        ours = AgglomerativeClustering(**params).fit(X)
+    ref, ours, caught, ours_caught = _fit_both(params, X)
     assert len(ours_caught) == len(caught)
     assert ours.n_connected_components_ == ref.n_connected_components_
     _assert_same_tree(ours, ref, linkage)
@@ -202,17 +208,6 @@ def test_outputs_mirror_input(xp, dtype, linkage):
 
 NEW_METRICS = ["cityblock", "l1", "l2", "chebyshev", "minkowski", "canberra", "braycurtis",
                "correlation", "sqeuclidean"]
-
-
-def _fit_both(params, X):
-    """Fitted scikit-learn and gpucluster models, with the warnings each raised."""
-    with warnings.catch_warnings(record=True) as ref_caught:
-        warnings.simplefilter("always")
-        ref = sklearn.cluster.AgglomerativeClustering(**params).fit(X)
-    with warnings.catch_warnings(record=True) as ours_caught:
-        warnings.simplefilter("always")
-        ours = AgglomerativeClustering(**params).fit(X)
-    return ref, ours, ref_caught, ours_caught
 
 
 @pytest.mark.parametrize("linkage", ["complete", "average", "single"])

@@ -85,6 +85,16 @@ def test_mst_edges_equal_reference_when_weights_are_distinct(metric):
     assert set(map(tuple, edges)) == set(map(tuple, ref_edges))
 
 
+def test_mst_cosine_of_tiny_rows_equals_the_unscaled_tree():
+    # Squared norms near 2**-800 multiply to 0 in float64 (the edge weights
+    # came out -inf); a power-of-two scale leaves every cosine distance as it was.
+    X = np.random.default_rng(7).random((11, 3))
+    expected = run_mst(X, None, "cosine", 1.0)
+    got = run_mst(X * 2.0**-400, None, "cosine", 1.0)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
 def test_mst_ties_go_to_the_smallest_pairs():
     X = np.ones((5, 2), dtype=np.float32)
     edges, weights = run_mst(X, None, "euclidean", 1.0)

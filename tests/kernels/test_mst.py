@@ -165,6 +165,33 @@ def test_mst_of_fewer_than_two_points_is_empty(n):
     assert weights.shape == (0,) and weights.dtype == np.float64
 
 
+@pytest.mark.parametrize("d", [4, 40], ids=["few-features", "many-features"])
+def test_mst_cosine_of_tiny_rows_equals_the_unscaled_tree(d):
+    # Squared norms near 2**-800 multiply to 0 in float64: the edge weights
+    # divided by that product (ZeroDivisionError). The cosine distance does not
+    # see a power-of-two scale, and every product here stays a normal float,
+    # so the tree and its weights must be the unscaled ones bit for bit.
+    rng = np.random.default_rng(0)
+    X = rng.random((50, d))
+    core = reference.core_distances(X, 3, "cosine")
+    for core_distances in (None, core):
+        expected = kernels.mst(X, core_distances, metric="cosine")
+        got = kernels.mst(X * 2.0**-400, core_distances, metric="cosine")
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+
+
+def test_mst_cosine_of_subnormal_products_is_a_tree():
+    # Rows of 1e-160: squared norms are subnormal and their products 0. The
+    # weights are the rows' cosine distances to the precision of subnormal
+    # products (about 5e-324 against squares near 1e-320: 1e-3 here).
+    X = np.random.default_rng(0).random((50, 4))
+    edges, weights = kernels.mst(X * 1e-160, None, metric="cosine")
+    assert reference.connected_components(50, edges[:, 0], edges[:, 1]).max() == 0
+    W = reference.mutual_reachability(X, None, "cosine", 1.0)
+    np.testing.assert_allclose(weights, W[edges[:, 0], edges[:, 1]], rtol=0, atol=1e-2)
+
+
 @pytest.mark.parametrize("metric", METRICS)
 def test_mst_on_every_backend(xp, dtype, metric):
     rng = np.random.default_rng(0)

@@ -1,16 +1,24 @@
-"""Distances no kernel computes, on the host: scikit-learn's metrics, callables, precomputed input.
+"""Host distances for what no kernel computes: other metrics, callables, precomputed input.
 
-The kernels compute the Euclidean, squared Euclidean and cosine distances on
-X's device. HDBSCAN and OPTICS also take every other metric scikit-learn
-takes, callables and precomputed distances; those are computed here, on the
-host, by scikit-learn itself (``sklearn.metrics.pairwise_distances``, or
-``sklearn.metrics.DistanceMetric`` for the names only its trees know, such
-as "infinity"), in blocks of rows sized by the host memory budget
-(``backend.row_chunk_size``). This module decides which metric takes which
-path (:func:`resolve_metric`), computes blocks, whole matrices, k-th
-neighbour distances and nearest neighbours from them, and holds the checks
-scikit-learn makes on precomputed input. The estimators build their own
-loops (``_host_mst``, ``_host_ordering``) on what it returns.
+The kernels compute the Euclidean, squared Euclidean, Manhattan and cosine
+distances on X's device (each caller says which of them it sends there).
+Every other metric the estimators and the silhouette take is computed here,
+on the host in float64, with the definitions the scikit-learn twin uses
+(:class:`HostMetric`): ``sklearn.metrics.pairwise_distances`` (HDBSCAN's and
+OPTICS's brute paths), ``sklearn.metrics.DistanceMetric`` (their trees, and
+single linkage) or SciPy's ``cdist``/``pdist`` (complete and average linkage,
+through ``scipy.cluster.hierarchy.linkage``). "seuclidean" and
+"mahalanobis" take their V or VI from all rows (:meth:`HostMetric.fitted`),
+as ``pdist`` does, so that every block of rows is measured alike.
+
+Distances come in blocks of rows sized by the host memory budget
+(``gpucluster.set_config(memory_budget=...)``, :func:`row_blocks`); from
+them this module builds condensed matrices, whole matrices, k-th neighbour
+distances and nearest rows. It also decides which path an estimator's
+metric takes (:func:`resolve_metric`) and holds scikit-learn's checks of
+precomputed input. The estimators build their own loops on what it returns
+(``cluster._host_mst``, ``cluster._host_ordering``, ``cluster.hierarchy``,
+``metrics._internal``).
 """
 
 from dataclasses import dataclass, field, replace
@@ -18,36 +26,64 @@ from functools import cached_property
 
 import numpy as np
 from numba import njit
+from scipy.spatial.distance import cdist, pdist
 from sklearn.metrics import DistanceMetric, pairwise_distances
 from sklearn.metrics.pairwise import PAIRWISE_BOOLEAN_FUNCTIONS
 from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE, BallTree, KDTree
 
-from .. import backend
-from .._config import get_config
-from ..kernels._numba import NUMBA_CACHE
+from . import backend
+from ._config import get_config
+from ._sparse import is_sparse
+from .kernels._numba import NUMBA_CACHE
 
-# The names scikit-learn's pairwise_distances takes, and those only its
-# trees (DistanceMetric) know besides ("infinity", "p", "pyfunc", ...).
-PAIRWISE_METRICS = tuple(sorted(set(VALID_METRICS["brute"]) - {"precomputed"}))
+# --------------------------------------------------------------------------
+# Metric names
+
+# The names sklearn.metrics.pairwise_distances takes (its _VALID_METRICS),
+# less "wminkowski", which SciPy removed: scikit-learn accepts the name and
+# then fails. The silhouette and AgglomerativeClustering take these.
+PAIRWISE_METRICS = (
+    "braycurtis", "canberra", "chebyshev", "cityblock", "correlation", "cosine", "dice",
+    "euclidean", "hamming", "haversine", "jaccard", "l1", "l2", "mahalanobis", "manhattan",
+    "matching", "minkowski", "nan_euclidean", "rogerstanimoto", "russellrao", "seuclidean",
+    "sokalsneath", "sqeuclidean", "yule",
+)
+# The names scikit-learn's neighbour search takes (HDBSCAN, OPTICS): its brute
+# path's, and those only its trees (DistanceMetric) know ("infinity", "p", ...).
 TREE_METRICS = {"kd_tree": tuple(KDTree.valid_metrics), "ball_tree": tuple(BallTree.valid_metrics)}
-METRICS = tuple(sorted(set(PAIRWISE_METRICS).union(*TREE_METRICS.values())))
+METRICS = tuple(sorted((set(VALID_METRICS["brute"]) - {"precomputed"})
+                       .union(*TREE_METRICS.values())))
 BOOLEAN_METRICS = tuple(PAIRWISE_BOOLEAN_FUNCTIONS)
 # The names scikit-learn's neighbour search takes for sparse rows.
 SPARSE_METRICS = tuple(sorted(set(VALID_METRICS_SPARSE["brute"]) - {"precomputed"}))
-# Host metrics the kernels compute themselves (with no parameters), by their
-# kernel name; "minkowski" is Euclidean with p=2.
+# Names SciPy's distance functions do not know; scikit-learn computes them.
+SKLEARN_ONLY_METRICS = ("haversine", "nan_euclidean", "l1", "l2", "manhattan")
+# Host metrics the density estimators' and the silhouette's kernels compute
+# themselves (with no parameters), by their kernel name.
 KERNEL_METRICS = {"euclidean": "euclidean", "l2": "euclidean", "sqeuclidean": "sqeuclidean",
                   "cosine": "cosine"}
 
 
-def is_any_sparse(X):
-    """Whether X is a SciPy or a CuPy (cupyx) sparse matrix or array."""
-    return type(X).__module__.startswith(("scipy.sparse", "cupyx.scipy.sparse"))
+def check_metric(metric, name="metric", extra=()):
+    """Return ``metric`` when it is a name of :data:`PAIRWISE_METRICS` (or ``extra``) or a
+    callable; raise ValueError otherwise, naming the accepted values."""
+    if callable(metric) or (isinstance(metric, str) and metric in PAIRWISE_METRICS + extra):
+        return metric
+    accepted = tuple(sorted(PAIRWISE_METRICS + extra))
+    raise ValueError(f"{name} must be one of {accepted} or a callable, got {metric!r}.")
 
 
 def host_sparse(X):
     """A SciPy copy of a cupyx sparse matrix (through its own ``get``); SciPy input as is."""
     return X.get() if type(X).__module__.startswith("cupyx") else X
+
+
+def _dense(X):
+    return X.toarray() if is_sparse(X) else np.asarray(X)
+
+
+# --------------------------------------------------------------------------
+# One metric on the host
 
 
 @dataclass(frozen=True)
@@ -57,15 +93,23 @@ class HostMetric:
     ``params`` are the metric's keyword arguments (``p`` of "minkowski"
     included). Distances are float64 NumPy arrays; rows may be NumPy arrays or
     SciPy sparse matrices (scikit-learn's own metrics only, as in scikit-learn).
-    ``tree=True`` measures dense rows with ``DistanceMetric``, as
-    scikit-learn's trees do, rather than ``pairwise_distances`` (for
-    "braycurtis" on negative data the two formulas differ; elsewhere they
-    agree to rounding).
+
+    ``source`` says whose definitions measure dense rows (for "braycurtis" on
+    negative data and the boolean metrics on non-boolean data they differ;
+    elsewhere they agree to rounding):
+
+    - "sklearn": ``sklearn.metrics.pairwise_distances`` (boolean metrics read
+      nonzero as True), or ``DistanceMetric`` for the names only it knows;
+    - "tree": ``DistanceMetric``, as scikit-learn's trees and its single
+      linkage measure;
+    - "scipy": SciPy's ``cdist``, as ``scipy.cluster.hierarchy.linkage``
+      measures for scikit-learn's complete and average linkage, and
+      scikit-learn for the names SciPy does not know.
     """
 
     metric: object
     params: dict = field(default_factory=dict)
-    tree: bool = False
+    source: str = "sklearn"
 
     @cached_property
     def _distance_metric(self):
@@ -77,24 +121,27 @@ class HostMetric:
         return isinstance(self.metric, str) and self.metric in BOOLEAN_METRICS
 
     def fitted(self, X):
-        """This metric with what SciPy derives from the whole data filled in: V of
+        """This metric with what SciPy derives from all rows of X filled in: V of
         "seuclidean" and VI of "mahalanobis", as ``pdist(X)`` computes them, so that
-        every block of rows is measured alike."""
+        every block of rows is measured alike (``cdist`` of two blocks would derive
+        them from those blocks alone)."""
         if self.metric == "seuclidean" and "V" not in self.params:
-            return replace(self, params={**self.params, "V": _dense(X).var(axis=0, ddof=1)})
+            return replace(self, params={**self.params, "V": np.var(_dense(X), axis=0, ddof=1)})
         if self.metric == "mahalanobis" and "V" not in self.params and "VI" not in self.params:
-            inverse = np.linalg.inv(np.cov(_dense(X).T)).T
+            inverse = np.linalg.inv(np.atleast_2d(np.cov(_dense(X).T))).T.copy()
             return replace(self, params={**self.params, "VI": inverse})
         return self
 
     def pairwise(self, A, B):
         """Distances (len(A), len(B)), float64, between the rows of A and of B."""
-        sparse = is_any_sparse(A) or is_any_sparse(B)
-        if isinstance(self.metric, str) and (self.tree or self.metric not in PAIRWISE_METRICS):
-            if sparse:
-                raise TypeError(f"metric {self.metric!r} does not take sparse input; use a "
-                                f"metric of sklearn.metrics.pairwise_distances or dense X.")
-            return self._distance_metric.pairwise(A, B)
+        if isinstance(self.metric, str):
+            if self.source == "scipy" and self.metric not in SKLEARN_ONLY_METRICS:
+                return cdist(A, B, metric=self.metric, **self.params)
+            if self.source == "tree" or self.metric not in PAIRWISE_METRICS:
+                if is_sparse(A) or is_sparse(B):
+                    raise TypeError(f"metric {self.metric!r} does not take sparse input; use a "
+                                    f"metric of sklearn.metrics.pairwise_distances or dense X.")
+                return self._distance_metric.pairwise(A, B)
         if self.boolean and (A.dtype != bool or B.dtype != bool):
             # Read as booleans (nonzero is True) without scikit-learn's warning on
             # every block; OPTICS warns once itself.
@@ -103,8 +150,8 @@ class HostMetric:
                           dtype=np.float64)
 
 
-def _dense(X):
-    return X.toarray() if is_any_sparse(X) else np.asarray(X)
+# --------------------------------------------------------------------------
+# Which path computes an estimator's metric
 
 
 @dataclass(frozen=True)
@@ -207,7 +254,7 @@ def check_tree_metric(metric, algorithm):
 
 
 # --------------------------------------------------------------------------
-# Blocks of rows, whole matrices, k-th neighbours
+# Blocks of rows, whole and condensed matrices, pairs, k-th neighbours
 
 
 def matrix_fits(n_samples):
@@ -217,28 +264,88 @@ def matrix_fits(n_samples):
     return 8 * n_samples * n_samples <= budget
 
 
-def _block_rows(n_queries, n_samples):
-    # Each block of distances is float64, and scikit-learn may hold a
-    # temporary as large beside it.
-    return backend.row_chunk_size(n_queries, 16 * max(1, n_samples))
+def row_blocks(n_rows, n_columns):
+    """``(start, stop)`` of consecutive blocks of ``n_rows`` rows whose float64 distances
+    to ``n_columns`` rows fit the host budget (``backend.row_chunk_size``), with room for
+    a temporary as large beside them, as scikit-learn may hold."""
+    step = backend.row_chunk_size(n_rows, 16 * max(1, n_columns))
+    for start in range(0, n_rows, step):
+        yield start, min(n_rows, start + step)
 
 
 def distance_blocks(queries, X, metric, *, same=False):
     """Yield ``(start, stop, block)``: distances (stop - start, n_samples), float64,
-    from ``queries[start:stop]`` to every row of X, in blocks that fit the budget.
+    from ``queries[start:stop]`` to every row of X under the :class:`HostMetric`
+    ``metric``, in blocks that fit the budget.
 
     With ``same=True`` (queries is X) the diagonal is exactly 0 for named
     metrics, as ``pairwise_distances(X)`` makes it (callables keep their values).
     """
-    n_queries, n_samples = queries.shape[0], X.shape[0]
-    step = _block_rows(n_queries, n_samples)
-    for start in range(0, n_queries, step):
-        stop = min(n_queries, start + step)
+    for start, stop in row_blocks(queries.shape[0], X.shape[0]):
         block = metric.pairwise(queries[start:stop], X)
         if same and isinstance(metric.metric, str):
             rows = np.arange(stop - start)
             block[rows, start + rows] = 0.0
         yield start, stop, block
+
+
+def _tree_metric(X, metric):
+    """``metric`` measured by ``DistanceMetric``, fitted to X, or None where that does
+    not know the name ("correlation", "cosine", ...)."""
+    host = HostMetric(metric, source="tree").fitted(X)
+    try:
+        host._distance_metric
+    except (ValueError, TypeError):
+        return None
+    return host
+
+
+def condensed_distances(X, metric, *, definitions="scipy"):
+    """Condensed distance matrix (n (n - 1) / 2,) float64 of the rows of X (host, float64),
+    SciPy's ``pdist`` order, under the metric name ``metric``.
+
+    ``definitions="sklearn"`` takes scikit-learn's ``DistanceMetric`` where it knows
+    the name, as scikit-learn's single linkage does; its "braycurtis" (on negative
+    values) and boolean metrics (on non-boolean values) differ from SciPy's. Otherwise
+    SciPy's ``pdist``, as ``scipy.cluster.hierarchy.linkage`` computes it for
+    scikit-learn's complete and average linkages. Metrics computed by row blocks
+    hold one block of ``memory_budget`` bytes at a time.
+    """
+    host = _tree_metric(X, metric) if definitions == "sklearn" else None
+    if host is None:
+        if metric not in SKLEARN_ONLY_METRICS:
+            return pdist(X, metric=metric)
+        host = HostMetric(metric, source="scipy")
+    n = X.shape[0]
+    out = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    for start, stop in row_blocks(n, n):
+        block = host.pairwise(X[start:stop], X[start:])
+        for i in range(start, stop):
+            offset = n * i - i * (i + 1) // 2
+            out[offset:offset + n - i - 1] = block[i - start, i - start + 1:]
+    return out
+
+
+def paired_distances(X, rows, cols, metric):
+    """Distance of each pair (X[rows[e]], X[cols[e]]), (n_pairs,) float64, on the host,
+    under the :class:`HostMetric` ``metric``.
+
+    Pairs are grouped by their first row, so each row costs one vectorised call;
+    callables are called on each pair of rows, as ``sklearn.metrics.paired_distances``
+    calls them.
+    """
+    out = np.empty(rows.shape[0], dtype=np.float64)
+    if callable(metric.metric):
+        for e, (i, j) in enumerate(zip(rows.tolist(), cols.tolist())):
+            out[e] = metric.metric(X[i], X[j])
+        return out
+    order = np.argsort(rows, kind="stable")
+    bounds = np.flatnonzero(np.diff(rows[order])) + 1
+    for segment in np.split(order, bounds):
+        if segment.size:
+            i = rows[segment[0]]
+            out[segment] = metric.pairwise(X[i:i + 1], X[cols[segment]])[0]
+    return out
 
 
 def _kth_of_block(block, ks):
@@ -253,10 +360,9 @@ def kth_smallest(D, ks):
     a tuple of (n_rows,) float64 arrays (zeros for k < 1). Rows are taken in blocks, so
     no copy of D is made."""
     out = tuple(np.empty(D.shape[0]) for _ in ks)
-    step = _block_rows(D.shape[0], D.shape[1])
-    for start in range(0, D.shape[0], step):
-        for target, values in zip(out, _kth_of_block(D[start:start + step], ks)):
-            target[start:start + step] = values
+    for start, stop in row_blocks(D.shape[0], D.shape[1]):
+        for target, values in zip(out, _kth_of_block(D[start:stop], ks)):
+            target[start:stop] = values
     return out
 
 
@@ -325,7 +431,7 @@ def check_non_negative(values, whom):
 def symmetric(D, rtol=1e-7, atol=1e-9):
     """Whether D equals its transpose within scikit-learn's tolerances (dense or sparse;
     sparse: the same stored pattern, values close)."""
-    if not is_any_sparse(D):
+    if not is_sparse(D):
         return np.allclose(D, D.T, rtol=rtol, atol=atol)
     D, T = D.tocsr(copy=True), D.T.tocsr(copy=True)
     D.sum_duplicates()
