@@ -22,7 +22,7 @@ LAYERS = [
     ("foundation", ["gpucluster._config", "gpucluster._version", "gpucluster.backend",
                     "gpucluster._validation", "gpucluster._sparse", "gpucluster._distances",
                     "gpucluster._host_distances",
-                    "gpucluster._files", "gpucluster._format",
+                    "gpucluster._files", "gpucluster._format", "gpucluster._html",
                     "gpucluster.datasets"]),
     ("embed", ["gpucluster.embed"]),
     ("estimators", ["gpucluster.cluster", "gpucluster.metrics", "gpucluster.segment",

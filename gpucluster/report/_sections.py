@@ -7,7 +7,6 @@ inputs, puts the sections in order inside the page and writes it.
 """
 
 import datetime
-import html
 import inspect
 import json
 import os
@@ -16,10 +15,10 @@ import urllib.parse
 import numpy as np
 
 from .. import _format as fmt
+from .._html import escape
 from ..auto.results import TIE_MARGIN, near_tie_ranks
 from ..auto.scoring import describe_weights
 from ..auto.search import search
-from ..embed.discover import printable
 from .organize import _unique_names
 from .projection import project_2d
 from .thumbnails import make_thumbnails
@@ -43,9 +42,7 @@ def cluster_color(label):
     return f"hsl({hue:.0f},65%,{42 + (label % 3) * 8}%)"
 
 
-def _e(text):
-    # printable: a file name that is not valid UTF-8 would make the page unwritable.
-    return html.escape(printable(str(text)), quote=True)
+_e = escape  # printable UTF-8: a file name that is not would make the page unwritable
 
 
 def _fmt(value):

@@ -4,13 +4,13 @@ This module checks the inputs, prepares the gallery folder and assembles the
 page from the sections that ``report._sections`` builds.
 """
 
-import html
 import os
 
 import numpy as np
 
 from .. import backend
 from .._files import atomic_write
+from .._html import escape, page, record_pictures_js
 from ._results import check_labels, normalize_names
 from ._sections import (
     cluster_sections,
@@ -30,11 +30,9 @@ MAX_THUMBNAILS = 36          # per cluster on the page (the folder holds them al
 MAX_TOTAL_THUMBNAILS = 4000  # over all clusters: keeps the page < 2 MB at 50,000 images
 MAX_POINTS = 20_000          # points in the projection
 
+# The report's rules, after the shared ones of gpucluster._html.
 _CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:16px 24px;color:#222;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:22px 0 8px}
-h3{font-size:15px;margin:0 0 6px}.facts{color:#555}
-table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}
+h2{font-size:17px;margin:22px 0 8px}h3{font-size:15px;margin:0 0 6px}
 td.n{text-align:right;font-variant-numeric:tabular-nums}tr.shown{background:#fff6cc}
 .figs{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}
 canvas{border:1px solid #ddd;max-width:100%}
@@ -49,7 +47,7 @@ canvas{border:1px solid #ddd;max-width:100%}
 
 # Draws the projection from the JSON block and records, for tests and for the
 # curious, how many thumbnails in the first viewport loaded or broke.
-_JS = """
+_JS = ("""
 (function(){
 var el=document.getElementById("points");
 if(el){var d=JSON.parse(el.textContent),cv=document.getElementById("projection"),
@@ -58,17 +56,7 @@ g.fillStyle="#fff";g.fillRect(0,0,cv.width,cv.height);
 for(var i=0;i<d.c.length;i++){g.fillStyle=d.colors[d.c[i]];
 g.fillRect(d.x[i]*s-r/2,(1000-d.y[i])*s-r/2,r,r);}
 document.body.setAttribute("data-points",d.c.length);}
-function record(){var b=document.body,t=0,l=0,x=0,h=window.innerHeight;
-var ims=document.querySelectorAll(".sheet img");
-for(var i=0;i<ims.length;i++){var r=ims[i].getBoundingClientRect();
-if(r.bottom>0&&r.top<h){t++;if(ims[i].complete){if(ims[i].naturalWidth>0)l++;else x++;}}}
-b.setAttribute("data-first-screen",t);b.setAttribute("data-loaded",l);b.setAttribute("data-broken",x);}
-var ims=document.querySelectorAll(".sheet img");
-for(var i=0;i<ims.length;i++){ims[i].addEventListener("load",record);ims[i].addEventListener("error",record);}
-window.addEventListener("load",record);record();
-})();
-"""
-
+""" + record_pictures_js(".sheet img") + "})();\n")
 
 
 def write_report(out, *, summary=None, labels, paths=None, embeddings=None, failures=(),
@@ -182,10 +170,5 @@ def _linked_folders(out, labels, names, folders):
 
 
 def _page(title, sections):
-    """The whole document: head with the policy and styles, title, sections, script."""
-    title = html.escape(str(title), quote=True)
-    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-            "img-src 'self' file: data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
-            f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
-            + "".join(sections) + f"<script>{_JS}</script></body></html>")
+    """The whole document: the shared head (policy, styles), title, sections, script."""
+    return page(title, f"<h1>{escape(title)}</h1>" + "".join(sections), css=_CSS, script=_JS)

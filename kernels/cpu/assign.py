@@ -7,14 +7,23 @@ negated inner product or the cosine distance :math:`1 - x \\cdot c / (|x||c|)`
 ``lloyd_step`` also accumulates :math:`S_j = \\sum_{l_i = j} w_i x_i` and
 :math:`W_j = \\sum_{l_i = j} w_i` in float64 while each tile is in cache.
 
-Every dimension takes a BLAS GEMM per tile of rows, then an argmin over the
-tile: on the CPU this beat a fused one-pass distance loop even at d=2 (41 ms
-against 62 ms at n=1M k=64). The tile is computed transposed, (k, rows), so
-that the argmin runs down contiguous rows with vector compares and blends
-instead of a branchy scan per row, and squared row norms are summed with
-``fastmath={"reassoc"}`` so that they vectorise (30 ms -> 4 ms at n=1M d=32);
-benchmarks/NOTES.md has the measurements. Rows are re-centred by the callers
-that need it (KMeans centres X) to keep the cancellation in
+Up to ``DIRECT_MAX_FEATURES`` (16) features the products are computed
+directly (``_argmin_direct``): each tile of rows is copied transposed into
+a per-thread scratch array, and for each centre the products are summed two
+features per pass down contiguous rows, the last pass keeping the nearer
+centre; no BLAS call and no (k, rows) tile. Above, each tile takes a BLAS
+GEMM into a per-thread buffer, then an argmin over it. The GEMM tiles beat
+a one-pass loop over rows even at d=2 (41 ms against 62 ms at n=1M k=64),
+but the direct products, vectorised across rows, beat the GEMM tiles up to
+d=16 at every k measured (8 to 256) and lose at d=32 (benchmarks/NOTES.md,
+"lloyd_step at low d"). The GEMM tile is computed transposed, (k, rows),
+so that the argmin runs down contiguous rows with vector compares and
+blends instead of a branchy scan per row, and squared row norms are summed
+with ``fastmath={"reassoc"}`` so that they vectorise (30 ms -> 4 ms at
+n=1M d=32); benchmarks/NOTES.md has the measurements. Ties go to the
+lowest index on the direct path; GEMM tiles may round two identical
+centres' products differently. Rows are re-centred by the callers that
+need it (KMeans centres X) to keep the cancellation in
 :math:`|x|^2 - 2 x \\cdot c + |c|^2` small.
 Reference: ``tests/kernels/reference.py::assign`` and ``::centroid_update``.
 """
@@ -34,6 +43,9 @@ from .centroids import add_weighted_row, reduce_blocks
 GRAM_TILE_BYTES = 2**20
 MIN_TILE_ROWS = 64
 MAX_TILE_ROWS = 512
+# Direct products (no GEMM) up to this many features, in tiles of this many rows.
+DIRECT_MAX_FEATURES = 16
+DIRECT_TILE_ROWS = 256
 
 
 @njit(fastmath={"reassoc", "contract"}, cache=NUMBA_CACHE)
@@ -75,26 +87,74 @@ def _argmin_tile(gram_t, offsets, scales, best, best_j):
                 best_j[r] = j
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
-def _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows, n_blocks, labels,
-                  distances):
-    """Nearest centres of X's rows, tile by tile; returns per-block partial sums and weights.
+@njit(inline="always", cache=NUMBA_CACHE)
+def _keep_nearer(best, best_j, r, v, j):
+    # A select rather than a branch, so that the loop around it vectorises.
+    nearer = (v < best[r]) | (j == 0)
+    best[r] = v if nearer else best[r]
+    best_j[r] = j if nearer else best_j[r]
 
-    X (n, d) and centers (k, d) are C-contiguous with the same dtype. Each of
-    ``n_blocks`` threads takes a contiguous run of ``tile_rows``-row tiles,
-    computes ``centers @ tile.T`` with a single-threaded BLAS GEMM (the caller
-    limits BLAS to one thread: OpenBLAS threads spinning beside Numba's made
-    a step 20x slower), takes the argmin, and with ``accumulate`` adds the
-    tile's weighted rows into its private float64 sums. ``x_sq`` (n,)
-    float64 holds the rows' squared norms, or is empty for norms computed
-    here (as ``row_sq_norms`` computes them).
+
+@njit(fastmath={"contract"}, cache=NUMBA_CACHE)
+def _argmin_direct(xt, centers, offsets, scales, acc, best, best_j):
+    """``_argmin_tile`` of the products ``centers @ xt``, computed here centre by centre.
+
+    ``xt`` (d, tile rows) holds a tile of X transposed. For each centre the
+    products are summed two features per pass over the tile, in ``acc``, and
+    the pass over the last one or two features also keeps the nearer centre:
+    every inner loop runs over whole contiguous rows of ``xt`` and
+    vectorises, ``acc`` is stored and reloaded about d/2 times, and no (k,
+    rows) tile is written (at d <= 2 nothing but ``best``). Columns past the
+    tile's last row are computed too (a fixed trip count vectorises better)
+    and ignored.
     """
-    n, d = X.shape
+    k, d = centers.shape
+    rows = xt.shape[1]
+    # Features [0, first_last) go through acc; the last pass takes the rest (1 or 2).
+    first_last = d - 2 + d % 2 if d > 2 else 0
+    for j in range(k):
+        if first_last:
+            c0 = centers[j, 0]
+            c1 = centers[j, 1]
+            x0 = xt[0]
+            x1 = xt[1]
+            for r in range(rows):
+                acc[r] = c0 * x0[r] + c1 * x1[r]
+            for t in range(2, first_last, 2):
+                c0 = centers[j, t]
+                c1 = centers[j, t + 1]
+                x0 = xt[t]
+                x1 = xt[t + 1]
+                for r in range(rows):
+                    acc[r] += c0 * x0[r] + c1 * x1[r]
+        offset = offsets[j]
+        scale = scales[j]
+        c0 = centers[j, first_last]
+        x0 = xt[first_last]
+        if d - first_last == 2:
+            c1 = centers[j, first_last + 1]
+            x1 = xt[first_last + 1]
+            if first_last:
+                for r in range(rows):
+                    _keep_nearer(best, best_j, r,
+                                 offset + scale * (acc[r] + c0 * x0[r] + c1 * x1[r]), j)
+            else:
+                for r in range(rows):
+                    _keep_nearer(best, best_j, r, offset + scale * (c0 * x0[r] + c1 * x1[r]), j)
+        elif first_last:
+            for r in range(rows):
+                _keep_nearer(best, best_j, r, offset + scale * (acc[r] + c0 * x0[r]), j)
+        else:
+            for r in range(rows):
+                _keep_nearer(best, best_j, r, offset + scale * (c0 * x0[r]), j)
+
+
+@njit(cache=NUMBA_CACHE)
+def _offsets_scales(centers, metric):
+    """Per centre, the distance up to a per-row term as offsets[j] + scales[j] * (x . c_j)."""
     k = centers.shape[0]
-    dtype = X.dtype.type
-    # Distance, up to a per-row term, as offsets[j] + scales[j] * (x . c_j).
-    offsets = np.zeros(k, dtype=X.dtype)
-    scales = np.empty(k, dtype=X.dtype)
+    offsets = np.zeros(k, dtype=centers.dtype)
+    scales = np.empty(k, dtype=centers.dtype)
     for j in range(k):
         c_sq = _sq_norm(centers[j])
         if metric == SQEUCLIDEAN:
@@ -104,6 +164,63 @@ def _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows, n_bl
             scales[j] = -1.0
         else:
             scales[j] = -1.0 / np.sqrt(c_sq) if c_sq > 0.0 else 0.0
+    return offsets, scales
+
+
+@njit(inline="always", cache=NUMBA_CACHE)
+def _finish_tile(X, start, stop, best, best_j, metric, weights, accumulate, x_sq, labels,
+                 distances, sums, counts, b):
+    """Labels and distances of rows ``start:stop`` from the tile's argmin, and their sums.
+
+    One loop per metric, with no test inside, so that each vectorises.
+    """
+    dtype = X.dtype.type
+    rows = stop - start
+    for r in range(rows):
+        labels[start + r] = best_j[r]
+    if metric == INNER_PRODUCT:
+        for r in range(rows):
+            distances[start + r] = best[r]
+    elif metric == SQEUCLIDEAN and x_sq.shape[0]:
+        for r in range(rows):
+            distances[start + r] = max(best[r] + x_sq[start + r], 0.0)
+    else:
+        for r in range(rows):
+            i = start + r
+            norm_sq = x_sq[i] if x_sq.shape[0] else _sq_norm(X[i])
+            if metric == SQEUCLIDEAN:
+                distances[i] = max(best[r] + norm_sq, 0.0)
+            else:
+                # The argmin ignored the positive factor 1/|x|.
+                distances[i] = (
+                    1.0 + best[r] / np.sqrt(norm_sq) if norm_sq > 0.0 else dtype(1.0)
+                )
+    if accumulate:
+        for r in range(rows):
+            add_weighted_row(sums, counts, b, best_j[r], np.float64(weights[start + r]), X,
+                             start + r)
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows, n_blocks, direct,
+                  labels, distances):
+    """Nearest centres of X's rows, tile by tile; returns per-block partial sums and weights.
+
+    X (n, d) and centers (k, d) are C-contiguous with the same dtype. Each of
+    ``n_blocks`` threads takes a contiguous run of ``tile_rows``-row tiles
+    and finds each row's nearest centre either with ``direct`` products
+    (``_argmin_direct`` on the tile copied transposed) or with
+    ``centers @ tile.T`` by a single-threaded BLAS GEMM (the caller limits
+    BLAS to one thread: OpenBLAS threads spinning beside Numba's made a step
+    20x slower) and ``_argmin_tile``. Every scratch array is allocated once
+    per block, none per tile. With ``accumulate`` the tile's weighted rows
+    are added into the block's private float64 sums. ``x_sq`` (n,) float64
+    holds the rows' squared norms, or is empty for norms computed here (as
+    ``row_sq_norms`` computes them).
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    offsets, scales = _offsets_scales(centers, metric)
     sums = np.zeros((n_blocks if accumulate else 0, k, d), dtype=np.float64)
     counts = np.zeros((n_blocks if accumulate else 0, k), dtype=np.float64)
     n_tiles = (n + tile_rows - 1) // tile_rows
@@ -111,49 +228,62 @@ def _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows, n_bl
     for b in prange(n_blocks):
         best = np.empty(tile_rows, dtype=X.dtype)
         best_j = np.empty(tile_rows, dtype=np.int32)
+        # Direct: the tile transposed and one centre's products (zeros, so that the
+        # columns past a short last tile, computed and ignored, are never NaN).
+        xt = np.zeros((d if direct else 0, tile_rows), dtype=X.dtype)
+        acc = np.zeros(tile_rows if direct else 0, dtype=X.dtype)
+        # GEMM: the (k, rows) products.
+        gram = np.empty(0 if direct else k * tile_rows, dtype=X.dtype)
         for tile in range(b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block)):
             start = tile * tile_rows
             stop = min(n, start + tile_rows)
-            gram_t = np.dot(centers, X[start:stop].T)
-            _argmin_tile(gram_t, offsets, scales, best, best_j)
-            for r in range(stop - start):
-                i = start + r
-                j = best_j[r]
-                labels[i] = j
-                if metric == INNER_PRODUCT:
-                    distances[i] = best[r]
-                else:
-                    norm_sq = x_sq[i] if x_sq.shape[0] else _sq_norm(X[i])
-                    if metric == SQEUCLIDEAN:
-                        distances[i] = max(best[r] + norm_sq, 0.0)
-                    else:
-                        # The argmin ignored the positive factor 1/|x|.
-                        distances[i] = (
-                            1.0 + best[r] / np.sqrt(norm_sq) if norm_sq > 0.0 else dtype(1.0)
-                        )
-                if accumulate:
-                    add_weighted_row(sums, counts, b, j, np.float64(weights[i]), X, i)
+            if direct:
+                for r in range(stop - start):
+                    for t in range(d):
+                        xt[t, r] = X[start + r, t]
+                _argmin_direct(xt, centers, offsets, scales, acc, best, best_j)
+            else:
+                gram_t = gram[: k * (stop - start)].reshape((k, stop - start))
+                np.dot(centers, X[start:stop].T, gram_t)
+                _argmin_tile(gram_t, offsets, scales, best, best_j)
+            _finish_tile(X, start, stop, best, best_j, metric, weights, accumulate, x_sq, labels,
+                         distances, sums, counts, b)
     return sums, counts
 
 
-def _run(X, centers, metric, weights, accumulate, x_sq=None):
-    n = X.shape[0]
+def use_direct(n_features):
+    """True when ``_argmin_direct`` beats GEMM tiles for rows of ``n_features`` (at any k measured)."""
+    return n_features <= DIRECT_MAX_FEATURES
+
+
+def _run(X, centers, metric, weights, accumulate, x_sq=None, direct=None):
+    n, d = X.shape
+    k = centers.shape[0]
+    if direct is None:
+        direct = use_direct(d)
     labels = np.empty(n, dtype=np.int32)
     distances = np.empty(n, dtype=X.dtype)
-    tile_rows = min(MAX_TILE_ROWS, max(MIN_TILE_ROWS, GRAM_TILE_BYTES // (centers.shape[0] * X.itemsize)))
+    if direct:
+        tile_rows = DIRECT_TILE_ROWS
+    else:
+        tile_rows = min(MAX_TILE_ROWS, max(MIN_TILE_ROWS, GRAM_TILE_BYTES // (k * X.itemsize)))
     n_tiles = -(-n // tile_rows)
     n_blocks = max(1, min(n_tiles, 4 * numba.get_num_threads()))
     if weights is None:
         weights = np.ones(0, dtype=X.dtype)
     if x_sq is None:
         x_sq = np.empty(0, dtype=np.float64)
-    with single_threaded_blas():
+    if direct:
         sums, counts = _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows,
-                                     n_blocks, labels, distances)
+                                     n_blocks, True, labels, distances)
+    else:
+        with single_threaded_blas():
+            sums, counts = _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows,
+                                         n_blocks, False, labels, distances)
     return labels, distances, sums, counts
 
 
-def assign(X, centers, metric, x_sq=None):
+def assign(X, centers, metric, x_sq=None, direct=None):
     """Nearest centre for each row of X.
 
     Parameters
@@ -165,22 +295,25 @@ def assign(X, centers, metric, x_sq=None):
     x_sq : ndarray (n,) float64 or None
         Squared row norms of X, computed once per fit by the caller; None
         computes them row by row.
+    direct : bool or None
+        Direct products (True) or GEMM tiles (False); None chooses by
+        ``use_direct``. The two agree to rounding.
 
     Returns
     -------
     labels : ndarray (n,) int32
     distances : ndarray (n,) in X's dtype
     """
-    labels, distances, _, _ = _run(X, centers, metric, None, False, x_sq)
+    labels, distances, _, _ = _run(X, centers, metric, None, False, x_sq, direct)
     return labels, distances
 
 
-def lloyd_step(X, centers, weights, metric, x_sq=None):
+def lloyd_step(X, centers, weights, metric, x_sq=None, direct=None):
     """``assign`` plus the weighted sums and weights of the rows given to each centre.
 
     Parameters
     ----------
-    X, centers, metric, x_sq : as for ``assign``
+    X, centers, metric, x_sq, direct : as for ``assign``
     weights : ndarray (n,), float, or None for all ones (in X's dtype)
 
     Returns
@@ -192,6 +325,6 @@ def lloyd_step(X, centers, weights, metric, x_sq=None):
     """
     if weights is None:
         weights = np.ones(X.shape[0], dtype=X.dtype)
-    labels, distances, sums, counts = _run(X, centers, metric, weights, True, x_sq)
+    labels, distances, sums, counts = _run(X, centers, metric, weights, True, x_sq, direct)
     sums, counts = reduce_blocks(sums, counts)
     return labels, distances, sums, counts

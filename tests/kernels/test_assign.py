@@ -154,3 +154,48 @@ def test_given_row_norms_are_used_and_checked(xp):
     np.testing.assert_allclose(to_numpy(distances), plain + 10.0, rtol=1e-12)
     with pytest.raises(ValueError, match="x_sq_norms must have shape"):
         kernels.assign(X, centers, x_sq_norms=x_sq[:-1])
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 2, 3, 5, 16, 17])
+def test_direct_products_and_gemm_tiles_agree(metric, dtype, d):
+    """The CPU kernel's two ways to the nearest centre: same labels and sums, distances to rounding.
+
+    1,000 rows make several tiles of either kind and a short last one, with
+    uneven weights. With a centre repeated, direct products give the tie to
+    the lower index (GEMM tiles need not: OpenBLAS may round the two
+    centres' products differently).
+    """
+    from gpucluster.kernels.cpu import assign as cpu_assign
+    from gpucluster.kernels.metric import METRIC_CODES
+
+    code = METRIC_CODES[metric]
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(1000, d)).astype(dtype)
+    centers = rng.normal(size=(9, d)).astype(dtype)
+    weights = rng.uniform(0, 2, len(X))
+    direct = cpu_assign.lloyd_step(X, centers, weights, code, direct=True)
+    gemm = cpu_assign.lloyd_step(X, centers, weights, code, direct=False)
+    check_against_reference(X, centers, metric, direct[0], direct[1])
+    np.testing.assert_array_equal(direct[0], gemm[0])
+    np.testing.assert_allclose(direct[1], gemm[1], rtol=0, atol=8 * rtol_for(dtype) * (4 * d + 1))
+    np.testing.assert_allclose(direct[2], gemm[2], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(direct[3], gemm[3], rtol=1e-12)
+    assigned = cpu_assign.assign(X, centers, code, direct=True)
+    np.testing.assert_array_equal(assigned[0], direct[0])
+    np.testing.assert_array_equal(assigned[1], direct[1])
+    repeated = int(np.bincount(direct[0], minlength=9)[:8].argmax())
+    centers[8] = centers[repeated]
+    labels, distances = cpu_assign.assign(X, centers, code, direct=True)
+    check_against_reference(X, centers, metric, labels, distances)
+    assert np.any(labels == repeated) and not np.any(labels == 8)
+
+
+def test_direct_products_are_chosen_up_to_the_measured_width():
+    """Direct products up to DIRECT_MAX_FEATURES features (benchmarks/NOTES.md, lloyd_step at low d)."""
+    from gpucluster.kernels.cpu import assign as cpu_assign
+
+    limit = cpu_assign.DIRECT_MAX_FEATURES
+    assert cpu_assign.use_direct(limit) and cpu_assign.use_direct(1)
+    assert not cpu_assign.use_direct(limit + 1)
