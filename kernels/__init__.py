@@ -18,6 +18,7 @@ from ._dispatch import KERNELS
 from .centers import assign, centroid_update, lloyd_step, seeding_potentials, seeding_update
 from .graph import connected_components, graph_mst, mst
 from .knn_graph import knn_graph, knn_recall
+from .medoids import build_gains, fasterpam_sweep, medoid_assignment
 from .neighbors import knn, radius_neighbors
 from .ordering import (
     forest_roots,
@@ -35,9 +36,11 @@ from .superpixels import enforce_connectivity, slic_step
 __all__ = [
     "KERNELS",
     "assign",
+    "build_gains",
     "centroid_update",
     "connected_components",
     "enforce_connectivity",
+    "fasterpam_sweep",
     "forest_roots",
     "graph_mst",
     "knn",
@@ -46,6 +49,7 @@ __all__ = [
     "label_merges",
     "leaf_labels",
     "lloyd_step",
+    "medoid_assignment",
     "mst",
     "nn_chain",
     "optics_core_distances",

@@ -10,7 +10,9 @@ from gpucluster import (
     HDBSCAN,
     OPTICS,
     AgglomerativeClustering,
+    GaussianMixture,
     KMeans,
+    KMedoids,
     MiniBatchKMeans,
 )
 
@@ -28,6 +30,9 @@ ESTIMATORS = KMEANS_ESTIMATORS + [
     AgglomerativeClustering(n_clusters=3, linkage="single"),
     FINCH(),
     FINCH(n_clusters=3),
+    GaussianMixture(n_init=2, max_iter=5),
+    KMedoids(n_clusters=3),
+    KMedoids(n_clusters=3, method="pam"),
 ]
 
 # scikit-learn's own KMeans and MiniBatchKMeans carry the same expectation:
@@ -36,6 +41,8 @@ ESTIMATORS = KMEANS_ESTIMATORS + [
 KMEANS_EXPECTED_FAILED = {
     "check_sample_weight_equivalence_on_dense_data": "sample_weight is not equivalent to "
     "removing/adding samples under random initialisation, as in scikit-learn's KMeans.",
+    "check_sample_weight_equivalence_on_sparse_data": "the same, on sparse X (KMeans takes "
+    "sparse input, as scikit-learn's does).",
 }
 
 

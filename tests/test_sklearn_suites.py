@@ -27,7 +27,9 @@ import numpy as np
 import pytest
 
 
-@pytest.fixture(params=[0, 1, 42])
+# scikit-learn's own default: one seed, 42, unless SKLEARN_TESTS_GLOBAL_RANDOM_SEED
+# asks for more (its CI sweeps 0-99 on a schedule; a sweep here would triple the run).
+@pytest.fixture(params=[42])
 def global_random_seed(request):
     return request.param
 
@@ -36,9 +38,6 @@ def global_random_seed(request):
 def global_dtype(request):
     return request.param
 '''
-
-SPARSE = "sparse input (features or a precomputed graph) is refused (issue 15, part 1)"
-BOOLEAN_METRICS = "boolean metrics (rogerstanimoto...) are refused (issue 15, part 2)"
 
 # name: (test file inside scikit-learn, [(line in it, the line that replaces it)],
 #        {test name: why it is expected to fail})
@@ -49,21 +48,32 @@ SUITES = {
           "from gpucluster.cluster import DBSCAN, dbscan")],
         {},
     ),
+    "k_means": (
+        "cluster/tests/test_k_means.py",
+        # The private helpers it imports (_labels_inertia, _mini_batch_step,
+        # _k_means_common's) stay scikit-learn's: those tests test them.
+        [("from sklearn.cluster import KMeans, MiniBatchKMeans, k_means, kmeans_plusplus",
+          "from gpucluster.cluster import KMeans, MiniBatchKMeans, k_means, kmeans_plusplus")],
+        {
+            "test_sample_weight_init": "scikit-learn private helper (KMeans._init_centroids)",
+            "test_sample_weight_zero": "scikit-learn private helper (KMeans._init_centroids)",
+        },
+    ),
     "optics": (
         "cluster/tests/test_optics.py",
         [("from sklearn.cluster import DBSCAN, OPTICS",
           "from sklearn.cluster import DBSCAN\nfrom gpucluster.cluster import OPTICS")],
+        {},
+    ),
+    "hdbscan": (
+        "cluster/tests/test_hdbscan.py",
+        # The private helpers it imports (_tree's, _OUTLIER_ENCODING) stay scikit-learn's.
+        [("from sklearn.cluster import HDBSCAN", "from gpucluster.cluster import HDBSCAN")],
         {
-            "test_correct_number_of_clusters": SPARSE,
-            "test_dbscan_optics_parity": SPARSE,
-            "test_min_cluster_size_invalid2": SPARSE,
-            "test_optics_input_not_modified_precomputed_sparse_nodiag": SPARSE,
-            "test_optics_precomputed_sparse_no_warning": SPARSE,
-            "test_precomputed_dists": "metric='precomputed' is refused (issue 15, part 2)",
-            "test_nowarn_if_metric_bool_data_bool": BOOLEAN_METRICS,
-            "test_warn_if_metric_bool_data_no_bool": BOOLEAN_METRICS,
-            "test_minimum_number_of_sample_check": "the error says 'must be no greater than the "
-                                                   "number of samples' in other words",
+            "test_labelling_distinct": "scikit-learn private helpers (_condense_tree, "
+                                       "_do_labelling) on its private _single_linkage_tree_",
+            "test_hdbscan_default_copy_warning": "documented difference: X is never modified, "
+                                                 "so copy defaults to False with no FutureWarning",
         },
     ),
     "agglomerative": (
@@ -71,14 +81,49 @@ SUITES = {
         [("from sklearn.cluster import AgglomerativeClustering, FeatureAgglomeration, ward_tree",
           "from sklearn.cluster import FeatureAgglomeration, ward_tree\n"
           "from gpucluster.cluster import AgglomerativeClustering")],
+        {},
+    ),
+    # The metrics files import gpucluster's functions after scikit-learn's, so they
+    # replace them; scikit-learn's private helpers stay.
+    "metrics_supervised": (
+        "metrics/cluster/tests/test_supervised.py",
+        [("from sklearn.metrics.cluster._supervised import (",
+          "from gpucluster.metrics import (adjusted_mutual_info_score, adjusted_rand_score, "
+          "completeness_score, contingency_matrix, expected_mutual_information, "
+          "fowlkes_mallows_score, homogeneity_completeness_v_measure, homogeneity_score, "
+          "mutual_info_score, normalized_mutual_info_score, pair_confusion_matrix, "
+          "rand_score, v_measure_score)\n"
+          "from sklearn.metrics.cluster._supervised import (")],
+        {},
+    ),
+    "metrics_unsupervised": (
+        "metrics/cluster/tests/test_unsupervised.py",
+        [("from sklearn.metrics.cluster._unsupervised import _silhouette_reduce",
+          "from gpucluster.metrics import (calinski_harabasz_score, davies_bouldin_score, "
+          "silhouette_samples, silhouette_score)\n"
+          "from sklearn.metrics.cluster._unsupervised import _silhouette_reduce")],
+        {},
+    ),
+    "metrics_common": (
+        "metrics/cluster/tests/test_common.py",
+        [("from sklearn.metrics.tests.test_common import check_array_api_metric",
+          "from gpucluster.metrics import (adjusted_mutual_info_score, adjusted_rand_score, "
+          "calinski_harabasz_score, completeness_score, davies_bouldin_score, "
+          "fowlkes_mallows_score, homogeneity_score, mutual_info_score, "
+          "normalized_mutual_info_score, rand_score, silhouette_score, v_measure_score)\n"
+          "from sklearn.metrics.tests.test_common import check_array_api_metric")],
+        {},
+    ),
+    "mixture": (
+        "mixture/tests/test_gaussian_mixture.py",
+        [("from sklearn.mixture import GaussianMixture",
+          "from gpucluster.cluster import GaussianMixture")],
         {
-            "test_agglomerative_clustering": "the alias 'cityblock' and metric='precomputed' "
-                                             "with average/complete/single linkage are "
-                                             "refused (issue 15, part 2)",
-            "test_invalid_shape_precomputed_dist_matrix": "metric='precomputed' is refused, "
-                                                          "with another message",
-            "test_precomputed_connectivity_metric_with_2_connected_components":
-                "no UserWarning when a precomputed connectivity has several components",
+            "test_gaussian_mixture_precisions_init": "scikit-learn private helper (calls the "
+                                                     "estimator's _initialize and _set_parameters)",
+            "test_gaussian_mixture_all_init_does_not_estimate_gaussian_parameters":
+                "scikit-learn private helper (counts calls of sklearn.mixture's "
+                "_estimate_gaussian_parameters, which gpucluster does not call)",
         },
     ),
 }

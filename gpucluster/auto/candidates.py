@@ -22,8 +22,9 @@ An algorithm joins the search with :func:`register_algorithm`:
 Built-ins: "kmeans" (n <= ``MINIBATCH_MIN_ROWS``), "minibatch_kmeans" (above,
 and in thorough mode), "agglomerative" (Ward, n <= ``AGGLOMERATIVE_MAX_ROWS``),
 "finch", "hdbscan", "dbscan" (the three on the search's one shared neighbour
-graph, ``SharedData.neighbour_graph``, where they build on a graph), and
-"optics" (thorough mode only, up to ``OPTICS_MAX_ROWS`` rows).
+graph, ``SharedData.neighbour_graph``, where they build on a graph),
+"optics" (thorough mode only, up to ``OPTICS_MAX_ROWS`` rows) and "kmedoids"
+(FasterPAM; thorough mode only, up to ``KMEDOIDS_MAX_ROWS`` rows).
 """
 
 import math
@@ -51,6 +52,10 @@ AGGLOMERATIVE_MAX_ROWS = 20_000
 # OPTICS is tried in thorough mode up to this many rows (on the shared graph
 # above GRAPH_MIN_ROWS on the host; its ordering loop stays sequential).
 OPTICS_MAX_ROWS = 200_000
+# KMedoids (FasterPAM) reads all n^2 distances per pass: tried in thorough mode up to
+# this many rows, at the first KMEDOIDS_KS cluster counts of k_grid (and the follow-up's).
+KMEDOIDS_MAX_ROWS = 10_000
+KMEDOIDS_KS = 5
 # Without max_clusters, partitions with more than this many times the central
 # guess of k are too fragmented to be useful: they are skipped.
 FRAGMENTED_FACTOR = 4
@@ -530,6 +535,23 @@ def _optics_candidates(context):
     return out
 
 
+def _kmedoids_factory(params, *, device, context):
+    from ..cluster import KMedoids
+
+    return KMedoids(**params, device=device)
+
+
+def _kmedoids_candidates(context):
+    if context.mode != "thorough" or context.n_samples > KMEDOIDS_MAX_ROWS:
+        return []
+    return [_seeded({"n_clusters": k, "method": "pam", "init": "k-medoids++"}, context)
+            for k in k_grid(context)[:KMEDOIDS_KS]]
+
+
+def _kmedoids_follow_up(context, ks):
+    return [dict(p, n_clusters=k) for k in ks for p in _kmedoids_candidates(context)[:1]]
+
+
 def _register_builtins():
     register_algorithm("kmeans", _kmeans_factory, _kmeans_candidates, space=_k_space("kmeans"),
                        follow_up=_kmeans_follow_up)
@@ -544,6 +566,8 @@ def _register_builtins():
     register_algorithm("dbscan", _dbscan_factory, _dbscan_candidates, data="reduced",
                        space=_dbscan_space)
     register_algorithm("optics", _optics_factory, _optics_candidates, data="reduced")
+    register_algorithm("kmedoids", _kmedoids_factory, _kmedoids_candidates,
+                       follow_up=_kmedoids_follow_up)
 
 
 _register_builtins()

@@ -5,7 +5,9 @@ from .finch import FINCH
 from .hdbscan import HDBSCAN, all_points_membership_vectors, approximate_predict, membership_vector
 from .hierarchy import AgglomerativeClustering
 from .kmeans import KMeans, k_means, kmeans_plusplus
+from .kmedoids import KMedoids
 from .minibatch_kmeans import MiniBatchKMeans
+from .mixture import GaussianMixture
 from .optics import OPTICS
 
 __all__ = [
@@ -14,7 +16,9 @@ __all__ = [
     "HDBSCAN",
     "OPTICS",
     "AgglomerativeClustering",
+    "GaussianMixture",
     "KMeans",
+    "KMedoids",
     "MiniBatchKMeans",
     "all_points_membership_vectors",
     "approximate_predict",

@@ -14,6 +14,7 @@ from gpucluster.cluster import (
     HDBSCAN,
     OPTICS,
     AgglomerativeClustering,
+    GaussianMixture,
     KMeans,
     MiniBatchKMeans,
 )
@@ -43,6 +44,8 @@ def _fit(estimator):
     (OPTICS, {"max_eps": NAN}, "max_eps"),
     (OPTICS, {"xi": NAN}, "xi"),
     (KMeans, {"n_clusters": 2, "tol": np.float64("nan")}, "tol"),
+    (GaussianMixture, {"tol": NAN}, "tol"),
+    (GaussianMixture, {"reg_covar": NAN}, "reg_covar"),
 ], ids=lambda v: v.__name__ if isinstance(v, type) else None)
 def test_nan_parameter_is_refused_naming_it(cls, params, name):
     estimator = cls(**params)
@@ -63,6 +66,8 @@ def test_nan_parameter_is_refused_naming_it(cls, params, name):
     (HDBSCAN, {"min_cluster_size": "3"}, "min_cluster_size"),
     (DBSCAN, {"min_samples": "3"}, "min_samples"),
     (DBSCAN, {"eps": "0.5"}, "eps"),
+    (GaussianMixture, {"n_components": "3"}, "n_components"),
+    (GaussianMixture, {"max_iter": 2.0}, "max_iter"),
 ], ids=lambda v: v.__name__ if isinstance(v, type) else None)
 def test_parameter_of_the_wrong_type_is_refused_naming_it(cls, params, name):
     with pytest.raises(TypeError, match=rf"^{name} must be an instance of"):
