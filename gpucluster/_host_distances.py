@@ -33,7 +33,7 @@ from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE, BallTree, KDT
 
 from . import backend
 from ._config import get_config
-from ._sparse import is_sparse
+from ._sparse import is_sparse, sparse_to_device
 from .kernels._numba import NUMBA_CACHE
 
 # --------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def check_metric(metric, name="metric", extra=()):
 
 def host_sparse(X):
     """A SciPy copy of a cupyx sparse matrix (through its own ``get``); SciPy input as is."""
-    return X.get() if type(X).__module__.startswith("cupyx") else X
+    return sparse_to_device(X, "cpu")
 
 
 def _dense(X):

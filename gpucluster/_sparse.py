@@ -14,6 +14,30 @@ def is_sparse(X):
     return type(X).__module__.startswith(("scipy.sparse", "cupyx.scipy.sparse"))
 
 
+def sparse_module(X):
+    """``scipy.sparse`` or ``cupyx.scipy.sparse``, whichever sparse X belongs to."""
+    if type(X).__module__.startswith("cupyx"):
+        import cupyx.scipy.sparse
+
+        return cupyx.scipy.sparse
+    import scipy.sparse
+
+    return scipy.sparse
+
+
+def sparse_to_device(X, device):
+    """Sparse X on ``device`` ("cpu" or "cuda"): a SciPy matrix there becomes a CuPy one
+    (``cupyx.scipy.sparse.csr_matrix``), a CuPy one comes back through its ``get``."""
+    on_gpu = type(X).__module__.startswith("cupyx")
+    if device == "cuda" and not on_gpu:
+        import cupyx.scipy.sparse
+
+        return cupyx.scipy.sparse.csr_matrix(X)
+    if device == "cpu" and on_gpu:
+        return X.get()
+    return X
+
+
 def check_sparse(X, *, min_samples=1, estimator_name=None):
     """X as a CSR matrix of float32 or float64 (integers and bools become float64),
     checked like dense input: 2-D, at least ``min_samples`` rows and one column,

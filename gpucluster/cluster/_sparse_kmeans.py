@@ -24,23 +24,12 @@ its ``data``, so SciPy matrices compute with NumPy on the host and
 import numpy as np
 
 from .. import backend
-from .._sparse import check_sparse
+from .._sparse import check_sparse, sparse_module, sparse_to_device
 from .._validation import check_n_features, check_sample_weight
 
 # The kernel metrics k-means uses (see kmeans._KERNEL_METRIC): the squared
 # Euclidean distance, and the negated inner product of unit rows for cosine.
 METRICS = ("sqeuclidean", "inner_product")
-
-
-def _sparse_module(X):
-    """``scipy.sparse`` or ``cupyx.scipy.sparse``, whichever X belongs to."""
-    if type(X).__module__.startswith("cupyx"):
-        import cupyx.scipy.sparse
-
-        return cupyx.scipy.sparse
-    import scipy.sparse
-
-    return scipy.sparse
 
 
 def values(X):
@@ -76,18 +65,6 @@ def check(X, *, min_samples=1, estimator_name=None):
     return X
 
 
-def to_device(X, device):
-    """X on ``device`` ("cpu" or "cuda"): a SciPy matrix there becomes a CuPy one, and back."""
-    on_gpu = backend.device_of(X.data) == "cuda"
-    if device == "cuda" and not on_gpu:
-        import cupyx.scipy.sparse
-
-        return cupyx.scipy.sparse.csr_matrix(X)
-    if device == "cpu" and on_gpu:
-        return X.get()
-    return X
-
-
 def prepare_input(estimator, X, sample_weight, *, reset, work):
     """The sparse twin of ``DeviceEstimatorMixin._prepare_input``: ``(X, sample_weight, like)``.
 
@@ -104,7 +81,7 @@ def prepare_input(estimator, X, sample_weight, *, reset, work):
         work = work(int(X.nnz), 1) if callable(work) else work
     except (TypeError, ValueError):
         work = 0.0  # a bad parameter reaches its own check right after
-    X = to_device(X, backend.resolve_device(estimator.device, X.data, work=work))
+    X = sparse_to_device(X, backend.resolve_device(estimator.device, X.data, work=work))
     xp = _namespace(X)
     # check_sample_weight reads only the namespace, device, dtype and row count of X.
     stand_in = xp.empty((X.shape[0], 0), dtype=X.dtype, device=backend.device(X.data))
@@ -226,7 +203,7 @@ def _nearest(X, centers, sample_weight, metric, x_sq_norms, accumulate):
     distances = xp.empty(n, dtype=X.dtype, device=device)
     sums = xp.zeros((k, X.shape[1]), dtype=xp.float64, device=device)
     weights = xp.zeros(k, dtype=xp.float64, device=device)
-    lib = _sparse_module(X)
+    lib = sparse_module(X)
 
     def step(start, stop):
         nonlocal sums, weights
