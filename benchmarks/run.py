@@ -47,6 +47,10 @@ segmentation  a 12-megapixel photo (scikit-image's astronaut upscaled): Lab+XY
             pixel features against scikit-image, KMeans(8) on them against
             scikit-learn, SLIC at 1,000 superpixels against scikit-image, all
             warmed (benchmarks/segmentation.py).
+estimators  GaussianMixture, KMedoids, SpectralClustering, Birch, MeanShift and
+            AffinityPropagation against scikit-learn (and the kmedoids package's
+            FasterPAM) at the shapes of issue 11, all warmed
+            (benchmarks/estimators.py and its estimators_*.py case files).
 GPU         when gpucluster.backend.gpu_available(): the same cases with CuPy
             arrays (device="cuda"), plus KMeans n=10^7 d=128 k=1024, against
             the cuBLAS float32 GEMM floor measured in the same run.
@@ -73,11 +77,13 @@ from auto_search import auto_markdown, run_auto
 from embed_throughput import embed_markdown, run_embed
 from main_job import main_job_markdown, run_main_job
 from segmentation import run_segmentation, segmentation_markdown
+from estimators import estimators_markdown, run_estimators
 
 SEED = 0
 N_ITER = 20
 CASES = ("kmeans", "silhouette", "density", "hdbscan_scaling", "dbscan", "dbscan_memory",
-         "knn_graph", "embed", "auto", "run", "segmentation")
+         "knn_graph", "embed", "auto", "run", "segmentation",
+         "estimators")
 
 FULL = {
     "kmeans": [
@@ -642,6 +648,7 @@ def markdown(res):
     if res.get("run"):
         lines += [main_job_markdown(res["run"])]
     lines += segmentation_markdown(res.get("segmentation", []))
+    lines += estimators_markdown(res.get("estimators", []))
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {x}" for x in res["notes"]]
     return "\n".join(lines) + "\n"
@@ -736,6 +743,8 @@ def main(argv=None):
         res["run"] = run_main_job(args.quick, log)
     if "segmentation" in only:
         res["segmentation"] = run_segmentation(args.quick, log, gpu=gpu)
+    if "estimators" in only:
+        res["estimators"] = run_estimators(args.quick, log)
     # The GEMM rate again at the end, the best of both kept: on a shared
     # machine one burst of outside load must not lower the floor.
     log("measuring float32 GEMM rate again")
