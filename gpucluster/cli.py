@@ -85,7 +85,8 @@ def cmd_run(args):
                 overwrite=args.overwrite, device=args.device, batch_size=args.batch_size,
                 num_workers=args.num_workers, sample=args.sample, seed=args.seed,
                 link_mode="copy" if args.copy else "link", candidate_labels=args.names,
-                ranking=args.ranking, progress=not args.quiet, follow_links=args.follow_links)
+                ranking=args.ranking, progress=not args.quiet, follow_links=args.follow_links,
+                scheduler=args.scheduler, workers=args.workers)
     except EmbeddingInterrupted as exc:
         print(f"gpucluster run: {exc}", file=sys.stderr)
         return exit_status(exc)
@@ -113,6 +114,13 @@ def _describe(candidate):
     return (f"{candidate['algorithm']} ({fmt.params(candidate['params'])}) -> "
             f"{candidate['n_clusters']} clusters, {fmt.percent(candidate['noise_fraction'])} noise, "
             f"composite score {fmt.score(candidate['scores']['composite'])}")
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
 
 
 def _sample_value(text):
@@ -164,12 +172,23 @@ def _add_run_parser(sub):
                      help="also follow symbolic links that lead outside the image folders (by "
                           "default they are skipped and counted)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result in --out")
+    dask = run.add_mutually_exclusive_group()
+    dask.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                      help="embed the images on a running Dask cluster: its scheduler address "
+                           "(tcp://host:8786) or scheduler file; the images and --store must be "
+                           "at the same paths on every worker. The search then runs here on the "
+                           "gathered embeddings (density methods are global). Needs "
+                           "gpucluster[dask]")
+    dask.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                      help="embed the images on a local Dask cluster of N worker processes "
+                           "started for the run (one per GPU with dask-cuda); the search runs "
+                           "here. Needs gpucluster[dask]")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=cmd_run)
 
 
 _USER_ERRORS = (FileExistsError, FileNotFoundError, NotADirectoryError, PermissionError,
-                ValueError, ImportError)
+                ValueError, ImportError, ConnectionError)
 
 
 def build_parser():

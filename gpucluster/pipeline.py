@@ -5,6 +5,7 @@ of its own (`embed.embed_images`, `auto.search`, `report.organize`,
 `report.write_report`); this module only chains them and decides the defaults.
 """
 
+import contextlib
 import os
 import time
 
@@ -34,7 +35,8 @@ def _stage(progress, message):
 def run_images(images=None, out=None, *, store=None, model="auto", pretrained="openai",
                checkpoint=None, mode="fast", top=5, overwrite=False, device="auto",
                batch_size="auto", num_workers=None, sample=None, seed=0, link_mode="link",
-               candidate_labels=None, ranking="default", progress=True, follow_links=False):
+               candidate_labels=None, ranking="default", progress=True, follow_links=False,
+               scheduler=None, workers=None):
     """Cluster a folder of images end to end; return a dict describing the run.
 
     images: folders and/or image paths; None clusters the built-in collection
@@ -51,6 +53,12 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     ``auto.search`` ("default", "balance" or "legacy").
     follow_links: also follow symbolic links leading outside the image folders
     (by default they are skipped; ``summary["embedded"]["outside_links"]`` counts them).
+    scheduler, workers: embed on a Dask cluster: the running one at this scheduler
+    address (or scheduler file), or a local one of ``workers`` processes started for
+    the run (one per GPU with dask-cuda); see ``gpucluster.distributed.embed_images``.
+    Only the embedding is distributed: the search runs in this process on the
+    embeddings gathered from the store, as density methods (HDBSCAN, DBSCAN, OPTICS)
+    and the search's shared kNN graph need all points at once.
     """
     from . import auto, report
     from .embed import embed_images, load_store
@@ -94,10 +102,11 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
            + ": new images embedded, the rest read from the store")
     # The model is loaded only when something is to be embedded; that load also
     # serves the zero-shot names (embedded.model is None when all was reused).
-    embedded = embed_images(images, store, model=model, pretrained=pretrained,
-                            checkpoint=checkpoint, batch_size=batch_size, device=device,
-                            sample=sample, seed=seed, num_workers=num_workers, progress=progress,
-                            follow_links=follow_links)
+    with _dask_client(scheduler, workers, device, progress) as client:
+        embedded = embed_images(images, store, model=model, pretrained=pretrained,
+                                checkpoint=checkpoint, batch_size=batch_size, device=device,
+                                sample=sample, seed=seed, num_workers=num_workers,
+                                progress=progress, follow_links=follow_links, client=client)
     if progress:
         print(embedded.summary(), flush=True)
     paths, X = load_store(embedded.store, paths=embedded.paths)
@@ -141,6 +150,19 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     if labels is not None:
         summary["ari"] = float(adjusted_rand_score(labels, best))
     return summary
+
+
+def _dask_client(scheduler, workers, device, progress):
+    """The Dask client of the embedding stage (closed after it, a local cluster shut
+    down), or None (a context yielding None) to embed in this process."""
+    if scheduler is None and workers is None:
+        return contextlib.nullcontext()
+    from .distributed.client import connect
+
+    where = (f"the Dask cluster at {scheduler}" if scheduler is not None
+             else f"a local Dask cluster of {workers} workers")
+    _stage(progress, f"embedding on {where}; the search runs here")
+    return connect(scheduler, workers, device=device if device in ("cpu", "cuda") else "auto")
 
 
 def _zero_shot_names(X, labels, candidate_labels, clip, model, pretrained, checkpoint):

@@ -23,8 +23,9 @@ Built-ins: "kmeans" (n <= ``MINIBATCH_MIN_ROWS``), "minibatch_kmeans" (above,
 and in thorough mode), "agglomerative" (Ward, n <= ``AGGLOMERATIVE_MAX_ROWS``),
 "finch", "hdbscan", "dbscan" (the three on the search's one shared neighbour
 graph, ``SharedData.neighbour_graph``, where they build on a graph),
-"optics" (thorough mode only, up to ``OPTICS_MAX_ROWS`` rows) and "kmedoids"
-(FasterPAM; thorough mode only, up to ``KMEDOIDS_MAX_ROWS`` rows).
+"optics" (thorough mode only, up to ``OPTICS_MAX_ROWS`` rows), "kmedoids"
+(FasterPAM; thorough mode only, up to ``KMEDOIDS_MAX_ROWS`` rows) and
+"gaussian_mixture" (on the reduction; balanced and thorough modes).
 """
 
 import math
@@ -56,6 +57,11 @@ OPTICS_MAX_ROWS = 200_000
 # this many rows, at the first KMEDOIDS_KS cluster counts of k_grid (and the follow-up's).
 KMEDOIDS_MAX_ROWS = 10_000
 KMEDOIDS_KS = 5
+# GaussianMixture fits the PCA reduction: diagonal covariances in balanced mode, and
+# full ones too in thorough mode, at the first GMM_KS cluster counts of k_grid, up to
+# GMM_MAX_ROWS rows (each EM iteration is a few GEMMs over the rows per component).
+GMM_MAX_ROWS = 1_000_000
+GMM_KS = 6
 # Without max_clusters, partitions with more than this many times the central
 # guess of k are too fragmented to be useful: they are skipped.
 FRAGMENTED_FACTOR = 4
@@ -552,6 +558,45 @@ def _kmedoids_follow_up(context, ks):
     return [dict(p, n_clusters=k) for k in ks for p in _kmedoids_candidates(context)[:1]]
 
 
+# --------------------------------------------------------------------------
+# GaussianMixture
+
+
+class MixtureLabels:
+    """A GaussianMixture whose ``fit`` also keeps the hard assignments as ``labels_``
+    (each row's most probable component), as the search reads them."""
+
+    def __init__(self, **params):
+        from ..cluster import GaussianMixture
+
+        self.mixture = GaussianMixture(**params)
+
+    def fit(self, X):
+        self.labels_ = self.mixture.fit_predict(X)
+        return self
+
+
+def _gmm_factory(params, *, device, context):
+    return MixtureLabels(**params, device=device)
+
+
+def _gmm_covariances(context):
+    return {"fast": (), "balanced": ("diag",), "thorough": ("diag", "full")}[context.mode]
+
+
+def _gmm_candidates(context):
+    if context.n_samples > GMM_MAX_ROWS:
+        return []
+    return [_seeded({"n_components": k, "covariance_type": cov, "init_params": "kmeans",
+                     "max_iter": 100}, context)
+            for cov in _gmm_covariances(context) for k in k_grid(context)[:GMM_KS]]
+
+
+def _gmm_follow_up(context, ks):
+    first = _gmm_candidates(context)[:1]
+    return [dict(p, n_components=k) for k in ks for p in first]
+
+
 def _register_builtins():
     register_algorithm("kmeans", _kmeans_factory, _kmeans_candidates, space=_k_space("kmeans"),
                        follow_up=_kmeans_follow_up)
@@ -568,6 +613,8 @@ def _register_builtins():
     register_algorithm("optics", _optics_factory, _optics_candidates, data="reduced")
     register_algorithm("kmedoids", _kmedoids_factory, _kmedoids_candidates,
                        follow_up=_kmedoids_follow_up)
+    register_algorithm("gaussian_mixture", _gmm_factory, _gmm_candidates, data="reduced",
+                       follow_up=_gmm_follow_up)
 
 
 _register_builtins()

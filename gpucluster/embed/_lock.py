@@ -75,6 +75,11 @@ def _release_file_lock(fd):
         os.close(fd)
 
 
+def held(lock_path):
+    """True when this process holds the lock on ``lock_path`` (see :func:`hold`)."""
+    return _lock_state(lock_path).depth > 0
+
+
 @contextlib.contextmanager
 def hold(lock_path, timeout=None, on_acquire=None):
     """Hold the exclusive inter-process lock on ``lock_path`` (created when missing).

@@ -67,6 +67,34 @@ def write_atomic(final, data, crash_hook=None):
     _fsync_dir(folder)
 
 
+def write_temporary(folder, data):
+    """Write bytes to a new temporary file in ``folder``, fsynced; return its path.
+
+    The file is named as :func:`write_atomic`'s temporary files are, so a writer that
+    takes the store's lock deletes it as a leftover (:func:`remove_temporaries`) unless
+    :func:`publish` renamed it first. Used by processes that write a shard without
+    holding the lock (the workers of a Dask cluster), leaving the rename and the
+    manifest to the one process that holds it.
+    """
+    tmp = os.path.join(folder, f".worker.{os.getpid()}.{secrets.token_hex(8)}{_TMP_SUFFIX}")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def publish(tmp, final):
+    """Rename the temporary file ``tmp`` over ``final`` (same folder) and fsync the folder."""
+    os.replace(tmp, final)
+    _fsync_dir(os.path.dirname(final))
+
+
 def encode(array):
     """The ``.npy`` bytes of ``array`` (no pickle), ready for :func:`write_shard`."""
     buffer = io.BytesIO()

@@ -469,7 +469,8 @@ def store_config(model, preprocessing, normalize, dtype):
 def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint=None,
                  preprocessing="letterbox", resolution=None, batch_size="auto", device="auto",
                  sample=None, seed=0, include=(), force=False, normalize=True,
-                 dtype="float16", num_workers=None, progress=True, follow_links=False):
+                 dtype="float16", num_workers=None, progress=True, follow_links=False,
+                 client=None):
     """Embed the images under ``inputs`` into the store folder ``store``.
 
     Only new or changed images are embedded (by size and modification time);
@@ -514,6 +515,16 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
         Follow symbolic links that lead outside the input folders too. When False
         (default) they are skipped and counted in ``EmbedReport.outside_links``;
         links that stay inside are followed either way.
+    client : distributed.Client or None
+        Embed on the workers of this Dask cluster (see
+        :func:`gpucluster.distributed.embed_images` to connect or start one). This
+        process plans, as on one machine, and commits the manifest; each worker
+        loads the model once, resolves ``device`` itself ("auto": its own GPU when
+        it has one) and writes its own shard files. ``num_workers`` is per worker
+        (None: each worker's share of its host's CPUs). The images and ``store``
+        must be at the same paths on every worker; an interrupted or failed run
+        resumes like a local one. This process keeps a CPU copy of the model for
+        the report.
 
     Returns
     -------
@@ -528,7 +539,14 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
     if dtype not in STORE_DTYPES:
         raise ValueError(f"dtype must be one of {STORE_DTYPES}, got {dtype!r}")
     batch_size = _check_batch_size(batch_size)
-    torch_device = resolve_torch_device(device)
+    if client is None:
+        torch_device = resolve_torch_device(device)
+    else:
+        from ._dask import client_device, model_source
+
+        # The workers resolve `device`; this process's copy of the model stays on the CPU.
+        torch_device = client_device(device)
+        source = model_source(model, pretrained, checkpoint)
     _check_num_workers(num_workers, torch_device)
 
     discovery = discover_images(inputs, follow_links=follow_links)
@@ -556,11 +574,19 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
         # cheap, and the report then lists them again.
         todo, reused = (list(selected), []) if force else emb_store.plan(selected)
         removed = _prune_deleted(emb_store, discovery.paths, selected)
-        batch_size = _run_batch_size(batch_size, model, prep, torch_device, bool(todo))
-        forward = _Forward(model, prep, torch_device, batch_size, normalize)
         try:
-            tally = _embed_batches(emb_store, todo, model, prep, forward, np.dtype(dtype),
-                                   num_workers, progress)
+            if client is None:
+                batch_size = _run_batch_size(batch_size, model, prep, torch_device, bool(todo))
+                forward = _Forward(model, prep, torch_device, batch_size, normalize)
+                tally = _embed_batches(emb_store, todo, model, prep, forward, np.dtype(dtype),
+                                       num_workers, progress)
+            else:
+                from ._dask import embed_on_cluster
+
+                tally = embed_on_cluster(client, emb_store, todo, source or model, prep,
+                                         device=device, normalize=normalize, dtype=dtype,
+                                         batch_size=batch_size, num_workers=num_workers,
+                                         progress=progress)
         except KeyboardInterrupt as exc:
             # Ctrl-C or SIGTERM (see _interrupt): every batch committed before it
             # stays, so count what the store now holds of this run's work.
@@ -572,8 +598,8 @@ def embed_images(inputs, store, *, model="auto", pretrained="openai", checkpoint
         store=emb_store.path, n_images=len(selected), embedded=tally.embedded,
         reused=len(reused), skipped=list(discovery.problems) + tally.failed, removed=removed,
         outside_links=len(discovery.outside_links), seconds=time.perf_counter() - t0,
-        images_per_second=tally.images_per_second, device=str(torch_device),
-        batch_size=forward.batch_size,
+        images_per_second=tally.images_per_second, device=tally.device,
+        batch_size=tally.batch_size,
         paths=sorted(set(reused).union(tally.written)), model=model,
     )
 
@@ -697,12 +723,18 @@ class _BatchTally:
         Files decoded or found undecodable.
     seconds : float
         Wall time of the loop.
+    device : str
+        Where the images were embedded (for the report).
+    batch_size : int
+        The batch size in effect at the end.
     """
 
     written: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     processed: int = 0
     seconds: float = 0.0
+    device: str = "cpu"
+    batch_size: int = 0
 
     @property
     def embedded(self):
@@ -738,6 +770,7 @@ def _embed_batches(emb_store, todo, model, preprocessing, forward, dtype, num_wo
             tally.failed.extend(failed)
         tally.processed += len(indices) + len(failures)
     tally.seconds = time.perf_counter() - start
+    tally.device, tally.batch_size = str(forward.device), forward.batch_size
     return tally
 
 

@@ -273,6 +273,20 @@ def _quiet_open_clip():
         logging.disable(previous)
 
 
+@contextmanager
+def _keep_root_logger_bare():
+    # open_clip's module-level logging.info() calls give the root logger a stderr
+    # handler when it has none, which then prints every library's INFO records (all
+    # of Dask's while a cluster runs); take such a handler away again.
+    bare = not logging.root.handlers
+    try:
+        yield
+    finally:
+        if bare:
+            for handler in list(logging.root.handlers):
+                logging.root.removeHandler(handler)
+
+
 _TINY_REGISTERED = False
 
 
@@ -454,7 +468,8 @@ def load_model(name="ViT-B-32", pretrained="openai", *, checkpoint=None, device=
     name, pretrained = choose_model(name, pretrained)
     if name == EFFICIENTNET_LITE0:
         return _load_efficientnet(checkpoint, device)
-    return _load_open_clip(name, pretrained, checkpoint, device)
+    with _keep_root_logger_bare():
+        return _load_open_clip(name, pretrained, checkpoint, device)
 
 
 def from_module(module, *, image_size, mean, std, name="custom"):

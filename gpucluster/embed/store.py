@@ -476,21 +476,90 @@ class EmbeddingStore:
                 os.makedirs(self._shard_dir, exist_ok=True)
                 _shards.write_shard(self._shard_dir, number, data, crash_hook=_crash_hook)
                 _crash_hook("shard_renamed")
-                with self._transaction(conn):
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO images "
-                        "(path, size, mtime_ns, shard, row, status, reason) "
-                        "VALUES (?, ?, ?, ?, ?, 'ok', NULL)",
-                        [
-                            (key, *(stat or (None, None)), number, row)
-                            for row, (key, stat) in enumerate(zip(keys, stats))
-                        ],
-                    )
-                    old = self._meta(conn, "max_shard") or 0
-                    self._set_meta(conn, "max_shard", max(old, number))
-                    if self._meta(conn, "dim") is None:
-                        self._set_meta(conn, "dim", int(embeddings.shape[1]))
-                    _crash_hook("manifest_pending")
+                self._add_rows(conn, keys, stats, number, int(embeddings.shape[1]))
+        _crash_hook("manifest_committed")
+
+    def _add_rows(self, conn, keys, stats, number, dim):
+        """One transaction: the rows of shard ``number`` (row i is ``keys[i]``), max_shard, dim."""
+        with self._transaction(conn):
+            conn.executemany(
+                "INSERT OR REPLACE INTO images "
+                "(path, size, mtime_ns, shard, row, status, reason) "
+                "VALUES (?, ?, ?, ?, ?, 'ok', NULL)",
+                [
+                    (key, *(stat or (None, None)), number, row)
+                    for row, (key, stat) in enumerate(zip(keys, stats))
+                ],
+            )
+            old = self._meta(conn, "max_shard") or 0
+            self._set_meta(conn, "max_shard", max(old, number))
+            if self._meta(conn, "dim") is None:
+                self._set_meta(conn, "dim", dim)
+            _crash_hook("manifest_pending")
+
+    def adopt_shard(self, temporary, paths, stats):
+        """Make a shard another process wrote part of the store: rename it in, add its rows.
+
+        The embeddings of ``paths`` were written by a process that does not hold the
+        lock (a worker of a Dask cluster) with ``_shards.write_temporary`` into this
+        store's shard folder. The file is checked (2-D, the store's dtype and dim, one
+        row per path), renamed to the next shard number, and its rows are added in one
+        transaction, exactly as ``write_batch`` adds its own.
+
+        Call it under ``lock()``, held since before the file was written: taking the
+        lock deletes every temporary file as a leftover, so one that is never adopted
+        goes with the next writer's lock.
+
+        Parameters
+        ----------
+        temporary : str
+            The temporary shard file, inside this store's ``shards/`` folder.
+        paths : sequence of str or os.PathLike, length n
+            Distinct image files, row i of the shard being the embedding of ``paths[i]``.
+        stats : sequence of (size, mtime_ns) or None, length n
+            Taken before the files were read (see ``write_batch``).
+
+        Raises
+        ------
+        ValueError
+            For a file outside the shard folder, mismatched lengths, duplicate paths,
+            or a shard whose dtype, rank or dim does not fit the store.
+        FileNotFoundError
+            When ``temporary`` does not exist here.
+        RuntimeError
+            When this process does not hold the lock.
+        """
+        if not _lock.held(self._lock_path):
+            raise RuntimeError("adopt_shard must be called under the store's lock(), taken "
+                               "before the shard was written.")
+        temporary = os.path.abspath(os.fspath(temporary))
+        if os.path.dirname(temporary) != os.path.abspath(self._shard_dir):
+            raise ValueError(f"{temporary} is not in the store's shard folder {self._shard_dir}.")
+        paths = _normalise_paths(paths)
+        if len(set(paths)) != len(paths):
+            raise ValueError("adopt_shard got the same path twice.")
+        keys = _sql_keys(paths)
+        stats = _check_stats(stats, len(paths))
+        if not os.path.isfile(temporary):
+            raise FileNotFoundError(
+                f"No shard file {temporary}: was it written on a machine that does not share "
+                f"this store's file system?"
+            )
+        try:
+            shape = _shards.open_shard(temporary, self.dtype).shape
+        except RuntimeError as exc:
+            raise ValueError(str(exc)) from None
+        if shape[0] != len(paths):
+            raise ValueError(
+                f"Got {len(paths)} paths but the shard {temporary} holds {shape[0]} rows."
+            )
+        with self.lock():  # reentrant: already held
+            self._check_dim(shape[1])
+            with self._connect() as conn:
+                number = self._next_shard(conn)
+                _shards.publish(temporary, _shards.shard_path(self._shard_dir, number))
+                _crash_hook("shard_renamed")
+                self._add_rows(conn, keys, stats, number, int(shape[1]))
         _crash_hook("manifest_committed")
 
     def write_failures(self, failures, stats):

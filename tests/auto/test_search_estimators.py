@@ -1,0 +1,42 @@
+"""The estimators that joined the search after the first wave: each is tried in the
+modes it belongs to, fits the data it is registered for, and finds labelled groups."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from gpucluster.auto import search
+from gpucluster.auto.candidates import algorithm_names
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, truth = make_blobs(n_samples=600, n_features=24, centers=5, cluster_std=1.0,
+                          random_state=3)
+    return X.astype(np.float32), truth
+
+
+def _ok(result, name):
+    return [c for c in result.candidates if c["algorithm"] == name and c["status"] == "ok"]
+
+
+def test_gaussian_mixture_is_registered_and_finds_the_groups(blobs):
+    X, truth = blobs
+    assert "gaussian_mixture" in algorithm_names()
+    result = search(X, algorithms=["gaussian_mixture"], mode="balanced", labels=truth,
+                    random_state=0, progress=False)
+    ok = _ok(result, "gaussian_mixture")
+    assert ok, [c.get("error") for c in result.candidates]
+    assert {c["params"]["covariance_type"] for c in ok} == {"diag"}
+    assert max(c["scores"]["ARI"] for c in ok) >= 0.99
+
+
+def test_gaussian_mixture_thorough_adds_full_covariances_and_fast_skips_it(blobs):
+    X, truth = blobs
+    thorough = search(X, algorithms=["gaussian_mixture"], mode="thorough", random_state=0,
+                      progress=False, max_clusters=8)
+    assert {c["params"]["covariance_type"] for c in _ok(thorough, "gaussian_mixture")} == {
+        "diag", "full"}
+    fast = search(X, algorithms=["gaussian_mixture", "kmeans"], mode="fast", random_state=0,
+                  progress=False)
+    assert not [c for c in fast.candidates if c["algorithm"] == "gaussian_mixture"]
