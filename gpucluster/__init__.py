@@ -50,12 +50,14 @@ from .cluster import (
     KMeans,
     KMedoids,
     MiniBatchKMeans,
+    SpectralClustering,
     all_points_membership_vectors,
     approximate_predict,
     dbscan,
     k_means,
     kmeans_plusplus,
     membership_vector,
+    spectral_clustering,
 )
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "KMeans",
     "KMedoids",
     "MiniBatchKMeans",
+    "SpectralClustering",
     "all_points_membership_vectors",
     "approximate_predict",
     "config_context",
@@ -76,7 +79,10 @@ __all__ = [
     "k_means",
     "kmeans_plusplus",
     "membership_vector",
+    "spectral_clustering",
     "auto",
+    "decomposition",
+    "distributed",
     "embed",
     "metrics",
     "report",
@@ -84,7 +90,7 @@ __all__ = [
     "set_config",
 ]
 
-_LAZY_SUBPACKAGES = ("auto", "embed", "report", "segment")
+_LAZY_SUBPACKAGES = ("auto", "decomposition", "distributed", "embed", "report", "segment")
 
 
 def __getattr__(name):

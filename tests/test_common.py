@@ -14,6 +14,7 @@ from gpucluster import (
     KMeans,
     KMedoids,
     MiniBatchKMeans,
+    SpectralClustering,
 )
 
 from ._helpers import assert_same_kind, make_blobs_np
@@ -33,6 +34,7 @@ ESTIMATORS = KMEANS_ESTIMATORS + [
     GaussianMixture(n_init=2, max_iter=5),
     KMedoids(n_clusters=3),
     KMedoids(n_clusters=3, method="pam"),
+    SpectralClustering(n_clusters=3, random_state=0),
 ]
 
 # scikit-learn's own KMeans and MiniBatchKMeans carry the same expectation:

@@ -9,6 +9,7 @@ from .kmedoids import KMedoids
 from .minibatch_kmeans import MiniBatchKMeans
 from .mixture import GaussianMixture
 from .optics import OPTICS
+from .spectral import SpectralClustering, spectral_clustering
 
 __all__ = [
     "DBSCAN",
@@ -20,10 +21,12 @@ __all__ = [
     "KMeans",
     "KMedoids",
     "MiniBatchKMeans",
+    "SpectralClustering",
     "all_points_membership_vectors",
     "approximate_predict",
     "dbscan",
     "k_means",
     "kmeans_plusplus",
     "membership_vector",
+    "spectral_clustering",
 ]
