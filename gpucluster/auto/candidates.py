@@ -24,8 +24,10 @@ and in thorough mode), "agglomerative" (Ward, n <= ``AGGLOMERATIVE_MAX_ROWS``),
 "finch", "hdbscan", "dbscan" (the three on the search's one shared neighbour
 graph, ``SharedData.neighbour_graph``, where they build on a graph),
 "optics" (thorough mode only, up to ``OPTICS_MAX_ROWS`` rows), "kmedoids"
-(FasterPAM; thorough mode only, up to ``KMEDOIDS_MAX_ROWS`` rows) and
-"gaussian_mixture" (on the reduction; balanced and thorough modes).
+(FasterPAM; thorough mode only, up to ``KMEDOIDS_MAX_ROWS`` rows),
+"gaussian_mixture" (on the reduction; balanced and thorough modes) and "spectral"
+(nearest-neighbour affinity on the reduction; thorough mode only, up to
+``SPECTRAL_MAX_ROWS`` rows).
 """
 
 import math
@@ -61,6 +63,11 @@ KMEDOIDS_KS = 5
 # full ones too in thorough mode, at the first GMM_KS cluster counts of k_grid, up to
 # GMM_MAX_ROWS rows (each EM iteration is a few GEMMs over the rows per component).
 GMM_MAX_ROWS = 1_000_000
+# SpectralClustering (a kNN affinity graph, then Lanczos on it) fits the reduction in
+# thorough mode, up to this many rows, at the first SPECTRAL_KS cluster counts of k_grid.
+SPECTRAL_MAX_ROWS = 20_000
+SPECTRAL_KS = 6
+SPECTRAL_NEIGHBOURS = 10
 GMM_KS = 6
 # Without max_clusters, partitions with more than this many times the central
 # guess of k are too fragmented to be useful: they are skipped.
@@ -597,6 +604,29 @@ def _gmm_follow_up(context, ks):
     return [dict(p, n_components=k) for k in ks for p in first]
 
 
+# --------------------------------------------------------------------------
+# SpectralClustering
+
+
+def _spectral_factory(params, *, device, context):
+    from ..cluster import SpectralClustering
+
+    return SpectralClustering(**params, device=device)
+
+
+def _spectral_candidates(context):
+    if context.mode != "thorough" or context.n_samples > SPECTRAL_MAX_ROWS:
+        return []
+    neighbours = min(SPECTRAL_NEIGHBOURS, context.n_samples - 1)
+    return [_seeded({"n_clusters": k, "affinity": "nearest_neighbors", "n_neighbors": neighbours,
+                     "assign_labels": "cluster_qr"}, context)
+            for k in k_grid(context)[:SPECTRAL_KS] if k < context.n_samples]
+
+
+def _spectral_follow_up(context, ks):
+    return [dict(p, n_clusters=k) for k in ks for p in _spectral_candidates(context)[:1]]
+
+
 def _register_builtins():
     register_algorithm("kmeans", _kmeans_factory, _kmeans_candidates, space=_k_space("kmeans"),
                        follow_up=_kmeans_follow_up)
@@ -615,6 +645,8 @@ def _register_builtins():
                        follow_up=_kmedoids_follow_up)
     register_algorithm("gaussian_mixture", _gmm_factory, _gmm_candidates, data="reduced",
                        follow_up=_gmm_follow_up)
+    register_algorithm("spectral", _spectral_factory, _spectral_candidates, data="reduced",
+                       follow_up=_spectral_follow_up)
 
 
 _register_builtins()

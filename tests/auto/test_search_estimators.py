@@ -40,3 +40,17 @@ def test_gaussian_mixture_thorough_adds_full_covariances_and_fast_skips_it(blobs
     fast = search(X, algorithms=["gaussian_mixture", "kmeans"], mode="fast", random_state=0,
                   progress=False)
     assert not [c for c in fast.candidates if c["algorithm"] == "gaussian_mixture"]
+
+
+def test_spectral_is_tried_in_thorough_mode_only_and_finds_the_groups(blobs):
+    X, truth = blobs
+    assert "spectral" in algorithm_names()
+    thorough = search(X, algorithms=["spectral"], mode="thorough", labels=truth, random_state=0,
+                      progress=False, max_clusters=8)
+    ok = _ok(thorough, "spectral")
+    assert ok, [c.get("error") for c in thorough.candidates]
+    assert {c["params"]["affinity"] for c in ok} == {"nearest_neighbors"}
+    assert max(c["scores"]["ARI"] for c in ok) >= 0.99
+    balanced = search(X, algorithms=["spectral", "kmeans"], mode="balanced", random_state=0,
+                      progress=False)
+    assert not [c for c in balanced.candidates if c["algorithm"] == "spectral"]
