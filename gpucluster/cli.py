@@ -10,7 +10,7 @@ from . import _format as fmt
 # Sub-command modules: each has register(subparsers) and imports its heavy
 # dependencies (torch, Pillow) only when its command runs.
 _COMMAND_MODULES = (".embed._command", ".auto._command", ".report._command",
-                    ".segment._command")
+                    ".auto._segment_command")
 
 
 def _bytes(n):

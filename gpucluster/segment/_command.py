@@ -25,16 +25,34 @@ def _sample(text):
     return int(value) if value >= 1 and value == int(value) else value
 
 
-def cmd_segment(args):
+def _print_choice(row):
+    """With --auto: the setting the search chose for this image, on one line."""
+    search = row["settings"].get("search") or {}
+    if search.get("ranking"):
+        best = search["ranking"][0]
+        print(f"  chosen: {best['algorithm']} on {' '.join(best['features'])}, "
+              f"n_segments={best['n_segments']} (composite "
+              f"{fmt.score(best['scores']['composite'])}, {search['tried']} settings tried)")
+
+
+def segment_options(args):
+    """The ``segment_one`` keyword arguments that the parsed ``args`` ask for."""
+    return dict(algorithm=args.algorithm, features=tuple(args.features),
+                n_segments=args.n_segments, weights=_weights(args.weight), scale=args.scale,
+                downsample=args.downsample, sample=args.sample, superpixels=args.superpixels,
+                compactness=args.compactness, eps=args.eps, min_samples=args.min_samples,
+                min_cluster_size=args.min_cluster_size, random_state=args.seed, device=args.device)
+
+
+def cmd_segment(args, segmenter=None, options=None):
+    """Run `gpucluster segment`; ``segmenter`` (path -> Segmentation) and ``options`` (the
+    settings named on the page) replace ``segment_one`` with the parsed settings."""
     from .batch import segment_images
 
     summary = segment_images(
         args.images, args.out, overwrite=args.overwrite, progress=not args.quiet,
-        follow_links=args.follow_links, algorithm=args.algorithm, features=tuple(args.features),
-        n_segments=args.n_segments, weights=_weights(args.weight), scale=args.scale,
-        downsample=args.downsample, sample=args.sample, superpixels=args.superpixels,
-        compactness=args.compactness, eps=args.eps, min_samples=args.min_samples,
-        min_cluster_size=args.min_cluster_size, random_state=args.seed, device=args.device)
+        follow_links=args.follow_links, segmenter=segmenter,
+        **(segment_options(args) if options is None else options))
     for row in summary["images"]:
         scores = row["scores"]
         print(f"{row['source']}: {row['n_segments']} segments, silhouette "
@@ -42,6 +60,7 @@ def cmd_segment(args):
               f"{fmt.number(scores['calinski_harabasz'])}, Davies-Bouldin "
               f"{fmt.score(scores['davies_bouldin'])} ({fmt.duration(row['seconds'])}) -> "
               f"{row['folder']}/")
+        _print_choice(row)
     for path, reason in summary["failures"]:
         print(f"skipped {path}: {reason}")
     print(f"{len(summary['images'])} images segmented into {summary['out']}"
@@ -51,7 +70,7 @@ def cmd_segment(args):
 
 
 def register(subparsers):
-    """Add the `segment` sub-command to the `gpucluster` parser."""
+    """Add the `segment` sub-command to the `gpucluster` parser; returns its parser."""
     p = subparsers.add_parser(
         "segment", help="segment images by clustering their pixels (label maps, overlays, contours)",
         description="Cluster the pixels of each image on the chosen features and write, per "
@@ -97,3 +116,4 @@ def register(subparsers):
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_segment)
+    return p

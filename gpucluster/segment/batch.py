@@ -177,7 +177,8 @@ def _check_outputs(out, names, overwrite):
                 raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it.")
 
 
-def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=False, **options):
+def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=False,
+                   segmenter=None, **options):
     """Segment every image of ``inputs`` (files and folders) into ``out``.
 
     Parameters
@@ -187,8 +188,11 @@ def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=
     overwrite : bool, replace existing files of the same names
     progress : bool, a progress bar on stderr when there are several images
     follow_links : bool, follow links out of the input folders (``discover_images``)
+    segmenter : callable (path -> Segmentation) or None
+        What segments one image; None: ``segment_one(path, **options)``.
     **options
-        Passed to ``segment_one`` (algorithm, features, n_segments, ...).
+        Passed to ``segment_one`` (algorithm, features, n_segments, ...);
+        with a ``segmenter``, only shown on the page as its settings.
 
     Returns
     -------
@@ -206,10 +210,14 @@ def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=
     ValueError
         No image was found, or every image failed.
     """
-    algorithm = options.get("algorithm", "kmeans")
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
-    check_features(options.get("features", ("lab", "xy")), options.get("weights"))
+    if segmenter is None:
+        algorithm = options.get("algorithm", "kmeans")
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}.")
+        check_features(options.get("features", ("lab", "xy")), options.get("weights"))
+
+        def segmenter(path):
+            return segment_one(path, **options)
     found = discover_images(inputs, follow_links=follow_links)
     failures = [(printable(p), reason) for p, reason in found.problems]
     failures += [(printable(p), "link out of the input folders (not followed)")
@@ -227,7 +235,7 @@ def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=
         for path, name in zip(found.paths, names):
             start = time.perf_counter()
             try:
-                result = segment_one(path, **options)
+                result = segmenter(path)
             except ImageDecodeError as error:
                 failures.append((printable(path), error.reason))
                 bar.update()
@@ -240,13 +248,13 @@ def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=
             H, W = result.labels.shape
             rows.append({"source": printable(path), "folder": name, "n_segments": result.n_segments,
                          "width": int(W), "height": int(H), "scores": result.scores,
-                         "seconds": time.perf_counter() - start})
+                         "settings": result.settings, "seconds": time.perf_counter() - start})
             bar.update()
     finally:
         bar.close()
     if not rows:
         raise ValueError("no image could be segmented: " + "; ".join(f"{p}: {r}" for p, r in failures))
-    settings = ", ".join(f"{k}={' '.join(v) if isinstance(v, (tuple, list)) else v}"
+    settings = ", ".join(f"{k}={' '.join(map(str, v)) if isinstance(v, (tuple, list)) else v}"
                          for k, v in sorted(options.items()) if v is not None)
     page = write_page(out, rows, failures, settings=settings)
     return {"out": os.path.realpath(out), "page": page, "images": rows, "failures": failures}

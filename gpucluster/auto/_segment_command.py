@@ -1,0 +1,68 @@
+"""`gpucluster segment`, with `--auto`: the segment command's arguments plus the tuning search.
+
+The command itself lives in ``segment/_command.py``; the search is in this
+layer (``auto.segmentation``), so the command is registered from here.
+"""
+
+from ..segment import _command as segment_command
+from .scoring import PRESETS
+from .segmentation import DEFAULT_FEATURE_SETS, DEFAULT_N_SEGMENTS, SEARCHES, search_segmentation
+
+_SEARCH_TOP = 10
+
+
+def _feature_set(text):
+    """"lab xy" or "lab,xy" -> ("lab", "xy")."""
+    return tuple(part for part in text.replace(",", " ").split() if part)
+
+
+def cmd_segment(args):
+    if not args.auto:
+        return segment_command.cmd_segment(args)
+    options = segment_command.segment_options(args)
+    feature_sets = args.try_features or None
+    algorithms = args.try_algorithms or [options["algorithm"]]
+    search_options = dict(
+        feature_sets=feature_sets, n_segments=args.try_n_segments, algorithms=algorithms,
+        weights=args.ranking, search=args.search, n_trials=args.n_trials,
+        random_state=args.seed, device=args.device, scale=args.scale,
+        feature_weights=options["weights"], downsample=args.downsample, sample=args.sample,
+        superpixels=args.superpixels, compactness=args.compactness, eps=args.eps,
+        min_samples=args.min_samples, min_cluster_size=args.min_cluster_size)
+
+    def segmenter(path):
+        found = search_segmentation(path, **search_options)
+        found.best.settings["search"] = found.summary(top=_SEARCH_TOP)
+        return found.best
+
+    page_settings = {"auto": args.search, "algorithms": algorithms,
+                     "feature sets": [" ".join(fs) for fs in (feature_sets or DEFAULT_FEATURE_SETS)],
+                     "n_segments": args.try_n_segments or list(DEFAULT_N_SEGMENTS),
+                     "ranking": args.ranking}
+    return segment_command.cmd_segment(args, segmenter=segmenter, options=page_settings)
+
+
+def register(subparsers):
+    """Add `segment` (with its --auto options) to the `gpucluster` parser."""
+    p = segment_command.register(subparsers)
+    tuning = p.add_argument_group(
+        "tuning (--auto)", "try feature sets, segment counts and algorithms on each image and keep "
+        "the setting ranked first; every setting is scored on the pixels' Lab colour with the "
+        "search's composite (silhouette, noise), and the ranking is written into segmentation.json")
+    tuning.add_argument("--auto", action="store_true", help="tune the settings per image")
+    tuning.add_argument("--try-features", type=_feature_set, nargs="+", metavar="SET",
+                        help='feature sets to try, each quoted: --try-features "lab" "lab xy" '
+                             '(default: ' + ", ".join(" ".join(fs) for fs in DEFAULT_FEATURE_SETS)
+                             + ")")
+    tuning.add_argument("--try-n-segments", type=int, nargs="+", metavar="K",
+                        help="segment counts to try (default: "
+                             + " ".join(map(str, DEFAULT_N_SEGMENTS)) + ")")
+    tuning.add_argument("--try-algorithms", nargs="+", choices=segment_command._ALGORITHM_CHOICES,
+                        help="algorithms to try (default: --algorithm)")
+    tuning.add_argument("--search", choices=SEARCHES, default="grid",
+                        help="grid: every combination; optuna: --n-trials chosen by Optuna")
+    tuning.add_argument("--n-trials", type=int, default=20, help="settings Optuna tries")
+    tuning.add_argument("--ranking", choices=sorted(PRESETS), default="default",
+                        help="the composite's weighting, as in `gpucluster auto`")
+    p.set_defaults(func=cmd_segment)
+    return p

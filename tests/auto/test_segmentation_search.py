@@ -1,0 +1,97 @@
+"""Tuning a segmentation (``auto.search_segmentation`` and `gpucluster segment --auto`): the
+setting ranked first finds known regions, settings are scored in one space, Optuna runs the
+asked number of trials, bad grids are refused, and the command writes the ranking."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gpucluster.auto.segmentation import SCORE_FEATURES, search_segmentation
+from gpucluster.metrics import adjusted_rand_score
+
+from ..segment._images import shapes_image
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return shapes_image(48, 64)
+
+
+def test_rank_one_finds_the_coloured_regions(shapes):
+    image, truth = shapes
+    found = search_segmentation(image, feature_sets=[("lab",), ("lab", "xy")],
+                                n_segments=[2, 3, 4, 6], labels=truth, device="cpu")
+    assert len(found.candidates) == 8 and len(found.ranking) == 8
+    composites = [found.candidates[i]["scores"]["composite"] for i in found.ranking]
+    assert composites == sorted(composites, reverse=True)
+    best = found.candidates[found.ranking[0]]
+    assert best["n_segments"] == 4 and best["scores"]["ARI"] >= 0.99
+    assert adjusted_rand_score(truth.ravel(), np.asarray(found.best.labels).ravel()) >= 0.99
+    # A 2-segment cut is ranked below the 4 regions.
+    two = [c for c in found.candidates if c["n_segments"] == 2]
+    assert all(found.ranking.index(c["id"]) > 0 for c in two)
+    summary = found.summary(top=3)
+    assert summary["score_features"] == list(SCORE_FEATURES) and len(summary["ranking"]) == 3
+    assert "silhouette" in summary["criterion"]
+    json.dumps(summary)
+
+
+def test_density_algorithms_get_one_setting_per_feature_set(shapes):
+    image, _ = shapes
+    found = search_segmentation(image, feature_sets=[("lab",)], n_segments=[3, 4],
+                                algorithms=["kmeans", "hdbscan"], device="cpu")
+    assert sorted(c["algorithm"] for c in found.candidates) == ["hdbscan", "kmeans", "kmeans"]
+
+
+def test_optuna_runs_the_asked_number_of_trials(shapes):
+    pytest.importorskip("optuna")
+    image, _ = shapes
+    found = search_segmentation(image, feature_sets=[("lab",), ("rgb",)], n_segments=[2, 5],
+                                search="optuna", n_trials=4, device="cpu")
+    assert len(found.candidates) == 4
+    assert all(2 <= c["n_segments"] <= 5 for c in found.candidates)
+    assert found.settings["search"] == "optuna"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"search": "random"}, "search must be"),
+    ({"n_segments": [1, 4]}, "n_segments"),
+    ({"feature_sets": []}, "feature_sets"),
+    ({"feature_sets": [("colour",)]}, "colour"),
+    ({"algorithms": ["kmeans", "ward"]}, "algorithms"),
+    ({"labels": np.zeros((3, 3), dtype=int)}, "shape"),
+    ({"search": "optuna", "n_trials": 0}, "n_trials"),
+])
+def test_bad_settings_are_refused(shapes, kwargs, message):
+    image, _ = shapes
+    with pytest.raises(ValueError, match=message):
+        search_segmentation(image, **kwargs)
+
+
+def test_every_failed_setting_is_named(shapes):
+    image, _ = shapes
+    with pytest.raises(ValueError, match="no setting could segment"):
+        search_segmentation(image[:2, :2], feature_sets=[("lab",)], n_segments=[6], device="cpu")
+
+
+def test_segment_auto_writes_the_ranking_and_the_choice(shapes, tmp_path, capsys):
+    from gpucluster.cli import main
+
+    image, truth = shapes
+    Image.fromarray(image).save(tmp_path / "shapes.png")
+    out = tmp_path / "out"
+    status = main(["segment", str(tmp_path / "shapes.png"), "--out", str(out), "--auto",
+                   "--try-features", "lab", "lab xy", "--try-n-segments", "2", "4", "--quiet",
+                   "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "chosen: kmeans on lab, n_segments=4" in printed and "4 settings tried" in printed
+    summary = json.loads((out / "shapes" / "segmentation.json").read_text())
+    ranking = summary["settings"]["search"]["ranking"]
+    assert [r["rank"] for r in ranking] == [1, 2, 3, 4]
+    assert ranking[0]["features"] == ["lab"] and ranking[0]["n_segments"] == 4
+    labels = np.load(out / "shapes" / "labels.npy")
+    assert adjusted_rand_score(truth.ravel(), labels.ravel()) >= 0.99
+    assert (out / "index.html").is_file()
