@@ -14,6 +14,7 @@ out-of-memory halving) and ``metric.py`` (the metric codes) hold what it
 needs, and ``gpucluster.backend`` builds on them.
 """
 
+from . import _numba  # noqa: F401  (NumPy aliases numba-cuda needs, before it is imported)
 from ._dispatch import KERNELS
 from .centers import assign, centroid_update, lloyd_step, seeding_potentials, seeding_update
 from .graph import connected_components, graph_mst, mst

@@ -6,6 +6,14 @@
 
 import os
 
+import numpy as np
+
+# numba-cuda 0.2x still registers ``np.row_stack`` for device code, and NumPy 2.5
+# removed that alias of ``np.vstack``: without it, numba.cuda fails before any
+# kernel runs. Restored here, once, before anything imports numba.cuda.
+if not hasattr(np, "row_stack"):
+    np.row_stack = np.vstack
+
 NUMBA_CACHE = os.environ.get("GPUCLUSTER_NUMBA_CACHE", "1") != "0"
 
 _blas_controller = None

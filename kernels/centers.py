@@ -62,7 +62,9 @@ def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
     x_sq_norms : array (n_samples,) or None
         Squared row norms of X, which the squared Euclidean and cosine
         distances are rebuilt from; a Lloyd loop computes them once per fit
-        and passes them every iteration. None computes them here.
+        and passes them every iteration. None computes them here. The CUDA
+        kernel's fused path (up to 64 features) computes the differences
+        directly and does not read them.
 
     Returns
     -------

@@ -38,7 +38,7 @@ def test_with_a_gpu_every_part_is_run_and_written(tmp_path, monkeypatch):
         "cuda_runtime": "13.0", "cupy": "14.2.0", "numba": "0.62.0"})
     ran = []
 
-    def fake_pytest(name, args, budget, env=None):
+    def fake_pytest(name, args, budget, env=None, log=None):
         ran.append((name, tuple(args), env and env.get("NUMBA_ENABLE_CUDASIM")))
         return {"part": name, "outcome": "passed", "seconds": 1.0,
                 "figures": {"passed": 3}, "failures": []}

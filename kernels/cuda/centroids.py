@@ -42,7 +42,7 @@ def _item_sums_kernel(X, order, weights, run_starts, item_offsets, partial):
     """partial[b, :d] = sum of w_i X[i] and partial[b, d] = sum of w_i over item b's rows.
 
     X (n, d) C-contiguous float32 or float64; ``order`` (n,) int64, the row
-    indices sorted by label; weights (n,) float or None for all ones;
+    indices sorted by label; weights (n,) float, or (0,) for all ones;
     ``run_starts`` (k + 1,) int64, where cluster j's run of ``order``
     starts (``run_starts[k]`` is its end); ``item_offsets`` (k + 1,) int64,
     the first item of each cluster. One block per item, of shape
@@ -74,7 +74,7 @@ def _item_sums_kernel(X, order, weights, run_starts, item_offsets, partial):
         acc = 0.0
         for p in range(start + row_lane, stop, ROW_LANES):
             i = order[p]
-            w = 1.0 if weights is None else float64(weights[i])
+            w = 1.0 if weights.shape[0] == 0 else float64(weights[i])
             if f < d:
                 acc += w * X[i, f]
             elif f == d:
@@ -155,6 +155,8 @@ def centroid_update(X, labels, weights, n_clusters):
     if n_items == 0:
         return sums, counts
     partial = lib.empty((n_items, d + 1), dtype=np.float64)
+    if weights is None:  # an empty array stands for all ones (None cannot be a kernel argument)
+        weights = lib.empty(0, dtype=np.float64)
     _item_sums_kernel[n_items, (FEATURE_LANES, ROW_LANES), launch.stream](
         X, order, weights, run_starts, item_offsets, partial
     )

@@ -186,7 +186,9 @@ def test_more_centres_than_distinct_points_matches_sklearn(xp, init, seed):
     with pytest.warns(ConvergenceWarning) as record:
         km = KMeans(5, init=init, n_init=1, random_state=seed).fit(xp.asarray(X))
     message = "Number of distinct clusters (3) found smaller than n_clusters (5)"
-    assert message in str(ref_record[0].message) and message in str(record[0].message)
+    # On a GPU, Numba may add a performance warning (a launch of one block) beside it.
+    ours = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
+    assert message in str(ref_record[0].message) and message in ours[0]
     assert km.n_iter_ == ref.n_iter_
     np.testing.assert_array_equal(to_numpy(km.labels_), ref.labels_)
 

@@ -142,10 +142,13 @@ def test_given_row_norms_are_the_norms_computed_inside(problem, metric):
 
 
 def test_given_row_norms_are_used_and_checked(xp):
-    """The squared distances are rebuilt from the norms given (shifted norms, shifted distances)."""
+    """The squared distances are rebuilt from the norms given (shifted norms, shifted distances).
+
+    80 features: past the CPU's direct products and the GPU's fused kernel
+    (64), which computes differences directly and reads no norms."""
     rng = np.random.default_rng(2)
-    X = rng.normal(size=(300, 5))
-    centers = rng.normal(size=(4, 5))
+    X = rng.normal(size=(300, 80))
+    centers = rng.normal(size=(4, 80))
     x_sq = (X * X).sum(1)
     labels, distances = kernels.assign(xp.asarray(X), xp.asarray(centers),
                                        x_sq_norms=xp.asarray(x_sq + 10.0))

@@ -105,7 +105,11 @@ def test_features_are_computed_where_the_image_lives(xp, features):
     image, _ = shapes_image(24, 30)
     X = pixel_features(xp.asarray(image), features)
     assert_same_kind(X, xp.asarray(image))
-    np.testing.assert_allclose(to_numpy(X), pixel_features(image, features), rtol=1e-5, atol=1e-5)
+    # The texture group's float32 window sums run in another order on a GPU (seen on an
+    # H200 with torch: 5e-5 apart on standardised values).
+    tolerance = 1e-5 if xp.device == "cpu" else 2e-4
+    np.testing.assert_allclose(to_numpy(X), pixel_features(image, features), rtol=tolerance,
+                               atol=tolerance)
 
 
 def test_gray_float_and_path_inputs(tmp_path):
