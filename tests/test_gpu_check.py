@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 
@@ -58,13 +60,36 @@ def test_with_a_gpu_every_part_is_run_and_written(tmp_path, monkeypatch):
     assert code == 1  # knn-graph timed out
     names = [entry[0] for entry in ran]
     assert names == ["gpu-tests", "sim-tests", "gemm", "kmeans", "hdbscan", "knn-graph"]
-    assert ran[0][1][:2] == ("-m", "gpu") and ran[1][2] == "1"
+    gpu_args, sim_args = ran[0][1], ran[1][1]
+    assert "-m" in gpu_args and gpu_args[gpu_args.index("-m") + 1] == "gpu" and ran[1][2] == "1"
+    assert sim_args[-1] == "tests/cuda_sim" and "gpu" not in sim_args
     assert all(0 < entry[1] <= gpu_check.BUDGETS[entry[0]] for entry in ran[2:])
     table = (tmp_path / "gpu-2031-01-02.md").read_text()
     assert "Fake H200" in table and "| kmeans | passed |" in table
     assert "ms_per_iter=12.5" in table and "| hdbscan | skipped |" in table
     assert "## knn-graph: timed out" in table
     assert (tmp_path / "gpu-2031-01-02.json").exists()
+
+
+def test_parts_and_budget_choose_what_runs(tmp_path, monkeypatch):
+    gpu_check = _load()
+    monkeypatch.setattr(gpu_check, "gpu_status", lambda: (True, "Fake H200"))
+    monkeypatch.setattr(gpu_check, "environment", lambda: {
+        "date": "2031-01-02T03:04:05", "device": "Fake H200", "cuda_driver": "13.0",
+        "cuda_runtime": "13.0", "cupy": "14.2.0", "numba": "0.62.0"})
+    ran = []
+    monkeypatch.setattr(gpu_check, "pytest_part", lambda name, args, budget, env=None, log=None: (
+        ran.append((name, budget)) or {"part": name, "outcome": "passed", "seconds": 1.0,
+                                       "figures": {}, "failures": []}))
+    monkeypatch.setattr(gpu_check, "case_part", lambda name, budget: (
+        ran.append((name, budget)) or {"part": name, "outcome": "passed", "seconds": 1.0,
+                                       "figures": {}, "failures": []}))
+    assert gpu_check.main(["--out", str(tmp_path), "--parts", "gpu-tests,kmeans",
+                           "--budget", "100"]) == 0
+    assert [name for name, _ in ran] == ["gpu-tests", "kmeans"]
+    assert all(budget <= 100 for _, budget in ran)
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--parts", "gpu-tests,nonsense"])
 
 
 def test_pytest_counts_read_the_summary_or_the_lines_so_far():
