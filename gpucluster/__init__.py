@@ -45,17 +45,23 @@ from .cluster import (
     FINCH,
     HDBSCAN,
     OPTICS,
+    AffinityPropagation,
     AgglomerativeClustering,
+    Birch,
     GaussianMixture,
     KMeans,
     KMedoids,
+    MeanShift,
     MiniBatchKMeans,
     SpectralClustering,
+    affinity_propagation,
     all_points_membership_vectors,
     approximate_predict,
     dbscan,
+    estimate_bandwidth,
     k_means,
     kmeans_plusplus,
+    mean_shift,
     membership_vector,
     spectral_clustering,
 )
@@ -65,19 +71,26 @@ __all__ = [
     "FINCH",
     "HDBSCAN",
     "OPTICS",
+    "AffinityPropagation",
     "AgglomerativeClustering",
+    "Birch",
     "GaussianMixture",
     "KMeans",
     "KMedoids",
+    "MeanShift",
     "MiniBatchKMeans",
+    "PCA",
     "SpectralClustering",
+    "affinity_propagation",
     "all_points_membership_vectors",
     "approximate_predict",
     "config_context",
     "dbscan",
+    "estimate_bandwidth",
     "get_config",
     "k_means",
     "kmeans_plusplus",
+    "mean_shift",
     "membership_vector",
     "spectral_clustering",
     "auto",
@@ -93,9 +106,15 @@ __all__ = [
 _LAZY_SUBPACKAGES = ("auto", "decomposition", "distributed", "embed", "report", "segment")
 
 
+# Top-level estimators of lazy subpackages, imported on first use.
+_LAZY_NAMES = {"PCA": "decomposition"}
+
+
 def __getattr__(name):
     if name in _LAZY_SUBPACKAGES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
     raise AttributeError(f"module 'gpucluster' has no attribute {name!r}")
 
 

@@ -16,6 +16,7 @@ needs, and ``gpucluster.backend`` builds on them.
 
 from . import _numba  # noqa: F401  (NumPy aliases numba-cuda needs, before it is imported)
 from ._dispatch import KERNELS
+from .cftree import cftree_insert
 from .centers import assign, centroid_update, lloyd_step, seeding_potentials, seeding_update
 from .graph import connected_components, graph_mst, mst
 from .knn_graph import knn_graph, knn_recall
@@ -39,6 +40,7 @@ __all__ = [
     "assign",
     "build_gains",
     "centroid_update",
+    "cftree_insert",
     "connected_components",
     "enforce_connectivity",
     "fasterpam_sweep",

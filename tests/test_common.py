@@ -9,11 +9,15 @@ from gpucluster import (
     FINCH,
     HDBSCAN,
     OPTICS,
+    AffinityPropagation,
     AgglomerativeClustering,
+    Birch,
     GaussianMixture,
     KMeans,
     KMedoids,
+    MeanShift,
     MiniBatchKMeans,
+    PCA,
     SpectralClustering,
 )
 
@@ -29,12 +33,16 @@ ESTIMATORS = KMEANS_ESTIMATORS + [
     OPTICS(),
     AgglomerativeClustering(n_clusters=3),
     AgglomerativeClustering(n_clusters=3, linkage="single"),
+    Birch(n_clusters=3),
     FINCH(),
     FINCH(n_clusters=3),
     GaussianMixture(n_init=2, max_iter=5),
     KMedoids(n_clusters=3),
     KMedoids(n_clusters=3, method="pam"),
     SpectralClustering(n_clusters=3, random_state=0),
+    AffinityPropagation(random_state=0),
+    MeanShift(bandwidth=2.0),
+    PCA(n_components=2, random_state=0),
 ]
 
 # scikit-learn's own KMeans and MiniBatchKMeans carry the same expectation:

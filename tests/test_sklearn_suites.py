@@ -42,6 +42,31 @@ def global_dtype(request):
 # name: (test file inside scikit-learn, [(line in it, the line that replaces it)],
 #        {test name: why it is expected to fail})
 SUITES = {
+    "birch": (
+        "cluster/tests/test_birch.py",
+        [("from sklearn.cluster import AgglomerativeClustering, Birch",
+          "from sklearn.cluster import AgglomerativeClustering\nfrom gpucluster.cluster import Birch")],
+        {},
+    ),
+    "affinity_propagation": (
+        "cluster/tests/test_affinity_propagation.py",
+        [("from sklearn.cluster import AffinityPropagation, affinity_propagation",
+          "from gpucluster.cluster import AffinityPropagation, affinity_propagation")],
+        {},
+    ),
+    "mean_shift": (
+        "cluster/tests/test_mean_shift.py",
+        [("from sklearn.cluster import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift",
+          "from gpucluster.cluster import MeanShift, estimate_bandwidth, get_bin_seeds, mean_shift")],
+        {},
+    ),
+    "pca": (
+        "decomposition/tests/test_pca.py",
+        [("from sklearn.decomposition import PCA", "from gpucluster.decomposition import PCA")],
+        {t: "sparse input is not supported yet" for t in (
+            "test_pca_sparse", "test_pca_sparse_fit_transform", "test_sparse_pca_solver_error",
+            "test_sparse_pca_auto_arpack_singular_values_consistency")},
+    ),
     "dbscan": (
         "cluster/tests/test_dbscan.py",
         [("from sklearn.cluster import DBSCAN, dbscan",

@@ -1,0 +1,523 @@
+"""Principal component analysis: ``PCA``, scikit-learn's estimator on every array backend.
+
+One array-API implementation serves NumPy, CuPy, torch and
+array_api_strict, with scikit-learn's parameters, attributes, solver
+choice and sign convention:
+
+- "full": the SVD of the centred data (``xp.linalg.svd``);
+- "covariance_eigh": the (n_features, n_features) scatter matrix, summed
+  over row chunks of centred data in float64, then ``eigh`` in float64: one
+  pass over X, the fast choice for n_samples >> n_features;
+- "randomized": Halko et al.'s randomized range finder (``_svd.randomized_svd``);
+- "arpack": SciPy's ARPACK on the host (the one solver that leaves the device).
+
+Signs follow scikit-learn 1.9: ``svd_flip`` on the rows of ``components_``
+(``u_based_decision=False``) for every solver.
+"""
+
+import math
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .. import backend
+from .._validation import check_input, check_option, check_scalar
+from ..cluster._base import DeviceEstimatorMixin
+from ._minka import infer_dimension
+from ._svd import (
+    arpack_svd,
+    centred_product,
+    randomized_svd,
+    scatter_matrix,
+    sum_of_squares,
+    svd_flip,
+)
+
+SVD_SOLVERS = ("auto", "full", "covariance_eigh", "arpack", "randomized")
+NORMALIZERS = ("auto", "QR", "LU", "none")
+# scikit-learn 1.9's "auto" policy: the covariance route for tall, narrow data ...
+COVARIANCE_MAX_FEATURES = 1_000
+COVARIANCE_MIN_ASPECT = 10
+# ... the full SVD for small data ...
+FULL_MAX_SIZE = 500
+# ... and the randomized SVD when fewer than this share of the axes is wanted.
+RANDOMIZED_MAX_SHARE = 0.8
+
+
+def choose_solver(svd_solver, n_samples, n_features, n_components):
+    """The solver ``fit`` runs: ``svd_solver``, or for "auto" scikit-learn 1.9's choice.
+
+    "auto" picks "covariance_eigh" when ``n_features <= 1000`` and
+    ``n_samples >= 10 * n_features``; else "full" when the data is at most
+    500 x 500 or ``n_components == "mle"``; else "randomized" when
+    ``1 <= n_components < 0.8 * min(n_samples, n_features)``; else "full".
+    ``n_components`` is the resolved count (None already replaced).
+    """
+    if svd_solver != "auto":
+        return svd_solver
+    if n_features <= COVARIANCE_MAX_FEATURES and n_samples >= COVARIANCE_MIN_ASPECT * n_features:
+        return "covariance_eigh"
+    if max(n_samples, n_features) <= FULL_MAX_SIZE or n_components == "mle":
+        return "full"
+    if 1 <= n_components < RANDOMIZED_MAX_SHARE * min(n_samples, n_features):
+        return "randomized"
+    return "full"
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}.")
+
+
+def _check_n_components(n_components):
+    """n_components is None, "mle", an int >= 0 or a float in (0, 1); TypeError/ValueError otherwise."""
+    if n_components is None or (isinstance(n_components, str) and n_components == "mle"):
+        return
+    expected = "an int >= 0, a float in (0, 1), 'mle' or None"
+    if isinstance(n_components, str):
+        raise ValueError(f"n_components must be {expected}, got {n_components!r}.")
+    if isinstance(n_components, (bool, np.bool_)) or not isinstance(n_components, numbers.Real):
+        raise TypeError(f"n_components must be {expected}, got {n_components!r}.")
+    if isinstance(n_components, numbers.Integral):
+        if n_components < 0:
+            raise ValueError(f"n_components must be {expected}, got {n_components!r}.")
+    elif not 0.0 < n_components < 1.0:
+        raise ValueError(f"n_components must be {expected}, got {n_components!r}.")
+
+
+def _check_count_for_solver(n_components, solver, n_samples, n_features):
+    """scikit-learn's range checks of n_components against the data, per solver."""
+    smallest = min(n_samples, n_features)
+    if solver in ("full", "covariance_eigh"):
+        if n_components == "mle":
+            if n_samples < n_features:
+                raise ValueError("n_components='mle' is only supported if n_samples >= n_features")
+        elif not 0 <= n_components <= smallest:
+            raise ValueError(
+                f"n_components={n_components} must be between 0 and "
+                f"min(n_samples, n_features)={smallest} with svd_solver={solver!r}"
+            )
+        return
+    if isinstance(n_components, str):
+        raise ValueError(
+            f"n_components={n_components!r} cannot be a string with svd_solver='{solver}'"
+        )
+    if not 1 <= n_components <= smallest:
+        raise ValueError(
+            f"n_components={n_components!r} must be between 1 and "
+            f"min(n_samples, n_features)={smallest!r} with svd_solver='{solver}'"
+        )
+    if solver == "arpack" and n_components == smallest:
+        raise ValueError(
+            f"n_components={n_components!r} must be strictly less than "
+            f"min(n_samples, n_features)={smallest!r} with svd_solver='{solver}'"
+        )
+
+
+def _components_for_fraction(ratio, fraction):
+    """Fewest leading components whose cumulated explained-variance ratio exceeds ``fraction``."""
+    cumulated = np.cumsum(np.asarray(backend.to_numpy(ratio)))
+    # side="right": the kept variance is always strictly greater than the fraction
+    # (scikit-learn's #15669); never more components than there are.
+    return min(int(np.searchsorted(cumulated, fraction, side="right")) + 1, cumulated.shape[0])
+
+
+class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixin, BaseEstimator):
+    """Principal component analysis on the GPU or the CPU: scikit-learn's ``PCA``.
+
+    Linear dimensionality reduction onto the directions of largest variance
+    of the centred data, from its singular value decomposition (or the
+    eigendecomposition of its covariance). The data is centred but not
+    scaled.
+
+    Parameters
+    ----------
+    n_components : int, float, "mle" or None, default=None
+        Components kept. None: ``min(n_samples, n_features)`` (one fewer for
+        "arpack"). A float in (0, 1) ("full" and "covariance_eigh"): the
+        fewest components whose explained variance exceeds that fraction.
+        "mle": Minka's estimate of the dimension (needs n_samples >= n_features;
+        "auto" then runs "full" or "covariance_eigh").
+    copy : bool, default=True
+        False lets "full" and "randomized" centre X in place (NumPy, CuPy and
+        torch arrays), saving one copy; X is then changed.
+    whiten : bool, default=False
+        Scale the projections to unit variance (``transform`` divides by
+        ``sqrt(explained_variance_)``).
+    svd_solver : {"auto", "full", "covariance_eigh", "arpack", "randomized"}, default="auto"
+        "auto" chooses as scikit-learn 1.9 does (see ``choose_solver``):
+        "covariance_eigh" for n_features <= 1000 and n_samples >= 10 *
+        n_features, "full" for data up to 500 x 500 or "mle", "randomized"
+        when fewer than 80 % of the axes are wanted, else "full".
+        "arpack" runs SciPy's ARPACK on the host (X is copied there).
+    tol : float, default=0.0
+        Tolerance of the singular values for "arpack".
+    iterated_power : int or "auto", default="auto"
+        Power iterations of "randomized" ("auto": 7 when n_components <
+        0.1 * min(X.shape), else 4).
+    n_oversamples : int, default=10
+        Extra random vectors of "randomized".
+    power_iteration_normalizer : {"auto", "QR", "LU", "none"}, default="auto"
+        Normalisation between the power iterations of "randomized". "LU"
+        (and "auto" with more than two iterations) is SciPy's LU on NumPy
+        arrays; the array API has no LU, so other arrays use QR.
+    random_state : int, RandomState instance or None, default=None
+        Seeds "randomized" and "arpack" (draws made on the host, so a seed
+        gives scikit-learn's draws on every backend).
+    device : {"auto", "cpu", "cuda"}, default="auto"
+    output_type : {"input", "numpy", "cupy", "torch"}, default="input"
+
+    Attributes
+    ----------
+    components_ : array (n_components_, n_features)
+        Principal axes, by decreasing explained variance; each row's
+        largest-magnitude entry is positive.
+    explained_variance_ : array (n_components_,)
+        Variance along each axis (n_samples - 1 degrees of freedom).
+    explained_variance_ratio_ : array (n_components_,)
+        Share of the total variance along each axis.
+    singular_values_ : array (n_components_,)
+        Singular values of the centred data for the kept axes.
+    mean_ : array (n_features,)
+        Per-feature mean of the training data.
+    n_components_ : int
+    noise_variance_ : float
+        Probabilistic PCA's noise variance (Tipping and Bishop 1999): the
+        mean of the discarded eigenvalues, 0.0 when none are discarded.
+    n_samples_ : int
+    n_features_in_ : int
+        Array attributes have X's dtype and the array type and device of the
+        X given to ``fit`` (see ``output_type``).
+
+    Notes
+    -----
+    "full" costs O(n d min(n, d)) and holds a centred copy of X;
+    "covariance_eigh" costs O(n d^2) and holds one chunk of centred rows and
+    the (d, d) matrix; "randomized" costs O(n d k) per power iteration. Every
+    solver but "arpack" runs where X lives (a CuPy or torch CUDA array on
+    its GPU, or host data moved there under ``device="cuda"``).
+    ``transform`` centres X in row chunks, so it never copies all of X.
+    Sparse input is not supported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpucluster.decomposition import PCA
+    >>> X = np.array([[-1, -1], [-2, -1], [-3, -2], [1, 1], [2, 1], [3, 2]])
+    >>> pca = PCA(n_components=2).fit(X)
+    >>> pca.explained_variance_ratio_.round(4).tolist()
+    [0.9924, 0.0076]
+    >>> pca.singular_values_.round(4).tolist()
+    [6.3006, 0.5498]
+    """
+
+    # Integer and bool X are computed in float64, as scikit-learn's validate_data does.
+    _integers_as_float64 = True
+
+    def __init__(self, n_components=None, *, copy=True, whiten=False, svd_solver="auto",
+                 tol=0.0, iterated_power="auto", n_oversamples=10,
+                 power_iteration_normalizer="auto", random_state=None, device="auto",
+                 output_type="input"):
+        self.n_components = n_components
+        self.copy = copy
+        self.whiten = whiten
+        self.svd_solver = svd_solver
+        self.tol = tol
+        self.iterated_power = iterated_power
+        self.n_oversamples = n_oversamples
+        self.power_iteration_normalizer = power_iteration_normalizer
+        self.random_state = random_state
+        self.device = device
+        self.output_type = output_type
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Output width of ``transform``, for ``get_feature_names_out`` ("pca0", ...)."""
+        return int(self.components_.shape[0])
+
+    @staticmethod
+    def _work(n_samples, n_features):
+        return 2.0 * n_samples * n_features * min(n_samples, n_features)
+
+    # ----------------------------------------------------------------------
+    # Fitting
+
+    def _check_params(self, X):
+        """Check the parameters against X; return (n_components, solver) resolved for this X."""
+        _check_n_components(self.n_components)
+        _check_bool(self.copy, "copy")
+        _check_bool(self.whiten, "whiten")
+        check_option(self.svd_solver, "svd_solver", SVD_SOLVERS)
+        check_scalar(self.tol, "tol", kind=numbers.Real, min_value=0.0)
+        if not (isinstance(self.iterated_power, str) and self.iterated_power == "auto"):
+            check_scalar(self.iterated_power, "iterated_power", min_value=0)
+        check_scalar(self.n_oversamples, "n_oversamples", min_value=1)
+        check_option(self.power_iteration_normalizer, "power_iteration_normalizer", NORMALIZERS)
+        self._check_device_params()
+        n_samples, n_features = X.shape
+        if n_samples < 2:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
+                "minimum of 2 is required by PCA: variances need two samples."
+            )
+        n_components = self.n_components
+        if n_components is None:
+            n_components = min(n_samples, n_features) - (self.svd_solver == "arpack")
+        solver = choose_solver(self.svd_solver, n_samples, n_features, n_components)
+        _check_count_for_solver(n_components, solver, n_samples, n_features)
+        return n_components, solver
+
+    def _centred(self, X, mean):
+        """X - mean: in X's own memory when ``copy=False`` allows it, else a new array."""
+        writable = backend.array_kind(X) in ("cupy", "torch") or (
+            backend.array_kind(X) == "numpy" and X.flags.writeable)
+        if self.copy or not writable:
+            return X - mean
+        X -= mean
+        return X
+
+    def _fit(self, X):
+        """Fit on X; return (U or None, S, X validated, like) for ``fit_transform``."""
+        X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        n_components, solver = self._check_params(X)
+        random_state = check_random_state(self.random_state)
+        xp = backend.namespace(X)
+        n_samples, n_features = X.shape
+        mean = xp.mean(X, axis=0)
+        total_variance = None
+        if solver == "full":
+            U, S, Vt = xp.linalg.svd(self._centred(X, mean), full_matrices=False)
+            explained = S**2 / (n_samples - 1)
+        elif solver == "covariance_eigh":
+            covariance = scatter_matrix(X, mean) / (n_samples - 1)
+            eigenvalues, eigenvectors = xp.linalg.eigh(covariance)
+            eigenvalues = xp.flip(eigenvalues, axis=0)
+            # The covariance is positive semi-definite; rounding can make an
+            # eigenvalue slightly negative, which the square root below must not see.
+            eigenvalues = xp.where(eigenvalues < 0.0, xp.zeros_like(eigenvalues), eigenvalues)
+            explained = xp.astype(eigenvalues, X.dtype)
+            S = xp.astype(xp.sqrt(eigenvalues * (n_samples - 1)), X.dtype)
+            Vt = xp.astype(xp.flip(eigenvectors, axis=1).T, X.dtype)
+            U = None
+        else:
+            Z = self._centred(X, mean)
+            if solver == "randomized":
+                U, S, Vt = randomized_svd(
+                    Z, n_components, n_oversamples=self.n_oversamples,
+                    n_iter=self.iterated_power,
+                    power_iteration_normalizer=self.power_iteration_normalizer,
+                    random_state=random_state)
+            else:
+                U, S, Vt = arpack_svd(Z, n_components, tol=self.tol, random_state=random_state)
+            explained = S**2 / (n_samples - 1)
+            total_variance = sum_of_squares(Z) / (n_samples - 1)
+        U, Vt = svd_flip(U, Vt, u_based_decision=False)
+        self._set_fitted(X, like, mean, Vt, S, explained, n_components, total_variance)
+        # The solver "auto" resolved to, under scikit-learn's private name (its tests read it).
+        self._fit_svd_solver = solver
+        return U, S, X, like
+
+    def _set_fitted(self, X, like, mean, Vt, S, explained, n_components, total_variance):
+        """The fitted attributes from a decomposition; ``total_variance`` None: the spectrum is complete."""
+        xp = backend.namespace(X)
+        n_samples, n_features = X.shape
+        smallest = min(n_samples, n_features)
+        if total_variance is None:
+            total_variance = float(xp.sum(xp.astype(explained, xp.float64)))
+            if n_components == "mle":
+                n_components = infer_dimension(backend.to_numpy(explained), n_samples)
+            elif 0 < n_components < 1.0:
+                n_components = _components_for_fraction(explained / total_variance, n_components)
+            kept, rest = explained[:n_components], explained[n_components:]
+            noise = float(xp.mean(xp.astype(rest, xp.float64))) if n_components < smallest else 0.0
+        else:
+            kept = explained
+            noise = 0.0
+            if n_components < smallest:
+                noise = ((total_variance - float(xp.sum(xp.astype(explained, xp.float64))))
+                         / (smallest - n_components))
+        self.mean_ = self._to_output(mean, like)
+        self.components_ = self._to_output(Vt[:n_components, :], like)
+        self.explained_variance_ = self._to_output(kept, like)
+        self.explained_variance_ratio_ = self._to_output(kept / total_variance, like)
+        self.singular_values_ = self._to_output(S[:n_components], like)
+        self.n_components_ = int(n_components)
+        self.noise_variance_ = float(noise)
+        self.n_samples_ = int(n_samples)
+        self.n_features_in_ = int(n_features)
+
+    def fit(self, X, y=None):
+        """Fit the principal axes of X.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features); NumPy, CuPy, torch, any
+            array-API array or a list. Integers and bools are computed in float64.
+        y : ignored
+
+        Returns
+        -------
+        self : PCA
+        """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit on X and return its projection (n_samples, n_components_), in X's array type and dtype.
+
+        "full", "randomized" and "arpack" read the projection off the SVD
+        (``U * S``, or ``U * sqrt(n_samples - 1)`` when whitening), as
+        scikit-learn does; "covariance_eigh" projects X.
+        """
+        U, S, X, like = self._fit(X)
+        if U is None:
+            return self._to_output(self._project(X), like)
+        U = U[:, :self.n_components_]
+        if self.whiten:
+            return self._to_output(U * math.sqrt(X.shape[0] - 1), like)
+        return self._to_output(U * S[:self.n_components_], like)
+
+    # ----------------------------------------------------------------------
+    # Using the fit
+
+    def _fitted(self, name, like):
+        """A fitted array attribute in ``like``'s namespace, device and dtype."""
+        xp = backend.namespace(like)
+        return xp.astype(backend.asarray_like(getattr(self, name), like), like.dtype)
+
+    def _whitening_scale(self, like):
+        """sqrt(explained_variance_) with tiny values raised to eps, so whitening stays finite."""
+        xp = backend.namespace(like)
+        scale = xp.sqrt(self._fitted("explained_variance_", like))
+        eps = float(xp.finfo(scale.dtype).eps)
+        return xp.where(scale < eps, xp.full_like(scale, eps), scale)
+
+    def _project(self, X):
+        """``(X - mean_) @ components_.T``, whitened if asked, in X's namespace (validated X)."""
+        projected = centred_product(X, self._fitted("mean_", X), self._fitted("components_", X))
+        if self.whiten:
+            projected = projected / self._whitening_scale(X)
+        return projected
+
+    def transform(self, X):
+        """Project X on the principal axes.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features); NumPy, CuPy, torch, any array-API array or a list
+
+        Returns
+        -------
+        X_new : array of shape (n_samples, n_components_), X's dtype, array type and device
+        """
+        check_is_fitted(self)
+        X, _, like = self._prepare_input(
+            X, reset=False, work=lambda n, d: 2.0 * n * d * self.n_components_)
+        return self._to_output(self._project(X), like)
+
+    def inverse_transform(self, X):
+        """Map projections back to the feature space: ``X @ components_ + mean_`` (whitening undone).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_components_); NumPy, CuPy, torch, any array-API array or a list
+
+        Returns
+        -------
+        X_original : array of shape (n_samples, n_features_in_), X's dtype, array type and device
+        """
+        check_is_fitted(self)
+        X = check_input(X, estimator_name=type(self).__name__)
+        if X.shape[1] != self.n_components_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__}.inverse_transform is "
+                f"expecting {self.n_components_} features as input (n_components_)."
+            )
+        like = backend.describe_input(X)
+        work = 2.0 * X.shape[0] * self.n_components_ * self.n_features_in_
+        X = backend.to_device(X, backend.resolve_device(self.device, X, work=work))
+        components = self._fitted("components_", X)
+        if self.whiten:
+            components = self._whitening_scale(X)[:, None] * components
+        return self._to_output(X @ components + self._fitted("mean_", X), like)
+
+    def get_covariance(self):
+        """The data covariance of the probabilistic PCA model, (n_features, n_features).
+
+        ``components_.T @ diag(explained_variance_ - noise_variance_) @
+        components_ + noise_variance_ * I``, in the array type of the fitted attributes.
+        """
+        check_is_fitted(self)
+        components, variance, xp = self._generative_parts()
+        noise = self.noise_variance_
+        excess = xp.where(variance > noise, variance - noise, xp.zeros_like(variance))
+        covariance = (components.T * excess) @ components
+        return covariance + noise * self._eye(components)
+
+    def get_precision(self):
+        """The inverse of ``get_covariance()``, by the matrix inversion lemma, (n_features, n_features)."""
+        check_is_fitted(self)
+        components, variance, xp = self._generative_parts()
+        noise = self.noise_variance_
+        eye = self._eye(components)
+        if self.n_components_ == 0:
+            return eye / noise
+        if noise == 0.0:
+            return xp.linalg.inv(self.get_covariance())
+        excess = xp.where(variance > noise, variance - noise, xp.zeros_like(variance))
+        inner = components @ components.T / noise
+        diagonal = xp.eye(inner.shape[0], dtype=inner.dtype, device=backend.device(inner)) > 0
+        inner = inner + xp.where(diagonal, 1.0 / excess, xp.zeros_like(inner))
+        precision = components.T @ xp.linalg.inv(inner) @ components
+        return eye / noise - precision / noise**2
+
+    def _generative_parts(self):
+        """(components scaled back when whitened, explained variance, namespace) of the fit."""
+        components = self.components_
+        xp = backend.namespace(components)
+        variance = self.explained_variance_
+        if self.whiten:
+            components = components * xp.sqrt(variance)[:, None]
+        return components, variance, xp
+
+    @staticmethod
+    def _eye(components):
+        xp = backend.namespace(components)
+        n_features = components.shape[1]
+        return xp.eye(n_features, dtype=components.dtype, device=backend.device(components))
+
+    def score_samples(self, X):
+        """Log-likelihood of each row of X under the probabilistic PCA model.
+
+        Returns
+        -------
+        array of shape (n_samples,), X's dtype, array type and device
+        """
+        check_is_fitted(self)
+        X, _, like = self._prepare_input(X, reset=False)
+        return self._to_output(self._log_likelihood(X), like)
+
+    def _log_likelihood(self, X):
+        xp = backend.namespace(X)
+        precision = xp.astype(backend.asarray_like(self.get_precision(), X), X.dtype)
+        residual = X - self._fitted("mean_", X)
+        sign, log_det = xp.linalg.slogdet(precision)
+        log_det = float(log_det) if float(sign) > 0 else -math.inf
+        n_features = X.shape[1]
+        return (-0.5 * xp.sum(residual * (residual @ precision), axis=1)
+                - 0.5 * (n_features * math.log(2.0 * math.pi) - log_det))
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of X under the probabilistic PCA model (a float)."""
+        check_is_fitted(self)
+        X, _, _ = self._prepare_input(X, reset=False)
+        xp = backend.namespace(X)
+        return float(xp.mean(xp.astype(self._log_likelihood(X), xp.float64)))

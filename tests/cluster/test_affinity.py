@@ -1,0 +1,191 @@
+"""AffinityPropagation: scikit-learn's exemplars, labels, n_iter and affinity_matrix_ to the bit
+on float64 blobs; its warnings and errors; backends; the memory check; estimator checks."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import cluster as sk
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gpucluster import config_context
+from gpucluster.cluster.affinity import (
+    AffinityMemoryError,
+    AffinityPropagation,
+    affinity_propagation,
+    median,
+)
+
+from .._helpers import assert_same_kind, labels_agree, make_blobs_np, to_numpy
+
+HAND_X = np.array([[1, 2], [1, 4], [1, 0], [4, 2], [4, 4], [4, 0]], dtype=np.float64)
+
+
+@parametrize_with_checks([AffinityPropagation(random_state=0)])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("n,d,seed", [(150, 2, 0), (200, 5, 1), (240, 8, 3)])
+def test_matches_sklearn_exactly_on_blobs(n, d, seed):
+    """Same exemplars, labels and n_iter as scikit-learn with the same random_state."""
+    X, y = make_blobs_np(n, d, centers=4, seed=seed)
+    ref = sk.AffinityPropagation(random_state=seed).fit(X)
+    ap = AffinityPropagation(random_state=seed).fit(X)
+    np.testing.assert_array_equal(ap.cluster_centers_indices_, ref.cluster_centers_indices_)
+    np.testing.assert_array_equal(ap.labels_, ref.labels_)
+    assert ap.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(ap.cluster_centers_, ref.cluster_centers_)
+    # The noisy similarities agree to rounding (row norms are summed in another order).
+    np.testing.assert_allclose(ap.affinity_matrix_, ref.affinity_matrix_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(ap.predict(X[:50]), ref.predict(X[:50]))
+
+
+def test_precomputed_with_preference_and_damping_matches_sklearn():
+    X, _ = make_blobs_np(180, 3, centers=5, seed=2)
+    S = -((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    pref = np.linspace(-60, -20, len(X))
+    ref = sk.AffinityPropagation(affinity="precomputed", preference=pref, damping=0.7,
+                                 random_state=1).fit(S)
+    centers, labels, n_iter = affinity_propagation(S, preference=pref, damping=0.7,
+                                                   random_state=1, return_n_iter=True)
+    np.testing.assert_array_equal(centers, ref.cluster_centers_indices_)
+    np.testing.assert_array_equal(labels, ref.labels_)
+    assert n_iter == ref.n_iter_
+
+
+def test_hand_computed(xp, dtype):
+    """Two columns of three points: exemplars (1, 2) and (4, 2)."""
+    X = xp.asarray(HAND_X.astype(dtype))
+    ap = AffinityPropagation(random_state=5).fit(X)
+    assert to_numpy(ap.cluster_centers_indices_).tolist() == [0, 3]
+    assert to_numpy(ap.labels_).tolist() == [0, 0, 0, 1, 1, 1]
+    assert to_numpy(ap.predict(xp.asarray(np.array([[0, 0], [4, 4]], dtype=dtype)))).tolist() == [0, 1]
+    for out in (ap.labels_, ap.cluster_centers_, ap.cluster_centers_indices_, ap.affinity_matrix_):
+        assert_same_kind(out, X)
+    assert str(ap.cluster_centers_.dtype).endswith(np.dtype(dtype).name)
+
+
+def test_backends_agree_with_numpy(xp):
+    X, y = make_blobs_np(120, 4, centers=3, seed=4)
+    ref = AffinityPropagation(random_state=0).fit(X)
+    ap = AffinityPropagation(random_state=0).fit(xp.asarray(X))
+    assert labels_agree(ap.labels_, ref.labels_) == 1.0
+    np.testing.assert_array_equal(to_numpy(ap.cluster_centers_indices_), ref.cluster_centers_indices_)
+    assert_same_kind(ap.labels_, xp.asarray(X))
+
+
+def test_float32_agrees_with_sklearn():
+    X, _ = make_blobs_np(150, 4, centers=3, seed=6, dtype=np.float32)
+    ref = sk.AffinityPropagation(random_state=0).fit(X)
+    ap = AffinityPropagation(random_state=0).fit(X)
+    assert labels_agree(ap.labels_, ref.labels_) == 1.0
+    assert ap.affinity_matrix_.dtype == np.float32
+
+
+def test_median_is_numpys():
+    rng = np.random.default_rng(0)
+    for shape in ((5, 5), (4, 4), (1, 1)):
+        S = rng.normal(size=shape)
+        assert float(median(S)) == float(np.median(S))
+
+
+def test_not_converged_warns_as_sklearn():
+    X, _ = make_blobs_np(100, 2, centers=3, seed=0)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        ap = AffinityPropagation(max_iter=2, random_state=0).fit(X)
+    assert ap.n_iter_ == 2
+    with pytest.warns(ConvergenceWarning):
+        ref = sk.AffinityPropagation(max_iter=2, random_state=0).fit(X)
+    np.testing.assert_array_equal(ap.labels_, ref.labels_)
+
+
+def test_no_exemplar_labels_minus_one_and_predict_warns():
+    X = np.array([[0, 0], [1, 1], [-2, -2]], dtype=np.float64)
+    with pytest.warns(ConvergenceWarning, match="will not have any cluster centers"):
+        ap = AffinityPropagation(preference=-10, max_iter=1, random_state=0).fit(X)
+    assert to_numpy(ap.labels_).tolist() == [-1, -1, -1]
+    assert ap.cluster_centers_.shape == (0, 2)
+    with pytest.warns(ConvergenceWarning, match="Labeling every sample as '-1'"):
+        assert ap.predict(X).tolist() == [-1, -1, -1]
+
+
+@pytest.mark.parametrize("preference,expected", [(-10, [0]), (10, [0, 1, 2])])
+def test_equal_similarities_warn_and_follow_the_preference(preference, expected):
+    X = np.zeros((3, 2))
+    with pytest.warns(UserWarning, match="mutually equal similarities"):
+        ap = AffinityPropagation(preference=preference, random_state=0).fit(X)
+    assert ap.cluster_centers_indices_.tolist() == expected
+    assert ap.n_iter_ == 0
+
+
+def test_one_sample_is_one_cluster():
+    with pytest.warns(UserWarning, match="mutually equal similarities"):
+        ap = AffinityPropagation().fit(np.array([[1.0, 2.0]]))
+    assert ap.labels_.tolist() == [0]
+
+
+def test_memory_budget_refuses_with_memory_and_value_error():
+    X, _ = make_blobs_np(200, 2)
+    with config_context(memory_budget=2**20):
+        with pytest.raises(AffinityMemoryError, match="memory_budget"):
+            AffinityPropagation().fit(X)
+    assert issubclass(AffinityMemoryError, MemoryError)
+    assert issubclass(AffinityMemoryError, ValueError)
+
+
+@pytest.mark.parametrize("params,error,match", [
+    (dict(damping=0.4), ValueError, "damping"),
+    (dict(damping=1.0), ValueError, "damping"),
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(convergence_iter=0), ValueError, "convergence_iter"),
+    (dict(affinity="cosine"), ValueError, "affinity"),
+    (dict(preference=[1.0, 2.0]), ValueError, "preference"),
+])
+def test_bad_parameters_are_refused(params, error, match):
+    X, _ = make_blobs_np(20, 2)
+    with pytest.raises(error, match=match):
+        AffinityPropagation(**params).fit(X)
+
+
+def test_precomputed_errors():
+    with pytest.raises(ValueError, match="square"):
+        AffinityPropagation(affinity="precomputed").fit(np.zeros((3, 4)))
+    with pytest.warns(UserWarning, match="mutually equal similarities"):
+        ap = AffinityPropagation(affinity="precomputed", random_state=0).fit(-np.eye(4))
+    assert not hasattr(ap, "cluster_centers_")
+    with pytest.raises(ValueError, match="not supported when affinity='precomputed'"):
+        ap.predict(np.zeros((2, 4)))
+
+
+def test_copy_false_overwrites_precomputed_as_sklearn():
+    X, _ = make_blobs_np(60, 2, seed=3)
+    S = -((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    original = S.copy()
+    ap = AffinityPropagation(affinity="precomputed", copy=False, random_state=0).fit(S)
+    assert ap.affinity_matrix_ is S or np.shares_memory(ap.affinity_matrix_, S)
+    assert not np.array_equal(S, original)
+    kept = original.copy()
+    AffinityPropagation(affinity="precomputed", random_state=0).fit(kept)
+    np.testing.assert_array_equal(kept, original)
+
+
+def test_predict_rejects_wrong_n_features():
+    ap = AffinityPropagation(random_state=0).fit(HAND_X)
+    with pytest.raises(ValueError, match="features"):
+        ap.predict(np.zeros((2, 3)))
+
+
+def test_signature_matches_sklearn():
+    import inspect
+
+    ours = inspect.signature(AffinityPropagation).parameters
+    theirs = inspect.signature(sk.AffinityPropagation).parameters
+    assert list(ours)[: len(theirs)] == list(theirs)
+    for name, p in theirs.items():
+        assert ours[name].default == p.default and ours[name].kind == p.kind, name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set(inspect.signature(affinity_propagation).parameters) == set(
+            inspect.signature(sk.affinity_propagation).parameters)

@@ -1,0 +1,154 @@
+"""MeanShift and estimate_bandwidth: scikit-learn's centres (to 1e-5) and labels on blobs,
+every seeding, cluster_all, backends, warnings and errors, estimator checks."""
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn import cluster as sk
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gpucluster.cluster.meanshift import (
+    MeanShift,
+    distinct_centers,
+    estimate_bandwidth,
+    get_bin_seeds,
+    mean_shift,
+)
+
+from .._helpers import assert_same_kind, labels_agree, make_blobs_np, to_numpy
+
+HAND_X = np.array([[1, 1], [2, 1], [1, 0], [4, 7], [3, 5], [3, 6]], dtype=np.float64)
+
+
+@parametrize_with_checks([MeanShift()])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _same_centres(ours, theirs):
+    ours, theirs = to_numpy(ours), np.asarray(theirs)
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("params", [
+    {}, dict(bin_seeding=True), dict(bandwidth=1.0, cluster_all=False),
+    dict(bandwidth=2.0, bin_seeding=True, min_bin_freq=3), dict(bandwidth=1.5, max_iter=2),
+], ids=["estimated", "bins", "orphans", "min_bin_freq", "max_iter"])
+@pytest.mark.parametrize("n,d,seed", [(100, 2, 0), pytest.param(120, 5, 1, marks=pytest.mark.slow)])
+def test_matches_sklearn_on_blobs(params, n, d, seed):
+    """Same centres to 1e-5, the same labels (ARI 1 and equal) and n_iter as scikit-learn."""
+    X, _ = make_blobs_np(n, d, centers=4, seed=seed)
+    ref = sk.MeanShift(**params).fit(X)
+    ms = MeanShift(**params).fit(X)
+    _same_centres(ms.cluster_centers_, ref.cluster_centers_)
+    assert labels_agree(ms.labels_, ref.labels_) == 1.0
+    np.testing.assert_array_equal(ms.labels_, ref.labels_)
+    assert ms.n_iter_ == ref.n_iter_
+    np.testing.assert_array_equal(ms.predict(X[:40]), ref.predict(X[:40]))
+
+
+def test_given_seeds_match_sklearn():
+    X, _ = make_blobs_np(200, 3, centers=3, seed=2)
+    seeds = X[::20] + 0.5
+    ref = sk.MeanShift(bandwidth=2.5, seeds=seeds).fit(X)
+    ms = MeanShift(bandwidth=2.5, seeds=seeds).fit(X)
+    _same_centres(ms.cluster_centers_, ref.cluster_centers_)
+    np.testing.assert_array_equal(ms.labels_, ref.labels_)
+
+
+def test_hand_computed(xp, dtype):
+    X = xp.asarray(HAND_X.astype(dtype))
+    ms = MeanShift(bandwidth=2).fit(X)
+    assert to_numpy(ms.labels_).tolist() == [1, 1, 1, 0, 0, 0]
+    np.testing.assert_allclose(to_numpy(ms.cluster_centers_), [[10 / 3, 6], [4 / 3, 2 / 3]],
+                               rtol=1e-6)
+    queries = xp.asarray(np.array([[0, 0], [5, 5]], dtype=dtype))
+    assert to_numpy(ms.predict(queries)).tolist() == [1, 0]
+    for out in (ms.labels_, ms.cluster_centers_):
+        assert_same_kind(out, X)
+    assert str(ms.cluster_centers_.dtype).endswith(np.dtype(dtype).name)
+
+
+def test_backends_agree_with_numpy(xp):
+    X, _ = make_blobs_np(150, 3, centers=3, seed=5)
+    ref = MeanShift(bin_seeding=True).fit(X)
+    ms = MeanShift(bin_seeding=True).fit(xp.asarray(X))
+    np.testing.assert_allclose(to_numpy(ms.cluster_centers_), ref.cluster_centers_, atol=1e-9)
+    assert labels_agree(ms.labels_, ref.labels_) == 1.0
+
+
+@pytest.mark.parametrize("quantile,n_samples", [(0.3, None), (0.5, 50), (1.0, None), (0.0, None)])
+def test_estimate_bandwidth_matches_sklearn(quantile, n_samples):
+    X, _ = make_blobs_np(200, 4, centers=3, seed=7)
+    ref = sk.estimate_bandwidth(X, quantile=quantile, n_samples=n_samples, random_state=3)
+    ours = estimate_bandwidth(X, quantile=quantile, n_samples=n_samples, random_state=3)
+    assert ours == pytest.approx(ref, rel=1e-12, abs=1e-12)
+    assert ours.dtype == np.float64
+
+
+def test_estimate_bandwidth_on_backends(xp):
+    X, _ = make_blobs_np(100, 3, seed=8)
+    assert float(estimate_bandwidth(xp.asarray(X))) == pytest.approx(estimate_bandwidth(X))
+
+
+def test_get_bin_seeds_matches_sklearn():
+    X = np.array([[1.0, 1.0], [1.4, 1.4], [1.8, 1.2], [2.0, 1.0], [2.1, 1.1], [0.0, 0.0]])
+    for size, freq in ((1.0, 1), (1.0, 2), (0.01, 1)):
+        with pytest.warns(UserWarning) if size == 0.01 else _nothing():
+            ours = get_bin_seeds(X, size, freq)
+        ref = sk._mean_shift.get_bin_seeds(X, size, freq) if size != 0.01 else X
+        np.testing.assert_array_equal(ours, ref)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_no_point_near_any_seed_is_an_error():
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="No point was within bandwidth"):
+        MeanShift(bandwidth=0.1, seeds=np.array([[10.0, 10.0]])).fit(X)
+    with pytest.raises(ValueError, match="No point was within bandwidth"):
+        distinct_centers(np.zeros((2, 2)), np.zeros(2, dtype=np.int64), 1.0)
+
+
+def test_distinct_centers_keeps_the_densest_first():
+    means = np.array([[0.0, 0.0], [0.5, 0.0], [5.0, 5.0], [0.5, 0.0]])
+    counts = np.array([3, 7, 2, 7])
+    np.testing.assert_array_equal(distinct_centers(means, counts, 1.0), [[0.5, 0.0], [5.0, 5.0]])
+
+
+@pytest.mark.parametrize("params,error,match", [
+    (dict(bandwidth=0), ValueError, "bandwidth"),
+    (dict(bandwidth=-1.0), ValueError, "bandwidth"),
+    (dict(min_bin_freq=0), ValueError, "min_bin_freq"),
+    (dict(max_iter=-1), ValueError, "max_iter"),
+    (dict(bin_seeding="yes"), TypeError, "bin_seeding"),
+    (dict(seeds=np.zeros((2, 3)), bandwidth=1.0), ValueError, "features"),
+])
+def test_bad_parameters_are_refused(params, error, match):
+    X, _ = make_blobs_np(20, 2)
+    with pytest.raises(error, match=match):
+        MeanShift(**params).fit(X)
+
+
+def test_estimate_bandwidth_rejects_bad_quantile():
+    with pytest.raises(ValueError, match="quantile"):
+        estimate_bandwidth(HAND_X, quantile=1.5)
+
+
+def test_mean_shift_function_and_signatures_match_sklearn():
+    centers, labels = mean_shift(HAND_X, bandwidth=2)
+    assert to_numpy(labels).tolist() == [1, 1, 1, 0, 0, 0]
+    for ours, theirs in ((MeanShift, sk.MeanShift), (mean_shift, sk.mean_shift),
+                         (estimate_bandwidth, sk.estimate_bandwidth)):
+        ours, theirs = inspect.signature(ours).parameters, inspect.signature(theirs).parameters
+        assert list(ours)[: len(theirs)] == list(theirs)
+        for name, p in theirs.items():
+            assert ours[name].default == p.default and ours[name].kind == p.kind, name

@@ -1,0 +1,300 @@
+"""PCA: parity with scikit-learn per solver, mirroring of every backend, Minka's MLE, errors, checks."""
+
+import numpy as np
+import pytest
+from sklearn import decomposition as skd
+from sklearn.decomposition._pca import _assess_dimension
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from gpucluster import backend
+from gpucluster.decomposition import PCA
+from gpucluster.decomposition._minka import assess_dimension, infer_dimension
+from gpucluster.decomposition._svd import svd_flip
+from gpucluster.decomposition.pca import choose_solver
+
+from .._helpers import assert_same_kind, rtol_for, to_numpy
+
+ARRAY_ATTRIBUTES = ("components_", "explained_variance_", "explained_variance_ratio_",
+                    "singular_values_", "mean_")
+
+
+def _data(n_samples=200, n_features=12, seed=0, offset=3.0):
+    """Gaussian rows with decreasing spread per feature, shifted away from the origin."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n_samples, n_features)) * np.linspace(5, 0.5, n_features) + offset
+
+
+def _low_rank(n_samples=400, n_features=10, rank=4, noise=0.05, seed=0):
+    """Rank-``rank`` signal plus small isotropic noise: Minka's MLE should find ``rank``."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=(n_samples, rank)) @ rng.normal(size=(rank, n_features)) * 3
+    return signal + noise * rng.normal(size=(n_samples, n_features))
+
+
+def _assert_fit_matches(ours, theirs, X, rtol, atol):
+    assert ours.n_components_ == theirs.n_components_
+    assert ours.n_samples_ == theirs.n_samples_ and ours.n_features_in_ == theirs.n_features_in_
+    for name in ARRAY_ATTRIBUTES:
+        np.testing.assert_allclose(to_numpy(getattr(ours, name)), getattr(theirs, name),
+                                   rtol=rtol, atol=atol, err_msg=name)
+    np.testing.assert_allclose(ours.noise_variance_, theirs.noise_variance_, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(to_numpy(ours.transform(X)), theirs.transform(to_numpy(X)),
+                               rtol=rtol, atol=atol, err_msg="transform")
+
+
+# --------------------------------------------------------------------------
+# Parity with scikit-learn (NumPy, float64)
+
+
+@pytest.mark.parametrize("n_components", [3, None, 0.8, "mle", 0],
+                         ids=["int", "none", "fraction", "mle", "zero"])
+@pytest.mark.parametrize("svd_solver", ["full", "covariance_eigh"])
+def test_exact_solvers_match_sklearn(svd_solver, n_components):
+    X = _data()
+    ours = PCA(n_components, svd_solver=svd_solver).fit(X)
+    theirs = skd.PCA(n_components, svd_solver=svd_solver).fit(X)
+    # Same sign convention (svd_flip on the rows of components_): no sign alignment.
+    _assert_fit_matches(ours, theirs, X, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(PCA(n_components, svd_solver=svd_solver).fit_transform(X),
+                               theirs.fit_transform(X), rtol=1e-7, atol=1e-9)
+    if ours.n_components_ > 0:
+        Z = theirs.transform(X)
+        np.testing.assert_allclose(ours.inverse_transform(Z), theirs.inverse_transform(Z),
+                                   rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ours.get_covariance(), theirs.get_covariance(), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ours.get_precision(), theirs.get_precision(), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ours.score_samples(X), theirs.score_samples(X), rtol=1e-7)
+    assert isinstance(ours.score(X), float)
+    np.testing.assert_allclose(ours.score(X), theirs.score(X), rtol=1e-7)
+
+
+@pytest.mark.parametrize("normalizer", ["auto", "QR", "LU", "none"])
+@pytest.mark.parametrize("shape", [(300, 40), (40, 300)], ids=["tall", "wide"])
+def test_randomized_matches_sklearn(shape, normalizer):
+    """The same host draws and steps as scikit-learn's _randomized_svd: equal up to rounding."""
+    X = _data(*shape)
+    params = dict(svd_solver="randomized", random_state=0, power_iteration_normalizer=normalizer)
+    ours = PCA(5, **params).fit(X)
+    theirs = skd.PCA(5, **params).fit(X)
+    _assert_fit_matches(ours, theirs, X, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(PCA(5, **params).fit_transform(X), theirs.fit_transform(X),
+                               rtol=1e-7, atol=1e-9)
+
+
+def test_arpack_matches_sklearn():
+    X = _data(150, 20)
+    ours = PCA(4, svd_solver="arpack", random_state=0).fit(X)
+    theirs = skd.PCA(4, svd_solver="arpack", random_state=0).fit(X)
+    _assert_fit_matches(ours, theirs, X, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("whiten", [False, True], ids=["plain", "whiten"])
+def test_whitening_matches_sklearn_and_has_unit_variance(whiten):
+    X = _data(300, 8)
+    ours = PCA(4, whiten=whiten, svd_solver="full").fit(X)
+    theirs = skd.PCA(4, whiten=whiten, svd_solver="full").fit(X)
+    Z = ours.transform(X)
+    np.testing.assert_allclose(Z, theirs.transform(X), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ours.inverse_transform(Z), theirs.inverse_transform(Z), rtol=1e-7)
+    if whiten:
+        np.testing.assert_allclose(Z.var(axis=0, ddof=1), 1.0, rtol=1e-10)
+    np.testing.assert_allclose(ours.get_precision(), theirs.get_precision(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape, n_components", [
+    ((1000, 10), None), ((100, 50), 5), ((501, 60), 10), ((501, 60), None),
+    ((501, 60), 0.5),
+], ids=["tall-cov", "small-full", "big-randomized", "big-all-full", "fraction-full"])
+def test_auto_picks_the_solver_sklearn_picks(shape, n_components):
+    X = np.random.default_rng(0).normal(size=shape)
+    theirs = skd.PCA(n_components, random_state=0).fit(X)
+    resolved = min(shape) if n_components is None else n_components
+    assert choose_solver("auto", *shape, resolved) == theirs._fit_svd_solver
+    assert PCA(n_components, random_state=0).fit(X).n_components_ == theirs.n_components_
+
+
+def test_auto_with_mle_runs_an_exact_solver():
+    # scikit-learn's rule, read from its code: fitting its MLE at 600 features takes a minute.
+    assert choose_solver("auto", 700, 600, "mle") == "full"
+    assert choose_solver("auto", 7000, 600, "mle") == "covariance_eigh"
+
+
+def test_mle_finds_the_rank_of_a_low_rank_signal():
+    X = _low_rank(rank=4)
+    ours = PCA("mle").fit(X)
+    assert ours.n_components_ == skd.PCA("mle").fit(X).n_components_ == 4
+    np.testing.assert_allclose(ours.noise_variance_, skd.PCA("mle").fit(X).noise_variance_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_minka_evidence_equals_sklearns(seed):
+    """The vectorised double sum gives scikit-learn's _assess_dimension value at every rank."""
+    spectrum = np.sort(np.random.default_rng(seed).gamma(1.0, size=9))[::-1].copy()
+    for rank in range(1, 9):
+        np.testing.assert_allclose(assess_dimension(spectrum, rank, 50),
+                                   _assess_dimension(spectrum, rank, 50), rtol=1e-12)
+    assert 1 <= infer_dimension(spectrum, 50) <= 8
+
+
+def test_minka_ranks_splitting_tied_eigenvalues_are_not_chosen():
+    """A tie makes a log(0) term (scikit-learn's math.log raises); every rank that
+    includes the tied pair is ruled out, and the best remaining rank is chosen."""
+    spectrum = np.array([5.0, 4.0, 4.0, 1.0, 0.5])
+    assert np.isfinite(assess_dimension(spectrum, 1, 100))
+    assert all(assess_dimension(spectrum, rank, 100) == -np.inf for rank in (2, 3, 4))
+    assert infer_dimension(spectrum, 100) == 1
+
+
+def test_svd_flip_makes_each_rows_largest_entry_positive():
+    v = np.array([[0.1, -0.9, 0.2], [0.5, 0.3, -0.1]])
+    u = np.array([[1.0, 2.0], [3.0, -4.0]])
+    u2, v2 = svd_flip(u, v, u_based_decision=False)
+    np.testing.assert_array_equal(v2, [[-0.1, 0.9, -0.2], [0.5, 0.3, -0.1]])
+    np.testing.assert_array_equal(u2, [[-1.0, 2.0], [-3.0, -4.0]])
+    u3, v3 = svd_flip(u, v, u_based_decision=True)
+    np.testing.assert_array_equal(u3, [[1.0, -2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(v3, [[0.1, -0.9, 0.2], [-0.5, -0.3, 0.1]])
+
+
+def test_copy_false_centres_x_in_place_with_the_same_result():
+    X = _data(100, 6)
+    expected = PCA(3, svd_solver="full").fit(X)
+    mutable = X.copy()
+    ours = PCA(3, svd_solver="full", copy=False).fit(mutable)
+    np.testing.assert_allclose(ours.components_, expected.components_)
+    np.testing.assert_allclose(mutable, X - X.mean(axis=0), atol=1e-12)
+    readonly = X.copy()
+    readonly.flags.writeable = False
+    PCA(3, svd_solver="full", copy=False).fit(readonly)  # copied, not written
+
+
+def test_precision_inverts_covariance():
+    X = _data(200, 7)
+    for n_components in (3, 7):
+        pca = PCA(n_components, svd_solver="full").fit(X)
+        np.testing.assert_allclose(pca.get_precision() @ pca.get_covariance(), np.eye(7), atol=1e-8)
+
+
+def test_get_feature_names_out():
+    pca = PCA(2).fit(_data(50, 4))
+    assert list(pca.get_feature_names_out()) == ["pca0", "pca1"]
+
+
+def test_integer_input_is_computed_in_float64():
+    X = np.random.default_rng(0).integers(0, 10, size=(40, 5))
+    pca = PCA(3).fit(X)
+    assert pca.components_.dtype == np.float64
+    np.testing.assert_allclose(pca.components_, skd.PCA(3).fit(X).components_, atol=1e-10)
+
+
+# --------------------------------------------------------------------------
+# Backends: outputs mirror the input, values match the NumPy run
+
+
+@pytest.mark.parametrize("svd_solver", ["full", "covariance_eigh", "randomized", "arpack"])
+def test_outputs_mirror_input_and_match_numpy(xp, dtype, svd_solver):
+    X_np = _data(120, 10).astype(dtype)
+    X = xp.asarray(X_np)
+    params = dict(svd_solver=svd_solver, random_state=0, whiten=True)
+    ours = PCA(4, **params).fit(X)
+    reference = skd.PCA(4, **params).fit(X_np)
+    # float32 work on another backend adds rounding of the order of sqrt(eps) * the spread.
+    rtol = rtol_for(dtype)
+    atol = 10 * rtol
+    for name in ARRAY_ATTRIBUTES:
+        value = getattr(ours, name)
+        assert_same_kind(value, X)
+        assert np.dtype(str(value.dtype).split(".")[-1]) == np.dtype(dtype), name
+        np.testing.assert_allclose(to_numpy(value), getattr(reference, name), rtol=rtol,
+                                   atol=atol, err_msg=name)
+    assert isinstance(ours.n_components_, int) and isinstance(ours.noise_variance_, float)
+    for method in ("transform", "fit_transform", "score_samples"):
+        out = getattr(PCA(4, **params).fit(X) if method != "fit_transform" else PCA(4, **params),
+                      method)(X)
+        assert_same_kind(out, X)
+        np.testing.assert_allclose(to_numpy(out), getattr(reference, method)(X_np),
+                                   rtol=rtol, atol=100 * atol if method == "score_samples" else atol,
+                                   err_msg=method)
+    back = ours.inverse_transform(ours.transform(X))
+    assert_same_kind(back, X)
+    assert tuple(back.shape) == X_np.shape
+    for name in ("get_covariance", "get_precision"):
+        assert_same_kind(getattr(ours, name)(), X)
+    assert isinstance(ours.score(X), float)
+
+
+def test_output_type_numpy_for_torch_input():
+    torch = pytest.importorskip("torch")
+    X = torch.asarray(_data(50, 5))
+    pca = PCA(2, output_type="numpy").fit(X)
+    assert isinstance(pca.components_, np.ndarray)
+    assert isinstance(pca.transform(X), np.ndarray)
+    assert backend.array_kind(PCA(2).fit(X).components_) == "torch"
+
+
+# --------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize("params, error, match", [
+    (dict(n_components=-1), ValueError, "n_components"),
+    (dict(n_components=1.5), ValueError, "n_components"),
+    (dict(n_components="max"), ValueError, "n_components"),
+    (dict(n_components=True), TypeError, "n_components"),
+    (dict(n_components=20, svd_solver="full"), ValueError, "min\\(n_samples, n_features\\)=6"),
+    (dict(n_components=6, svd_solver="arpack"), ValueError, "strictly less"),
+    (dict(n_components=0.5, svd_solver="randomized"), ValueError, "between 1 and"),
+    (dict(n_components="mle", svd_solver="randomized"), ValueError, "cannot be a string"),
+    (dict(svd_solver="lapack"), ValueError, "svd_solver"),
+    (dict(tol=-1.0), ValueError, "tol"),
+    (dict(iterated_power=-1), ValueError, "iterated_power"),
+    (dict(n_oversamples=0), ValueError, "n_oversamples"),
+    (dict(power_iteration_normalizer="qr"), ValueError, "power_iteration_normalizer"),
+    (dict(whiten="yes"), TypeError, "whiten"),
+], ids=lambda v: str(v) if not isinstance(v, dict) else ",".join(f"{k}={v[k]}" for k in v))
+def test_bad_parameters_are_refused(params, error, match):
+    with pytest.raises(error, match=match):
+        PCA(**params).fit(_data(30, 6))
+
+
+def test_bad_input_is_refused_and_leaves_the_fit_unchanged():
+    pca = PCA(2).fit(_data(30, 6))
+    before = pca.components_.copy()
+    with pytest.raises(ValueError, match="NaN"):
+        pca.fit(np.full((10, 6), np.nan))
+    with pytest.raises(ValueError, match="minimum of 2"):
+        pca.fit(np.ones((1, 6)))
+    with pytest.raises(ValueError, match="n_samples >= n_features"):
+        PCA("mle").fit(_data(5, 6))
+    np.testing.assert_array_equal(pca.components_, before)
+    with pytest.raises(ValueError, match="X has 5 features, but PCA is expecting 6"):
+        pca.transform(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="expecting 2 features"):
+        pca.inverse_transform(np.ones((3, 3)))
+
+
+# --------------------------------------------------------------------------
+# scikit-learn's estimator checks
+
+
+ESTIMATORS = [
+    PCA(),
+    PCA(2, svd_solver="full", whiten=True),
+    PCA(0.9, svd_solver="covariance_eigh"),
+    PCA(2, svd_solver="randomized", random_state=0),
+    PCA(1, svd_solver="arpack", random_state=0),
+]
+
+
+def _expected_failed(estimator):
+    if estimator.svd_solver == "arpack":
+        # scikit-learn's own arpack PCA fails it too: one feature leaves no
+        # n_components strictly below min(n_samples, n_features) = 1.
+        return {"check_fit2d_1feature": "arpack needs n_components < n_features; the error "
+                                        "names n_components, not the feature count."}
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
