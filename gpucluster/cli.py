@@ -86,7 +86,7 @@ def cmd_run(args):
                 num_workers=args.num_workers, sample=args.sample, seed=args.seed,
                 link_mode="copy" if args.copy else "link", candidate_labels=args.names,
                 ranking=args.ranking, progress=not args.quiet, follow_links=args.follow_links,
-                scheduler=args.scheduler, workers=args.workers)
+                scheduler=args.scheduler, workers=args.workers, projection=args.projection)
     except EmbeddingInterrupted as exc:
         print(f"gpucluster run: {exc}", file=sys.stderr)
         return exit_status(exc)
@@ -130,6 +130,7 @@ def _sample_value(text):
 
 def _add_run_parser(sub):
     from .auto.scoring import MODE_HELP, PRESETS, RANKING_HELP
+    from .report._command import add_projection_argument
 
     DEVICE_HELP = ("where to compute: 'auto' uses a CUDA GPU when one answers and the work "
                    "is large enough, else the CPU")
@@ -172,6 +173,7 @@ def _add_run_parser(sub):
                      help="also follow symbolic links that lead outside the image folders (by "
                           "default they are skipped and counted)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing result in --out")
+    add_projection_argument(run)
     dask = run.add_mutually_exclusive_group()
     dask.add_argument("--scheduler", default=None, metavar="ADDRESS",
                       help="embed the images on a running Dask cluster: its scheduler address "

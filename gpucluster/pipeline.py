@@ -36,7 +36,7 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
                checkpoint=None, mode="fast", top=5, overwrite=False, device="auto",
                batch_size="auto", num_workers=None, sample=None, seed=0, link_mode="link",
                candidate_labels=None, ranking="default", progress=True, follow_links=False,
-               scheduler=None, workers=None):
+               scheduler=None, workers=None, projection="pca"):
     """Cluster a folder of images end to end; return a dict describing the run.
 
     images: folders and/or image paths; None clusters the built-in collection
@@ -59,11 +59,16 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     Only the embedding is distributed: the search runs in this process on the
     embeddings gathered from the store, as density methods (HDBSCAN, DBSCAN, OPTICS)
     and the search's shared kNN graph need all points at once.
+    projection: the report's 2-D map, "pca", "umap", "tsne" or "auto" (see
+    ``report.project_2d``).
     """
     from . import auto, report
     from .embed import embed_images, load_store
     from .metrics import adjusted_rand_score
+    from .report.projection import PROJECTION_METHODS
 
+    if projection not in PROJECTION_METHODS:
+        raise ValueError(f"projection must be one of {PROJECTION_METHODS}, got {projection!r}.")
     started = time.perf_counter()
     asked = model
     model, pretrained = choose_model(model, pretrained)
@@ -133,7 +138,7 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
     report_path = report.write_report(out, summary=auto.load_result(results_dir), labels=best,
                                       paths=paths, embeddings=X, failures=failures,
                                       thumbnails_dir=os.path.join(gallery, "thumbnails"), names=names,
-                                      overwrite=True)
+                                      projection=projection, overwrite=True)
     summary = {
         "out": out,
         "report": report_path,

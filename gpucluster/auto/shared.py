@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .. import backend, kernels
+from ..decomposition import PCA
 
 METRICS = ("auto", "euclidean", "cosine")
 MODES = ("fast", "balanced", "thorough")
@@ -92,24 +93,22 @@ def euclidean_matrix(A):
     return D
 
 
-def pca_reduce(X, n_components, random_state):
-    """Project X (n, d) on its top ``n_components`` principal axes; float32 (n, n_components).
+def pca_reduce(X, n_components, random_state, device="auto"):
+    """Project X (n, d) on its top ``n_components`` principal axes; float32 NumPy (n, n_components).
 
-    The covariance comes from at most ``PCA_FIT_ROWS`` rows (a seeded
-    subsample), then ``numpy.linalg.eigh`` in float64.
+    ``decomposition.PCA`` with the covariance solver (one pass of float32
+    chunk products summed in float64, then a float64 ``eigh`` of the (d, d)
+    matrix), fitted on at most ``PCA_FIT_ROWS`` rows (a seeded subsample)
+    and applied to every row, on ``device`` ("auto", "cpu" or "cuda").
     """
     rows = X
     if X.shape[0] > PCA_FIT_ROWS:
         index = random_state.choice(X.shape[0], PCA_FIT_ROWS, replace=False)
         rows = X[np.sort(index)]
-    mean = rows.mean(axis=0, dtype=np.float64)
-    # The scatter matrix is one float32 GEMM (a float64 one costs several times
-    # more on the CPU); the small (d, d) eigenproblem runs in float64.
-    centred = rows - mean.astype(np.float32)
-    covariance = (centred.T @ centred).astype(np.float64) / max(1, rows.shape[0] - 1)
-    _, vectors = np.linalg.eigh(covariance)
-    components = vectors[:, ::-1][:, :n_components].astype(np.float32)
-    return (X - mean.astype(np.float32)) @ components
+    # Fewer rows than axes (a dozen images): the rows span at most that many.
+    n_components = min(n_components, rows.shape[0])
+    pca = PCA(n_components, svd_solver="covariance_eigh", device=device, output_type="numpy")
+    return np.asarray(pca.fit(rows).transform(X), dtype=np.float32)
 
 
 class SharedData:
@@ -189,7 +188,8 @@ class SharedData:
             start = time.perf_counter()
             if self.n_features > self.reduced_dims:
                 self._reduced = np.ascontiguousarray(
-                    pca_reduce(self.working, self.reduced_dims, np.random.RandomState(self.seed)))
+                    pca_reduce(self.working, self.reduced_dims, np.random.RandomState(self.seed),
+                               device=self.compute_device))
             else:
                 self._reduced = self.working
             self.timings["pca"] = time.perf_counter() - start

@@ -86,6 +86,17 @@ def cmd_animate(args):
     return 0
 
 
+def add_projection_argument(parser):
+    """The ``--projection`` option of `gpucluster report` and `gpucluster run`."""
+    from .projection import PROJECTION_METHODS
+
+    parser.add_argument("--projection", choices=list(PROJECTION_METHODS), default="pca",
+                        help="the report's 2-D map of the embeddings: pca (fast), umap "
+                             "(needs umap-learn: pip install gpucluster[projection]), tsne "
+                             "(scikit-learn's t-SNE: slow above about 10,000 points "
+                             "drawn: minutes on a laptop), or auto (umap when installed, else pca)")
+
+
 def _result_arguments(parser):
     parser.add_argument("result", help="a results folder (summary.json) from `gpucluster auto`")
     parser.add_argument("--store", default=None,
@@ -110,9 +121,7 @@ def register(subparsers):
 
     report = subparsers.add_parser("report", help="a self-contained HTML report in the gallery")
     _result_arguments(report)
-    report.add_argument("--projection", choices=["pca", "umap", "auto"], default="pca",
-                        help="the 2-D map of the points: PCA, UMAP (when installed), or UMAP "
-                             "when installed else PCA")
+    add_projection_argument(report)
     report.add_argument("--max-thumbnails", type=int, default=36, help="thumbnails shown per cluster")
     report.set_defaults(func=cmd_report)
 

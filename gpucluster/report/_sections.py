@@ -252,27 +252,32 @@ def sizes_svg(ids, counts, names):
 
 
 def _projection_figure(labels, ids, embeddings, projection, max_points, random_state):
-    """The canvas the page's script draws, with its points as an inline JSON block."""
+    """The canvas the page's script draws, with its points as an inline JSON block.
+
+    Only the drawn rows (at most ``max_points``, a seeded sample) are
+    projected: UMAP and t-SNE cost grows with every row, and rows not drawn
+    would be thrown away.
+    """
     n = labels.shape[0]
-    coords = project_2d(embeddings, method=projection, random_state=random_state)
-    return (f"<div><canvas id=projection width=560 height=560></canvas>"
-            f"<div class=more>2-D projection ({_e(projection)}) of "
-            f"{min(n, max_points)} of {n} embeddings</div>"
-            f"<script type=\"application/json\" id=points>"
-            f"{_points_json(coords, labels, ids, max_points, random_state)}</script></div>")
-
-
-def _points_json(coords, labels, ids, max_points, random_state):
-    n = coords.shape[0]
     rows = np.arange(n)
     if n > max_points:
         rows = np.sort(np.random.default_rng(random_state).choice(n, max_points, replace=False))
-    xy = coords[rows].astype(np.float64)
+    coords = project_2d(embeddings[rows], method=projection, random_state=random_state)
+    return (f"<div><canvas id=projection width=560 height=560></canvas>"
+            f"<div class=more>2-D projection ({_e(projection)}) of "
+            f"{rows.shape[0]} of {n} embeddings</div>"
+            f"<script type=\"application/json\" id=points>"
+            f"{_points_json(coords, labels[rows], ids)}</script></div>")
+
+
+def _points_json(coords, labels, ids):
+    """Compact JSON of the points (x, y scaled to [20, 980], colour codes), noise first."""
+    xy = coords.astype(np.float64)
     low, high = xy.min(axis=0), xy.max(axis=0)
     span = np.where(high > low, high - low, 1.0)
     xy = np.round(20 + (xy - low) / span * 960, 1)
     index = {int(label): i for i, label in enumerate(ids)}
-    codes = np.array([index[int(v)] for v in labels[rows]], dtype=np.int64)
+    codes = np.array([index[int(v)] for v in labels], dtype=np.int64)
     draw = np.argsort(codes != index.get(-1, -2), kind="stable")  # noise first, underneath
     fmt = lambda values: ",".join(f"{v:.1f}".rstrip("0").rstrip(".") for v in values)
     colors = json.dumps([cluster_color(int(label)) for label in ids])

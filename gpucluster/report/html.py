@@ -96,7 +96,11 @@ def write_report(out, *, summary=None, labels, paths=None, embeddings=None, fail
     folders : dict or None
         {label: folder name} inside ``out``; default: organize's names, linked
         when the folder exists.
-    projection : {"pca", "umap", "auto"}
+    projection : {"pca", "umap", "tsne", "auto"}
+        The 2-D map of the embeddings (``projection.project_2d``): PCA,
+        UMAP (umap-learn), t-SNE (scikit-learn's on at most 10,000 of the
+        drawn points; slow above a few thousand: minutes on a laptop), or
+        UMAP when installed else PCA.
     overwrite : bool
         Replace an existing report.html (else FileExistsError).
 

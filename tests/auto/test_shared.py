@@ -47,3 +47,12 @@ def test_grids_follow_the_wanted_cluster_size_and_bounds():
     assert ks[0] == 40 and max(ks) <= 60
     sizes = min_cluster_sizes(context)
     assert min(sizes) >= 4000 // 60 and max(sizes) == 100
+
+
+def test_pca_reduce_keeps_at_most_one_axis_per_row():
+    """A dozen rows of 64 features asked for 32 axes: the rows span at most 12 of them."""
+    X = np.random.default_rng(0).normal(size=(12, 64)).astype(np.float32)
+    reduced = pca_reduce(X, 32, np.random.RandomState(0))
+    assert reduced.shape == (12, 12) and reduced.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(reduced - reduced.mean(0)),
+                               np.linalg.norm(X - X.mean(0)), rtol=1e-4)
