@@ -27,7 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import backend, kernels
+from .. import backend, distributed, kernels
 from .._distances import normalize_rows, pairwise_distances, row_norms_sq
 from .._sparse import is_sparse
 from .._validation import check_finite, check_input, check_option, check_scalar
@@ -775,6 +775,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         -------
         self : KMeans
         """
+        if distributed.is_dask_array(X):
+            return distributed.kmeans.fit(self, X, sample_weight)
         X, sample_weight, like = self._prepare_data(X, sample_weight, reset=True)
         n_init = check_kmeans_params(self, X)
         check_option(self.algorithm, "algorithm", ("lloyd", "elkan"))
@@ -886,6 +888,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         -------
         labels : array of shape (n_samples,), int32, X's array type and device
         """
+        if distributed.is_dask_array(X):
+            return distributed.kmeans.predict(self, X, sample_weight)
         check_is_fitted(self)
         X, sample_weight, like = self._prepare_data(X, sample_weight, reset=False)
         Xm = prepare_for_metric(X, self.metric)
@@ -903,6 +907,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         ``metric="cosine"``; X's array type and device (NumPy for a SciPy
         sparse X).
         """
+        if distributed.is_dask_array(X):
+            return distributed.kmeans.transform(self, X)
         check_is_fitted(self)
         # scikit-learn's euclidean_distances(X, cluster_centers_) sets the
         # diagonal to exactly 0 when X is cluster_centers_ itself, where the
@@ -923,6 +929,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the inertia of X against the fitted centres, a Python float."""
+        if distributed.is_dask_array(X):
+            return distributed.kmeans.score(self, X, sample_weight)
         check_is_fitted(self)
         X, sample_weight, _ = self._prepare_data(X, sample_weight, reset=False)
         return -self._labels_inertia(X, sample_weight)[1]

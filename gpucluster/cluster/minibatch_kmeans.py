@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
 
-from .. import backend
+from .. import backend, distributed
 from .._validation import check_scalar
 from .kmeans import (
     KMeans,
@@ -241,6 +241,8 @@ class MiniBatchKMeans(KMeans):
         -------
         self : MiniBatchKMeans
         """
+        if distributed.is_dask_array(X):
+            return distributed.minibatch.fit(self, X, sample_weight)
         X, sample_weight, like = self._prepare_data(X, sample_weight, reset=True)
         n_init, batch_size, init_size = self._check_params(X)
         xp = backend.namespace(sample_weight)
@@ -339,6 +341,8 @@ class MiniBatchKMeans(KMeans):
         -------
         self : MiniBatchKMeans
         """
+        if distributed.is_dask_array(X):
+            return distributed.minibatch.partial_fit(self, X, sample_weight)
         has_centers = hasattr(self, "_centers")
         X, sample_weight, like = self._prepare_data(X, sample_weight, reset=not has_centers)
         Xm = prepare_for_metric(X, self.metric)

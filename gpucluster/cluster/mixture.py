@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import backend
+from .. import backend, distributed
 from .._validation import check_finite, check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 from .kmeans import KMeans, kmeans_plusplus
@@ -718,6 +718,8 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
         The labels come from a last E-step with the returned parameters, so
         they equal ``fit(X).predict(X)`` for any ``max_iter`` and ``tol``.
         """
+        if distributed.is_dask_array(X):
+            return distributed.mixture.fit_predict(self, X)
         X, _, like = self._prepare_input(X, reset=True, work=self._work)
         initial = self._check_params(X)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
@@ -850,12 +852,16 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
 
     def predict(self, X):
         """Most likely component of each row: (n_samples,), int64, X's array type and device."""
+        if distributed.is_dask_array(X):
+            return distributed.mixture.predict(self, X)
         check_is_fitted(self)
         X, _, like = self._prepare_input(X, reset=False, work=self._work)
         return self._to_output(self._labels(X, self._parameters_for(X)), like)
 
     def predict_proba(self, X):
         """Posterior probability of each component per row: (n_samples, n_components), X's dtype."""
+        if distributed.is_dask_array(X):
+            return distributed.mixture.predict_proba(self, X)
         check_is_fitted(self)
         X, _, like = self._prepare_input(X, reset=False, work=self._work)
         xp = backend.namespace(X)
@@ -870,6 +876,8 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
 
     def score_samples(self, X):
         """Log-likelihood of each row under the model: (n_samples,), X's dtype, type and device."""
+        if distributed.is_dask_array(X):
+            return distributed.mixture.score_samples(self, X)
         _, log_prob, like = self._log_prob_norm(X)
         return self._to_output(log_prob, like)
 
@@ -878,6 +886,8 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
         return self._score_and_count(X)[0]
 
     def _score_and_count(self, X):
+        if distributed.is_dask_array(X):
+            return distributed.mixture.score_and_count(self, X)
         X, log_prob, _ = self._log_prob_norm(X)
         xp = backend.namespace(X)
         return float(xp.mean(xp.astype(log_prob, xp.float64))), int(X.shape[0])

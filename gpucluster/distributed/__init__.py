@@ -8,6 +8,15 @@ without Dask installed, and a function that needs it says which extra to install
   into the same resumable store as on one machine.
 - :func:`connect`: a client of a running scheduler, or of a local cluster started
   for the job; :func:`local_cluster` starts such a cluster.
+- Estimators and metrics on dask arrays (rows in chunks of NumPy or CuPy):
+  ``gpucluster.KMeans``, ``MiniBatchKMeans``, ``GaussianMixture`` and the
+  metrics hand a dask array (:func:`is_dask_array`) to the submodules
+  :mod:`.kmeans` (k-means|| and Lloyd as map-reduce), :mod:`.minibatch`
+  (``partial_fit`` over the chunks), :mod:`.mixture` (EM as map-reduce) and
+  :mod:`.metrics` (chunked reductions; the silhouette on a sample). They run
+  on Dask's current scheduler (a ``distributed.Client`` when one is set).
+  DBSCAN, HDBSCAN and the other graph methods stay single-machine: they are
+  global, so a reduced X that fits on one machine is the way to run them.
 """
 
 import importlib
@@ -17,11 +26,20 @@ _EXPORTS = {
     "connect": ".client",
     "local_cluster": ".client",
 }
+# Submodules loaded on first use (each imports Dask only inside its functions).
+_SUBMODULES = ("kmeans", "minibatch", "mixture", "metrics")
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "is_dask_array"])
+
+
+def is_dask_array(X):
+    """True for a dask collection (``dask.array.Array``), checked without importing Dask."""
+    return type(X).__module__.split(".")[0] == "dask"
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

@@ -18,7 +18,7 @@ from scipy.special import gammaln
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import type_of_target
 
-from .. import backend
+from .. import backend, distributed
 from ..kernels._numba import NUMBA_CACHE
 
 AVERAGE_METHODS = ("min", "geometric", "arithmetic", "max")
@@ -389,6 +389,8 @@ def adjusted_rand_score(labels_true, labels_pred):
     >>> adjusted_rand_score([0, 0, 1, 1], [1, 1, 0, 0])
     1.0
     """
+    if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
+        return distributed.metrics.adjusted_rand_score(labels_true, labels_pred)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
     tn, fp, fn, tp = _pair_confusion(labels_true, labels_pred)
     if fn == 0 and fp == 0:
@@ -413,6 +415,8 @@ def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
     """
     if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
         raise ValueError(f"beta must be a number >= 0, got {beta!r}.")
+    if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
+        return distributed.metrics.homogeneity_completeness_v_measure(labels_true, labels_pred, beta=beta)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
     if labels_true.shape[0] == 0:
         return 1.0, 1.0, 1.0
@@ -491,6 +495,8 @@ def mutual_info_score(labels_true, labels_pred, *, contingency=None):
     mi : float, >= 0
     """
     if contingency is None:
+        if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
+            return distributed.metrics.mutual_info_score(labels_true, labels_pred)
         labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
         return _mutual_info(*_contingency(labels_true, labels_pred))
     return _mutual_info(*_contingency_from_table(contingency))
@@ -532,6 +538,9 @@ def normalized_mutual_info_score(labels_true, labels_pred, *, average_method="ar
         raise ValueError(
             f"average_method must be one of {AVERAGE_METHODS}, got {average_method!r}."
         )
+    if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
+        return distributed.metrics.normalized_mutual_info_score(
+            labels_true, labels_pred, average_method=average_method)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
     rows, cols, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)
     if class_sizes.size == cluster_sizes.size and class_sizes.size in (0, 1):
@@ -566,6 +575,9 @@ def adjusted_mutual_info_score(labels_true, labels_pred, *, average_method="arit
         raise ValueError(
             f"average_method must be one of {AVERAGE_METHODS}, got {average_method!r}."
         )
+    if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
+        return distributed.metrics.adjusted_mutual_info_score(
+            labels_true, labels_pred, average_method=average_method)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
     n_samples = labels_true.shape[0]
     rows, cols, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.metrics import pairwise_distances_chunked
 from sklearn.utils import check_random_state
 
-from .. import backend, kernels
+from .. import backend, distributed, kernels
 from .._host_distances import BOOLEAN_METRICS, KERNEL_METRICS, check_metric
 from .._sparse import check_sparse, is_sparse
 from .._validation import check_input, check_scalar
@@ -392,6 +392,9 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
     >>> round(silhouette_score(X, [0, 0, 1, 1]), 4)
     0.9002
     """
+    if distributed.is_dask_array(X) or distributed.is_dask_array(labels):
+        return distributed.metrics.silhouette_score(
+            X, labels, metric=metric, sample_size=sample_size, random_state=random_state, **kwds)
     check_metric(metric, extra=("precomputed",))
     boolean = _reads_bool(X, metric)
     if sample_size is not None:
@@ -473,6 +476,8 @@ def calinski_harabasz_score(X, labels):
         For NaN or infinity in X, labels of another length than X, or fewer
         than 2 or more than n_samples - 1 distinct labels.
     """
+    if distributed.is_dask_array(X) or distributed.is_dask_array(labels):
+        return distributed.metrics.calinski_harabasz_score(X, labels)
     X, codes, counts = _prepare(X, labels, "calinski_harabasz_score")
     xp = backend.namespace(X)
     n_samples = X.shape[0]
@@ -527,6 +532,8 @@ def davies_bouldin_score(X, labels):
         For NaN or infinity in X, labels of another length than X, or fewer
         than 2 or more than n_samples - 1 distinct labels.
     """
+    if distributed.is_dask_array(X) or distributed.is_dask_array(labels):
+        return distributed.metrics.davies_bouldin_score(X, labels)
     X, codes, counts = _prepare(X, labels, "davies_bouldin_score")
     xp = backend.namespace(X)
     n_labels = counts.shape[0]

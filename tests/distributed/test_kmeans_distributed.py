@@ -1,0 +1,141 @@
+"""KMeans and MiniBatchKMeans on dask arrays equal the single-machine estimators.
+
+From the same initial centres the distributed Lloyd loop is the single-machine
+one except for the order in which the float64 per-chunk sums are added, so
+centres agree to 1e-6 (float64, they agree to ~1e-14 in practice) and labels
+exactly; k-means|| from a seed does not depend on the chunking.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from gpucluster import KMeans, MiniBatchKMeans
+from gpucluster.distributed import is_dask_array, kmeans, minibatch
+
+da = pytest.importorskip("dask.array")
+
+CHUNKINGS = {
+    "uneven": (700, 1000, 1300),
+    "single": (3000,),
+    "with-empty": (1200, 0, 1800),
+}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(3000, centers=6, n_features=5, cluster_std=1.0, random_state=0)
+    return X + 50.0, y  # far from the origin: the centred path runs
+
+
+def _dask(X, chunks):
+    return da.from_array(X, chunks=(chunks, X.shape[1]))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_same_initial_centres_give_the_single_machine_result(dask_client, blobs, metric):
+    X, _ = blobs
+    init = X[::500][:6]
+    ref = KMeans(6, init=init, n_init=1, metric=metric).fit(X)
+    est = kmeans.fit(KMeans(6, init=init, n_init=1, metric=metric),
+                     _dask(X, CHUNKINGS["uneven"]))
+    assert isinstance(est.cluster_centers_, np.ndarray)
+    assert is_dask_array(est.labels_)
+    np.testing.assert_allclose(est.cluster_centers_, ref.cluster_centers_, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(est.labels_.compute(), ref.labels_)
+    assert est.n_iter_ == ref.n_iter_
+    assert est.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
+
+
+def test_sample_weight_as_dask_or_in_memory(dask_client, blobs):
+    X, _ = blobs
+    w = np.random.default_rng(0).uniform(0.5, 2.0, X.shape[0])
+    init = X[:6]
+    ref = KMeans(6, init=init, n_init=1).fit(X, sample_weight=w)
+    dX = _dask(X, CHUNKINGS["uneven"])
+    est = kmeans.fit(KMeans(6, init=init, n_init=1), dX,
+                     sample_weight=da.from_array(w, chunks=1000))
+    np.testing.assert_allclose(est.cluster_centers_, ref.cluster_centers_, atol=1e-6)
+    assert est.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
+
+
+def test_kmeans_parallel_inertia_within_two_percent_of_kmeans_plusplus(dask_client, blobs):
+    X, _ = blobs
+    ref = KMeans(6, random_state=0).fit(X)
+    est = kmeans.fit(KMeans(6, init="k-means||", random_state=0), _dask(X, CHUNKINGS["uneven"]))
+    assert est.inertia_ <= 1.02 * ref.inertia_
+
+
+def test_the_chunking_does_not_change_the_result(dask_client, blobs):
+    """k-means|| draws against the global cumulative potential, so the seed picks the same
+    rows whatever the chunks (different sizes, one chunk, an empty one)."""
+    X, _ = blobs
+    results = [kmeans.fit(KMeans(6, init="k-means||", random_state=1), _dask(X, chunks))
+               for chunks in CHUNKINGS.values()]
+    for est in results[1:]:
+        np.testing.assert_allclose(est.cluster_centers_, results[0].cluster_centers_, atol=1e-9)
+        np.testing.assert_array_equal(est.labels_.compute(), results[0].labels_.compute())
+
+
+def test_predict_transform_score_are_lazy_and_match(dask_client, blobs):
+    X, _ = blobs
+    ref = KMeans(6, init=X[:6], n_init=1).fit(X)
+    est = kmeans.fit(KMeans(6, init=X[:6], n_init=1), _dask(X, CHUNKINGS["with-empty"]))
+    dX = _dask(X, CHUNKINGS["uneven"])
+    labels, distances = kmeans.predict(est, dX), kmeans.transform(est, dX)
+    assert is_dask_array(labels) and is_dask_array(distances)
+    assert labels.dtype == np.int32 and distances.shape == (3000, 6)
+    np.testing.assert_array_equal(labels.compute(), ref.predict(X))
+    np.testing.assert_allclose(distances.compute(), ref.transform(X), rtol=1e-9)
+    assert kmeans.score(est, dX) == pytest.approx(ref.score(X), rel=1e-9)
+    # A model fitted on chunks predicts in-memory arrays as the single-machine one.
+    np.testing.assert_array_equal(est.predict(X), ref.predict(X))
+
+
+def test_bad_input_is_refused(dask_client, blobs):
+    X, _ = blobs
+    bad = X.copy()
+    bad[1234, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        kmeans.fit(KMeans(6), _dask(bad, CHUNKINGS["uneven"]))
+    est = kmeans.fit(KMeans(6, init=X[:6], n_init=1), _dask(X, CHUNKINGS["single"]))
+    with pytest.raises(ValueError, match="features"):
+        kmeans.predict(est, _dask(X[:, :3], CHUNKINGS["single"]))
+    with pytest.raises(ValueError, match="n_samples=3 should be >= n_clusters=6"):
+        kmeans.fit(KMeans(6), _dask(X[:3], (3,)))
+
+
+def test_minibatch_partial_fit_over_chunks_equals_the_same_calls_in_memory(dask_client, blobs):
+    X, _ = blobs
+    chunks = CHUNKINGS["with-empty"]
+    est = minibatch.fit(MiniBatchKMeans(6, batch_size=256, random_state=0), _dask(X, chunks))
+    ref = MiniBatchKMeans(6, batch_size=256, random_state=0, compute_labels=False)
+    start = 0
+    for size in chunks:
+        for b in range(0, size, 256):
+            ref.partial_fit(X[start + b:start + min(size, b + 256)])
+        start += size
+    np.testing.assert_array_equal(est.cluster_centers_, ref.cluster_centers_)
+    assert est.n_steps_ == ref.n_steps_
+    assert is_dask_array(est.labels_)
+    np.testing.assert_array_equal(est.labels_.compute(), ref.predict(X))
+
+
+def test_import_gpucluster_without_dask():
+    code = (
+        "import sys\n"
+        "sys.modules['dask'] = None\n"
+        "import numpy as np, gpucluster, gpucluster.distributed as d\n"
+        "assert not d.is_dask_array(np.zeros(2))\n"
+        "km = gpucluster.KMeans(2, random_state=0).fit(np.array([[0.], [0.1], [5.], [5.1]]))\n"
+        "try:\n"
+        "    d.kmeans.fit(km, None)\n"
+        "except ImportError as exc:\n"
+        "    print('gpucluster[dask]' in str(exc))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
