@@ -25,9 +25,11 @@ and in thorough mode), "agglomerative" (Ward, n <= ``AGGLOMERATIVE_MAX_ROWS``),
 graph, ``SharedData.neighbour_graph``, where they build on a graph),
 "optics" (thorough mode only, up to ``OPTICS_MAX_ROWS`` rows), "kmedoids"
 (FasterPAM; thorough mode only, up to ``KMEDOIDS_MAX_ROWS`` rows),
-"gaussian_mixture" (on the reduction; balanced and thorough modes) and "spectral"
-(nearest-neighbour affinity on the reduction; thorough mode only, up to
-``SPECTRAL_MAX_ROWS`` rows).
+"gaussian_mixture" (on the reduction; balanced and thorough modes), and in
+thorough mode only, on the reduction: "spectral" (nearest-neighbour affinity,
+up to ``SPECTRAL_MAX_ROWS`` rows), "birch" (up to ``BIRCH_MAX_ROWS``),
+"meanshift" (up to ``MEANSHIFT_MAX_ROWS``) and "affinity_propagation" (up to
+``AFFINITY_MAX_ROWS``).
 """
 
 import math
@@ -68,6 +70,15 @@ GMM_MAX_ROWS = 1_000_000
 SPECTRAL_MAX_ROWS = 20_000
 SPECTRAL_KS = 6
 SPECTRAL_NEIGHBOURS = 10
+# Birch (a CF-tree, then Ward on its subclusters) fits the reduction in thorough mode, up
+# to BIRCH_MAX_ROWS rows, with the subcluster radius at the median distance of a row to
+# its 10th nearest neighbour, at the first BIRCH_KS cluster counts of k_grid.
+BIRCH_MAX_ROWS = 1_000_000
+BIRCH_KS = 4
+# MeanShift (a bandwidth from the same distances) and AffinityPropagation (n x n messages,
+# a few hundred passes) are tried in thorough mode on small data only.
+MEANSHIFT_MAX_ROWS = 5_000
+AFFINITY_MAX_ROWS = 2_000
 GMM_KS = 6
 # Without max_clusters, partitions with more than this many times the central
 # guess of k are too fragmented to be useful: they are skipped.
@@ -627,6 +638,62 @@ def _spectral_follow_up(context, ks):
     return [dict(p, n_clusters=k) for k in ks for p in _spectral_candidates(context)[:1]]
 
 
+# --------------------------------------------------------------------------
+# Birch, MeanShift and AffinityPropagation
+
+
+def neighbour_radius(context, quantile=0.5):
+    """The ``quantile`` of the sample rows' distances to their 10th nearest other row
+    (fewer when the shared graph has fewer), on the reduced data."""
+    distances = context.knn_distances
+    return float(np.quantile(distances[:, min(distances.shape[1], 10) - 1], quantile))
+
+
+def _birch_factory(params, *, device, context):
+    from ..cluster import Birch
+
+    return Birch(**params, device=device)
+
+
+def _birch_candidates(context):
+    if context.mode != "thorough" or context.n_samples > BIRCH_MAX_ROWS:
+        return []
+    threshold = max(neighbour_radius(context), 1e-6)
+    return [{"n_clusters": k, "threshold": threshold}
+            for k in k_grid(context)[:BIRCH_KS] if k < context.n_samples]
+
+
+def _birch_follow_up(context, ks):
+    return [dict(p, n_clusters=k) for k in ks for p in _birch_candidates(context)[:1]]
+
+
+def _meanshift_factory(params, *, device, context):
+    from ..cluster import MeanShift
+
+    return MeanShift(**params, device=device)
+
+
+def _meanshift_candidates(context):
+    if context.mode != "thorough" or context.n_samples > MEANSHIFT_MAX_ROWS:
+        return []
+    # Every row a seed: binned seeds miss every row in tens of dimensions (a bin's
+    # corner lies sqrt(d) / 2 bandwidths from its centre).
+    return [{"bandwidth": max(neighbour_radius(context, q) * 2.0, 1e-6)}
+            for q in (0.5, 0.9)]
+
+
+def _affinity_factory(params, *, device, context):
+    from ..cluster import AffinityPropagation
+
+    return AffinityPropagation(**params, device=device)
+
+
+def _affinity_candidates(context):
+    if context.mode != "thorough" or not 3 <= context.n_samples <= AFFINITY_MAX_ROWS:
+        return []
+    return [_seeded({"damping": 0.7}, context)]
+
+
 def _register_builtins():
     register_algorithm("kmeans", _kmeans_factory, _kmeans_candidates, space=_k_space("kmeans"),
                        follow_up=_kmeans_follow_up)
@@ -647,6 +714,11 @@ def _register_builtins():
                        follow_up=_gmm_follow_up)
     register_algorithm("spectral", _spectral_factory, _spectral_candidates, data="reduced",
                        follow_up=_spectral_follow_up)
+    register_algorithm("birch", _birch_factory, _birch_candidates, data="reduced",
+                       follow_up=_birch_follow_up)
+    register_algorithm("meanshift", _meanshift_factory, _meanshift_candidates, data="reduced")
+    register_algorithm("affinity_propagation", _affinity_factory, _affinity_candidates,
+                       data="reduced")
 
 
 _register_builtins()

@@ -54,3 +54,17 @@ def test_spectral_is_tried_in_thorough_mode_only_and_finds_the_groups(blobs):
     balanced = search(X, algorithms=["spectral", "kmeans"], mode="balanced", random_state=0,
                       progress=False)
     assert not [c for c in balanced.candidates if c["algorithm"] == "spectral"]
+
+
+@pytest.mark.parametrize("name", ["birch", "meanshift", "affinity_propagation"])
+def test_thorough_mode_tries_the_other_estimators_and_they_find_the_groups(blobs, name):
+    X, truth = blobs
+    assert name in algorithm_names()
+    thorough = search(X, algorithms=[name], mode="thorough", labels=truth, random_state=0,
+                      progress=False, max_clusters=8)
+    ok = _ok(thorough, name)
+    assert ok, [c.get("error") for c in thorough.candidates]
+    assert max(c["scores"]["ARI"] for c in ok) >= 0.95
+    balanced = search(X, algorithms=[name, "kmeans"], mode="balanced", random_state=0,
+                      progress=False)
+    assert not [c for c in balanced.candidates if c["algorithm"] == name]
