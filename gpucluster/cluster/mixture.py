@@ -757,15 +757,19 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
         # A last E-step, so that fit_predict(X) equals fit(X).predict(X).
         return self._to_output(self._labels(X, params), like)
 
-    def _run_em(self, X, params, lower_bound):
-        """EM from ``params``; returns (params, lower bound, n_iter, bounds, converged)."""
+    def _run_em(self, X, params, lower_bound, step=None):
+        """EM from ``params``; returns (params, lower bound, n_iter, bounds, converged).
+
+        ``step(X, params, reg_covar, covariance_type) -> (params, lower_bound)`` is one
+        iteration: ``em_iteration`` here, the chunked one for dask arrays."""
+        step = em_iteration if step is None else step
         if self.max_iter == 0:
             return params, -math.inf, 0, [], False
         bounds = []
         converged = False
         for n_iter in range(1, self.max_iter + 1):
             previous = lower_bound
-            params, lower_bound = em_iteration(X, params, self.reg_covar, self.covariance_type)
+            params, lower_bound = step(X, params, self.reg_covar, self.covariance_type)
             bounds.append(lower_bound)
             change = lower_bound - previous
             self._verbose_iter_end(n_iter, change)

@@ -343,7 +343,7 @@ def fit_predict(est, X, y=None):
         params = (initial_parameters(est, X, initial, random_state) if do_init
                   else _fitted(est, X))
         lower_bound = -math.inf if do_init else est.lower_bound_
-        run = _run_em(est, X, params, lower_bound)
+        run = est._run_em(X, params, lower_bound, step=em_step)
         if best is None or (est.max_iter == 0 or run[1] > best[1] or best[1] == -math.inf):
             best = run
     params, lower_bound, n_iter, bounds, converged = best
@@ -367,26 +367,6 @@ def fit(est, X, y=None):
     """``GaussianMixture.fit`` for a dask array."""
     fit_predict(est, X, y)
     return est
-
-
-def _run_em(est, X, params, lower_bound):
-    """``GaussianMixture._run_em`` with :func:`em_step` as the iteration."""
-    if est.max_iter == 0:
-        return params, -math.inf, 0, [], False
-    bounds = []
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, est.max_iter + 1):
-        previous = lower_bound
-        params, lower_bound = em_step(X, params, est.reg_covar, est.covariance_type)
-        bounds.append(lower_bound)
-        change = lower_bound - previous
-        est._verbose_iter_end(n_iter, change)
-        if abs(change) < est.tol:
-            converged = True
-            break
-    est._verbose_init_end(lower_bound, converged)
-    return params, lower_bound, n_iter, bounds, converged
 
 
 def _fitted(est, X):
