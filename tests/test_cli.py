@@ -5,9 +5,12 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 CLI = [sys.executable, "-m", "gpucluster.cli"]
 
 
+@pytest.mark.slow
 def test_info_reports_versions_backends_and_devices():
     out = subprocess.run(CLI + ["info", "--json"], capture_output=True, text=True, check=True)
     info = json.loads(out.stdout)

@@ -27,6 +27,7 @@ def gpucluster(*args):
     return done
 
 
+@pytest.mark.slow
 def test_embed_auto_cluster_organize_report_chain(tmp_path):
     paths, _ = write_image_set(tmp_path / "images", n=30, groups=3, seed=2)
     store = tmp_path / "store"

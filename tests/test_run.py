@@ -26,6 +26,7 @@ def run_cli(args, cache):
     return subprocess.run(CLI + args, capture_output=True, text=True, timeout=900, env=env)
 
 
+@pytest.mark.slow
 def test_run_on_a_folder_writes_results_gallery_and_report(tmp_path, chromium):
     paths, groups = write_image_set(tmp_path / "images", n=36, groups=3, seed=1)
     out = tmp_path / "out"
@@ -76,6 +77,7 @@ def test_run_on_a_folder_writes_results_gallery_and_report(tmp_path, chromium):
     assert re.search(rf"{len(paths)} selected, 0 embedded, {len(paths)} reused", again.stdout), again.stdout
 
 
+@pytest.mark.slow
 def test_run_without_arguments_clusters_the_builtin_collection(tmp_path):
     done = subprocess.run(CLI + ["run", "--quiet"], capture_output=True, text=True, timeout=900,
                           cwd=tmp_path, env={**os.environ, "GPUCLUSTER_CACHE": str(tmp_path / "cache"),

@@ -47,6 +47,7 @@ def assert_run_outputs(out_dir, n):
 
 
 @pytest.mark.filterwarnings("ignore:Searching 12 rows")
+@pytest.mark.slow
 def test_run_with_workers_embeds_on_a_local_cluster_and_writes_everything(folder, tmp_path,
                                                                           capsys):
     out = tmp_path / "out"
@@ -65,6 +66,7 @@ def test_run_with_workers_embeds_on_a_local_cluster_and_writes_everything(folder
 
 
 @pytest.mark.filterwarnings("ignore:Searching 12 rows")
+@pytest.mark.slow
 def test_run_with_scheduler_uses_the_cluster_and_leaves_it_running(folder, tmp_path, capsys):
     with local_cluster(2, device="cpu") as cluster:
         out = tmp_path / "out"

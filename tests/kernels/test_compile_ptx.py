@@ -47,7 +47,7 @@ def _signatures(dtype):
             centroids_cuda._item_sums_kernel,
             (matrix, nt.int64[::1], weights, nt.int64[::1], nt.int64[::1], nt.float64[:, ::1]),
         )
-        for weights in (nt.none, vector, nt.float64[::1])
+        for weights in (vector, nt.float64[::1])  # (0,) stands for all ones
     ] + [
         (
             centroids_cuda._reduce_items_kernel,
