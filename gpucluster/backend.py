@@ -298,6 +298,14 @@ def scatter_add_rows(target, index, values):
     return back(tgt)
 
 
+def median(x):
+    """NumPy's median of every entry of ``x`` (the mean of the two middle values for an even
+    count) as a 0-d array in x's namespace and dtype: a partial sort (NumPy's or CuPy's
+    ``median``), not a full one."""
+    lib, view, back = _native(x)
+    return back(lib.asarray(lib.median(view), dtype=view.dtype))
+
+
 def top_k(x, k, *, largest=False):
     """Indices of the ``k`` smallest (or largest) entries of 1-D ``x``, ties to the lowest index.
 

@@ -16,6 +16,7 @@ needs, and ``gpucluster.backend`` builds on them.
 
 from . import _numba  # noqa: F401  (NumPy aliases numba-cuda needs, before it is imported)
 from ._dispatch import KERNELS
+from .affinity import affinity_step
 from .cftree import cftree_insert
 from .centers import assign, centroid_update, lloyd_step, seeding_potentials, seeding_update
 from .graph import connected_components, graph_mst, mst
@@ -37,6 +38,7 @@ from .superpixels import enforce_connectivity, slic_step
 
 __all__ = [
     "KERNELS",
+    "affinity_step",
     "assign",
     "build_gains",
     "centroid_update",

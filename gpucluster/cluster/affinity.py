@@ -9,10 +9,10 @@ own bit for bit and the exemplars, labels and ``n_iter_`` are the same:
    then scikit-learn's tiny noise, ``(eps S + 100 tiny) N(0, 1)``, drawn on
    the host from ``random_state`` (n^2 normals, in scikit-learn's order) and
    moved to S's device;
-2. responsibilities and availabilities are updated as whole-array
-   operations in S's namespace (every step an elementwise kernel or a
-   reduction on the GPU), until the exemplar set has not changed for
-   ``convergence_iter`` iterations;
+2. responsibilities and availabilities are updated in place by the
+   ``affinity_step`` kernel (fused Numba passes on the host, whole-array
+   operations on the GPU; scikit-learn's arithmetic either way), until the
+   exemplar set has not changed for ``convergence_iter`` iterations;
 3. clusters: each sample goes to its most similar exemplar, each cluster's
    exemplar becomes its member of largest summed similarity to the others
    (the per-cluster sums from the ``centroid_update`` kernel), and samples
@@ -141,18 +141,6 @@ def negative_squared_distances(X):
     return -xp.astype(D, X.dtype)
 
 
-def median(S):
-    """NumPy's median of every entry of S (the mean of the two middle values for an even
-    count), a 0-d array in S's dtype and namespace."""
-    xp = backend.namespace(S)
-    values = xp.sort(xp.reshape(S, (-1,)))
-    size = values.shape[0]
-    middle = size // 2
-    if size % 2:
-        return values[middle]
-    return (values[middle - 1] + values[middle]) / 2
-
-
 def add_preferences_and_noise(S, preference, random_state):
     """S with the preferences on its diagonal plus scikit-learn's degeneracy-removing noise,
     :math:`S + (\\epsilon S + 100\\,\\mathrm{tiny})\\, N(0, 1)`, in S's dtype.
@@ -182,43 +170,6 @@ def equal_similarities_and_preferences(S, preference):
 # Message passing
 
 
-def update_messages(S, A, R, on_diagonal, columns, damping):
-    """One iteration: responsibilities R, then availabilities A (both (n, n) float64, in
-    place, scikit-learn's operations in its order). Returns the exemplar mask (n,) bool.
-
-    .. math::
-        r_{ik} &\\leftarrow \\lambda r_{ik} + (1 - \\lambda)
-                 \\big(s_{ik} - \\max_{k' \\ne k} (a_{ik'} + s_{ik'})\\big) \\\\
-        a_{ik} &\\leftarrow \\lambda a_{ik} + (1 - \\lambda)
-                 \\min\\big(0,\\; r_{kk} + \\textstyle\\sum_{i' \\notin \\{i, k\\}}
-                 \\max(0, r_{i'k})\\big) \\quad (i \\ne k) \\\\
-        a_{kk} &\\leftarrow \\lambda a_{kk} + (1 - \\lambda)
-                 \\textstyle\\sum_{i' \\ne k} \\max(0, r_{i'k})
-    """
-    xp = backend.namespace(S)
-    keep = 1.0 - damping
-    total = A + S
-    best_at = xp.argmax(total, axis=1)
-    is_best = columns == best_at[:, None]
-    best = xp.max(total, axis=1)
-    second = xp.max(xp.where(is_best, -xp.inf, total), axis=1)
-    del total
-    update = S - xp.where(is_best, second[:, None], best[:, None])
-    del is_best
-    update *= keep
-    R *= damping
-    R += update
-    del update
-    # update = max(R, 0) with R's own diagonal, minus its column sums: -(new A)
-    update = xp.where(on_diagonal, R, xp.maximum(R, 0.0))
-    update -= xp.sum(update, axis=0)
-    update = xp.where(on_diagonal, update, xp.maximum(update, 0.0))
-    update *= keep
-    A *= damping
-    A -= update
-    return (diagonal(A) + diagonal(R)) > 0
-
-
 def pass_messages(S, damping, max_iter, convergence_iter, verbose):
     """Message passing over S (n, n) from A = R = 0 until the exemplars settle.
 
@@ -232,11 +183,9 @@ def pass_messages(S, damping, max_iter, convergence_iter, verbose):
     S = xp.astype(S, xp.float64)
     A = xp.zeros((n, n), dtype=xp.float64, device=backend.device(S))
     R = xp.zeros((n, n), dtype=xp.float64, device=backend.device(S))
-    on_diagonal = diagonal_mask(n, S)
-    columns = xp.arange(n, device=backend.device(S))[None, :]
     previous, unchanged = None, 0
     for it in range(max_iter):
-        exemplars = update_messages(S, A, R, on_diagonal, columns, damping)
+        exemplars = kernels.affinity_step(S, A, R, damping)
         same = previous is not None and bool(xp.all(exemplars == previous))
         unchanged = unchanged + 1 if same else 1
         previous = exemplars
@@ -417,7 +366,7 @@ class AffinityPropagation(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     O(n^2) memory (about seven (n, n) float64 arrays at the peak; a fit
     above the memory budget, ``gpucluster.set_config(memory_budget=...)``
     or half the free memory, raises ``AffinityMemoryError``) and O(n^2)
-    work per iteration, all of it whole-array operations on X's device.
+    work per iteration, on X's device (the ``affinity_step`` kernel).
 
     Examples
     --------
@@ -503,7 +452,7 @@ class AffinityPropagation(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         damping = self._check_params()
         X, _, like = self._prepare_input(self._dense(X), reset=True, work=self._work)
         S = self._similarities(X)
-        preference = median(S) if self.preference is None else self.preference
+        preference = backend.median(S) if self.preference is None else self.preference
         preference = check_preference(preference, S)
         random_state = check_random_state(self.random_state)
         centers, labels, n_iter, S = run_affinity_propagation(
