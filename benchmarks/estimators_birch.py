@@ -3,7 +3,7 @@
     python benchmarks/estimators_birch.py           # the three sizes, table and exponents
     python benchmarks/estimators_birch.py --quick   # a tenth of the rows
 
-Blobs in 16 dimensions (10 centres, std 1), n = 20,000, 40,000 and 80,000,
+Blobs in 16 dimensions (10 centres, std 1), n = 50,000, 100,000 and 200,000,
 float64; threshold 3.0 (a few thousand subclusters: each blob, of RMS
 radius 4, is cut into a few hundred), branching_factor 50 and n_clusters=10
 for both, so the time is the CF-tree's insertion (compiled on the host in
@@ -26,7 +26,7 @@ import time
 from sklearn.datasets import make_blobs
 
 SEED = 0
-SIZES = (20_000, 40_000, 80_000)
+SIZES = (50_000, 100_000, 200_000)  # the shape is the last
 THRESHOLD = 3.0
 N_CLUSTERS = 10
 

@@ -779,21 +779,25 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
         self._verbose_init_end(lower_bound, converged)
         return params, lower_bound, n_iter, bounds, converged
 
-    def _initial_parameters(self, X, initial, random_state):
-        """(weights, means, covariances, precisions_chol) to start EM from, as scikit-learn."""
-        xp = backend.namespace(X)
-        weights_init, means_init, precisions_init = (
-            None if a is None else xp.astype(backend.asarray_like(a, X), X.dtype) for a in initial)
+    def _initial_parameters(self, X, initial, random_state, estimate=None):
+        """(weights, means, covariances, precisions_chol) to start EM from, as scikit-learn.
+
+        ``estimate(X, random_state) -> (sizes, means, covariances, precisions_chol)``
+        gives what the initialisation estimates: from initial responsibilities here
+        (``initial`` as the user gave it); the dask version passes its chunked one,
+        with ``initial`` already NumPy."""
+        if estimate is None:
+            xp = backend.namespace(X)
+            initial = [None if a is None else xp.astype(backend.asarray_like(a, X), X.dtype)
+                       for a in initial]
+            estimate = self._estimate_from_responsibilities
+        weights_init, means_init, precisions_init = initial
         kind = self.covariance_type
         if precisions_init is not None:
             precisions_chol = precision_cholesky_from_precisions(precisions_init, kind)
             covariances = covariances_from_precisions(precisions_init, kind)
         if weights_init is None or means_init is None or precisions_init is None:
-            target = "cuda" if backend.is_cuda_array(X) else "cpu"
-            resp_of = initial_responsibilities(X, self.n_components, self.init_params,
-                                               random_state, target)
-            sizes, means, estimated, estimated_chol = parameters_from_resp(
-                X, resp_of, self.n_components, self.reg_covar, kind)
+            sizes, means, estimated, estimated_chol = estimate(X, random_state)
             weights = sizes / X.shape[0] if weights_init is None else weights_init
             means = means if means_init is None else means_init
             if precisions_init is None:
@@ -801,6 +805,14 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
         else:
             weights, means = weights_init, means_init
         return weights, means, covariances, precisions_chol
+
+    def _estimate_from_responsibilities(self, X, random_state):
+        """The initialisation's responsibilities (``init_params``), then an M-step."""
+        target = "cuda" if backend.is_cuda_array(X) else "cpu"
+        resp_of = initial_responsibilities(X, self.n_components, self.init_params,
+                                           random_state, target)
+        return parameters_from_resp(X, resp_of, self.n_components, self.reg_covar,
+                                    self.covariance_type)
 
     def _set_fitted(self, params, like):
         weights, means, covariances, precisions_chol = params

@@ -28,10 +28,8 @@ from ..cluster.mixture import (
     LogDensities,
     Moments,
     _squares,
-    covariances_from_precisions,
     log_normalize,
     precision_cholesky,
-    precision_cholesky_from_precisions,
 )
 from . import _chunks
 from ._chunks import like_chunk
@@ -231,21 +229,9 @@ def initial_parameters(est, X, initial, random_state):
     responsibilities per chunk (seeded from ``random_state``, not
     scikit-learn's stream, which would need all n x k draws on the client).
     """
-    weights_init, means_init, precisions_init = (
-        None if a is None else np.asarray(a, dtype=X.dtype) for a in initial)
-    kind = est.covariance_type
-    if precisions_init is not None:
-        precisions_chol = precision_cholesky_from_precisions(precisions_init, kind)
-        covariances = covariances_from_precisions(precisions_init, kind)
-    if weights_init is None or means_init is None or precisions_init is None:
-        sizes, means, estimated, estimated_chol = _estimated(est, X, random_state)
-        weights = sizes / X.shape[0] if weights_init is None else weights_init
-        means = means if means_init is None else means_init
-        if precisions_init is None:
-            covariances, precisions_chol = estimated, estimated_chol
-    else:
-        weights, means = weights_init, means_init
-    return weights, means, covariances, precisions_chol
+    initial = [None if a is None else np.asarray(a, dtype=X.dtype) for a in initial]
+    return est._initial_parameters(
+        X, initial, random_state, estimate=lambda X, random_state: _estimated(est, X, random_state))
 
 
 def _estimated(est, X, random_state):
