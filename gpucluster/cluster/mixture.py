@@ -732,34 +732,49 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
                 f"X has {X.shape[1]} features, but GaussianMixture is expecting "
                 f"{self.means_.shape[1]} features as input."
             )
+        best = self._best_run(
+            X, do_init, lambda random_state: (self._initial_parameters(X, initial, random_state)
+                                              if do_init else self._parameters_for(X)))
+        self._set_run(best, like, X.shape[1])
+        # A last E-step, so that fit_predict(X) equals fit(X).predict(X).
+        return self._to_output(self._labels(X, best[0]), like)
+
+    def _best_run(self, X, do_init, start, step=None, stacklevel=4):
+        """EM from ``n_init`` starts (one when warm-starting) and the best run, as
+        scikit-learn keeps it; ConvergenceWarning when that run did not converge.
+
+        ``start(random_state)`` gives a start's (weights, means, covariances,
+        precisions_chol); ``step`` is passed to ``_run_em``. Returns its tuple.
+        """
         random_state = check_random_state(self.random_state)
         best = None
         for init in range(self.n_init if do_init else 1):
             self._verbose_init_start(init)
-            params = (self._initial_parameters(X, initial, random_state) if do_init
-                      else self._parameters_for(X))
+            params = start(random_state)
             lower_bound = -math.inf if do_init else self.lower_bound_
-            run = self._run_em(X, params, lower_bound)
+            run = self._run_em(X, params, lower_bound, step)
             # scikit-learn's rule: the first run is kept whatever its bound (even NaN),
             # a later one only when its bound is higher.
             if best is None or (self.max_iter == 0 or run[1] > best[1] or best[1] == -math.inf):
                 best = run
-        params, lower_bound, n_iter, bounds, converged = best
-        if not converged and self.max_iter > 0:
+        if not best[4] and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
+        return best
+
+    def _set_run(self, run, like, n_features):
+        """The fitted attributes from a ``_run_em`` tuple; parameters mirror ``like``."""
+        params, lower_bound, n_iter, bounds, converged = run
         self._set_fitted(params, like)
         self.converged_ = bool(converged)
         self.n_iter_ = int(n_iter)
         self.lower_bound_ = float(lower_bound)
         self.lower_bounds_ = bounds
-        self.n_features_in_ = int(X.shape[1])
-        # A last E-step, so that fit_predict(X) equals fit(X).predict(X).
-        return self._to_output(self._labels(X, params), like)
+        self.n_features_in_ = int(n_features)
 
     def _run_em(self, X, params, lower_bound, step=None):
         """EM from ``params``; returns (params, lower bound, n_iter, bounds, converged).

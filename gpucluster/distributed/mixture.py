@@ -14,12 +14,7 @@ The functions take the public estimator (``gpucluster.GaussianMixture``),
 which hands a dask array over to them.
 """
 
-import math
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend
@@ -322,30 +317,13 @@ def fit_predict(est, X, y=None):
         )
     _chunks.stats(X, _chunks.row_weights(None, X))  # NaN and infinity
     X = X.persist()
-    random_state = check_random_state(est.random_state)
-    best = None
-    for init in range(est.n_init if do_init else 1):
-        est._verbose_init_start(init)
-        params = (initial_parameters(est, X, initial, random_state) if do_init
-                  else _fitted(est, X))
-        lower_bound = -math.inf if do_init else est.lower_bound_
-        run = est._run_em(X, params, lower_bound, step=em_step)
-        if best is None or (est.max_iter == 0 or run[1] > best[1] or best[1] == -math.inf):
-            best = run
-    params, lower_bound, n_iter, bounds, converged = best
-    if not converged and est.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different init "
-            "parameters, or increase max_iter, tol, or check for degenerate data.",
-            ConvergenceWarning, stacklevel=3,
-        )
+    best = est._best_run(
+        X, do_init, lambda random_state: (initial_parameters(est, X, initial, random_state)
+                                          if do_init else _fitted(est, X)),
+        step=em_step, stacklevel=5)
     meta = _chunks.chunk_meta(X)
-    est._set_fitted(tuple(like_chunk(p, meta) for p in params), meta)
-    est.converged_ = bool(converged)
-    est.n_iter_ = int(n_iter)
-    est.lower_bound_ = float(lower_bound)
-    est.lower_bounds_ = bounds
-    est.n_features_in_ = int(X.shape[1])
+    params = tuple(like_chunk(p, meta) for p in best[0])
+    est._set_run((params, *best[1:]), meta, X.shape[1])
     return predict(est, X)
 
 
