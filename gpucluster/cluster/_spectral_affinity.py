@@ -26,7 +26,7 @@ import numpy as np
 from .. import backend
 from .._config import get_config
 from .._sparse import is_sparse
-from . import _eigen
+from .. import _eigen
 from ._medoid_distances import matrix_fits
 
 # A precomputed affinity is symmetric when A and A^T agree to these tolerances

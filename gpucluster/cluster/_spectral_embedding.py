@@ -49,7 +49,7 @@ import numpy as np
 
 from .. import backend, kernels
 from .._sparse import is_sparse
-from . import _eigen
+from .. import _eigen
 
 EIGEN_SOLVERS = (None, "arpack", "lobpcg", "amg")
 # Up to this many rows the deflated S is formed densely and solved by eigh: at n=256 the

@@ -23,7 +23,7 @@ from sklearn.utils import check_random_state
 from .. import backend
 from .._sparse import check_sparse, is_sparse, sparse_to_device
 from .._validation import check_option, check_scalar
-from . import _eigen
+from .. import _eigen
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin
 from ._spectral_affinity import (

@@ -19,7 +19,8 @@ from sklearn.neighbors import kneighbors_graph
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gpucluster import config_context
-from gpucluster.cluster import _eigen, _spectral_embedding
+from gpucluster import _eigen
+from gpucluster.cluster import _spectral_embedding
 from gpucluster.cluster._spectral_embedding import graph_components, spectral_embedding
 from gpucluster.cluster.spectral import (
     SpectralClustering,

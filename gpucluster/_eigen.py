@@ -5,8 +5,9 @@ matrices, a Lanczos solver, LOBPCG, a linear-operator wrapper, QR with
 column pivoting and (optionally) an algebraic-multigrid preconditioner.
 Each has a SciPy and a CuPy twin; this module is the one place that picks
 between them, by the kind of array it is handed (NumPy for host data, CuPy
-for CUDA data), so the algorithm in ``_spectral_embedding`` and
-``spectral`` reads the same on both. CuPy, cupyx and pyamg are imported
+for CUDA data), so the algorithm in ``cluster/_spectral_embedding`` and
+``cluster/spectral`` reads the same on both. It sits beside ``backend`` and
+``_sparse``, where the library differences live. CuPy, cupyx and pyamg are imported
 only when used.
 """
 
@@ -14,9 +15,9 @@ import inspect
 
 import numpy as np
 
-from .. import backend
-from .._sparse import is_sparse, sparse_module
-from ..kernels.arrays import array_module
+from . import backend
+from ._sparse import is_sparse, sparse_module
+from .kernels.arrays import array_module
 
 
 def _on_gpu(x):
@@ -95,20 +96,11 @@ def row_sums_and_diagonal(A):
     """Row sums and diagonal of a square matrix, dense (``native``) or sparse, as 1-D
     float64 NumPy or CuPy arrays."""
     if is_sparse(A):
-        lib = _array_library(A)
+        lib = array_module(A.data)  # the library of the matrix's buffers
         sums = lib.asarray(A.sum(axis=1)).reshape(-1)
         return sums.astype(lib.float64), lib.asarray(A.diagonal()).astype(lib.float64)
     lib = array_module(A)
     return A.sum(axis=1, dtype=lib.float64), lib.diagonal(A).astype(lib.float64)
-
-
-def _array_library(A):
-    """``numpy`` or ``cupy``: the array library of a sparse matrix's buffers."""
-    if _on_gpu(A):
-        import cupy
-
-        return cupy
-    return np
 
 
 def linear_operator(n, matmat, like):
