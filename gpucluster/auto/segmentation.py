@@ -22,7 +22,6 @@ with every count and algorithm) or chosen by Optuna (``search="optuna"``,
 """
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ from ..segment._image import load_image
 from ..segment.batch import ALGORITHMS, segment_one
 from ..segment.features import check_features
 from .scoring import check_weights, describe_weights, score_labels
+from .search import _import_optuna, _progress_bar
 from .shared import euclidean_matrix
 
 # Feature sets tried by default: colour alone, colour with position, and
@@ -47,6 +47,7 @@ SCORE_FEATURES = ("lab",)
 SCORE_SAMPLE = 3000
 SEARCHES = ("grid", "optuna")
 DENSITY_ALGORITHMS = ("dbscan", "hdbscan")
+BAR_TITLE = "segmentation search"
 
 
 @dataclass
@@ -166,43 +167,28 @@ class _Runner:
         return [c["id"] for c in ok]
 
 
-def _progress_bar(total, progress):
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return None
-        return tqdm(total=total, desc="segmentation search", unit="setting", file=sys.stderr)
-    return None
-
-
 def _run_grid(runner, plan, progress):
-    bar = _progress_bar(len(plan), progress)
+    bar = _progress_bar(len(plan), BAR_TITLE, "setting", progress)
     try:
         for algorithm, features, k in plan:
             runner.run(algorithm, features, k)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def _run_optuna(runner, feature_sets, n_segments, algorithms, n_trials, random_state, progress):
-    from .search import _import_optuna
-
     optuna = _import_optuna()
     names = [" ".join(fs) for fs in feature_sets]
     low, high = min(n_segments), max(n_segments)
-    bar = _progress_bar(n_trials, progress)
+    bar = _progress_bar(n_trials, BAR_TITLE, "setting", progress)
 
     def objective(trial):
         algorithm = trial.suggest_categorical("algorithm", algorithms)
         features = feature_sets[names.index(trial.suggest_categorical("features", names))]
         k = trial.suggest_int("n_segments", low, high) if low < high else low
         record = runner.run(algorithm, features, k)
-        if bar is not None:
-            bar.update(1)
+        bar.update(1)
         composite = record["scores"]["composite"]
         return -1.0 if composite is None else composite
 
@@ -214,8 +200,7 @@ def _run_optuna(runner, feature_sets, n_segments, algorithms, n_trials, random_s
         study.optimize(objective, n_trials=n_trials)
     finally:
         optuna.logging.set_verbosity(verbosity)
-        if bar is not None:
-            bar.close()
+        bar.close()
 
 
 def search_segmentation(image, *, feature_sets=None, n_segments=None, algorithms=("kmeans",),
