@@ -135,9 +135,10 @@ def fit_norms(X, metric):
 
 
 def weighted_sum(values, sample_weight):
-    """sum(w * v) as a Python float, accumulated in float64."""
+    """sum(w * v) as a Python float, accumulated in float64 (one float64 copy of values at most)."""
     xp = backend.namespace(values)
-    return float(xp.sum(xp.astype(values, xp.float64) * xp.astype(sample_weight, xp.float64)))
+    return float(xp.astype(values, xp.float64, copy=False)
+                 @ xp.astype(sample_weight, xp.float64, copy=False))
 
 
 def prepare_for_metric(X, metric):
@@ -543,17 +544,20 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     return labels, weighted_sum(distances, sample_weight), centers, i + 1
 
 
-def mean_and_spread(X):
+def mean_and_spread(X, sq_norms=None):
     """Column means of X and its total variance :math:`E|x - m|^2` (a Python float).
 
-    Uses :math:`E|x|^2 - |m|^2` from row norms, so no copy of X is made
-    (and a sparse X stays sparse).
+    Uses :math:`E|x|^2 - |m|^2` from the squared row norms (``sq_norms``, float64,
+    when the caller has them), so no copy of X is made (and a sparse X stays
+    sparse).
     """
     ops = data_ops(X)
     xp = backend.namespace(ops.values(X))
     mean = ops.column_mean(X)
     mean_sq = float(xp.vecdot(mean, mean))
-    total_variance = max(float(xp.mean(ops.row_norms_sq(X))) - mean_sq, 0.0)
+    if sq_norms is None:
+        sq_norms = ops.row_norms_sq(X)
+    total_variance = max(float(xp.mean(sq_norms)) - mean_sq, 0.0)
     return mean, mean_sq, total_variance
 
 
@@ -790,7 +794,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         random_state = check_random_state(self.random_state)
 
         Xw = prepare_for_metric(X, self.metric)
-        mean, mean_sq, total_variance = mean_and_spread(Xw)
+        sq_norms = data_ops(Xw).row_norms_sq(Xw)
+        mean, mean_sq, total_variance = mean_and_spread(Xw, sq_norms)
         # Distances come from |x|^2 - 2 x.c + |c|^2, whose rounding error grows
         # with |x|^2. Centring X (a full copy) pays only when the mean is large
         # against the spread; otherwise the error stays within a factor of two.
@@ -808,7 +813,9 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
             # The watcher sees centres in X's coordinates, as cluster_centers_.
             callback = _shifted_back(callback, offset)
 
-        x_sq_norms = fit_norms(Xw, self.metric)
+        # The norms above serve the Lloyd loop unless X was centred (one pass over X fewer).
+        x_sq_norms = (fit_norms(Xw, self.metric) if offset is not None or self.metric != "euclidean"
+                      else sq_norms)
         best = None
         for _ in range(n_init):
             centers = init_centroids(Xw, self.n_clusters, init, random_state, sample_weight,
@@ -826,7 +833,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
                 best = (labels, inertia, centers, n_iter)
         labels, inertia, centers, n_iter = best
 
-        distinct = int(backend.unique_counts(labels)[0].shape[0])
+        sizes = backend.bincount(labels, minlength=self.n_clusters)
+        distinct = int(backend.namespace(sizes).count_nonzero(sizes))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
