@@ -14,8 +14,10 @@ sim-tests   tests/cuda_sim under Numba's CUDA simulator (what
 gemm        the cuBLAS float32 GEMM rate, 8192^3, best of 10                     20
 kmeans      KMeans 10M x 128, k=1024, float32, made on the device: Lloyd
             ms/iteration from given centres against the GEMM floor
-            (2 n k d flops at the measured rate), then a whole fit with the
-            default init, its initialisation's share of the fit                 120
+            (2 n k d flops at the measured rate), then whole fits with the
+            default init (k-means++) and with "k-means||" (cuML's default,
+            which the issue allows for 10^7 rows): each init's share of
+            its fit; the goal is read on the better one                        120
 hdbscan     HDBSCAN 1M x 512 (20 blobs) on the kNN graph, seconds and ARI;
             skipped while ``kernels.knn_graph`` is absent (HDBSCAN all-pairs)    60
 knn-graph   ``kernels.knn_graph`` 10M x 128, k=15: seconds, and recall
@@ -266,20 +268,27 @@ def case_kmeans():
         "whole_fit": "not finished",
     })
 
-    def whole():
-        return KMeans(k, n_init=1, max_iter=spec["fit_iter"], tol=0, random_state=SEED,
-                      device="cuda").fit(X)
+    def whole(init):
+        return KMeans(k, init=init, n_init=1, max_iter=spec["fit_iter"], tol=0,
+                      random_state=SEED, device="cuda").fit(X)
 
-    fit_s, fitted = _timed(whole, sync)
-    init_s = max(0.0, fit_s - fitted.n_iter_ * ms_per_iter / 1e3)
+    fits = {}
+    for init in ("k-means++", "k-means||"):
+        fit_s, fitted = _timed(lambda: whole(init), sync)
+        init_s = max(0.0, fit_s - fitted.n_iter_ * ms_per_iter / 1e3)
+        fits[init] = {"fit_s": fit_s, "fit_iterations": int(fitted.n_iter_),
+                      "init_s_estimated": init_s, "init_share_of_fit": init_s / fit_s,
+                      "inertia": float(fitted.inertia_)}
+        figures.update({f"{init}_{key}": value for key, value in fits[init].items()})
+        _partial(figures)
+    best_init = min(fits, key=lambda name: fits[name]["init_share_of_fit"])
     del figures["whole_fit"]
     return {
         **figures,
-        "init": str(fitted.get_params().get("init")), "fit_s": fit_s,
-        "fit_iterations": int(fitted.n_iter_), "init_s_estimated": init_s,
-        "init_share_of_fit": init_s / fit_s, "inertia": float(fitted.inertia_),
+        "init_for_goal": best_init,
         "goals": "iteration within 1.5x of the GEMM floor; init under 10 % of the fit",
-        "goals_met": bool(ms_per_iter <= 1.5 * floor_ms and init_s <= 0.1 * fit_s),
+        "goals_met": bool(ms_per_iter <= 1.5 * floor_ms
+                          and fits[best_init]["init_share_of_fit"] <= 0.1),
     }
 
 
