@@ -63,9 +63,7 @@ SUITES = {
     "pca": (
         "decomposition/tests/test_pca.py",
         [("from sklearn.decomposition import PCA", "from gpucluster.decomposition import PCA")],
-        {t: "sparse input is not supported yet" for t in (
-            "test_pca_sparse", "test_pca_sparse_fit_transform", "test_sparse_pca_solver_error",
-            "test_sparse_pca_auto_arpack_singular_values_consistency")},
+        {},
     ),
     "dbscan": (
         "cluster/tests/test_dbscan.py",

@@ -4,12 +4,17 @@ One array-API implementation serves NumPy, CuPy, torch and
 array_api_strict, with scikit-learn's parameters, attributes, solver
 choice and sign convention:
 
-- "full": the SVD of the centred data (``xp.linalg.svd``);
+- "full": the SVD of the centred data (``_svd.full_svd``: SciPy's LAPACK
+  ``gesdd`` on the host, ``xp.linalg.svd`` on a GPU);
 - "covariance_eigh": the (n_features, n_features) scatter matrix, summed
   over row chunks of centred data in float64, then ``eigh`` in float64: one
   pass over X, the fast choice for n_samples >> n_features;
 - "randomized": Halko et al.'s randomized range finder (``_svd.randomized_svd``);
 - "arpack": SciPy's ARPACK on the host (the one solver that leaves the device).
+
+A sparse X (SciPy or cupyx CSR, CSC, ...) stays sparse, as in scikit-learn:
+"arpack" (what "auto" picks for it) and "covariance_eigh" centre it
+implicitly (``_sparse_pca``), "full" and "randomized" refuse it.
 
 Signs follow scikit-learn 1.9: ``svd_flip`` on the rows of ``components_``
 (``u_based_decision=False``) for every solver.
@@ -24,19 +29,24 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend
+from .._sparse import is_sparse, sparse_to_device
 from .._validation import check_input, check_option, check_scalar
+from ..cluster import _sparse_kmeans
 from ..cluster._base import DeviceEstimatorMixin
+from . import _sparse_pca, _svd
 from ._minka import infer_dimension
 from ._svd import (
     arpack_svd,
-    centred_product,
+    full_svd,
     randomized_svd,
-    scatter_matrix,
     sum_of_squares,
     svd_flip,
+    symmetric_eigh,
 )
 
 SVD_SOLVERS = ("auto", "full", "covariance_eigh", "arpack", "randomized")
+# The solvers that take a sparse X as it is ("auto" means "arpack" for one).
+SPARSE_SOLVERS = ("auto", "arpack", "covariance_eigh")
 NORMALIZERS = ("auto", "QR", "LU", "none")
 # scikit-learn 1.9's "auto" policy: the covariance route for tall, narrow data ...
 COVARIANCE_MAX_FEATURES = 1_000
@@ -65,6 +75,26 @@ def choose_solver(svd_solver, n_samples, n_features, n_components):
     if 1 <= n_components < RANDOMIZED_MAX_SHARE * min(n_samples, n_features):
         return "randomized"
     return "full"
+
+
+def _operations(X):
+    """What PCA applies to X itself: ``_svd`` for a dense array, ``_sparse_pca`` for a sparse
+    matrix (the same names: ``column_mean``, ``scatter_matrix``, ``centred_product``)."""
+    return _sparse_pca if is_sparse(X) else _svd
+
+
+def _values(X):
+    """The dense array that carries X's namespace, device and dtype: X, or a sparse X's ``data``."""
+    return X.data if is_sparse(X) else X
+
+
+def _check_sparse_solver(X, svd_solver):
+    """scikit-learn's TypeError for a sparse X with a solver that needs it dense."""
+    if is_sparse(X) and svd_solver in ("full", "randomized"):
+        raise TypeError(
+            'PCA only support sparse inputs with the "arpack" and "covariance_eigh" solvers, '
+            f'while "{svd_solver}" was passed. See TruncatedSVD for a possible alternative.'
+        )
 
 
 def _check_bool(value, name):
@@ -200,7 +230,16 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
     solver but "arpack" runs where X lives (a CuPy or torch CUDA array on
     its GPU, or host data moved there under ``device="cuda"``).
     ``transform`` centres X in row chunks, so it never copies all of X.
-    Sparse input is not supported.
+
+    A sparse X (SciPy or ``cupyx.scipy.sparse``; CSR, CSC or any format with
+    ``tocsr``) is never made dense, as in scikit-learn: "arpack" (what "auto"
+    picks for sparse X) runs ARPACK on the operator ``X - 1 mean_`` (the
+    stored values are copied to the host for a cupyx X), "covariance_eigh"
+    forms ``(X^T X - n mean_ mean_^T) / (n - 1)`` from the sparse product,
+    where X lives; "full" and "randomized" raise scikit-learn's TypeError.
+    The dense results (attributes, projections) are NumPy for SciPy input
+    and CuPy for cupyx input. ``transform`` and ``inverse_transform`` take
+    sparse input too; ``score`` and ``score_samples`` need dense input.
 
     Examples
     --------
@@ -212,6 +251,10 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
     [0.9924, 0.0076]
     >>> pca.singular_values_.round(4).tolist()
     [6.3006, 0.5498]
+    >>> from scipy.sparse import csr_matrix
+    >>> sparse = PCA(n_components=1, svd_solver="arpack", random_state=0).fit(csr_matrix(X))
+    >>> sparse.explained_variance_ratio_.round(4).tolist()
+    [0.9924]
     """
 
     # Integer and bool X are computed in float64, as scikit-learn's validate_data does.
@@ -236,6 +279,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = self.svd_solver in SPARSE_SOLVERS
         return tags
 
     @property
@@ -268,10 +312,12 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
                 f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
                 "minimum of 2 is required by PCA: variances need two samples."
             )
+        # scikit-learn's "auto" is "arpack" for sparse X, before n_components is resolved.
+        svd_solver = "arpack" if is_sparse(X) and self.svd_solver == "auto" else self.svd_solver
         n_components = self.n_components
         if n_components is None:
-            n_components = min(n_samples, n_features) - (self.svd_solver == "arpack")
-        solver = choose_solver(self.svd_solver, n_samples, n_features, n_components)
+            n_components = min(n_samples, n_features) - (svd_solver == "arpack")
+        solver = choose_solver(svd_solver, n_samples, n_features, n_components)
         _check_count_for_solver(n_components, solver, n_samples, n_features)
         return n_components, solver
 
@@ -284,29 +330,57 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         X -= mean
         return X
 
+    def _prepare(self, X, *, reset, work):
+        """``(X, like)``: X validated and placed where the work runs; a sparse X stays sparse
+        (canonical CSR, float32 or float64), and ``like`` then mirrors its values."""
+        if is_sparse(X):
+            X, _, like = _sparse_kmeans.prepare_input(self, X, None, reset=reset, work=work)
+            return X, like
+        X, _, like = self._prepare_input(X, reset=reset, work=work)
+        return X, like
+
     def _fit(self, X):
         """Fit on X; return (U or None, S, X validated, like) for ``fit_transform``."""
-        X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        _check_sparse_solver(X, self.svd_solver)
+        # A sparse X's work, per stored value (prepare_input's work(nnz, 1)): X^T X's products.
+        X, like = self._prepare(X, reset=True, work=self._work if not is_sparse(X) else (
+            lambda nnz, _, n_features=X.shape[1]: 2.0 * nnz * n_features))
         n_components, solver = self._check_params(X)
         random_state = check_random_state(self.random_state)
-        xp = backend.namespace(X)
-        n_samples, n_features = X.shape
-        mean = xp.mean(X, axis=0)
+        operations, values = _operations(X), _values(X)
+        xp = backend.namespace(values)
+        n_samples = X.shape[0]
+        mean = operations.column_mean(X)
         total_variance = None
         if solver == "full":
-            U, S, Vt = xp.linalg.svd(self._centred(X, mean), full_matrices=False)
+            Z = self._centred(X, mean)
+            U, S, Vt = full_svd(Z, overwrite=Z is not X)
             explained = S**2 / (n_samples - 1)
         elif solver == "covariance_eigh":
-            covariance = scatter_matrix(X, mean) / (n_samples - 1)
-            eigenvalues, eigenvectors = xp.linalg.eigh(covariance)
-            eigenvalues = xp.flip(eigenvalues, axis=0)
+            covariance = operations.scatter_matrix(X, mean) / (n_samples - 1)
+            # A count of components needs only the largest eigenpairs; the rest of the
+            # spectrum enters only through its sum, the trace. (With fewer samples than
+            # features scikit-learn's noise averages over n_features - k eigenvalues,
+            # not min(n_samples, n_features) - k: there the whole spectrum is computed.)
+            wanted = None
+            if not isinstance(n_components, str) and n_components >= 1 and (
+                    n_components == int(n_components) and n_samples >= X.shape[1]):
+                wanted = int(n_components)
+                total_variance = float(xp.sum(xp.linalg.diagonal(covariance)))
+            eigenvalues, eigenvectors = symmetric_eigh(covariance, wanted)
             # The covariance is positive semi-definite; rounding can make an
             # eigenvalue slightly negative, which the square root below must not see.
             eigenvalues = xp.where(eigenvalues < 0.0, xp.zeros_like(eigenvalues), eigenvalues)
-            explained = xp.astype(eigenvalues, X.dtype)
-            S = xp.astype(xp.sqrt(eigenvalues * (n_samples - 1)), X.dtype)
-            Vt = xp.astype(xp.flip(eigenvectors, axis=1).T, X.dtype)
+            explained = xp.astype(eigenvalues, values.dtype)
+            S = xp.astype(xp.sqrt(eigenvalues * (n_samples - 1)), values.dtype)
+            Vt = xp.astype(eigenvectors.T, values.dtype)
             U = None
+        elif is_sparse(X):  # "arpack" on the implicitly centred X
+            Z = _sparse_pca.centred_operator(X, mean)
+            U, S, Vt = arpack_svd(Z, n_components, tol=self.tol, random_state=random_state,
+                                  like=values)
+            explained = S**2 / (n_samples - 1)
+            total_variance = _sparse_pca.centred_sum_of_squares(X, mean) / (n_samples - 1)
         else:
             Z = self._centred(X, mean)
             if solver == "randomized":
@@ -320,15 +394,16 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
             explained = S**2 / (n_samples - 1)
             total_variance = sum_of_squares(Z) / (n_samples - 1)
         U, Vt = svd_flip(U, Vt, u_based_decision=False)
-        self._set_fitted(X, like, mean, Vt, S, explained, n_components, total_variance)
+        mean = xp.astype(mean, values.dtype)
+        self._set_fitted(X.shape, like, mean, Vt, S, explained, n_components, total_variance)
         # The solver "auto" resolved to, under scikit-learn's private name (its tests read it).
         self._fit_svd_solver = solver
         return U, S, X, like
 
-    def _set_fitted(self, X, like, mean, Vt, S, explained, n_components, total_variance):
+    def _set_fitted(self, shape, like, mean, Vt, S, explained, n_components, total_variance):
         """The fitted attributes from a decomposition; ``total_variance`` None: the spectrum is complete."""
-        xp = backend.namespace(X)
-        n_samples, n_features = X.shape
+        xp = backend.namespace(Vt)
+        n_samples, n_features = shape
         smallest = min(n_samples, n_features)
         if total_variance is None:
             total_variance = float(xp.sum(xp.astype(explained, xp.float64)))
@@ -360,12 +435,19 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         Parameters
         ----------
         X : array of shape (n_samples, n_features); NumPy, CuPy, torch, any
-            array-API array or a list. Integers and bools are computed in float64.
+            array-API array or a list, or a SciPy / cupyx sparse matrix ("auto",
+            "arpack" and "covariance_eigh"), which stays sparse. Integers and
+            bools are computed in float64.
         y : ignored
 
         Returns
         -------
         self : PCA
+
+        Raises
+        ------
+        TypeError
+            For sparse X with ``svd_solver`` "full" or "randomized" (scikit-learn's message).
         """
         self._fit(X)
         return self
@@ -401,10 +483,13 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         return xp.where(scale < eps, xp.full_like(scale, eps), scale)
 
     def _project(self, X):
-        """``(X - mean_) @ components_.T``, whitened if asked, in X's namespace (validated X)."""
-        projected = centred_product(X, self._fitted("mean_", X), self._fitted("components_", X))
+        """``(X - mean_) @ components_.T``, whitened if asked, in the namespace of X (validated,
+        dense or sparse) or of a sparse X's values."""
+        values = _values(X)
+        projected = _operations(X).centred_product(
+            X, self._fitted("mean_", values), self._fitted("components_", values))
         if self.whiten:
-            projected = projected / self._whitening_scale(X)
+            projected = projected / self._whitening_scale(values)
         return projected
 
     def transform(self, X):
@@ -412,15 +497,17 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_features); NumPy, CuPy, torch, any array-API array or a list
+        X : array of shape (n_samples, n_features); NumPy, CuPy, torch, any array-API array
+            or a list, or a SciPy / cupyx sparse matrix (projected as ``X @ components_.T -
+            mean_ @ components_.T``, never made dense)
 
         Returns
         -------
         X_new : array of shape (n_samples, n_components_), X's dtype, array type and device
+            (NumPy for SciPy sparse X, CuPy for cupyx)
         """
         check_is_fitted(self)
-        X, _, like = self._prepare_input(
-            X, reset=False, work=lambda n, d: 2.0 * n * d * self.n_components_)
+        X, like = self._prepare(X, reset=False, work=lambda n, d: 2.0 * n * d * self.n_components_)
         return self._to_output(self._project(X), like)
 
     def inverse_transform(self, X):
@@ -428,26 +515,35 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
 
         Parameters
         ----------
-        X : array of shape (n_samples, n_components_); NumPy, CuPy, torch, any array-API array or a list
+        X : array of shape (n_samples, n_components_); NumPy, CuPy, torch, any array-API array
+            or a list, or a SciPy / cupyx sparse matrix (multiplied as it is; scikit-learn
+            refuses sparse input here)
 
         Returns
         -------
         X_original : array of shape (n_samples, n_features_in_), X's dtype, array type and device
+            (NumPy for SciPy sparse X, CuPy for cupyx): dense, as the mean makes it
         """
         check_is_fitted(self)
-        X = check_input(X, estimator_name=type(self).__name__)
+        name = type(self).__name__
+        sparse = is_sparse(X)
+        X = _sparse_kmeans.check(X, estimator_name=name) if sparse else check_input(
+            X, estimator_name=name)
         if X.shape[1] != self.n_components_:
             raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__}.inverse_transform is "
+                f"X has {X.shape[1]} features, but {name}.inverse_transform is "
                 f"expecting {self.n_components_} features as input (n_components_)."
             )
-        like = backend.describe_input(X)
+        values = _values(X)
+        like = backend.describe_input(values)
         work = 2.0 * X.shape[0] * self.n_components_ * self.n_features_in_
-        X = backend.to_device(X, backend.resolve_device(self.device, X, work=work))
-        components = self._fitted("components_", X)
+        target = backend.resolve_device(self.device, values, work=work)
+        X = sparse_to_device(X, target) if sparse else backend.to_device(X, target)
+        values = _values(X)
+        components = self._fitted("components_", values)
         if self.whiten:
-            components = self._whitening_scale(X)[:, None] * components
-        return self._to_output(X @ components + self._fitted("mean_", X), like)
+            components = self._whitening_scale(values)[:, None] * components
+        return self._to_output(X @ components + self._fitted("mean_", values), like)
 
     def get_covariance(self):
         """The data covariance of the probabilistic PCA model, (n_features, n_features).

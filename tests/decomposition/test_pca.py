@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from gpucluster import backend
 from gpucluster.decomposition import PCA
 from gpucluster.decomposition._minka import assess_dimension, infer_dimension
-from gpucluster.decomposition._svd import svd_flip
+from gpucluster.decomposition._svd import full_svd, svd_flip, symmetric_eigh
 from gpucluster.decomposition.pca import choose_solver
 
 from .._helpers import assert_same_kind, rtol_for, to_numpy
@@ -271,6 +271,217 @@ def test_bad_input_is_refused_and_leaves_the_fit_unchanged():
         pca.transform(np.ones((3, 5)))
     with pytest.raises(ValueError, match="expecting 2 features"):
         pca.inverse_transform(np.ones((3, 3)))
+
+
+# --------------------------------------------------------------------------
+# The "full" solver's host SVD (SciPy's gesdd on a scratch copy)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_svd_leaves_x_alone_and_matches_numpy(dtype):
+    X = _data(80, 9).astype(dtype)
+    before = X.copy()
+    Z = X - X.mean(axis=0)
+    U, S, Vt = full_svd(Z.copy(), overwrite=True)
+    assert U.dtype == S.dtype == Vt.dtype == dtype
+    np.testing.assert_allclose(S, np.linalg.svd(Z, compute_uv=False), rtol=rtol_for(dtype))
+    np.testing.assert_allclose((U * S) @ Vt, Z, atol=10 * rtol_for(dtype) * np.abs(Z).max())
+    PCA(4, svd_solver="full").fit(X)
+    np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("n_largest", [None, 2, 9], ids=["all", "subset-syevr", "most-syevd"])
+def test_symmetric_eigh_gives_the_largest_pairs_in_decreasing_order(n_largest):
+    A = np.random.default_rng(0).normal(size=(12, 12))
+    C = A @ A.T
+    values, vectors = symmetric_eigh(C, n_largest)
+    expected = np.linalg.eigvalsh(C)[::-1][:n_largest or 12]
+    np.testing.assert_allclose(values, expected, rtol=1e-12)
+    np.testing.assert_allclose(C @ vectors, vectors * values, atol=1e-10)
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(len(expected)), atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Sparse input: X stays sparse and gives the dense results
+
+SPARSE_FORMATS = ["csr_matrix", "csc_matrix", "csr_array", "coo_matrix"]
+
+
+def _sparse_data(n_samples=400, n_features=60, density=0.1, seed=0, dtype=np.float64):
+    """Sparse non-negative rows with column scales spread over two decades (varied means)."""
+    import scipy.sparse
+
+    rng = np.random.default_rng(seed)
+    X = scipy.sparse.random(n_samples, n_features, density=density, random_state=seed,
+                            format="csr")
+    X = X.multiply(rng.random(n_features) * 100).tocsr()
+    return X.astype(dtype)
+
+
+def _as_format(X, fmt):
+    import scipy.sparse
+
+    return getattr(scipy.sparse, fmt)(X)
+
+
+def _assert_same_fit(ours, reference, rtol, atol):
+    """Equal attributes; components compared up to the sign of each row."""
+    assert ours.n_components_ == reference.n_components_
+    a, b = to_numpy(ours.components_), to_numpy(reference.components_)
+    signs = np.sign(np.sum(a * b, axis=1, keepdims=True))
+    np.testing.assert_allclose(a * signs, b, rtol=rtol, atol=atol, err_msg="components_")
+    for name in ("explained_variance_", "explained_variance_ratio_", "singular_values_", "mean_"):
+        np.testing.assert_allclose(to_numpy(getattr(ours, name)), getattr(reference, name),
+                                   rtol=rtol, atol=atol, err_msg=name)
+    np.testing.assert_allclose(ours.noise_variance_, reference.noise_variance_, rtol=rtol)
+
+
+@pytest.mark.parametrize("fmt", SPARSE_FORMATS)
+@pytest.mark.parametrize("svd_solver", ["arpack", "covariance_eigh"])
+def test_sparse_fit_equals_dense_fit_and_sklearn(svd_solver, fmt, dtype):
+    X = _sparse_data(dtype=dtype)
+    Xs = _as_format(X, fmt)
+    params = dict(svd_solver=svd_solver, random_state=0)
+    ours = PCA(8, **params).fit(Xs)
+    assert ours.components_.dtype == dtype and isinstance(ours.components_, np.ndarray)
+    # 1e-6 in float64 as asked; float32 carries its own rounding.
+    rtol = 1e-6 if dtype == np.float64 else rtol_for(dtype)
+    _assert_same_fit(ours, PCA(8, **params).fit(X.toarray()), rtol, atol=rtol * 1e-2)
+    _assert_same_fit(ours, skd.PCA(8, **params).fit(Xs), rtol, atol=rtol * 1e-2)
+
+
+@pytest.mark.parametrize("whiten", [False, True], ids=["plain", "whiten"])
+@pytest.mark.parametrize("svd_solver", ["arpack", "covariance_eigh"])
+def test_sparse_transform_fit_transform_and_inverse_equal_dense(svd_solver, whiten):
+    X = _sparse_data(seed=1)
+    new = _sparse_data(seed=2)
+    params = dict(svd_solver=svd_solver, random_state=0, whiten=whiten)
+    pca = PCA(5, **params).fit(X)
+    theirs = skd.PCA(5, **params).fit(X)
+    projected = pca.transform(new)
+    assert isinstance(projected, np.ndarray) and projected.shape == (400, 5)
+    np.testing.assert_allclose(projected, pca.transform(new.toarray()), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(projected, theirs.transform(new), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(PCA(5, **params).fit_transform(X), theirs.fit_transform(X),
+                               rtol=1e-7, atol=1e-9)
+    import scipy.sparse
+
+    Z = scipy.sparse.random(30, 5, density=0.5, random_state=0, format="csr")
+    np.testing.assert_allclose(pca.inverse_transform(Z), theirs.inverse_transform(Z.toarray()),
+                               rtol=1e-9, atol=1e-9)
+
+
+def test_auto_runs_arpack_on_sparse_with_one_component_fewer():
+    X = _sparse_data(200, 30)
+    ours = PCA(random_state=0).fit(X)
+    theirs = skd.PCA(random_state=0).fit(X)
+    assert ours._fit_svd_solver == theirs._fit_svd_solver == "arpack"
+    assert ours.n_components_ == 29
+    _assert_same_fit(ours, theirs, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_components", ["mle", 0.7, None], ids=["mle", "fraction", "none"])
+def test_sparse_covariance_eigh_chooses_the_count_sklearn_does(n_components):
+    X = _sparse_data(500, 20, density=0.3)
+    ours = PCA(n_components, svd_solver="covariance_eigh").fit(X)
+    theirs = skd.PCA(n_components, svd_solver="covariance_eigh").fit(X)
+    _assert_same_fit(ours, theirs, rtol=1e-7, atol=1e-10)
+
+
+def test_sparse_integers_are_computed_in_float64():
+    X = _sparse_data(100, 12, density=0.3)
+    X.data = np.ceil(X.data).astype(np.int64)
+    pca = PCA(3, svd_solver="covariance_eigh").fit(X)
+    assert pca.components_.dtype == np.float64
+    _assert_same_fit(pca, skd.PCA(3, svd_solver="covariance_eigh").fit(X), rtol=1e-7, atol=1e-10)
+
+
+def test_sparse_total_variance_has_no_cancellation():
+    """Columns at 1e6 with a spread of 1: noise_variance_ comes from sum (x - mean)^2 terms."""
+    import scipy.sparse
+
+    rng = np.random.default_rng(0)
+    dense = 1e6 + rng.normal(size=(300, 10)) * np.linspace(3, 1, 10)
+    ours = PCA(2, svd_solver="arpack", random_state=0).fit(scipy.sparse.csr_matrix(dense))
+    reference = skd.PCA(2, svd_solver="arpack", random_state=0).fit(dense)
+    np.testing.assert_allclose(ours.noise_variance_, reference.noise_variance_, rtol=1e-9)
+    np.testing.assert_allclose(ours.explained_variance_ratio_,
+                               reference.explained_variance_ratio_, rtol=1e-7)
+
+
+@pytest.mark.parametrize("svd_solver", ["arpack", "covariance_eigh"])
+def test_sparse_x_is_never_made_dense(svd_solver):
+    """A matrix whose dense form would take gigabytes is fitted in a few megabytes."""
+    import tracemalloc
+
+    import scipy.sparse
+
+    rng = np.random.default_rng(0)
+    # arpack: 10^6 x 20,000 (160 GB dense); covariance_eigh: 10^6 x 300 (2.4 GB dense, and
+    # a 300 x 300 covariance).
+    n_samples, n_features = 1_000_000, 20_000 if svd_solver == "arpack" else 300
+    nnz = 20_000
+    rows = rng.integers(0, n_samples, nnz)
+    cols = np.minimum(rng.geometric(0.2, nnz) - 1, n_features - 1)  # a few busy columns
+    X = scipy.sparse.csr_matrix((rng.random(nnz) + 1.0, (rows, cols)),
+                                shape=(n_samples, n_features))
+    tracemalloc.start()
+    try:
+        pca = PCA(3, svd_solver=svd_solver, random_state=0).fit(X)
+        projected = pca.transform(X[:1000])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6, f"peak {peak / 1e6:.0f} MB"
+    assert projected.shape == (1000, 3) and np.all(np.isfinite(projected))
+    assert np.all(np.isfinite(pca.components_)) and pca.explained_variance_[0] > 0
+
+
+@pytest.mark.parametrize("svd_solver", ["full", "randomized"])
+def test_sparse_with_a_dense_only_solver_is_refused_as_sklearn_does(svd_solver):
+    X = _sparse_data(100, 20)
+    message = ('PCA only support sparse inputs with the "arpack" and "covariance_eigh" '
+               f'solvers, while "{svd_solver}" was passed')
+    with pytest.raises(TypeError, match=message):
+        skd.PCA(3, svd_solver=svd_solver).fit(X)
+    with pytest.raises(TypeError, match=message):
+        PCA(3, svd_solver=svd_solver).fit(X)
+
+
+def test_bad_sparse_input_is_refused_and_leaves_the_fit_unchanged():
+    X = _sparse_data(100, 20)
+    pca = PCA(3, svd_solver="arpack", random_state=0).fit(X)
+    before = pca.components_.copy()
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        pca.fit(bad)
+    with pytest.raises(ValueError, match="strictly less"):
+        PCA(20, svd_solver="arpack").fit(X)
+    with pytest.raises(ValueError, match="X has 19 features, but PCA is expecting 20"):
+        pca.transform(X[:, :19])
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        pca.score_samples(X)  # scikit-learn's needs dense input too
+    np.testing.assert_array_equal(pca.components_, before)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("svd_solver", ["arpack", "covariance_eigh"])
+def test_cupyx_sparse_stays_on_the_gpu_and_equals_scipy(svd_solver):
+    if not backend.gpu_available():
+        pytest.skip("no CUDA GPU answers")
+    import cupyx.scipy.sparse
+
+    X = _sparse_data()
+    Xg = cupyx.scipy.sparse.csr_matrix(X)
+    ours = PCA(6, svd_solver=svd_solver, random_state=0).fit(Xg)
+    assert backend.array_kind(ours.components_) == "cupy"
+    _assert_same_fit(ours, PCA(6, svd_solver=svd_solver, random_state=0).fit(X),
+                     rtol=1e-6, atol=1e-9)
+    projected = ours.transform(Xg)
+    assert backend.array_kind(projected) == "cupy"
+    np.testing.assert_allclose(to_numpy(projected), to_numpy(ours.transform(X.toarray())),
+                               rtol=1e-6, atol=1e-9)
 
 
 # --------------------------------------------------------------------------
