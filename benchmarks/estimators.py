@@ -60,7 +60,8 @@ def run_case(case, repeat, quick, log):
     """Rows (dicts) of one case: each tool's seconds, ratio to gpucluster and ARI with it."""
     from sklearn.metrics import adjusted_rand_score
 
-    X = np.asarray(case["make_data"]())
+    data = case["make_data"]()
+    X = data if hasattr(data, "tocsr") else np.asarray(data)  # a sparse matrix stays sparse
     if quick:
         X = X[: max(WARM_ROWS, X.shape[0] // 10)]
     warm = X[: min(WARM_ROWS, X.shape[0])]
