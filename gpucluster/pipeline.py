@@ -5,7 +5,6 @@ of its own (`embed.embed_images`, `auto.search`, `report.organize`,
 `report.write_report`); this module only chains them and decides the defaults.
 """
 
-import contextlib
 import os
 import time
 
@@ -160,14 +159,13 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
 def _dask_client(scheduler, workers, device, progress):
     """The Dask client of the embedding stage (closed after it, a local cluster shut
     down), or None (a context yielding None) to embed in this process."""
-    if scheduler is None and workers is None:
-        return contextlib.nullcontext()
-    from .distributed.client import connect
+    from .embed._dask_client import job_client
 
-    where = (f"the Dask cluster at {scheduler}" if scheduler is not None
-             else f"a local Dask cluster of {workers} workers")
-    _stage(progress, f"embedding on {where}; the search runs here")
-    return connect(scheduler, workers, device=device if device in ("cpu", "cuda") else "auto")
+    if scheduler is not None or workers is not None:
+        where = (f"the Dask cluster at {scheduler}" if scheduler is not None
+                 else f"a local Dask cluster of {workers} workers")
+        _stage(progress, f"embedding on {where}; the search runs here")
+    return job_client(scheduler, workers, device=device)
 
 
 def _zero_shot_names(X, labels, candidate_labels, clip, model, pretrained, checkpoint):

@@ -11,9 +11,12 @@ never holds more than one such row per reduction.
 Dask is imported inside the functions only: this module loads without it.
 """
 
+import math
+
 import numpy as np
 
 from .. import backend
+from .._distances import row_norms_sq
 from .._validation import check_finite
 from .client import require_distributed
 
@@ -171,6 +174,201 @@ def reduce_rows(fn, X, *row_arrays, args=(), width):
     return per_chunk(fn, X, *row_arrays, args=args, width=width).sum(axis=0)
 
 
+# --------------------------------------------------------------------------
+# Persisted chunks in groups: few tasks per pass
+
+
+def current_client():
+    """The ``distributed.Client`` that ``dask.compute`` would use now, or None.
+
+    None for Dask's local schedulers (threads, processes, synchronous) and
+    when distributed is not installed.
+    """
+    import dask.base
+
+    scheduler = dask.base.get_scheduler()
+    client = getattr(scheduler, "__self__", None)
+    try:
+        from distributed import Client
+    except ImportError:
+        return None
+    return client if isinstance(client, Client) else None
+
+
+def chunk_groups(X):
+    """Chunk numbers of X's rows in groups, each group to be one task of a pass.
+
+    On a ``distributed`` cluster, where X is persisted, the chunks a worker
+    holds are split into as many groups (consecutive chunks, near-equal rows)
+    as the worker has threads, so a pass is one task per thread of the cluster
+    and no chunk moves. Elsewhere (a local scheduler, or X not persisted) each
+    chunk is a group of its own. Waits until X's chunks are in memory.
+    """
+    import dask.core
+
+    keys = list(dask.core.flatten(X.__dask_keys__()))
+    singles = [[i] for i in range(len(keys))]
+    client = current_client()
+    if client is None:
+        return singles
+    import distributed
+
+    futures = distributed.futures_of(X)
+    if len(futures) < len(keys):
+        return singles
+    distributed.wait(futures)
+    holder = {key: min(addresses) for key, addresses in client.who_has(futures).items()
+              if addresses}
+    if any(key not in holder for key in keys):
+        return singles
+    threads = client.nthreads()
+    by_worker = {}
+    for i, key in enumerate(keys):
+        by_worker.setdefault(holder[key], []).append(i)
+    groups = []
+    for worker, numbers in sorted(by_worker.items()):
+        sizes = [X.chunks[0][i] for i in numbers]
+        groups.extend(_split_balanced(numbers, sizes, threads.get(worker, 1)))
+    return sorted(groups)
+
+
+def _split_balanced(numbers, sizes, parts):
+    """``numbers`` cut into at most ``parts`` runs of consecutive entries with near-equal
+    total ``sizes``."""
+    parts = max(1, min(parts, len(numbers)))
+    total = float(np.sum(sizes))
+    pieces, done = [[]], 0.0
+    for number, size in zip(numbers, sizes):
+        if pieces[-1] and len(pieces) < parts and done >= total * len(pieces) / parts:
+            pieces.append([])
+        pieces[-1].append(number)
+        done += float(size)
+    return pieces
+
+
+def _sum_group(fn, blocks, args):
+    """``fn(*block, *args)`` of each block as float64 NumPy vectors, summed (one task)."""
+    total = None
+    for block in blocks:
+        part = host64(fn(*block, *args))
+        total = part if total is None else total + part
+    return total
+
+
+def _add(*parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def _map_sum_group(fn, blocks, args):
+    """``fn(*block, *args)`` returns (per-row array, float64 vector) per block: the arrays
+    in a list and the vectors summed (one task)."""
+    rows, total = [], None
+    for block in blocks:
+        values, part = fn(*block, *args)
+        rows.append(values)
+        part = host64(part)
+        total = part if total is None else total + part
+    return rows, total
+
+
+def _list_group(fn, blocks, args):
+    return [fn(*block, *args) for block in blocks]
+
+
+def _pick(result, j):
+    return result[0][j]
+
+
+def _second(result):
+    return result[1]
+
+
+class Blocks:
+    """Row-aligned persisted dask arrays taken chunk by chunk, for passes repeated many times.
+
+    Built once (``Blocks(X, weights, norms)``) from arrays persisted together;
+    each pass then builds a small graph of its own, without dask.array's
+    machinery: one task per group of chunks (:func:`chunk_groups`), the
+    per-chunk function run on each chunk of the group in turn, and the small
+    per-group results added by a tree of ``split_every`` inputs (the last
+    ``split_every`` here). NumPy array
+    arguments enter the graph once per pass, as one key every task reads.
+    The passes run on Dask's current scheduler.
+    """
+
+    def __init__(self, *arrays, split_every=8):
+        import dask
+
+        self.arrays = arrays
+        self.chunks = arrays[0].chunks[0]
+        blocks = [a.to_delayed(optimize_graph=False).ravel() for a in arrays]
+        self.blocks = list(zip(*blocks))
+        self.groups = chunk_groups(arrays[0])
+        self.split_every = split_every
+        self._delayed = dask.delayed
+
+    def _args(self, args):
+        return tuple(self._delayed(a) if isinstance(a, np.ndarray) else a for a in args)
+
+    def _tasks(self, group_fn, fn, args):
+        args = self._args(args)
+        task = self._delayed(group_fn, pure=False)
+        return [task(fn, [self.blocks[i] for i in group], args) for group in self.groups]
+
+    def _sum(self, parts):
+        """The sum of the tasks ``parts`` (float64 vectors): added by a tree on the
+        workers down to ``split_every`` parts, the rest here."""
+        import dask
+
+        add = self._delayed(_add, pure=False)
+        while len(parts) > self.split_every:
+            parts = [add(*parts[i:i + self.split_every])
+                     for i in range(0, len(parts), self.split_every)]
+        return _add(*dask.compute(*parts))
+
+    def reduce(self, fn, *args):
+        """The sum over chunks of ``fn(*chunk_blocks, *args)`` (float64 vectors of one
+        width, NumPy or the chunk's kind): a float64 NumPy vector."""
+        return self._sum(self._tasks(_sum_group, fn, args))
+
+    def collect(self, fn, *args):
+        """``[fn(*chunk_blocks, *args) for each chunk]``, in chunk order, on the client."""
+        import dask
+
+        per_group = dask.compute(*self._tasks(_list_group, fn, args))
+        found = {}
+        for group, results in zip(self.groups, per_group):
+            found.update(zip(group, results))
+        return [found[i] for i in range(len(self.blocks))]
+
+    def map_reduce(self, fn, *args, meta):
+        """Per-row values and a sum: ``fn(*chunk_blocks, *args)`` returns a 1-D array of
+        the chunk's rows and a float64 vector.
+
+        Returns the rows as a persisted 1-D dask array chunked like the blocks
+        (``meta``: an empty array of its kind and dtype) and the summed vector
+        (float64 NumPy), from one pass.
+        """
+        import dask
+
+        da = dask_array()
+        tasks = self._tasks(_map_sum_group, fn, args)
+        pick = self._delayed(_pick, pure=True)
+        pieces = {}
+        for group, task in zip(self.groups, tasks):
+            for j, i in enumerate(group):
+                pieces[i] = da.from_delayed(pick(task, j), shape=(self.chunks[i],),
+                                            dtype=meta.dtype, meta=meta)
+        values = da.concatenate([pieces[i] for i in range(len(self.blocks))])
+        totals = [self._delayed(_second, pure=True)(task) for task in tasks]
+        # Unoptimised: fusing would run each group's task again inside its pieces.
+        values, *totals = dask.persist(values, *totals, optimize_graph=False)
+        return values, self._sum(totals)
+
+
 def empty_like_chunks(X, ndim, dtype):
     """An empty array of X's chunk kind (NumPy or CuPy), for ``map_rows``'s ``meta``."""
     xp = backend.namespace(chunk_meta(X))
@@ -195,21 +393,30 @@ def host64(x):
 
 
 def _stats_block(X, w):
-    """Column sums, the sum of squared row norms, and counts of bad values, for one chunk."""
+    """Column sums, the sum of squared row norms, and counts of bad values, for one chunk.
+
+    The sums are taken without a float64 copy of X (the column sums accumulate in
+    float64; the row norms are the single-machine fit's, X's dtype). NaN and
+    infinity make a sum non-finite, so they are counted only in a chunk whose
+    sums are not finite.
+    """
     d = X.shape[1]
     if X.shape[0] == 0:
         return np.zeros(d + 6)
     xp = backend.namespace(X)
-    X64 = xp.astype(X, xp.float64)
+    column_sums = xp.sum(X, axis=0, dtype=xp.float64)
+    sum_sq = float(xp.sum(row_norms_sq(X)))
     w = xp.astype(w, xp.float64)
 
     def count(mask):
         return float(xp.sum(xp.astype(mask, xp.float64)))
 
+    n_nan = n_inf = 0.0
+    if not (math.isfinite(sum_sq) and bool(xp.all(xp.isfinite(column_sums)))):
+        n_nan, n_inf = count(xp.isnan(X)), count(xp.isinf(X))
     return np.concatenate([
-        host64(xp.sum(X64, axis=0)),
-        [float(xp.sum(X64 * X64)), count(xp.isnan(X64)), count(~xp.isfinite(w)),
-         count(w < 0), float(xp.sum(w)), count(xp.isinf(X64))],
+        host64(column_sums),
+        [sum_sq, n_nan, count(~xp.isfinite(w)), count(w < 0), float(xp.sum(w)), n_inf],
     ])
 
 

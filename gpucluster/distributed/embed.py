@@ -8,7 +8,7 @@ an interrupted run of either resume one another.
 """
 
 from ..embed import extract
-from .client import connect
+from .client import cluster_kind, connect
 
 
 def embed_images(inputs, store, *, client=None, scheduler=None, n_workers=None, **kwargs):
@@ -57,6 +57,5 @@ def embed_images(inputs, store, *, client=None, scheduler=None, n_workers=None, 
             raise ValueError("give a client, a scheduler address or a number of local workers, "
                              "not several")
         return extract.embed_images(inputs, store, client=client, **kwargs)
-    device = kwargs.get("device", "auto")
-    with connect(scheduler, n_workers, device=device if device in ("cpu", "cuda") else "auto") as c:
+    with connect(scheduler, n_workers, device=cluster_kind(kwargs.get("device", "auto"))) as c:
         return extract.embed_images(inputs, store, client=c, **kwargs)

@@ -2,8 +2,11 @@
 
 Every chunk runs the single-machine code of :mod:`gpucluster.cluster.kmeans`
 (``lloyd_pass``: the ``lloyd_step`` kernel, float64 sums and weights per
-centre) on its own device; the per-chunk sums are added by Dask's tree
-reduction and the client, which holds only the centres, takes the step. The
+centre) on its own device. The prepared rows, weights and norms are persisted
+once; each iteration is then one small graph (``_chunks.Blocks``): one task
+per worker thread over the chunks that worker holds, the centres entering the
+graph once, the per-task sums added by a tree and on the client, which holds
+only the centres and takes the step. The
 loop is ``kmeans_single_lloyd``'s: the same centring, tolerance, empty-cluster
 relocation (``relocate_empty_clusters`` on the farthest rows of each chunk)
 and final E-step, so from the same initial centres the result is the
@@ -74,14 +77,23 @@ def _lloyd_block(X, w, norms, centers, metric):
 
 
 def _labels_block(X, w, norms, centers, metric):
-    """Labels (as float64) and weighted distances of a chunk's rows: (rows, 2) float64."""
+    """A chunk's labels (int32, X's kind) and one float64 vector: its weighted inertia,
+    then its cluster sizes."""
+    k = centers.shape[0]
     xp = backend.namespace(X)
     if X.shape[0] == 0:
-        return xp.zeros((0, 2), dtype=xp.float64, device=backend.device(X))
+        return xp.zeros(0, dtype=xp.int32, device=backend.device(X)), np.zeros(k + 1)
     labels, distances = labels_and_distances(
         X, like_chunk(centers, X), metric, norms if metric == "euclidean" else None)
-    return xp.stack([xp.astype(labels, xp.float64),
-                     xp.astype(distances, xp.float64) * xp.astype(w, xp.float64)], axis=1)
+    if labels.dtype != xp.int32:
+        labels = xp.astype(labels, xp.int32)
+    sizes = backend.bincount(xp.astype(labels, xp.int64), minlength=k)
+    return labels, np.concatenate([[weighted_sum(distances, w)], _chunks.host64(sizes)])
+
+
+def _same_rows(X, values):
+    """``values`` (a chunk of per-row values) as a task of X's chunk, so it lives beside it."""
+    return values
 
 
 def _farthest_block(X, w, norms, centers, metric, n_far):
@@ -101,7 +113,10 @@ def _farthest_block(X, w, norms, centers, metric, n_far):
     labels = backend.to_numpy(labels)
     diff = rows - np.asarray(centers)[labels]
     distances = np.einsum("ij,ij->i", diff, diff)
-    keep = np.argsort(-distances, kind="stable")[:n_far]
+    if n_far < n:
+        keep = np.sort(np.argpartition(distances, n - n_far)[n - n_far:])
+    else:
+        keep = np.arange(n)
     return rows[keep], labels[keep], backend.to_numpy(w)[keep]
 
 
@@ -255,41 +270,37 @@ def _update(X, norms, state, candidates, first_id):
 # The Lloyd loop
 
 
-def _relocate(X, weights, norms, centers, sums, sizes, metric):
+def _relocate(blocks, centers, sums, sizes, metric):
     """``relocate_empty_clusters`` on the farthest rows of each chunk (only when one is empty)."""
-    import dask
-
     n_empty = int(np.sum(sizes == 0))
-    tasks = [dask.delayed(_farthest_block)(xb, wb, nb, centers, metric, n_empty)
-             for xb, wb, nb in zip(X.to_delayed()[:, 0], weights.to_delayed(),
-                                   norms.to_delayed())]
-    parts = dask.compute(*tasks)
+    parts = blocks.collect(_farthest_block, centers, metric, n_empty)
     rows = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts]).astype(np.int32)
     w = np.concatenate([p[2] for p in parts])
     return relocate_empty_clusters(rows, w, labels, centers, sums, sizes)
 
 
-def lloyd(X, weights, norms, centers, *, max_iter, tol, metric, verbose=0):
-    """Lloyd iterations from ``centers`` (NumPy); returns (centers, n_iter).
+def lloyd(blocks, centers, *, max_iter, tol, metric, verbose=0):
+    """Lloyd iterations from ``centers`` (NumPy) over ``blocks`` (:class:`_chunks.Blocks`
+    of the prepared rows, their weights and their norms); returns (centers, n_iter).
 
-    Each iteration is one map over the chunks (``lloyd_pass``) and one tree
-    reduction of the float64 sums; the convergence tests are
+    Each iteration is one pass: a task per group of chunks runs ``lloyd_pass``
+    on each of its chunks, the float64 sums are added by a small tree, and the
+    centres enter the graph once. The convergence tests are
     ``kmeans_single_lloyd``'s (an iteration that keeps every label moves no
     centre, so the shift test stops at the same iteration as the strict one).
     """
     k, d = centers.shape
-    width = k * d + k + 1
+    dtype = blocks.arrays[0].dtype
     i = 0
     for i in range(max_iter):
-        total = _chunks.reduce_rows(_lloyd_block, X, weights, norms, args=(centers, metric),
-                                    width=width).compute()
+        total = blocks.reduce(_lloyd_block, centers, metric)
         sums, sizes = total[:k * d].reshape(k, d), total[k * d:k * d + k]
         if verbose:
             print(f"Iteration {i}, inertia {total[-1]}.")
         if np.any(sizes == 0):
-            sums, sizes = _relocate(X, weights, norms, centers, sums, sizes, metric)
-        centers_new = finish_centers(centers_from_sums(sums, sizes, X.dtype), metric)
+            sums, sizes = _relocate(blocks, centers, sums, sizes, metric)
+        centers_new = finish_centers(centers_from_sums(sums, sizes, dtype), metric)
         diff = (centers_new - centers).astype(np.float64)
         shift = float(np.sum(diff * diff))
         centers = centers_new
@@ -300,23 +311,11 @@ def lloyd(X, weights, norms, centers, *, max_iter, tol, metric, verbose=0):
     return centers, i + 1
 
 
-def _summary_block(packed, n_clusters):
-    """Inertia and cluster sizes of a chunk of ``_labels_block``'s output."""
-    xp = backend.namespace(packed)
-    labels = xp.astype(packed[:, 0], xp.int64)
-    sizes = backend.bincount(labels, minlength=n_clusters) if packed.shape[0] else [0] * n_clusters
-    return np.concatenate([[float(xp.sum(packed[:, 1]))], _chunks.host64(sizes)])
-
-
-def final_labels(X, weights, norms, centers, metric):
-    """The E-step with the final centres: labels (a persisted int32 dask array), inertia
-    and the number of non-empty clusters."""
-    k = centers.shape[0]
-    packed = _chunks.map_rows(_labels_block, X, weights, norms, args=(centers, metric),
-                              dtype=np.float64, width=2,
-                              meta=_chunks.empty_like_chunks(X, 2, np.float64)).persist()
-    total = _chunks.reduce_rows(_summary_block, packed, args=(k,), width=k + 1).compute()
-    labels = packed[:, 0].astype(np.int32).persist()
+def final_labels(blocks, centers, metric):
+    """The E-step with the final centres, in one pass: labels (a persisted int32 dask
+    array), inertia and the number of non-empty clusters."""
+    meta = _chunks.empty_like_chunks(blocks.arrays[0], 1, np.int32)
+    labels, total = blocks.map_reduce(_labels_block, centers, metric, meta=meta)
     return labels, float(total[0]), int(np.count_nonzero(total[1:]))
 
 
@@ -377,16 +376,20 @@ def fit(est, X, sample_weight=None):
     tol = est.tol * total_variance / X.shape[1]
     norms = Xw.map_blocks(_norms_block, est.metric, drop_axis=1, dtype=np.float64,
                           meta=_chunks.empty_like_chunks(X, 1, np.float64))
+    # The weights become tasks of Xw's chunks, so that each worker holds its rows' weights.
+    weights = _chunks.map_rows(_same_rows, Xw, weights, dtype=weights.dtype,
+                               meta=_chunks.chunk_meta(weights))
     Xw, norms, weights = _persist(Xw, norms, weights)
+    blocks = _chunks.Blocks(Xw, weights, norms)
     init = est.init
     best = None
     for _ in range(n_init):
         centers = _initial_centers(est, init, Xw, weights, norms, offset, random_state)
         if est.verbose:
             print("Initialization complete")
-        centers, n_iter = lloyd(Xw, weights, norms, centers, max_iter=est.max_iter, tol=tol,
+        centers, n_iter = lloyd(blocks, centers, max_iter=est.max_iter, tol=tol,
                                 metric=est.metric, verbose=est.verbose)
-        labels, inertia, distinct = final_labels(Xw, weights, norms, centers, est.metric)
+        labels, inertia, distinct = final_labels(blocks, centers, est.metric)
         if best is None or inertia < best[1]:
             best = (labels, inertia, centers, n_iter, distinct)
     labels, inertia, centers, n_iter, distinct = best

@@ -28,6 +28,16 @@ def _sample(text):
     return int(value) if value >= 1 and value == int(value) else value
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise _argument_error(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise _argument_error(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def _argument_error(message):
     import argparse
 
@@ -78,6 +88,14 @@ def register(subparsers):
     p.add_argument("--no-normalize", action="store_true", help="keep raw embeddings (default: L2-normalised)")
     p.add_argument("--dtype", choices=["float16", "float32"], default="float16",
                    help="storage dtype of the embeddings")
+    dask = p.add_mutually_exclusive_group()
+    dask.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                      help="embed on a running Dask cluster: its scheduler address "
+                           "(tcp://host:8786) or scheduler file; the images and --out must be "
+                           "at the same paths on every worker. Needs gpucluster[dask]")
+    dask.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                      help="embed on a local Dask cluster of N worker processes started for "
+                           "this command (one per GPU with dask-cuda). Needs gpucluster[dask]")
     p.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_embed)
@@ -98,14 +116,20 @@ def resolve_pretrained(model, pretrained):
 def cmd_embed(args):
     """Run `gpucluster embed` from parsed arguments; prints the report, returns the exit status.
 
+    With --scheduler or --workers the images are embedded on a Dask cluster
+    (:func:`gpucluster.embed._dask_client.job_client`, as `gpucluster run` does)
+    into the same store: the client is closed and a local cluster shut down after.
+
     Ctrl-C or SIGTERM stops it between store writes: it says how many images were
     kept and returns 130 or 143, as a shell reports a process ended by that signal.
     """
+    from ._dask_client import job_client
     from ._interrupt import EmbeddingInterrupted, exit_status, sigterm_as_interrupt
     from .extract import embed_images
 
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), job_client(args.scheduler, args.workers,
+                                                device=args.device) as client:
             report = embed_images(
                 args.images, args.out, model=args.model,
                 pretrained=resolve_pretrained(args.model, args.pretrained), checkpoint=args.checkpoint,
@@ -113,12 +137,13 @@ def cmd_embed(args):
                 device=args.device, sample=args.sample, seed=args.seed, include=tuple(args.include),
                 force=args.force, normalize=not args.no_normalize, dtype=args.dtype,
                 num_workers=args.num_workers, progress=not (args.quiet or args.json),
-                follow_links=args.follow_links,
+                follow_links=args.follow_links, client=client,
             )
     except EmbeddingInterrupted as exc:
         print(f"gpucluster embed: {exc}", file=sys.stderr)
         return exit_status(exc)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError, ConnectionError,
+            ImportError) as exc:
         print(f"gpucluster embed: error: {exc}", file=sys.stderr)
         return 1
     if args.json:

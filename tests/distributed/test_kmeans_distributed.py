@@ -14,7 +14,7 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from gpucluster import KMeans, MiniBatchKMeans
-from gpucluster.distributed import is_dask_array, kmeans, minibatch
+from gpucluster.distributed import _chunks, is_dask_array, kmeans, minibatch
 
 da = pytest.importorskip("dask.array")
 
@@ -139,3 +139,66 @@ def test_import_gpucluster_without_dask():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_an_empty_cluster_is_relocated_as_on_one_machine(dask_client, blobs):
+    """A centre far from every row gets none: the farthest row takes it, as on one machine."""
+    X, _ = blobs
+    init = np.vstack([X[::500][:5], np.full((1, X.shape[1]), 1e4)])
+    ref = KMeans(6, init=init, n_init=1).fit(X)
+    est = kmeans.fit(KMeans(6, init=init, n_init=1), _dask(X, CHUNKINGS["with-empty"]))
+    np.testing.assert_allclose(est.cluster_centers_, ref.cluster_centers_, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(est.labels_.compute(), ref.labels_)
+    assert est.n_iter_ == ref.n_iter_
+
+
+def test_local_scheduler_gives_the_single_machine_result(blobs):
+    """Without a distributed client (Dask's threads), each chunk is a task of its own."""
+    import dask
+
+    X, _ = blobs
+    init = X[::500][:6]
+    ref = KMeans(6, init=init, n_init=1).fit(X)
+    with dask.config.set(scheduler="threads"):
+        dX = _dask(X, CHUNKINGS["with-empty"])
+        assert _chunks.chunk_groups(dX.persist()) == [[0], [1], [2]]
+        est = kmeans.fit(KMeans(6, init=init, n_init=1), dX)
+        np.testing.assert_array_equal(est.labels_.compute(), ref.labels_)
+    np.testing.assert_allclose(est.cluster_centers_, ref.cluster_centers_, rtol=0, atol=1e-6)
+    assert est.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
+
+
+def test_a_lloyd_iteration_is_one_task_per_worker_thread(dask_client, blobs):
+    """Eight chunks on two one-thread workers: each pass runs two chunk tasks, each on the
+    worker holding its chunks, whatever the number of chunks."""
+    distributed = pytest.importorskip("distributed")
+    X, _ = blobs
+    dX = _dask(X, (375,) * 8).persist()
+    distributed.wait(dX)
+    groups = _chunks.chunk_groups(dX)
+    assert sorted(i for g in groups for i in g) == list(range(8))
+    holders = dask_client.who_has(dX)
+    keys = [(dX.name, i, 0) for i in range(8)]
+    for group in groups:
+        assert len({holders[keys[i]][0] for i in group}) == 1
+    assert len(groups) == len(dask_client.nthreads()) == 2
+    with distributed.get_task_stream(dask_client) as stream:
+        est = kmeans.fit(KMeans(6, init=X[::500][:6], n_init=1, max_iter=3, tol=0), dX)
+    assert est.n_iter_ == 3
+    passes = [t for t in stream.data if str(t["key"]).startswith("_sum_group-")]
+    assert len(passes) == 3 * 2
+
+
+def test_split_balanced_keeps_order_and_evens_the_rows():
+    assert _chunks._split_balanced([0, 1, 2, 3], [10, 10, 10, 10], 2) == [[0, 1], [2, 3]]
+    assert _chunks._split_balanced([4, 6, 9], [30, 5, 5], 2) == [[4], [6, 9]]
+    assert _chunks._split_balanced([1, 2], [0, 0], 4) == [[1], [2]]
+    assert _chunks._split_balanced([7], [5], 3) == [[7]]
+
+
+def test_infinity_is_refused_in_the_first_pass(dask_client, blobs):
+    X, _ = blobs
+    bad = X.copy()
+    bad[2500, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        kmeans.fit(KMeans(6), _dask(bad, CHUNKINGS["uneven"]))
