@@ -5,15 +5,7 @@ import sys
 
 
 def _batch_size(text):
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise _argument_error(f"expected 'auto' or an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise _argument_error(f"expected 'auto' or an integer >= 1, got {text!r}")
-    return value
+    return text if text == "auto" else _positive_int(text, expected="'auto' or an integer >= 1")
 
 
 def _sample(text):
@@ -28,13 +20,13 @@ def _sample(text):
     return int(value) if value >= 1 and value == int(value) else value
 
 
-def _positive_int(text):
+def _positive_int(text, expected="an integer >= 1"):
     try:
         value = int(text)
     except ValueError:
-        raise _argument_error(f"expected an integer >= 1, got {text!r}") from None
+        raise _argument_error(f"expected {expected}, got {text!r}") from None
     if value < 1:
-        raise _argument_error(f"expected an integer >= 1, got {text!r}")
+        raise _argument_error(f"expected {expected}, got {text!r}")
     return value
 
 
