@@ -148,7 +148,7 @@ def weighted_sum(values, sample_weight):
     xp = backend.namespace(values)
     total = 0.0
     for start in range(0, values.shape[0], WEIGHTED_SUM_CHUNK):
-        stop = start + WEIGHTED_SUM_CHUNK
+        stop = min(start + WEIGHTED_SUM_CHUNK, values.shape[0])
         total += float(xp.astype(values[start:stop], xp.float64, copy=False)
                        @ xp.astype(sample_weight[start:stop], xp.float64, copy=False))
     return total
