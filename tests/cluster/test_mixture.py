@@ -9,6 +9,8 @@ from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from gpucluster import GaussianMixture, config_context
+from gpucluster.cluster import mixture
+from gpucluster.cluster._mixture_design import DesignBlocks
 
 from .._helpers import assert_same_kind, labels_agree, make_blobs_np, rtol_for, to_numpy
 
@@ -374,3 +376,111 @@ def test_fitted_precisions_are_the_inverse_covariances():
         else:
             inverse = 1.0 / gm.precisions_
         np.testing.assert_allclose(inverse, gm.covariances_, rtol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# "diag" and "spherical": one EM pass as two matrix products over design blocks
+
+DESIGN_TYPES = ["diag", "spherical"]
+
+
+def _sklearn_after(X, covariance_type, n_iter):
+    """A scikit-learn model after ``n_iter`` EM iterations from a seeded start."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return sklearn.mixture.GaussianMixture(
+            4, covariance_type=covariance_type, init_params="random_from_data", max_iter=n_iter,
+            tol=0.0, random_state=1).fit(X)
+
+
+@pytest.mark.parametrize("covariance_type", DESIGN_TYPES)
+def test_one_em_iteration_equals_sklearns_e_and_m_steps(xp, covariance_type):
+    """em_iteration from scikit-learn's parameters gives its _e_step and _m_step, to rounding."""
+    X_np, _ = blobs(800, 5, centers=4, offset=30.0)
+    ref = _sklearn_after(X_np, covariance_type, 2)
+    params = tuple(xp.asarray(np.asarray(getattr(ref, name), dtype=np.float64)) for name in (
+        "weights_", "means_", "covariances_", "precisions_cholesky_"))
+    (weights, means, covariances, _), lower_bound = mixture.em_iteration(
+        xp.asarray(X_np), params, ref.reg_covar, covariance_type)
+    ref_lower_bound, log_resp = ref._e_step(X_np)
+    ref._m_step(X_np, log_resp)
+    np.testing.assert_allclose(lower_bound, ref_lower_bound, rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(weights), ref.weights_, rtol=1e-10)
+    np.testing.assert_allclose(to_numpy(means), ref.means_, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(to_numpy(covariances), ref.covariances_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", DESIGN_TYPES)
+def test_float32_matches_sklearn_in_float32(covariance_type):
+    """float32 data from the same initial parameters gives scikit-learn's float32 fit."""
+    X, y = blobs(dtype=np.float32, offset=10.0)
+    weights, means, precisions = initial_parameters(X.astype(np.float64), y, covariance_type)
+    kwargs = dict(n_components=3, covariance_type=covariance_type, tol=1e-4, max_iter=100,
+                  weights_init=weights, means_init=means, precisions_init=precisions)
+    ref = sklearn.mixture.GaussianMixture(**kwargs).fit(X)
+    ours = GaussianMixture(**kwargs).fit(X)
+    assert ours.means_.dtype == np.float32
+    np.testing.assert_allclose(ours.lower_bound_, ref.lower_bound_, rtol=1e-5)
+    np.testing.assert_allclose(ours.means_, ref.means_, atol=1e-3)
+    np.testing.assert_allclose(ours.covariances_, ref.covariances_, rtol=1e-3)
+    assert labels_agree(ours.predict(X), ref.predict(X)) == 1.0
+
+
+@pytest.mark.parametrize("covariance_type", DESIGN_TYPES)
+def test_design_block_holds_ones_centred_rows_and_squares(xp, covariance_type):
+    X_np, _ = blobs(50, 3)
+    blocks = DesignBlocks(xp.asarray(X_np), covariance_type, 3)
+    block = to_numpy(blocks.block(0, 10))
+    Z = X_np[:10] - X_np.mean(axis=0)
+    squares = Z * Z if covariance_type == "diag" else (Z * Z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(block, np.vstack([np.ones((1, 10)), Z.T, squares.T]), rtol=1e-12)
+    assert block.flags.c_contiguous  # feature-major: the fast layout for both products
+    np.testing.assert_allclose(to_numpy(blocks.center), X_np.mean(axis=0), rtol=1e-12)
+
+
+def test_design_blocks_are_kept_over_a_fit_unless_memory_is_short():
+    X, _ = blobs(900, 4)
+    kept = DesignBlocks(X, "diag", 3)
+    assert kept.block(0, 100) is kept.block(0, 100)
+    with config_context(memory_budget=4096):
+        short = DesignBlocks(X, "diag", 3)
+    assert short.rows < X.shape[0]
+    assert short.block(0, 10) is not short.block(0, 10)
+    np.testing.assert_array_equal(short.block(0, 10), kept.block(0, 10))
+    fresh = DesignBlocks(X, "diag", 3, cache=False)
+    assert fresh.block(0, 10) is not fresh.block(0, 10)
+
+
+def test_a_chunk_halved_on_out_of_memory_stops_keeping_blocks():
+    """After a halving, blocks of other bounds are not kept, and every row is seen once."""
+    X, _ = blobs(900, 4)
+    blocks = DesignBlocks(X, "spherical", 3)
+    seen, failed = [], []
+
+    def step(start, stop, block):
+        if not failed:
+            failed.append(stop)
+            raise MemoryError("simulated")
+        seen.append((start, stop, block.shape[1]))
+
+    blocks.for_each(step)
+    assert failed == [blocks.rows] and seen[0][1] == blocks.rows // 2
+    assert sum(width for _, _, width in seen) == X.shape[0]
+    assert blocks.block(0, 5) is not blocks.block(0, 5)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_log_normalize_along_either_axis(overwrite):
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(0)
+    L = rng.normal(size=(30, 5)) * 50.0 - 1000.0  # exp underflows without the shift
+    expected_log = logsumexp(L, axis=1)
+    expected_resp = np.exp(L - expected_log[:, None])
+    for axis, given in ((1, L.copy()), (0, np.ascontiguousarray(L.T))):
+        before = given.copy()
+        log_norm, resp = mixture.log_normalize(given, axis=axis, overwrite=overwrite)
+        np.testing.assert_allclose(log_norm, expected_log, rtol=1e-12)
+        np.testing.assert_allclose(resp if axis == 1 else resp.T, expected_resp, atol=1e-12)
+        if not overwrite:
+            np.testing.assert_array_equal(given, before)
