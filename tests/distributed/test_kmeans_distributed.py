@@ -95,12 +95,17 @@ def test_predict_transform_score_are_lazy_and_match(dask_client, blobs):
     np.testing.assert_array_equal(est.predict(X), ref.predict(X))
 
 
-def test_bad_input_is_refused(dask_client, blobs):
+@pytest.mark.parametrize("row, value, message", [(1234, np.nan, "NaN"), (2500, np.inf, "infinity")])
+def test_a_non_finite_value_is_refused_in_the_first_pass(dask_client, blobs, row, value, message):
     X, _ = blobs
     bad = X.copy()
-    bad[1234, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    bad[row, row % 3] = value
+    with pytest.raises(ValueError, match=message):
         kmeans.fit(KMeans(6), _dask(bad, CHUNKINGS["uneven"]))
+
+
+def test_bad_input_is_refused(dask_client, blobs):
+    X, _ = blobs
     est = kmeans.fit(KMeans(6, init=X[:6], n_init=1), _dask(X, CHUNKINGS["single"]))
     with pytest.raises(ValueError, match="features"):
         kmeans.predict(est, _dask(X[:, :3], CHUNKINGS["single"]))
@@ -194,11 +199,3 @@ def test_split_balanced_keeps_order_and_evens_the_rows():
     assert _chunks._split_balanced([4, 6, 9], [30, 5, 5], 2) == [[4], [6, 9]]
     assert _chunks._split_balanced([1, 2], [0, 0], 4) == [[1], [2]]
     assert _chunks._split_balanced([7], [5], 3) == [[7]]
-
-
-def test_infinity_is_refused_in_the_first_pass(dask_client, blobs):
-    X, _ = blobs
-    bad = X.copy()
-    bad[2500, 0] = np.inf
-    with pytest.raises(ValueError, match="infinity"):
-        kmeans.fit(KMeans(6), _dask(bad, CHUNKINGS["uneven"]))
