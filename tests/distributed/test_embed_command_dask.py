@@ -20,18 +20,8 @@ import dask  # noqa: E402
 from gpucluster import cli  # noqa: E402
 from gpucluster.embed.store import load_store  # noqa: E402
 
-from ..embed.imagegen import write_image_set  # noqa: E402
-
 TINY = ["--model", "gpucluster-tiny", "--pretrained", "none", "--num-workers", "0",
         "--device", "cpu", "--quiet"]
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """12 images in 3 groups; offline (the spawned workers inherit it)."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    write_image_set(tmp_path / "images", n=12, groups=3, seed=2)
-    return tmp_path / "images"
 
 
 def embed(args, capsys):

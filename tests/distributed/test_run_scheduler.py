@@ -14,19 +14,8 @@ distributed = pytest.importorskip("distributed")
 from gpucluster import cli  # noqa: E402
 from gpucluster.distributed.client import connect, local_cluster  # noqa: E402
 
-from ..embed.imagegen import write_image_set  # noqa: E402
-
 TINY = ["--model", "gpucluster-tiny", "--pretrained", "none", "--num-workers", "0",
         "--device", "cpu", "--top", "2"]
-
-
-@pytest.fixture
-def folder(tmp_path, monkeypatch):
-    """12 images in 3 groups; the user cache in tmp_path; offline."""
-    monkeypatch.setenv("GPUCLUSTER_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    write_image_set(tmp_path / "images", n=12, groups=3, seed=1)
-    return tmp_path / "images"
 
 
 def run(args, capsys):
