@@ -7,8 +7,9 @@ The tree has two parts:
 
    .. math:: w(i, j) = \\max(c_i, c_j, \\delta(x_i, x_j) / \\alpha),
 
-   by Kruskal over the n * k edges sorted by the key (w, delta / alpha,
-   min(i, j), max(i, j)) of ``kernels/cpu/mst.py``;
+   under the strict key order (w, delta / alpha, min(i, j), max(i, j)) of
+   ``kernels/cpu/mst.py``, by Boruvka rounds over the n * k edges (the
+   forest Kruskal would take over the sorted edges, without the sort);
 2. the components the graph leaves apart, joined by the minimum spanning
    tree of the component graph whose edge between components C and Q is
    the cheapest pair (i in C, j in Q) by that key. This is what Boruvka over
@@ -40,7 +41,8 @@ pairs that pass are measured in float64 from the coordinates, so the join
 is exact in float64, like the reference
 ``tests/kernels/reference_graph.py::graph_mst``.
 
-Cost: O(n k d) for the graph's weights, O(n k log(n k)) for Kruskal, O(n m d)
+Cost: O(n k d) for the graph's weights, O(n k) per Boruvka round (at most
+log2 n rounds, each dropping the edges inside a component), O(n m d)
 for the bounds (m components) and, per evaluated pair, at most |C| |Q| d,
 much less where the projections separate the pair.
 """
@@ -88,17 +90,89 @@ def _graph_edges(X, core, indices, metric, alpha):
     return w, dist, a, b
 
 
+@njit(inline="always", cache=NUMBA_CACHE)
+def _before(w_e, dist_e, e, w_f, dist_f, f, a, b):
+    """Whether edge e (weight w_e, distance dist_e) comes before edge f in the key order
+    (w, dist, a, b); the endpoints are read only on a tie of both."""
+    if w_e != w_f:
+        return w_e < w_f
+    if dist_e != dist_f:
+        return dist_e < dist_f
+    if a[e] != a[f]:
+        return a[e] < a[f]
+    return b[e] < b[f]
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _lightest_leaving(live, w, dist, a, b, comp, m, n_parts):
+    """Per component (labels ``comp`` in [0, m)), the first live edge by key with one end in it.
+
+    The live edges are cut into ``n_parts`` runs taken in parallel, each with
+    its own (m,) rows of best edges and their weights and distances (no two
+    threads write one entry, and a comparison reads no edge array at a
+    random place); the rows are then reduced. Returns (m,) int64 edge
+    numbers, -1 where none.
+    """
+    n_live = live.shape[0]
+    best = np.full((n_parts, m), -1, dtype=np.int64)
+    best_w = np.full((n_parts, m), np.inf)
+    best_dist = np.full((n_parts, m), np.inf)
+    step = (n_live + n_parts - 1) // n_parts
+    for part in prange(n_parts):
+        for t in range(part * step, min(n_live, (part + 1) * step)):
+            e = live[t]
+            w_e = w[e]
+            dist_e = dist[e]
+            for c in (comp[a[e]], comp[b[e]]):
+                f = best[part, c]
+                if f < 0 or _before(w_e, dist_e, e, best_w[part, c], best_dist[part, c], f, a, b):
+                    best[part, c] = e
+                    best_w[part, c] = w_e
+                    best_dist[part, c] = dist_e
+    chosen = best[0].copy()
+    for part in range(1, n_parts):
+        for c in range(m):
+            e = best[part, c]
+            f = chosen[c]
+            if e >= 0 and (f < 0 or _before(best_w[part, c], best_dist[part, c], e,
+                                            w[f], dist[f], f, a, b)):
+                chosen[c] = e
+    return chosen
+
+
 @njit(cache=NUMBA_CACHE)
-def _kruskal(parent, size, order, a, b, edges, n_edges):
-    """Add the edges in ``order`` that join two trees; returns the new edge count."""
-    for e in order:
-        if a[e] < 0:
-            continue
-        if union(parent, size, a[e], b[e]):
+def _add_chosen(parent, size, chosen, a, b, edges, n_edges):
+    """Add each component's chosen edge that still joins two trees; returns the edge count."""
+    for e in chosen:
+        if e >= 0 and union(parent, size, a[e], b[e]):
             edges[n_edges, 0] = a[e]
             edges[n_edges, 1] = b[e]
             n_edges += 1
     return n_edges
+
+
+def _graph_forest(n, w, dist, a, b, edges):
+    """The minimum spanning forest of the graph edges by Boruvka; returns (parent, size, n_edges).
+
+    The key (w, dist, a, b) orders the edges strictly (the same edge seen
+    from both of its ends has one key), so the forest is the one Kruskal
+    takes over the sorted edges, without sorting them: each round every
+    component adds the first edge by key that leaves it, and the edges
+    inside one component are dropped. At 320,000 x 256 (7.7M edges) the
+    rounds took about 0.3 s against 4.4 s for the three-key sort.
+    """
+    parent, size = new_forest(n)
+    n_edges = 0
+    live = np.flatnonzero(a >= 0)
+    n_parts = numba.get_num_threads()
+    while live.size:
+        comp = number_by_smallest(parent)
+        live = live[comp[a[live]] != comp[b[live]]]
+        if not live.size:
+            break
+        chosen = _lightest_leaving(live, w, dist, a, b, comp, int(comp.max()) + 1, n_parts)
+        n_edges = _add_chosen(parent, size, chosen, a, b, edges, n_edges)
+    return parent, size, n_edges
 
 
 @njit(cache=NUMBA_CACHE)
@@ -411,10 +485,7 @@ def graph_mst(X, core, indices, metric, alpha):
         return edges, np.empty(0, dtype=np.float64)
     X = np.ascontiguousarray(X)
     w, dist, a, b = _graph_edges(X, core, np.ascontiguousarray(indices), metric, alpha)
-    # (a, b) as one key a * n + b (exact while n^2 < 2^63): one sort pass fewer.
-    order = np.lexsort((a * n + b, dist, w))
-    parent, size = new_forest(n)
-    n_edges = _kruskal(parent, size, order, a, b, edges, 0)
+    parent, size, n_edges = _graph_forest(n, w, dist, a, b, edges)
     if n_edges < n - 1:
         comp = number_by_smallest(parent)
         join = _Join(X, core, comp, int(comp.max()) + 1, metric, alpha)
