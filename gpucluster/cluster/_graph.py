@@ -54,6 +54,12 @@ class NeighbourGraphMixin:
 
         ``kernels.knn_graph`` with method "auto" (exact below its size limit).
         ``metric`` is one of its metrics ("sqeuclidean", "euclidean", "cosine").
-        ``auto.search`` overrides this to hand every candidate one shared graph.
+        ``auto.search`` overrides this to hand every candidate one shared graph;
+        a fit on a dask array sets ``_graph_source``, a function of the same
+        arguments, to build the graph on the Dask cluster
+        (:mod:`gpucluster.distributed.density`).
         """
+        source = getattr(self, "_graph_source", None)
+        if source is not None:
+            return source(X, k, metric)
         return kernels.knn_graph(X, k, metric=metric, method="auto")

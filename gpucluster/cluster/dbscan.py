@@ -18,7 +18,7 @@ import numbers
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from .. import backend, kernels
+from .. import backend, distributed, kernels
 from .._sparse import check_sparse, is_sparse
 from .._validation import check_finite, check_option, check_scalar
 from ._base import DeviceEstimatorMixin
@@ -411,7 +411,9 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             distance graph's stored entries are the only candidate neighbours
             (a row's missing diagonal counts as 0; an entry stored one way
             only links both rows, where scikit-learn's expansion follows it
-            one way).
+            one way). Or a dask array: fitted on the client, the
+            "knn_graph" neighbours found on the Dask cluster
+            (:mod:`gpucluster.distributed.density`).
         y : ignored
         sample_weight : array of shape (n_samples,), default=None
             Weight of each sample: a point whose weight is at least
@@ -428,6 +430,8 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
             eps <= 0, min_samples < 1, unknown metric or option, NaN or
             infinity in X, empty X, or a non-square X with "precomputed".
         """
+        if distributed.is_dask_array(X):
+            return distributed.density.fit(self, X, sample_weight=sample_weight)
         self._check_params()
         if is_sparse(X):
             return self._fit_sparse(X, sample_weight)

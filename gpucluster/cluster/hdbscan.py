@@ -43,7 +43,7 @@ from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .. import backend, kernels
+from .. import backend, distributed, kernels
 from .._distances import pairwise_distances
 from .._host_distances import (
     TREE_METRICS,
@@ -456,13 +456,18 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         X : array of shape (n_samples, n_features), or (n_samples, n_samples) with "precomputed"
             NumPy, CuPy, torch (CPU or CUDA), any array-API array or a list;
             or a SciPy (or cupyx) sparse matrix: feature rows (measured on
-            the host) or, with "precomputed", a distance graph.
+            the host) or, with "precomputed", a distance graph; or a dask
+            array: fitted on the client, the neighbour graph (where the fit
+            takes one) built on the Dask cluster
+            (:mod:`gpucluster.distributed.density`).
         y : ignored
 
         Returns
         -------
         self : HDBSCAN
         """
+        if distributed.is_dask_array(X):
+            return distributed.density.fit(self, X)
         choice = self._check_params()
         X, rows, like = self._fit_input(X, choice)
         min_samples = self._checked_min_samples(X.shape[0])

@@ -15,8 +15,10 @@ without Dask installed, and a function that needs it says which extra to install
   (``partial_fit`` over the chunks), :mod:`.mixture` (EM as map-reduce) and
   :mod:`.metrics` (chunked reductions; the silhouette on a sample). They run
   on Dask's current scheduler (a ``distributed.Client`` when one is set).
-  DBSCAN, HDBSCAN and the other graph methods stay single-machine: they are
-  global, so a reduced X that fits on one machine is the way to run them.
+- ``gpucluster.HDBSCAN`` and ``DBSCAN`` are global: on a dask array they fit on
+  the client (X must fit in its memory), with their neighbour graph built on
+  the cluster, one task per pair of row chunks (:mod:`.density`,
+  :func:`.neighbors.knn_graph`).
 """
 
 import importlib
@@ -27,7 +29,7 @@ _EXPORTS = {
     "local_cluster": ".client",
 }
 # Submodules loaded on first use (each imports Dask only inside its functions).
-_SUBMODULES = ("kmeans", "minibatch", "mixture", "metrics")
+_SUBMODULES = ("kmeans", "minibatch", "mixture", "metrics", "neighbors", "density")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "is_dask_array"])
 
