@@ -63,6 +63,8 @@ PAIR_TILE_ROWS = 32
 PAIR_TILE_COLS = 512
 # Component pairs evaluated together, per thread.
 PAIR_BATCH = 8
+# Rows per float64 copy while the join measures the components.
+JOIN_CHUNK_ROWS = 1 << 16
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
@@ -176,12 +178,10 @@ def _graph_forest(n, w, dist, a, b, edges):
 
 
 @njit(cache=NUMBA_CACHE)
-def _component_sums(Y, comp, m):
-    """Per component, the sum of its rows of Y (m, d), in Y's row order (float64)."""
-    sums = np.zeros((m, Y.shape[1]))
+def _add_component_sums(sums, Y, comp):
+    """Add each row of Y to its component's row of ``sums`` (m, d) float64, in Y's row order."""
     for i in range(Y.shape[0]):
         sums[comp[i]] += Y[i]
-    return sums
 
 
 @njit(cache=NUMBA_CACHE)
@@ -346,16 +346,12 @@ class _Join:
         else:
             Y = X
         self.Y = np.ascontiguousarray(Y)
-        # One float64 copy of Y serves the norms, the centroids and the projections.
-        Y64 = self.Y.astype(np.float64)
-        self.sq = np.einsum("ij,ij->i", Y64, Y64)
         eps = float(np.finfo(self.Y.dtype).eps)
         self.slack = (self.Y.shape[1] + 2) * eps
         counts = np.bincount(comp, minlength=m).astype(np.float64)
         by_comp = np.argsort(comp, kind="stable")
         starts = np.concatenate([[0], np.cumsum(counts[:-1]).astype(np.int64)])
-        centroids = _component_sums(Y64, comp, m) / counts[:, None]
-        self.projections = Y64 @ centroids.T
+        self.sq, centroids, self.projections = self._float64_geometry(comp, m, counts)
         centroid_sq, radius, self.high = _component_geometry(
             self.Y, self.sq, comp, m, self.projections)
         gram = centroids @ centroids.T
@@ -365,12 +361,22 @@ class _Join:
         min_core = np.full(m, np.inf)
         np.minimum.at(min_core, comp, core)
         self.members = np.split(by_comp, starts[1:])
-        # Bounds on the Euclidean distance in Y of every pair, then on its key.
+        # Bounds on the Euclidean distance in Y of every pair, then on its key. The
+        # squared separations and radii, and the projection differences, are float64
+        # sums of d products of values up to sqrt(scale): each is off by at most
+        # ``rounding``, which is taken off before any square root (a rounding of
+        # 1e-16 becomes 1e-8 under a square root; identical rows in two components
+        # must still get a bound of 0).
+        scale = max(float(self.sq.max(initial=0.0)), float(centroid_sq.max(initial=0.0)))
+        rounding = 4.0 * (Y.shape[1] + 2) * float(np.finfo(np.float64).eps) * scale
+        separation_sq = separation * separation
+        radius_high = np.sqrt(radius * radius + rounding)
+        ball = (np.sqrt(np.maximum(separation_sq - rounding, 0.0))
+                - radius_high[:, None] - radius_high[None, :])
         with np.errstate(divide="ignore", invalid="ignore"):
-            gap = -(self.high + self.high.T) / np.where(separation > 0, separation, np.inf)
-        euclid = np.maximum(np.maximum(separation - radius[:, None] - radius[None, :], gap), 0.0)
-        euclid = euclid * (1.0 - 1e-9) - 1e-9 * np.sqrt(centroid_sq.max() + 1.0)
-        euclid = np.maximum(euclid, 0.0)
+            gap = ((-(self.high + self.high.T) - 2.0 * rounding)
+                   / np.where(separation > 0, np.sqrt(separation_sq + rounding), np.inf))
+        euclid = np.maximum(np.maximum(ball, gap), 0.0)
         if metric == EUCLIDEAN:
             delta = euclid
         elif metric == SQEUCLIDEAN:
@@ -378,6 +384,25 @@ class _Join:
         else:
             delta = 0.5 * euclid * euclid
         self.bound = np.maximum(np.maximum(min_core[:, None], min_core[None, :]), delta / alpha)
+
+    def _float64_geometry(self, comp, m, counts):
+        """Squared row norms (n,), component centroids (m, d) and projections Y @ centroids^T
+        (n, m), all float64, from float64 copies of ``JOIN_CHUNK_ROWS`` rows at a time
+        (never of all of Y: 2 GB at 1M x 256)."""
+        Y = self.Y
+        n = Y.shape[0]
+        sq = np.empty(n)
+        sums = np.zeros((m, Y.shape[1]))
+        for start in range(0, n, JOIN_CHUNK_ROWS):
+            block = Y[start:start + JOIN_CHUNK_ROWS].astype(np.float64)
+            sq[start:start + block.shape[0]] = np.einsum("ij,ij->i", block, block)
+            _add_component_sums(sums, block, comp[start:start + block.shape[0]])
+        centroids = sums / counts[:, None]
+        projections = np.empty((n, m))
+        for start in range(0, n, JOIN_CHUNK_ROWS):
+            block = Y[start:start + JOIN_CHUNK_ROWS].astype(np.float64)
+            projections[start:start + block.shape[0]] = block @ centroids.T
+        return sq, centroids, projections
 
     def _sorted_members(self, c, q):
         """C's rows by decreasing and Q's by increasing projection on c_q - c_c (the
