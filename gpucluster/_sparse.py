@@ -65,5 +65,5 @@ def check_sparse(X, *, min_samples=1, estimator_name=None):
                          f"of 1 is required{who}.")
     if not np.all(np.isfinite(X.data)):
         kind = "NaN" if np.isnan(X.data).any() else "infinity"
-        raise ValueError(f"Input X contains {kind}{who}.")
+        raise ValueError(f"Input X contains {kind}.")
     return X

@@ -55,10 +55,12 @@ def cmd_cluster(args):
 
     algorithm = get_algorithm(args.algorithm)
     params = parse_params(args.param)
+    out = os.path.abspath(args.out) if args.out else None
+    if out:
+        _check_out_free(out, args.overwrite)
     X, paths = _load(args.input, args.under)
     start = time.perf_counter()
-    estimator = algorithm.factory(params, device=args.device, context=None)
-    estimator.fit(X)
+    estimator = _fit(algorithm, params, args.device, X)
     seconds = time.perf_counter() - start
     labels = np.asarray(backend.to_numpy(estimator.labels_)).astype(np.int64).reshape(-1)
     sizes, noise = cluster_sizes(labels)
@@ -77,12 +79,8 @@ def cmd_cluster(args):
     print(f"time: {fmt.duration(seconds)}")
     if n_clusters == 0 and noise == X.shape[0]:
         print(_all_noise_hint(algorithm.name, estimator.get_params()))
-    if args.out:
-        out = os.path.abspath(args.out)
+    if out:
         os.makedirs(out, exist_ok=True)
-        for name in ("labels.npy", "info.json"):
-            if os.path.exists(os.path.join(out, name)) and not args.overwrite:
-                raise FileExistsError(f"{os.path.join(out, name)} exists; pass --overwrite.")
         _write_labels(os.path.join(out, "labels.npy"), labels)
         _write_json(os.path.join(out, "info.json"), {
             "algorithm": algorithm.name, "params": params, "source": os.path.abspath(args.input),
@@ -94,6 +92,32 @@ def cmd_cluster(args):
             _write_json(os.path.join(out, "paths.json"), paths)
         print(f"wrote {out}")
     return 0
+
+
+def _check_out_free(out, overwrite):
+    """FileExistsError, before any fitting, when --out holds results and not --overwrite."""
+    for name in ("labels.npy", "info.json"):
+        if os.path.exists(os.path.join(out, name)) and not overwrite:
+            raise FileExistsError(f"{os.path.join(out, name)} exists; pass --overwrite.")
+
+
+def _fit(algorithm, params, device, X):
+    """The algorithm's estimator fitted on X; a bad --param is a ValueError naming it.
+
+    The estimators raise TypeError, as scikit-learn's do, for a keyword they do
+    not take and for a parameter of the wrong type; from the command line both
+    are the user's --param, reported in one line rather than a traceback.
+    """
+    try:
+        estimator = algorithm.factory(params, device=device, context=None)
+    except TypeError as exc:
+        raise ValueError(f"--param: {exc}") from exc
+    try:
+        return estimator.fit(X)
+    except TypeError as exc:
+        if not any(name in str(exc) for name in params):
+            raise
+        raise ValueError(f"--param: {exc}") from exc
 
 
 def _all_noise_hint(name, params):
@@ -161,14 +185,14 @@ def _device_arg(parser):
 
 def register(subparsers):
     """Add the `cluster` and `auto` sub-commands to an argparse subparsers object."""
+    from .candidates import algorithm_names
     from .scoring import MODE_HELP, PRESETS, RANKING_HELP
 
     cluster = subparsers.add_parser(
         "cluster", help="fit one clustering algorithm on vectors (store, .npy, .csv, .parquet)")
     cluster.add_argument("input", help="embedding store folder, .npy, .csv or .parquet")
     cluster.add_argument("--algorithm", required=True,
-                         help="a registered algorithm: kmeans, minibatch_kmeans, agglomerative, "
-                              "finch, hdbscan, dbscan, optics")
+                         help="a registered algorithm: " + ", ".join(algorithm_names()))
     cluster.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                          help="an estimator parameter (repeatable), e.g. n_clusters=8")
     cluster.add_argument("--out", help="folder for labels.npy and info.json")

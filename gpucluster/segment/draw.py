@@ -139,6 +139,9 @@ def quantize(image, labels, mean_colors=None):
     image, labels = _prepare(image, labels)
     xp = backend.namespace(image)
     labels, n = compact_labels(labels)
+    if n == 0:
+        # Every pixel is noise (DBSCAN on a tiny image): no mean colour to take.
+        return xp.asarray(image, copy=True)
     values = image if image.ndim == 3 else image[:, :, None]
     if mean_colors is None:
         mean_colors, _ = segment_means(values, labels, n)

@@ -64,6 +64,34 @@ def test_cluster_command_prints_and_writes_labels(blobs_npy, tmp_path, capsys):
              "--out", str(out)])
 
 
+@pytest.mark.parametrize("param, named", [("nosuch=1", "nosuch"), ("n_clusters=abc", "n_clusters")],
+                         ids=["unknown-name", "wrong-type"])
+def test_cluster_command_reports_a_bad_param_as_a_value_error(blobs_npy, param, named):
+    """A --param the estimator does not take, or of the wrong type, is the user's error:
+    a ValueError naming it (one line from `gpucluster`), not a TypeError traceback."""
+    with pytest.raises(ValueError, match=named):
+        run(["cluster", str(blobs_npy[0]), "--algorithm", "kmeans", "--param", param])
+
+
+def test_cluster_command_refuses_existing_out_before_fitting(blobs_npy, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "labels.npy").write_bytes(b"")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        run(["cluster", str(blobs_npy[0]), "--algorithm", "kmeans", "--out", str(out)])
+    assert "n_clusters:" not in capsys.readouterr().out
+
+
+def test_cluster_help_names_every_registered_algorithm(capsys):
+    from gpucluster.auto.candidates import algorithm_names
+
+    with pytest.raises(SystemExit):
+        run(["cluster", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in algorithm_names():
+        assert name in text, name
+
+
 def test_cluster_command_rejects_unknown_algorithm(blobs_npy):
     with pytest.raises(ValueError, match="Unknown algorithm"):
         run(["cluster", str(blobs_npy[0]), "--algorithm", "nope"])

@@ -449,6 +449,14 @@ def test_sparse_with_a_dense_only_solver_is_refused_as_sklearn_does(svd_solver):
         PCA(3, svd_solver=svd_solver).fit(X)
 
 
+@pytest.mark.parametrize("value, kind", [(np.nan, "NaN"), (np.inf, "infinity")], ids=["nan", "inf"])
+def test_sparse_nan_or_infinity_is_refused_in_the_dense_input_words(value, kind):
+    bad = _sparse_data(100, 20)
+    bad.data[0] = value
+    with pytest.raises(ValueError, match=rf"^Input X contains {kind}\.$"):
+        PCA(3, svd_solver="arpack").fit(bad)
+
+
 def test_bad_sparse_input_is_refused_and_leaves_the_fit_unchanged():
     X = _sparse_data(100, 20)
     pca = PCA(3, svd_solver="arpack", random_state=0).fit(X)

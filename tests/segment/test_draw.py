@@ -54,6 +54,16 @@ def test_quantize_keeps_gray_and_float_images_as_they_are():
     np.testing.assert_allclose(out, [[0.25, 0.25], [1.0, 1.0]])
 
 
+def test_quantize_leaves_an_all_noise_image_as_it_is(xp):
+    """No segment at all (DBSCAN marking every pixel noise): no mean colour to paint with."""
+    image = np.arange(36, dtype=np.uint8).reshape(3, 4, 3)
+    noise = np.full((3, 4), -1)
+    for mean_colors in (None, np.zeros((0, 3))):
+        out = quantize(xp.asarray(image), xp.asarray(noise), mean_colors)
+        assert_same_kind(out, xp.asarray(image))
+        np.testing.assert_array_equal(to_numpy(out), image)
+
+
 def test_draw_contours_and_label_map():
     image = np.zeros((3, 4, 3), np.uint8)
     drawn = draw_contours(image, LABELS, color=(0, 255, 0))
