@@ -9,10 +9,14 @@ negated inner product or the cosine distance :math:`1 - x \\cdot c / (|x||c|)`
 
 Up to ``DIRECT_MAX_FEATURES`` (16) features the products are computed
 directly (``_argmin_direct``): each tile of rows is copied transposed into
-a per-thread scratch array, and for each centre the products are summed two
-features per pass down contiguous rows, the last pass keeping the nearer
-centre; no BLAS call and no (k, rows) tile. Above, each tile takes a BLAS
-GEMM into a per-thread buffer, then an argmin over it. The GEMM tiles beat
+a per-thread scratch array, and for each centre the products are summed
+down contiguous rows, the last pass keeping the nearer centre; no BLAS call
+and no (k, rows) tile. Up to 8 features (7 for the sums) the loops over a
+row's features are compiled for each width, with constant trip counts, and
+each centre takes one pass; above, two features per pass. In a tile whose
+labels come in long runs (neighbouring pixels) the sums add each run down
+the transposed tile instead of row by row. Above 16 features, each tile
+takes a BLAS GEMM into a per-thread buffer, then an argmin over it. The GEMM tiles beat
 a one-pass loop over rows even at d=2 (41 ms against 62 ms at n=1M k=64),
 but the direct products, vectorised across rows, beat the GEMM tiles up to
 d=16 at every k measured (8 to 256) and lose at d=32 (benchmarks/NOTES.md,
@@ -34,7 +38,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE, INNER_PRODUCT, SQEUCLIDEAN
-from .centroids import add_weighted_row, reduce_blocks
+from .centroids import reduce_blocks
 
 # Rows per GEMM tile: as many as keep the (k, rows) tile within GRAM_TILE_BYTES
 # (about an L2 cache) while the argmin reads it back, between 64 and 512.
@@ -46,6 +50,9 @@ MAX_TILE_ROWS = 512
 # Direct products (no GEMM) up to this many features, in tiles of this many rows.
 DIRECT_MAX_FEATURES = 16
 DIRECT_TILE_ROWS = 256
+# A direct tile whose labels come in runs at least this long on average (pixels of
+# an image) adds each run's rows as sums down the transposed tile.
+MIN_MEAN_RUN = 16
 
 
 @njit(fastmath={"reassoc", "contract"}, cache=NUMBA_CACHE)
@@ -149,6 +156,65 @@ def _argmin_direct(xt, centers, offsets, scales, acc, best, best_j):
                 _keep_nearer(best, best_j, r, offset + scale * (c0 * x0[r]), j)
 
 
+@njit(fastmath={"contract"}, cache=NUMBA_CACHE)
+def _argmin_direct_narrow(X, width, start, rows, centers, offsets, scales, xt, best, best_j):
+    """``_argmin_direct`` for a constant ``width``: the tile copied, then one pass per centre.
+
+    With the loops over a row's features unrolled, each centre's products
+    of all ``width`` features are summed in one vectorised pass down the
+    tile, with no ``acc`` stored and reloaded.
+    """
+    for r in range(rows):
+        for t in range(width):
+            xt[t, r] = X[start + r, t]
+    for j in range(centers.shape[0]):
+        offset = offsets[j]
+        scale = scales[j]
+        for r in range(xt.shape[1]):
+            product = centers[j, 0] * xt[0, r]
+            for t in range(1, width):
+                product += centers[j, t] * xt[t, r]
+            _keep_nearer(best, best_j, r, offset + scale * product, j)
+
+
+@njit(cache=NUMBA_CACHE)
+def _argmin_direct_of_width(X, start, rows, centers, offsets, scales, xt, acc, best, best_j):
+    """The direct products' argmin of tile ``start:start + rows``, into ``best`` and ``best_j``.
+
+    Up to 8 features, ``_argmin_direct_narrow`` with X's width passed as a
+    constant: each branch's call is inlined with its width known, so the
+    loops over a row's features are unrolled and the tile copy vectorises
+    (1.5 against 3.8 ms per 1M rows at d=5, the copy alone). Every width
+    costs about a second of compile time in the parallel kernel, hence 8
+    and not 16; above 8 (a runtime width) the tile is copied row by row and
+    ``_argmin_direct`` sums two features per pass, since a loop over a
+    runtime number of features inside the pass down the rows does not
+    vectorise (benchmarks/NOTES.md, "lloyd_step at d=5, k=8, again").
+    """
+    d = X.shape[1]
+    if d == 1:
+        _argmin_direct_narrow(X, 1, start, rows, centers, offsets, scales, xt, best, best_j)
+    elif d == 2:
+        _argmin_direct_narrow(X, 2, start, rows, centers, offsets, scales, xt, best, best_j)
+    elif d == 3:
+        _argmin_direct_narrow(X, 3, start, rows, centers, offsets, scales, xt, best, best_j)
+    elif d == 4:
+        _argmin_direct_narrow(X, 4, start, rows, centers, offsets, scales, xt, best, best_j)
+    elif d == 5:
+        _argmin_direct_narrow(X, 5, start, rows, centers, offsets, scales, xt, best, best_j)
+    elif d == 6:
+        _argmin_direct_narrow(X, 6, start, rows, centers, offsets, scales, xt, best, best_j)
+    elif d == 7:
+        _argmin_direct_narrow(X, 7, start, rows, centers, offsets, scales, xt, best, best_j)
+    elif d == 8:
+        _argmin_direct_narrow(X, 8, start, rows, centers, offsets, scales, xt, best, best_j)
+    else:
+        for r in range(rows):
+            for t in range(d):
+                xt[t, r] = X[start + r, t]
+        _argmin_direct(xt, centers, offsets, scales, acc, best, best_j)
+
+
 @njit(cache=NUMBA_CACHE)
 def _offsets_scales(centers, metric):
     """Per centre, the distance up to a per-row term as offsets[j] + scales[j] * (x . c_j)."""
@@ -168,22 +234,24 @@ def _offsets_scales(centers, metric):
 
 
 @njit(inline="always", cache=NUMBA_CACHE)
-def _finish_tile(X, start, stop, best, best_j, metric, weights, accumulate, x_sq, labels,
-                 distances, sums, counts, b):
-    """Labels and distances of rows ``start:stop`` from the tile's argmin, and their sums.
+def _finish_tile(X, start, stop, best, best_j, metric, x_sq, labels, distances):
+    """Labels and distances of rows ``start:stop`` from the tile's argmin.
 
     One loop per metric, with no test inside, so that each vectorises.
     """
     dtype = X.dtype.type
     rows = stop - start
+    if metric == SQEUCLIDEAN and x_sq.shape[0]:
+        # The labels in the same loop: 1.1 against 1.8 ms per 1M rows in two loops.
+        for r in range(rows):
+            labels[start + r] = best_j[r]
+            distances[start + r] = max(best[r] + x_sq[start + r], 0.0)
+        return
     for r in range(rows):
         labels[start + r] = best_j[r]
     if metric == INNER_PRODUCT:
         for r in range(rows):
             distances[start + r] = best[r]
-    elif metric == SQEUCLIDEAN and x_sq.shape[0]:
-        for r in range(rows):
-            distances[start + r] = max(best[r] + x_sq[start + r], 0.0)
     else:
         for r in range(rows):
             i = start + r
@@ -195,10 +263,123 @@ def _finish_tile(X, start, stop, best, best_j, metric, weights, accumulate, x_sq
                 distances[i] = (
                     1.0 + best[r] / np.sqrt(norm_sq) if norm_sq > 0.0 else dtype(1.0)
                 )
-    if accumulate:
-        for r in range(rows):
-            add_weighted_row(sums, counts, b, best_j[r], np.float64(weights[start + r]), X,
-                             start + r)
+
+
+@njit(cache=NUMBA_CACHE)
+def _add_rows(X, width, start, rows, best_j, weights, sums, counts):
+    """``sums[best_j[r]] += w * X[start + r]`` and ``counts[best_j[r]] += w`` over a tile, in float64."""
+    for r in range(rows):
+        j = best_j[r]
+        w = np.float64(weights[start + r])
+        counts[j] += w
+        for t in range(width):
+            sums[j, t] += w * X[start + r, t]
+
+
+@njit(cache=NUMBA_CACHE)
+def _add_tile_rows(X, start, rows, best_j, weights, sums, counts):
+    """``_add_rows`` with X's width passed as a constant below 8.
+
+    Unrolled with a constant width the sums take 2.1 against 3.0 ms per 1M
+    rows at d=2 and 3.0 against 4.0 at d=5; from d=8 on the loop left
+    alone is vectorised and faster (3.6 against 4.1 at d=8, 4.5 against 6.3
+    at d=16); benchmarks/NOTES.md, "lloyd_step at d=5, k=8, again".
+    """
+    d = X.shape[1]
+    if d == 1:
+        _add_rows(X, 1, start, rows, best_j, weights, sums, counts)
+    elif d == 2:
+        _add_rows(X, 2, start, rows, best_j, weights, sums, counts)
+    elif d == 3:
+        _add_rows(X, 3, start, rows, best_j, weights, sums, counts)
+    elif d == 4:
+        _add_rows(X, 4, start, rows, best_j, weights, sums, counts)
+    elif d == 5:
+        _add_rows(X, 5, start, rows, best_j, weights, sums, counts)
+    elif d == 6:
+        _add_rows(X, 6, start, rows, best_j, weights, sums, counts)
+    elif d == 7:
+        _add_rows(X, 7, start, rows, best_j, weights, sums, counts)
+    else:
+        _add_rows(X, d, start, rows, best_j, weights, sums, counts)
+
+
+@njit(fastmath={"reassoc"}, cache=NUMBA_CACHE)
+def _add_run(xt, weights, start, first, stop, j, sums, counts):
+    """``sums[j] += sum of w_r * xt[:, r]`` and ``counts[j] += sum of w_r`` over tile rows ``first:stop``.
+
+    Reassociation lets LLVM vectorise the sums down each contiguous row of
+    ``xt``; only the float64 summation order changes.
+    """
+    run_weights = weights[start + first:start + stop]
+    total = 0.0
+    for r in range(stop - first):
+        total += run_weights[r]
+    counts[j] += total
+    for t in range(xt.shape[0]):
+        run = xt[t, first:stop]
+        total = 0.0
+        for r in range(stop - first):
+            total += np.float64(run_weights[r]) * run[r]
+        sums[j, t] += total
+
+
+@njit(cache=NUMBA_CACHE)
+def _add_tile_runs(xt, start, rows, best_j, weights, sums, counts):
+    """``_add_tile_rows`` from the transposed tile, one run of equal labels at a time.
+
+    Returns False, having added nothing, when the tile's runs are shorter
+    than ``MIN_MEAN_RUN`` rows on average. Neighbouring pixels mostly share
+    a label (runs of 143 rows on average in the 12-megapixel segmentation
+    benchmark), and the row-by-row scatter then waits on each previous
+    row's store to the same sums: 3.6 against 5.0 ms per 1M rows of that
+    data, with the tile copy (benchmarks/NOTES.md, "lloyd_step at d=5, k=8,
+    again").
+    """
+    changes = 0
+    for r in range(1, rows):
+        changes += best_j[r] != best_j[r - 1]
+    if (changes + 1) * MIN_MEAN_RUN > rows:
+        return False
+    first = 0
+    for r in range(1, rows + 1):
+        if r == rows or best_j[r] != best_j[first]:
+            _add_run(xt, weights, start, first, r, best_j[first], sums, counts)
+            first = r
+    return True
+
+
+@njit(cache=NUMBA_CACHE)
+def _assign_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                  first_tile, stop_tile, direct, labels, distances, sums, counts):
+    """One thread's share of ``_assign_tiles``: tiles ``first_tile:stop_tile``, summed into ``sums``.
+
+    Every scratch array is allocated once here, none per tile.
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    best = np.empty(tile_rows, dtype=X.dtype)
+    best_j = np.empty(tile_rows, dtype=np.int32)
+    # Direct: the tile transposed and one centre's products (zeros, so that the
+    # columns past a short last tile, computed and ignored, are never NaN).
+    xt = np.zeros((d if direct else 0, tile_rows), dtype=X.dtype)
+    acc = np.zeros(tile_rows if direct else 0, dtype=X.dtype)
+    # GEMM: the (k, rows) products.
+    gram = np.empty(0 if direct else k * tile_rows, dtype=X.dtype)
+    for tile in range(first_tile, stop_tile):
+        start = tile * tile_rows
+        stop = min(n, start + tile_rows)
+        if direct:
+            _argmin_direct_of_width(X, start, stop - start, centers, offsets, scales, xt, acc,
+                                    best, best_j)
+        else:
+            gram_t = gram[: k * (stop - start)].reshape((k, stop - start))
+            np.dot(centers, X[start:stop].T, gram_t)
+            _argmin_tile(gram_t, offsets, scales, best, best_j)
+        _finish_tile(X, start, stop, best, best_j, metric, x_sq, labels, distances)
+        if accumulate and not (direct and _add_tile_runs(xt, start, stop - start, best_j,
+                                                         weights, sums, counts)):
+            _add_tile_rows(X, start, stop - start, best_j, weights, sums, counts)
 
 
 @njit(parallel=True, cache=NUMBA_CACHE)
@@ -208,46 +389,27 @@ def _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows, n_bl
 
     X (n, d) and centers (k, d) are C-contiguous with the same dtype. Each of
     ``n_blocks`` threads takes a contiguous run of ``tile_rows``-row tiles
-    and finds each row's nearest centre either with ``direct`` products
-    (``_argmin_direct`` on the tile copied transposed) or with
-    ``centers @ tile.T`` by a single-threaded BLAS GEMM (the caller limits
-    BLAS to one thread: OpenBLAS threads spinning beside Numba's made a step
-    20x slower) and ``_argmin_tile``. Every scratch array is allocated once
-    per block, none per tile. With ``accumulate`` the tile's weighted rows
-    are added into the block's private float64 sums. ``x_sq`` (n,) float64
-    holds the rows' squared norms, or is empty for norms computed here (as
-    ``row_sq_norms`` computes them).
+    (``_assign_block``) and finds each row's nearest centre either with
+    ``direct`` products (``_argmin_direct`` on the tile copied transposed)
+    or with ``centers @ tile.T`` by a single-threaded BLAS GEMM (the caller
+    limits BLAS to one thread: OpenBLAS threads spinning beside Numba's made
+    a step 20x slower) and ``_argmin_tile``. With ``accumulate`` the tile's
+    weighted rows are added into the block's own float64 sums. ``x_sq``
+    (n,) float64 holds the rows' squared norms, or is empty for norms
+    computed here (as ``row_sq_norms`` computes them).
     """
     n, d = X.shape
     k = centers.shape[0]
     offsets, scales = _offsets_scales(centers, metric)
-    sums = np.zeros((n_blocks if accumulate else 0, k, d), dtype=np.float64)
-    counts = np.zeros((n_blocks if accumulate else 0, k), dtype=np.float64)
+    # Each block's own (k, d) sums; (0, d) without accumulate.
+    sums = np.zeros((n_blocks, k if accumulate else 0, d), dtype=np.float64)
+    counts = np.zeros((n_blocks, k if accumulate else 0), dtype=np.float64)
     n_tiles = (n + tile_rows - 1) // tile_rows
     tiles_per_block = (n_tiles + n_blocks - 1) // n_blocks
     for b in prange(n_blocks):
-        best = np.empty(tile_rows, dtype=X.dtype)
-        best_j = np.empty(tile_rows, dtype=np.int32)
-        # Direct: the tile transposed and one centre's products (zeros, so that the
-        # columns past a short last tile, computed and ignored, are never NaN).
-        xt = np.zeros((d if direct else 0, tile_rows), dtype=X.dtype)
-        acc = np.zeros(tile_rows if direct else 0, dtype=X.dtype)
-        # GEMM: the (k, rows) products.
-        gram = np.empty(0 if direct else k * tile_rows, dtype=X.dtype)
-        for tile in range(b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block)):
-            start = tile * tile_rows
-            stop = min(n, start + tile_rows)
-            if direct:
-                for r in range(stop - start):
-                    for t in range(d):
-                        xt[t, r] = X[start + r, t]
-                _argmin_direct(xt, centers, offsets, scales, acc, best, best_j)
-            else:
-                gram_t = gram[: k * (stop - start)].reshape((k, stop - start))
-                np.dot(centers, X[start:stop].T, gram_t)
-                _argmin_tile(gram_t, offsets, scales, best, best_j)
-            _finish_tile(X, start, stop, best, best_j, metric, weights, accumulate, x_sq, labels,
-                         distances, sums, counts, b)
+        _assign_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                      b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block), direct,
+                      labels, distances, sums[b], counts[b])
     return sums, counts
 
 
