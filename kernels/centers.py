@@ -106,7 +106,8 @@ def centroid_update(X, labels, n_clusters, sample_weight=None):
 
 
 @kernel(cpu="assign.lloyd_step", cuda="assign.lloyd_step")
-def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_norms=None):
+def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_norms=None,
+               with_distances=True):
     """One Lloyd pass: nearest centres, and the weighted sums of the rows each centre gets.
 
     Equal to ``assign`` followed by ``centroid_update``; on the CPU one pass
@@ -119,11 +120,15 @@ def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_nor
     sample_weight : array (n_samples,) or None (all ones)
     metric : {"sqeuclidean", "inner_product", "cosine"}, as for ``assign``
     x_sq_norms : array (n_samples,) or None, as for ``assign``
+    with_distances : bool
+        False: the distances are not written (an empty array stands in their
+        place), for a Lloyd loop that reads none: a third of a pass at d=5,
+        k=8 on the CPU (benchmarks/NOTES.md, "lloyd_step at d=5, k=8, again").
 
     Returns
     -------
     labels : array (n_samples,) int32
-    distances : array (n_samples,) in X's dtype
+    distances : array (n_samples,) in X's dtype, or (0,) without ``with_distances``
     sums : array (n_clusters, n_features) float64
     weights : array (n_clusters,) float64
         All in X's namespace and on X's device.
@@ -135,7 +140,7 @@ def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_nor
             f"sample_weight needs {X.shape[0]} entries, got {sample_weight.shape[0]}."
         )
     return (X, centers.astype(X.dtype, copy=False), sample_weight, code,
-            _check_norms(X, x_sq_norms))
+            _check_norms(X, x_sq_norms), bool(with_distances))
 
 
 def _check_seeding(X, x_sq_norms, closest_sq, centers, what):

@@ -249,13 +249,17 @@ def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
     return labels, distances
 
 
-def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_norms=None):
+def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_norms=None,
+               with_distances=True):
     """``assign`` plus every centre's weighted row sums (k, d) and weight (k,), both float64.
 
     The sums are :math:`M X` for the sparse indicator :math:`M_{l_i, i} = w_i`,
-    chunk by chunk, so no dense copy of X is made.
+    chunk by chunk, so no dense copy of X is made. Without ``with_distances``
+    the distances come back empty, as from ``kernels.lloyd_step``.
     """
-    return _nearest(X, centers, sample_weight, metric, x_sq_norms, True)
+    labels, distances, sums, weights = _nearest(X, centers, sample_weight, metric, x_sq_norms,
+                                                True)
+    return labels, distances if with_distances else distances[:0], sums, weights
 
 
 # --------------------------------------------------------------------------

@@ -119,12 +119,14 @@ def labels_and_distances(X, centers, metric, x_sq_norms=None):
     return labels, distances
 
 
-def lloyd_pass(X, centers, sample_weight, metric, x_sq_norms=None):
-    """``labels_and_distances`` plus each centre's weighted row sums and weight (float64)."""
+def lloyd_pass(X, centers, sample_weight, metric, x_sq_norms=None, *, with_distances=True):
+    """``labels_and_distances`` plus each centre's weighted row sums and weight (float64);
+    the distances empty without ``with_distances``."""
     labels, distances, sums, weights = data_ops(X).lloyd_step(
-        X, centers, sample_weight, _KERNEL_METRIC[metric], x_sq_norms=x_sq_norms
+        X, centers, sample_weight, _KERNEL_METRIC[metric], x_sq_norms=x_sq_norms,
+        with_distances=with_distances,
     )
-    if metric == "cosine":
+    if metric == "cosine" and with_distances:
         distances = 1.0 + distances
     return labels, distances, sums, weights
 
@@ -538,8 +540,11 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     xp = backend.namespace(centers)
     labels_old = label_weights_old = None
     strict_convergence = False
+    # The passes write distances only for a reader (a third of a pass at d=5, k=8).
+    with_distances = bool(verbose) or callback is not None
     for i in range(max_iter):
-        labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric, x_sq_norms)
+        labels, distances, sums, weights = lloyd_pass(X, centers, sample_weight, metric,
+                                                      x_sq_norms, with_distances=with_distances)
         label_weights = xp.asarray(weights, copy=True)  # before any relocation changes them
         sums, weights = relocate_empty_clusters(X, sample_weight, labels, centers, sums, weights)
         centers_new = finish_centers(centers_from_sums(sums, weights, X.dtype), metric)
@@ -568,8 +573,9 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
             break
         labels_old = labels
         label_weights_old = label_weights
-    if not strict_convergence:
-        # Rerun the E-step so that the labels match the returned centres.
+    if not (strict_convergence and with_distances):
+        # Rerun the E-step so that the labels match the returned centres (after a strict
+        # convergence they already do, and the pass without distances needs theirs).
         labels, distances = labels_and_distances(X, centers, metric, x_sq_norms)
     return labels, weighted_sum(distances, sample_weight), centers, i + 1
 

@@ -307,12 +307,13 @@ def assign(X, centers, metric, x_sq=None):
     return labels, distances
 
 
-def lloyd_step(X, centers, weights, metric, x_sq=None):
+def lloyd_step(X, centers, weights, metric, x_sq=None, with_distances=True):
     """``assign`` then ``centroid_update``: the CPU kernel's fused Lloyd pass, as two launches.
 
     Same arguments and results as ``kernels/cpu/assign.lloyd_step``
-    (``weights`` may be None for all ones).
+    (``weights`` may be None for all ones). Without ``with_distances`` the
+    distances are still computed by the assign launch, and not returned.
     """
     labels, distances = assign(X, centers, metric, x_sq)
     sums, counts = centroid_update(X, labels, weights, centers.shape[0])
-    return labels, distances, sums, counts
+    return labels, distances if with_distances else distances[:0], sums, counts

@@ -672,6 +672,10 @@ def test_sparse_operations_match_the_dense_kernels(dtype):
     np.testing.assert_array_equal(got[0], want[0])
     for g, r in zip(got[1:], want[1:]):
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol)
+    bare = _sparse_kmeans.lloyd_step(Xs, centers, w, with_distances=False)
+    assert bare[1].shape == (0,)
+    np.testing.assert_array_equal(bare[0], want[0])
+    np.testing.assert_allclose(bare[2], want[2], rtol=rtol, atol=rtol)
     np.testing.assert_array_equal(_sparse_kmeans.assign(Xs, centers)[0], want[0])
     x_sq = row_norms_sq(X).astype(dtype)
     np.testing.assert_allclose(_sparse_kmeans.row_norms_sq(Xs), x_sq, rtol=rtol)

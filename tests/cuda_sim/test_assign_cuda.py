@@ -203,3 +203,8 @@ def test_lloyd_step_equals_the_cpu_kernel(path):
     np.testing.assert_array_equal(got[0], want[0])
     for g, w in zip(got[1:], want[1:]):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    with launch_shape(path):
+        bare = assign_cuda.lloyd_step(X, centers, weights, code, x_sq, False)
+    assert bare[1].shape == (0,)
+    np.testing.assert_array_equal(bare[0], want[0])
+    np.testing.assert_allclose(bare[2], want[2], rtol=1e-12, atol=1e-12)

@@ -114,6 +114,25 @@ def test_lloyd_step_equals_assign_then_centroid_update(problem, metric, weighted
     np.testing.assert_allclose(to_numpy(counts), ref_counts, rtol=1e-12, atol=1e-9)
 
 
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("n_features", [2, 5, 12, 40])
+def test_lloyd_step_without_distances_gives_the_same_labels_and_sums(xp, metric, n_features):
+    """with_distances=False: an empty distances array, and the labels and sums of the full pass
+    (direct products up to 16 features, GEMM tiles above)."""
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(3000, n_features))
+    centers = X[:7].copy()
+    weights = rng.uniform(0.5, 2.0, 3000)
+    full = kernels.lloyd_step(xp.asarray(X), xp.asarray(centers), xp.asarray(weights), metric)
+    bare = kernels.lloyd_step(xp.asarray(X), xp.asarray(centers), xp.asarray(weights), metric,
+                              with_distances=False)
+    assert tuple(bare[1].shape) == (0,) and tuple(full[1].shape) == (3000,)
+    assert_same_kind(bare[1], xp.asarray(X))
+    np.testing.assert_array_equal(to_numpy(bare[0]), to_numpy(full[0]))
+    for got, want in zip(bare[2:], full[2:]):
+        np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
+
+
 def test_lloyd_step_spans_many_tiles_and_blocks(xp):
     """Enough rows for several tiles per thread block: sums still equal the reference."""
     rng = np.random.default_rng(3)
