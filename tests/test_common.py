@@ -2,7 +2,11 @@
 
 import numpy as np
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    parametrize_with_checks,
+)
 
 from gpucluster import (
     DBSCAN,
@@ -63,6 +67,14 @@ def expected_failed(estimator):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=repr)
+def test_dataframe_column_names_are_kept_and_checked(estimator):
+    """scikit-learn's check (which parametrize_with_checks leaves out): fit on a DataFrame
+    records ``feature_names_in_``, and the methods refuse columns renamed or reordered."""
+    pytest.importorskip("pandas")
+    check_dataframe_column_names_consistency(type(estimator).__name__, clone(estimator))
 
 
 @pytest.mark.parametrize("estimator", KMEANS_ESTIMATORS, ids=lambda e: type(e).__name__)

@@ -1,6 +1,7 @@
 """What every gpucluster estimator shares: input preparation and output conversion."""
 
 import numpy as np
+from sklearn.utils.validation import _check_feature_names
 
 from .. import backend
 from .._config import DEVICES, OUTPUT_TYPES
@@ -48,7 +49,13 @@ class DeviceEstimatorMixin:
         Returns ``(X, sample_weight, like)``: the arrays in their compute
         namespace and device, and the description of the caller's X that
         outputs mirror. With ``reset=False`` the feature count must match fit's.
+
+        Column names (a pandas DataFrame's) are scikit-learn's business too:
+        ``reset=True`` records them as ``feature_names_in_``, ``reset=False``
+        refuses columns in another order or under other names (scikit-learn's
+        ``_check_feature_names``), before X becomes an array and loses them.
         """
+        _check_feature_names(self, X, reset=reset)
         if self._integers_as_float64:
             X = integers_as_float64(X)
         X = check_input(X, estimator_name=type(self).__name__)

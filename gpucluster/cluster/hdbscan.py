@@ -41,7 +41,7 @@ import warnings
 import numpy as np
 from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
 from .. import backend, distributed, kernels
 from .._distances import pairwise_distances
@@ -554,15 +554,19 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """X checked and placed for ``choice``: ``(X, rows, like)``, the rows left out for
         NaN or infinity (``split_non_finite_rows``) and the caller's kind. On the kernels
         X stays in its namespace (moved to ``device``); on the host it is float64 NumPy or
-        SciPy CSR."""
+        SciPy CSR. A DataFrame's column names become ``feature_names_in_``."""
+        given = X
         if choice.precomputed:
             X, like = self._precomputed_input(X)
-            return X, None, like
-        X, rows = split_non_finite_rows(X)
-        if is_sparse(X) or choice.kernel is None:
-            X, like = self._host_features(X, choice)
+            rows = None
         else:
-            X, _, like = self._prepare_input(X, reset=True, work=self._work)
+            X, rows = split_non_finite_rows(X)
+            if is_sparse(X) or choice.kernel is None:
+                X, like = self._host_features(X, choice)
+            else:
+                X, _, like = self._prepare_input(X, reset=True, work=self._work)
+        # The names of the caller's X, which the arrays above no longer carry.
+        _check_feature_names(self, given, reset=True)
         return X, rows, like
 
     def _precomputed_input(self, X):
@@ -743,6 +747,7 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
 
     def _new_points(self, X):
         """Validate new points; return them like the training data, and the caller's description."""
+        _check_feature_names(self, X, reset=False)
         X = check_input(X, estimator_name=type(self).__name__)
         check_n_features(self, X)
         like = backend.describe_input(X)
