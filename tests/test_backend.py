@@ -164,6 +164,19 @@ def test_bincount_adds_repeated_labels(xp):
     np.testing.assert_array_equal(to_numpy(backend.bincount(labels)), [1, 0, 3, 0, 0, 1])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_mean_sums_in_float64(xp, dtype):
+    """The mean of rows far from the origin, in X's kind and dtype, within one rounding of
+    X's dtype of the float64 mean (a float32 running sum is off by far more)."""
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(300_000, 3)) + 1000.0).astype(dtype)
+    mean = backend.column_mean(xp.asarray(X))
+    assert_same_kind(mean, xp.asarray(X))
+    assert np.dtype(str(mean.dtype).split(".")[-1]) == np.dtype(dtype)
+    expected = X.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(to_numpy(mean), expected, rtol=np.finfo(dtype).eps)
+
+
 def test_scatter_add_rows_adds_repeated_indices(xp):
     target = xp.asarray(np.zeros((3, 2)))
     index = xp.asarray(np.array([1, 1, 0, 1]))

@@ -81,7 +81,7 @@ class DesignBlocks:
         xp = backend.namespace(X)
         self.X = X
         self.covariance_type = covariance_type
-        self.center = xp.mean(X, axis=0)
+        self.center = backend.column_mean(X)
         n_samples, n_features = X.shape
         self.width = design_width(n_features, covariance_type)
         itemsize = 8 if X.dtype == xp.float64 else 4

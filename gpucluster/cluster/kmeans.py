@@ -65,7 +65,7 @@ DENSE = SimpleNamespace(
     row_width=lambda X: X.shape[1],  # values stored per row
     rows=_take,                    # rows at some indices, in X's own kind
     dense=lambda X: X,             # a few rows of X as a dense array
-    column_mean=lambda X: backend.namespace(X).mean(X, axis=0),
+    column_mean=backend.column_mean,
     row_norms_sq=row_norms_sq,
     normalize_rows=normalize_rows,
     pairwise_distances=pairwise_distances,
