@@ -154,27 +154,29 @@ def _add_chosen(parent, size, chosen, a, b, edges, n_edges):
 
 
 def _graph_forest(n, w, dist, a, b, edges):
-    """The minimum spanning forest of the graph edges by Boruvka; returns (parent, size, n_edges).
+    """The minimum spanning forest of the graph edges by Boruvka; returns (comp, n_edges),
+    ``comp`` (n,) the forest's component labels in the order of their smallest node.
 
     The key (w, dist, a, b) orders the edges strictly (the same edge seen
     from both of its ends has one key), so the forest is the one Kruskal
     takes over the sorted edges, without sorting them: each round every
     component adds the first edge by key that leaves it, and the edges
-    inside one component are dropped. At 320,000 x 256 (7.7M edges) the
-    rounds took about 0.3 s against 4.4 s for the three-key sort.
+    inside one component are dropped. At 320,000 x 256 (8.0M edges) the
+    rounds took 0.78 s against 4.8 s for the three-key sort and Kruskal.
     """
     parent, size = new_forest(n)
+    comp = np.arange(n, dtype=np.int64)  # number_by_smallest of the empty forest
     n_edges = 0
     live = np.flatnonzero(a >= 0)
     n_parts = numba.get_num_threads()
     while live.size:
-        comp = number_by_smallest(parent)
         live = live[comp[a[live]] != comp[b[live]]]
         if not live.size:
             break
         chosen = _lightest_leaving(live, w, dist, a, b, comp, int(comp.max()) + 1, n_parts)
         n_edges = _add_chosen(parent, size, chosen, a, b, edges, n_edges)
-    return parent, size, n_edges
+        comp = number_by_smallest(parent)
+    return comp, n_edges
 
 
 @njit(cache=NUMBA_CACHE)
@@ -510,9 +512,8 @@ def graph_mst(X, core, indices, metric, alpha):
         return edges, np.empty(0, dtype=np.float64)
     X = np.ascontiguousarray(X)
     w, dist, a, b = _graph_edges(X, core, np.ascontiguousarray(indices), metric, alpha)
-    parent, size, n_edges = _graph_forest(n, w, dist, a, b, edges)
+    comp, n_edges = _graph_forest(n, w, dist, a, b, edges)
     if n_edges < n - 1:
-        comp = number_by_smallest(parent)
         join = _Join(X, core, comp, int(comp.max()) + 1, metric, alpha)
         n_edges = join.tree(edges, n_edges)
     weights = edge_weights(X, core, edges, metric, alpha)
