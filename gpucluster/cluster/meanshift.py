@@ -193,6 +193,19 @@ def climb(X, seeds, bandwidth, max_iter):
     return xp.concat(done_means, axis=0), xp.concat(done_counts), n_iter
 
 
+def equal_row_counts(X, seeds):
+    """Per seed, how many rows of X equal it: the neighbourhood sizes at bandwidth 0.
+
+    X (n, d) and seeds (m, d) float64 NumPy; returns (m,) int64 (0 for a seed
+    that is no row)."""
+    rows, counts = np.unique(X, axis=0, return_counts=True)
+    _, inverse = np.unique(np.concatenate([rows, seeds]), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    per_distinct = np.zeros(rows.shape[0] + seeds.shape[0], dtype=np.int64)
+    per_distinct[inverse[:rows.shape[0]]] = counts
+    return per_distinct[inverse[rows.shape[0]:]]
+
+
 def distinct_centers(means, counts, bandwidth):
     """scikit-learn's post-processing, on the host: the non-empty means, each once, sorted
     by (count, mean) descending; each kept centre removes the later ones within
@@ -348,14 +361,23 @@ class MeanShift(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         seeds = self._seeds(X, bandwidth)
         # Centred rows keep the GEMM's |x|^2 - 2 x.y + |y|^2 from cancelling.
         X64 = xp.astype(X, xp.float64)
-        shift = xp.mean(X64, axis=0)
-        means, counts, n_iter = climb(X64 - shift, seeds - shift, bandwidth, self.max_iter)
-        means = backend.to_numpy(means + shift)
-        centers = distinct_centers(means, backend.to_numpy(counts), bandwidth)
+        if float(bandwidth) == 0.0:
+            # An estimate of 0 (the quantile's neighbour is a duplicate, or the row
+            # itself): only equal rows lie within it, which the GEMM's rounding
+            # cannot decide. Every seed stays where it is, as in scikit-learn.
+            means = backend.to_numpy(seeds)
+            counts, n_iter = equal_row_counts(backend.to_numpy(X64), means), 0
+        else:
+            shift = xp.mean(X64, axis=0)
+            means, counts, n_iter = climb(X64 - shift, seeds - shift, bandwidth, self.max_iter)
+            means, counts = backend.to_numpy(means + shift), backend.to_numpy(counts)
+        centers = distinct_centers(means, counts, bandwidth)
         centers = xp.astype(backend.asarray_like(centers, X), X.dtype)
         labels, sq_distances = kernels.assign(X, centers)
         if not self.cluster_all:
-            labels = xp.where(sq_distances <= float(bandwidth) ** 2, labels, -1)
+            within = (xp.all(X == xp.take(centers, labels, axis=0), axis=1)
+                      if float(bandwidth) == 0.0 else sq_distances <= float(bandwidth) ** 2)
+            labels = xp.where(within, labels, -1)
 
         self.cluster_centers_ = self._to_output(centers, like)
         self.labels_ = self._to_output(xp.astype(labels, xp.int32), like)

@@ -49,6 +49,24 @@ def test_matches_sklearn_on_blobs(params, n, d, seed):
     np.testing.assert_array_equal(ms.predict(X[:40]), ref.predict(X[:40]))
 
 
+@pytest.mark.parametrize("cluster_all", [True, False])
+@pytest.mark.parametrize("seed", range(6))
+def test_estimated_bandwidth_of_zero_matches_sklearn(seed, cluster_all):
+    """A few rows (the quantile's neighbour is the row itself) or many duplicates estimate a
+    bandwidth of 0: every distinct row is its own centre, as scikit-learn's radius search
+    finds, where the GEMM's rounding used to drop or merge seeds."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((3 + 3 * (seed % 2), 2 + seed % 3)) * 10.0 ** (seed - 3)
+    if seed % 2:
+        X[3:] = X[:3]
+    assert sk.estimate_bandwidth(X) == 0.0
+    ref = sk.MeanShift(cluster_all=cluster_all).fit(X)
+    ms = MeanShift(cluster_all=cluster_all).fit(X)
+    _same_centres(ms.cluster_centers_, ref.cluster_centers_)
+    np.testing.assert_array_equal(ms.labels_, ref.labels_)
+    assert ms.n_iter_ == ref.n_iter_ == 0
+
+
 def test_given_seeds_match_sklearn():
     X, _ = make_blobs_np(200, 3, centers=3, seed=2)
     seeds = X[::20] + 0.5
