@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import backend, distributed, kernels
 from .._distances import normalize_rows, pairwise_distances, row_norms_sq
 from .._sparse import is_sparse
+from .._sparse_input import check_canonical_csr, prepare_sparse_input
 from .._validation import check_finite, check_input, check_option, check_scalar
 from . import _sparse_kmeans
 from ._base import DeviceEstimatorMixin, integers_as_float64
@@ -89,7 +90,7 @@ def check_data(X, *, min_samples=1, estimator_name=None):
     """X validated for k-means: a sparse matrix stays sparse (canonical CSR, float32 or
     float64); anything else goes through ``check_input`` with integers as float64."""
     if is_sparse(X):
-        return _sparse_kmeans.check(X, min_samples=min_samples, estimator_name=estimator_name)
+        return check_canonical_csr(X, min_samples=min_samples, estimator_name=estimator_name)
     return check_input(integers_as_float64(X), min_samples=min_samples,
                        estimator_name=estimator_name)
 
@@ -893,7 +894,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         """``_prepare_input`` for dense X; for a sparse matrix its sparse twin, which keeps
         X sparse (canonical CSR) and makes outputs NumPy (SciPy) or CuPy (cupyx)."""
         if is_sparse(X):
-            return _sparse_kmeans.prepare_input(self, X, sample_weight, reset=reset,
+            return prepare_sparse_input(self, X, sample_weight, reset=reset,
                                                 work=self._work)
         return self._prepare_input(X, sample_weight, reset=reset, work=self._work)
 

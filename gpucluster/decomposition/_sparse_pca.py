@@ -58,7 +58,7 @@ def scatter_matrix(X, mean):
 def centred_sum_of_squares(X, mean):
     """:math:`\\sum_{ij} (x_{ij} - \\mu_j)^2` over every entry of X, implicit zeros included.
 
-    X is a canonical CSR matrix (no repeated entries, as ``_sparse_kmeans.check``
+    X is a canonical CSR matrix (no repeated entries, as ``_sparse_input.check_canonical_csr``
     makes it); summed in float64 without forming :math:`\\sum x^2 - n |\\mu|^2`.
     Returns a Python float.
     """

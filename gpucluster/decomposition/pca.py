@@ -30,8 +30,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import backend
 from .._sparse import is_sparse, sparse_to_device
+from .._sparse_input import check_canonical_csr, prepare_sparse_input
 from .._validation import check_input, check_option, check_scalar
-from ..cluster import _sparse_kmeans
 from ..cluster._base import DeviceEstimatorMixin
 from . import _sparse_pca, _svd
 from ._minka import infer_dimension
@@ -334,7 +334,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         """``(X, like)``: X validated and placed where the work runs; a sparse X stays sparse
         (canonical CSR, float32 or float64), and ``like`` then mirrors its values."""
         if is_sparse(X):
-            X, _, like = _sparse_kmeans.prepare_input(self, X, None, reset=reset, work=work)
+            X, _, like = prepare_sparse_input(self, X, None, reset=reset, work=work)
             return X, like
         X, _, like = self._prepare_input(X, reset=reset, work=work)
         return X, like
@@ -527,7 +527,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         check_is_fitted(self)
         name = type(self).__name__
         sparse = is_sparse(X)
-        X = _sparse_kmeans.check(X, estimator_name=name) if sparse else check_input(
+        X = check_canonical_csr(X, estimator_name=name) if sparse else check_input(
             X, estimator_name=name)
         if X.shape[1] != self.n_components_:
             raise ValueError(
