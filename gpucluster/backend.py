@@ -60,7 +60,8 @@ def coerce_array(X):
     if isinstance(X, np.ma.MaskedArray):
         raise TypeError("Masked arrays are not supported; fill or drop the masked values.")
     if isinstance(X, np.matrix):
-        raise TypeError("np.matrix is not supported; use np.asarray(X).")
+        raise TypeError("np.matrix is not supported. Please convert to a numpy array with "
+                        "np.asarray(X).")
     if isinstance(X, (list, tuple)):
         return np.asarray(X)
     if isinstance(X, np.ndarray) or _is_cupy(X) or _is_torch(X) or _is_strict(X):

@@ -65,6 +65,15 @@ SUITES = {
         [("from sklearn.decomposition import PCA", "from gpucluster.decomposition import PCA")],
         {},
     ),
+    "spectral": (
+        "cluster/tests/test_spectral.py",
+        # cluster_qr and discretize are swapped too: gpucluster has its own.
+        [("from sklearn.cluster import SpectralClustering, spectral_clustering",
+          "from gpucluster.cluster import SpectralClustering, spectral_clustering"),
+         ("from sklearn.cluster._spectral import cluster_qr, discretize",
+          "from gpucluster.cluster.spectral import cluster_qr, discretize")],
+        {},
+    ),
     "dbscan": (
         "cluster/tests/test_dbscan.py",
         [("from sklearn.cluster import DBSCAN, dbscan",
