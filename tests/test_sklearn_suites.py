@@ -65,6 +65,14 @@ SUITES = {
         [("from sklearn.decomposition import PCA", "from gpucluster.decomposition import PCA")],
         {},
     ),
+    "mixture_common": (
+        # Tests shared with BayesianGaussianMixture, which stays scikit-learn's.
+        "mixture/tests/test_mixture.py",
+        [("from sklearn.mixture import BayesianGaussianMixture, GaussianMixture",
+          "from sklearn.mixture import BayesianGaussianMixture\n"
+          "from gpucluster.cluster import GaussianMixture")],
+        {},
+    ),
     "spectral": (
         "cluster/tests/test_spectral.py",
         # cluster_qr and discretize are swapped too: gpucluster has its own.
