@@ -10,6 +10,7 @@ from sklearn.datasets import make_blobs
 
 from gpucluster.auto import load_result
 from gpucluster.auto._command import parse_params, parse_value, register
+from gpucluster.metrics import adjusted_rand_score
 
 
 def parser():
@@ -85,9 +86,11 @@ def test_cluster_command_refuses_existing_out_before_fitting(blobs_npy, tmp_path
 def test_cluster_help_names_every_registered_algorithm(capsys):
     from gpucluster.auto.candidates import algorithm_names
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as info:
         run(["cluster", "--help"])
+    assert info.value.code == 0  # help printed, not a usage error
     text = " ".join(capsys.readouterr().out.split())
+    assert len(algorithm_names()) >= 7
     for name in algorithm_names():
         assert name in text, name
 
@@ -108,7 +111,17 @@ def test_auto_command_prints_ranking_and_writes_results(blobs_npy, tmp_path, cap
     assert 'ranked by composite = 0.8 x (silhouette + 1) / 2 + 0.2 x (1 - noise fraction) ' \
         '(preset "default")' in text
     result = load_result(out)
-    assert 1 <= len(result["ranking"]) <= 3
+    # Eight k-means counts and FINCH levels give far more than 3 distinct partitions:
+    # exactly the top 3 are written, each as a rank folder with its labels and info.
+    assert [entry["rank"] for entry in result["ranking"]] == [1, 2, 3]
+    for rank, entry in enumerate(result["ranking"], start=1):
+        assert (out / entry["folder"] / "labels.npy").is_file()
+        assert result.info(rank)["rank"] == rank
+        assert result.labels(rank).shape == (240,)
+    # Three well-separated blobs: rank 1 is the true grouping, and its ARI is reported.
+    best = result["candidates"][result["ranking"][0]["candidate"]]
+    assert best["n_clusters"] == 3 and best["scores"]["ARI"] == pytest.approx(1.0)
+    assert adjusted_rand_score(np.load(y_path), result.labels(1)) == pytest.approx(1.0)
     assert result["data"]["source"] == str(x_path)
     assert result["settings"]["max_clusters"] == 8
     assert all(c["n_clusters"] <= 8 for c in result["candidates"] if c["status"] == "ok")
@@ -129,11 +142,15 @@ def test_auto_command_ranking_preset_is_written_into_the_summary(blobs_npy, tmp_
     result = load_result(out)
     assert result["weights"] == PRESETS[ranking]
     composites = [c["scores"]["composite"] for c in result["candidates"] if c["status"] == "ok"]
+    assert len(composites) >= 2  # several k-means counts were scored, not an empty comparison
     expected = [PRESETS[ranking]["silhouette"] * (c["scores"]["silhouette"] + 1) / 2
                 + PRESETS[ranking]["balance"] * c["scores"]["balance"]
                 + PRESETS[ranking]["noise"] * (1 - c["scores"]["noise_penalty"])
                 for c in result["candidates"] if c["status"] == "ok"]
     np.testing.assert_allclose(composites, expected, rtol=1e-9)
+    ranked = [result["candidates"][entry["candidate"]]["scores"]["composite"]
+              for entry in result["ranking"]]
+    assert ranked == sorted(ranked, reverse=True) and ranked[0] == max(composites)
 
 
 @pytest.mark.parametrize("labels, message", [

@@ -1,5 +1,6 @@
 """search(): finds the right clustering on data with a known answer, obeys its limits."""
 
+import importlib
 import sys
 from pathlib import Path
 import time
@@ -42,10 +43,14 @@ def test_blobs_true_k_is_a_candidate_and_the_best_is_correct(blobs, blobs_result
 
 
 def test_external_scores_are_reported_not_ranked(blobs_result):
+    assert len(blobs_result.ranking) >= 2
+    assert blobs_result.weights == {"silhouette": 0.8, "balance": 0.0, "noise": 0.2}
     for i in blobs_result.ranking:
         scores = blobs_result.candidates[i]["scores"]
         assert {"ARI", "AMI", "V-measure"} <= set(scores)
-    assert blobs_result.weights == {"silhouette": 0.8, "balance": 0.0, "noise": 0.2}
+        # The composite is the label-free one: the ARI given with the labels is not in it.
+        label_free = 0.8 * (scores["silhouette"] + 1) / 2 + 0.2 * (1 - scores["noise_penalty"])
+        assert scores["composite"] == pytest.approx(label_free, rel=1e-12)
 
 
 def test_candidates_outside_the_cluster_bounds_are_skipped(blobs):
@@ -124,15 +129,35 @@ def test_time_budget_stops_between_candidates(blobs):
     assert result.ranking and all(result.candidates[i]["status"] == "ok" for i in result.ranking)
 
 
-def test_time_budget_on_real_algorithms_keeps_finished_results(blobs):
+def test_time_budget_on_real_algorithms_keeps_finished_results(blobs, monkeypatch):
+    search_module = importlib.import_module("gpucluster.auto.search")
+
     X, y = blobs
     big = np.concatenate([X + 0.01 * i for i in range(3)])
     result = search(big, mode="thorough", time_budget=0.5, random_state=0, progress=False)
     assert result.cut_short
     assert any(c["status"] == "skipped" and "time budget" in c["error"]
                for c in result.candidates)
-    for i in result.ranking:
-        assert result.labels(result.ranking.index(i) + 1).shape == (big.shape[0],)
+
+    # Half a second may end before any candidate finishes (the shared kNN graph and PCA
+    # come first), so the budget is also spent on a count: after the 4th finished
+    # candidate, whatever the machine's speed. The finished ones are ranked and kept.
+    def spent_after_four(runner):
+        return sum(r["status"] == "ok" for r in runner.records) >= 4
+
+    monkeypatch.setattr(search_module._Runner, "out_of_time", spent_after_four)
+    result = search(X, mode="thorough", time_budget=3600, random_state=0, progress=False)
+    assert result.cut_short
+    ok = [c for c in result.candidates if c["status"] == "ok"]
+    unrun = [c for c in result.candidates if "time budget" in (c["error"] or "")]
+    assert len(ok) == 4 and unrun
+    assert min(c["id"] for c in unrun) > max(c["id"] for c in ok)
+    assert result.ranking and set(result.ranking) <= {c["id"] for c in ok}
+    for rank, i in enumerate(result.ranking, start=1):
+        labels = result.labels(rank)
+        assert labels.shape == (X.shape[0],)
+        assert len(set(labels.tolist()) - {-1}) == result.candidates[i]["n_clusters"] >= 2
+        assert np.mean(labels == -1) == pytest.approx(result.candidates[i]["noise_fraction"])
 
 
 def test_digits_true_k_is_among_candidates_with_a_reasonable_best_ari():
@@ -154,15 +179,32 @@ def test_digits_true_k_is_among_candidates_with_a_reasonable_best_ari():
     assert result.candidate(1)["scores"]["ARI"] >= 0.5
 
 
-def test_optuna_search_runs_trials(blobs):
+def test_optuna_search_runs_trials(blobs, monkeypatch):
     pytest.importorskip("optuna")
+    search_module = importlib.import_module("gpucluster.auto.search")
+
     X, y = blobs
+    calls = []
+    original_run = search_module._Runner.run
+
+    def counted_run(runner, name, params):
+        calls.append((name, repr(sorted(params.items()))))
+        return original_run(runner, name, params)
+
+    monkeypatch.setattr(search_module._Runner, "run", counted_run)
     result = search(X[:600], algorithms=["kmeans", "finch", "dbscan"], search="optuna",
                     n_trials=8, labels=y[:600], random_state=0, progress=False)
-    assert 1 <= len(result.candidates) <= 8
+    # Eight trials, each one candidate run; a repeated setting is run once and recorded once.
+    trials = calls[:8]
+    assert len(trials) == 8
+    assert {name for name, _ in trials} <= {"kmeans", "finch", "dbscan"}
+    first_pass = result.candidates[:len(set(trials))]
+    assert [(c["algorithm"], repr(sorted(c["params"].items()))) for c in first_pass] == list(
+        dict.fromkeys(trials))
     assert not result.cut_short
     assert result.ranking
-    assert result.settings["search"] == "optuna"
+    assert all(result.candidates[i]["status"] == "ok" for i in result.ranking)
+    assert result.settings["search"] == "optuna" and result.settings["n_trials"] == 8
 
 
 def test_optuna_search_honours_the_time_budget(blobs):

@@ -31,6 +31,7 @@ def test_rank_one_finds_the_coloured_regions(shapes):
     assert adjusted_rand_score(truth.ravel(), np.asarray(found.best.labels).ravel()) >= 0.99
     # A 2-segment cut is ranked below the 4 regions.
     two = [c for c in found.candidates if c["n_segments"] == 2]
+    assert len(two) == 2  # one per feature set
     assert all(found.ranking.index(c["id"]) > 0 for c in two)
     summary = found.summary(top=3)
     assert summary["score_features"] == list(SCORE_FEATURES) and len(summary["ranking"]) == 3

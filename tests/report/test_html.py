@@ -56,7 +56,9 @@ def test_cluster_folders_are_linked_after_organize(tmp_path):
     organize(labels, photos, gallery, names={1: "sky"})
     page = open(write_report(gallery, labels=labels, paths=photos, names={1: "sky"}), encoding="utf-8").read()
     assert 'href="cluster_001_n2_sky/"' in page
-    for href in re.findall(r'<a href="(cluster_[^"]+\.jpg)"', page):
+    hrefs = re.findall(r'<a href="(cluster_[^"]+\.jpg)"', page)
+    assert len(hrefs) == len(photos)  # every thumbnail links to its file in the gallery
+    for href in hrefs:
         assert os.path.isfile(os.path.join(gallery, urllib.parse.unquote(href)))
 
 

@@ -43,8 +43,10 @@ def test_pca_on_a_sample_keeps_every_row_and_the_main_axis():
     X = rng.normal(size=(2000, 5)) * np.array([10.0, 1, 1, 1, 1])
     got = project_2d(X, sample=200)
     assert got.shape == (2000, 2)
-    _, components = fit_pca(X, sample=200)
+    mean, components = fit_pca(X, sample=200)
     assert abs(components[0, 0]) > 0.99  # the long axis is found from 200 rows
+    # Every row, in the sample or not, is projected on the axes fitted to the sample.
+    np.testing.assert_allclose(got, (X - mean) @ components.T, rtol=1e-5, atol=1e-4)
 
 
 def test_pca_axes_have_a_fixed_sign():
@@ -58,14 +60,19 @@ def test_rank_deficient_and_one_feature():
     X = np.arange(10.0)[:, None]
     got = project_2d(X)
     assert got.shape == (10, 2)
+    np.testing.assert_allclose(np.abs(got[:, 0]), np.abs(X[:, 0] - 4.5), rtol=1e-6)  # centred
     np.testing.assert_allclose(got[:, 1], 0)
 
 
-@pytest.mark.parametrize("bad, error", [(np.zeros(5), ValueError), (np.zeros((0, 3)), ValueError),
-                                        (np.array([[np.nan, 1.0]]), ValueError)])
-def test_bad_input_is_refused(bad, error):
-    with pytest.raises(error):
-        project_2d(bad)
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(5), "Expected 2D array, got 1D array"),
+    (np.zeros((0, 3)), r"Found array with 0 sample\(s\)"),
+    (np.array([[np.nan, 1.0]]), "Input X contains NaN"),
+], ids=["1-D", "no-rows", "nan"])
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_bad_input_is_refused(bad, message, method):
+    with pytest.raises(ValueError, match=message):
+        project_2d(bad, method=method)
 
 
 def test_pca_axes_are_decomposition_pcas_and_sklearns():
@@ -109,8 +116,13 @@ def test_umap_without_umap_learn_names_the_package_and_auto_falls_back(monkeypat
 @pytest.mark.slow  # umap-learn compiles its Numba functions on first use: about 20 s
 def test_umap_projects_every_row():
     pytest.importorskip("umap")
-    got = project_2d(_blobs(40)[0], method="umap")
-    assert got.shape == (40, 2) and np.all(np.isfinite(got))
+    X, y = _blobs(40)
+    got = project_2d(X, method="umap")
+    assert got.shape == (40, 2) and got.dtype == np.float32 and np.all(np.isfinite(got))
+    # UMAP's own picture (not PCA's), the same for a seed, with the blobs kept apart.
+    assert not np.allclose(got, project_2d(X, method="pca"), atol=1e-3)
+    np.testing.assert_array_equal(got, project_2d(X, method="umap"))
+    assert adjusted_rand_score(y, KMeans(3, n_init=3, random_state=0).fit_predict(got)) == 1.0
 
 
 # --------------------------------------------------------------------------

@@ -37,13 +37,15 @@ def _choices(parser):
 
 @pytest.mark.parametrize("command", [["run"], ["report", "results", "--out", "gallery"]],
                          ids=["run", "report"])
-def test_both_commands_offer_every_projection(command):
+def test_both_commands_offer_every_projection(command, capsys):
     parser = cli.build_parser()
     for method in PROJECTION_METHODS:
         assert parser.parse_args(command + ["--projection", method]).projection == method
     assert parser.parse_args(command).projection == "pca"
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as info:
         parser.parse_args(command + ["--projection", "lda"])
+    assert info.value.code == 2  # argparse's usage error
+    assert "invalid choice: 'lda'" in capsys.readouterr().err
 
 
 def test_the_option_lists_exactly_the_library_methods():

@@ -133,8 +133,10 @@ def test_noise_stays_minus_one_and_is_left_out_of_sizes(xp):
 def test_one_segment_has_no_scores():
     result = segment(np.full((10, 12, 3), 90, np.uint8), n_segments=1)
     assert result.n_segments == 1
+    assert set(result.scores) == {"silhouette", "calinski_harabasz", "davies_bouldin"}
     assert all(np.isnan(v) for v in result.scores.values())
-    assert result.summary()["scores"]["silhouette"] is None
+    assert result.summary()["scores"] == dict.fromkeys(result.scores)  # NaN written as null
+    np.testing.assert_array_equal(to_numpy(result.labels), 0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
