@@ -132,7 +132,10 @@ def test_compute_labels_false_sets_no_labels():
     X, _ = make_blobs_np(100, 2, seed=0)
     brc = Birch(compute_labels=False).fit(X)
     assert not hasattr(brc, "labels_")
-    assert brc.predict(X).shape == (100,)
+    # predict still labels by the nearest subcluster: the labels a labelled fit stores.
+    labelled = Birch().fit(X)
+    np.testing.assert_array_equal(to_numpy(brc.predict(X)), to_numpy(labelled.labels_))
+    assert len(np.unique(to_numpy(labelled.labels_))) == 3
 
 
 # --------------------------------------------------------------------------

@@ -168,17 +168,21 @@ def test_numbers_clusters_as_sklearn_on_blobs(seed):
                                             ref._single_linkage_tree_["right_node"]], axis=1))
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_same_partition_as_sklearn_has_the_same_ids(seed):
+def test_same_partition_as_sklearn_has_the_same_ids():
     """Default parameters (ties possible: the partition itself may then differ,
-    see the module docstring); wherever the partition is sklearn's, so are the ids."""
+    see the module docstring); wherever the partition is sklearn's, so are the ids.
+    Ties are the exception: most seeds (19 of 20 when measured) give sklearn's partition."""
     from sklearn.cluster import HDBSCAN as SkHDBSCAN
 
-    X, _ = make_blobs(300, n_features=2, centers=4, random_state=seed)
-    ref = SkHDBSCAN(copy=True).fit(X)
-    ours = HDBSCAN().fit(X)
-    if adjusted_rand_score(ours.labels_, ref.labels_) == 1.0:
-        np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    same_partition = 0
+    for seed in range(20):
+        X, _ = make_blobs(300, n_features=2, centers=4, random_state=seed)
+        ref = SkHDBSCAN(copy=True).fit(X)
+        ours = HDBSCAN().fit(X)
+        if adjusted_rand_score(ours.labels_, ref.labels_) == 1.0:
+            np.testing.assert_array_equal(ours.labels_, ref.labels_, err_msg=f"seed {seed}")
+            same_partition += 1
+    assert same_partition >= 16
 
 
 def _blobs_with_non_finite_rows():
@@ -384,8 +388,13 @@ def test_generate_prediction_data_after_fit_and_missing_data_error():
     with pytest.raises(ValueError, match="prediction data"):
         est.approximate_predict(X[:3])
     est.generate_prediction_data()
-    labels, _ = est.approximate_predict(X[:3])
-    assert labels.shape == (3,)
+    labels, probabilities = est.approximate_predict(X[:40])
+    # The data generated after the fit predicts as the data stored during it.
+    stored = HDBSCAN(10, prediction_data=True).fit(X)
+    ref_labels, ref_probabilities = stored.approximate_predict(X[:40])
+    np.testing.assert_array_equal(labels, ref_labels)
+    np.testing.assert_allclose(probabilities, ref_probabilities, rtol=1e-12)
+    assert len(np.unique(labels[labels >= 0])) >= 2
     with pytest.raises(ValueError, match="features"):
         est.approximate_predict(X[:3, :1])
 
@@ -394,6 +403,7 @@ def test_store_centers_and_dbscan_clustering():
     X = _blobs()
     est = HDBSCAN(10, store_centers="both").fit(X)
     n_clusters = int(est.labels_.max()) + 1
+    assert n_clusters >= 2  # the loop below checks every cluster's centres
     assert est.centroids_.shape == est.medoids_.shape == (n_clusters, 2)
     for k in range(n_clusters):
         members = est.labels_ == k

@@ -133,7 +133,9 @@ def test_distances_only_when_asked():
     X = _random(30)
     assert not hasattr(AgglomerativeClustering().fit(X), "distances_")
     model = AgglomerativeClustering(compute_distances=True).fit(X)
+    ref = sklearn.cluster.AgglomerativeClustering(compute_distances=True).fit(X)
     assert to_numpy(model.distances_).shape == (29,)
+    np.testing.assert_allclose(to_numpy(model.distances_), ref.distances_, rtol=1e-10)
 
 
 def test_condensed_matrix_over_budget_names_the_bytes():

@@ -336,6 +336,9 @@ def test_device_cuda_without_gpu_raises_and_auto_falls_back(monkeypatch):
         warnings.simplefilter("error")
         km = KMeans(2, device="auto", random_state=0).fit(X)
     assert isinstance(km.labels_, np.ndarray)
+    on_cpu = KMeans(2, device="cpu", random_state=0).fit(X)
+    np.testing.assert_array_equal(km.labels_, on_cpu.labels_)
+    np.testing.assert_array_equal(km.cluster_centers_, on_cpu.cluster_centers_)
 
 
 @pytest.mark.parametrize("metric", ["euclidean", "cosine"])
@@ -437,6 +440,9 @@ def test_kmeans_parallel_falls_back_with_few_distinct_rows():
     X = np.repeat(np.arange(6.0)[:, None], 10, axis=0)  # 6 distinct points, 60 rows
     centers, rows = kmeans_parallel(X, 8, random_state=0)
     assert centers.shape == (8, 1) and rows.shape == (8,)
+    np.testing.assert_array_equal(centers, X[rows])
+    # k-means++ picks every distinct row before it repeats one.
+    assert sorted(set(centers[:, 0].tolist())) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     with pytest.warns(ConvergenceWarning, match="Number of distinct clusters"):
         KMeans(8, init="k-means||", random_state=0).fit(X)
 

@@ -294,7 +294,7 @@ def test_failed_fit_keeps_previous_state():
     est = OPTICS().fit(X)
     labels = est.labels_.copy()
     est.set_params(min_samples=10_000)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="min_samples must be no greater than the number of"):
         est.fit(X)
     np.testing.assert_array_equal(est.labels_, labels)
 

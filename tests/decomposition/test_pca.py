@@ -166,7 +166,9 @@ def test_copy_false_centres_x_in_place_with_the_same_result():
     np.testing.assert_allclose(mutable, X - X.mean(axis=0), atol=1e-12)
     readonly = X.copy()
     readonly.flags.writeable = False
-    PCA(3, svd_solver="full", copy=False).fit(readonly)  # copied, not written
+    from_readonly = PCA(3, svd_solver="full", copy=False).fit(readonly)  # copied, not written
+    np.testing.assert_array_equal(readonly, X)
+    np.testing.assert_allclose(from_readonly.components_, expected.components_)
 
 
 def test_precision_inverts_covariance():
