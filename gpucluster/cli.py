@@ -91,7 +91,8 @@ def cmd_run(args):
         print(f"gpucluster run: {exc}", file=sys.stderr)
         return exit_status(exc)
     best = summary["best"]
-    print()
+    if not args.quiet:
+        print()  # apart from the progress lines
     print(f"{summary['n_images']} images, model {summary['model']}, "
           f"{fmt.duration(summary['seconds'])} in all")
     print(f"best: {_describe(best)}")
@@ -106,6 +107,9 @@ def cmd_run(args):
         print(outside_links_note(outside))
     print(f"gallery: {summary['gallery']}")
     print(f"report: {summary['report']}")
+    # Where the next commands (auto, cluster, organize, report) find this run's data.
+    print(f"results: {summary['results']}")
+    print(f"embedding store: {summary['store']}")
     return 0
 
 
@@ -117,7 +121,10 @@ def _describe(candidate):
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
     return value
@@ -140,7 +147,10 @@ def _add_run_parser(sub):
                     "(no folder: a built-in collection of real photos)")
     run.add_argument("images", nargs="*", help="image folders or files (default: the built-in collection)")
     run.add_argument("--out", default=None, help="output folder (default ./gpucluster-demo)")
-    run.add_argument("--store", default=None, help="embedding store folder (default: the user cache)")
+    run.add_argument("--store", default=None,
+                     help="embedding store folder (default: the embeddings folder of the user "
+                          "cache: $GPUCLUSTER_CACHE, else $XDG_CACHE_HOME/gpucluster or "
+                          "~/.cache/gpucluster; the run prints it)")
     run.add_argument("--model", default="auto",
                      help="open_clip architecture, 'efficientnet-lite0', or 'auto' (CLIP ViT-B-32 when "
                           "its weights are on disk, else efficientnet-lite0)")
@@ -148,10 +158,11 @@ def _add_run_parser(sub):
                      help="the weights tag of --model (default: the model's usual one; 'none': random)")
     run.add_argument("--checkpoint", default=None, help="a local weights file for --model")
     run.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast",
-                     help=MODE_HELP)
+                     help=MODE_HELP + " (default: %(default)s)")
     run.add_argument("--ranking", choices=list(PRESETS), default="default", help=RANKING_HELP)
-    run.add_argument("--top", type=int, default=5,
-                     help="how many of the best-ranked groupings to keep on disk and report")
+    run.add_argument("--top", type=_positive_int, default=5,
+                     help="how many of the best-ranked groupings to keep on disk and report "
+                          "(default: %(default)s)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                      help=DEVICE_HELP)
     run.add_argument("--batch-size", default="auto", type=lambda s: s if s == "auto" else int(s),
@@ -163,7 +174,8 @@ def _add_run_parser(sub):
     run.add_argument("--sample", type=_sample_value, default=None,
                      help="embed a fraction (0.01) or a count (5000) of the images")
     run.add_argument("--seed", type=int, default=0,
-                     help="random seed of the search (and the sample); same seed, same result")
+                     help="random seed of the search (and the sample); same seed, same result "
+                          "(default: %(default)s)")
     run.add_argument("--names", nargs="+", default=None,
                      help="candidate names for the clusters, ranked by a CLIP text tower "
                           "(zero-shot); refused before any work with a model that has none "

@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 CLI = [sys.executable, "-m", "gpucluster.cli"]
@@ -61,3 +62,97 @@ def test_every_option_of_every_command_has_help_text():
 
     walk(build_parser(), ["gpucluster"])
     assert missing == []
+
+
+def _blobs_npy(path):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 0.3, size=(40, 3)) for c in (0, 5, 10)]).astype(np.float32)
+    np.save(path, X)
+    return path
+
+
+def _tiny_png(path):
+    from PIL import Image
+
+    pixels = np.zeros((24, 24, 3), np.uint8)
+    pixels[:12] = (255, 0, 0)
+    pixels[12:] = (0, 0, 255)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def test_cluster_with_every_row_noise_says_so_instead_of_an_empty_sizes_line(tmp_path, capsys):
+    from gpucluster.cli import main
+
+    status = main(["cluster", str(_blobs_npy(tmp_path / "X.npy")), "--algorithm", "dbscan",
+                   "--param", "eps=1e-6"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "sizes: none (no clusters)" in out.splitlines()
+    assert re.search(r"silhouette .*: n/a \(undefined", out)
+    assert "every point was labelled noise" in out
+
+
+def test_auto_refuses_n_trials_without_optuna_before_any_work(tmp_path, capsys):
+    from gpucluster.cli import main
+
+    out = tmp_path / "results"
+    status = main(["auto", str(_blobs_npy(tmp_path / "X.npy")), "--out", str(out),
+                   "--n-trials", "5", "--quiet"])
+    assert status == 1
+    assert "--search optuna" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("options, named", [
+    (["--try-n-segments", "3", "4"], "--try-n-segments"),
+    (["--search", "optuna", "--ranking", "balance"], "--search, --ranking"),
+    (["--auto", "--n-trials", "5"], "--search optuna"),
+])
+def test_segment_refuses_tuning_options_that_would_do_nothing(tmp_path, capsys, options, named):
+    from gpucluster.cli import main
+
+    out = tmp_path / "seg"
+    status = main(["segment", str(_tiny_png(tmp_path / "a.png")), "--out", str(out), "--quiet",
+                   *options])
+    assert status == 1
+    assert named in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("option", ["--superpixels", "--n-segments", "--downsample",
+                                    "--min-samples", "--try-n-segments"])
+def test_segment_names_the_option_of_a_count_below_one(tmp_path, capsys, option):
+    from gpucluster.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["segment", str(tmp_path / "a.png"), "--out", str(tmp_path / "seg"), option, "0"])
+    assert exit_.value.code == 2
+    assert f"argument {option}: must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_segment_counts_one_image_in_the_singular(tmp_path, capsys):
+    from gpucluster.cli import main
+
+    out = tmp_path / "seg"
+    status = main(["segment", str(_tiny_png(tmp_path / "a.png")), "--out", str(out), "--quiet",
+                   "--n-segments", "2", "--device", "cpu"])
+    assert status == 0
+    assert f"1 image segmented into {out}" in capsys.readouterr().out
+
+
+def test_run_prints_where_its_results_and_embedding_store_are(monkeypatch, capsys):
+    import gpucluster.pipeline
+    from gpucluster.cli import main
+
+    best = {"algorithm": "kmeans", "params": {"n_clusters": 3}, "n_clusters": 3,
+            "noise_fraction": 0.0, "scores": {"composite": 0.8}}
+    summary = {"n_images": 30, "model": "efficientnet-lite0", "seconds": 1.5, "best": best,
+               "embedded": {}, "gallery": "/o/gallery", "report": "/o/report.html",
+               "results": "/o/results", "store": "/cache/embeddings/efficientnet-lite0-x"}
+    monkeypatch.setattr(gpucluster.pipeline, "run_images", lambda *a, **k: summary)
+    assert main(["run", "--model", "efficientnet-lite0", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("30 images, model efficientnet-lite0")  # no blank line first
+    assert "results: /o/results" in lines
+    assert "embedding store: /cache/embeddings/efficientnet-lite0-x" in lines

@@ -71,11 +71,11 @@ def cmd_cluster(args):
     print(f"{algorithm.name} on {args.input}: {X.shape[0]} rows x {X.shape[1]} features")
     print(f"n_clusters: {n_clusters}")
     print(f"noise: {noise} ({fmt.percent(noise / X.shape[0])})")
-    shown = sorted(sizes.items(), key=lambda kv: -kv[1])
-    print("sizes: " + ", ".join(f"{k}:{v}" for k, v in shown[:20])
-          + (f", ... ({len(shown) - 20} more)" if len(shown) > 20 else ""))
+    print(_sizes_line(sizes))
     print("silhouette (Euclidean, sample of up to "
-          f"{SILHOUETTE_SAMPLE:,} rows): {fmt.number(silhouette)}")
+          f"{SILHOUETTE_SAMPLE:,} rows): {fmt.number(silhouette)}"
+          + (" (undefined: it needs at least 2 clusters, noise left out, and fewer "
+             "clusters than rows)" if silhouette is None else ""))
     print(f"time: {fmt.duration(seconds)}")
     if n_clusters == 0 and noise == X.shape[0]:
         print(_all_noise_hint(algorithm.name, estimator.get_params()))
@@ -92,6 +92,15 @@ def cmd_cluster(args):
             _write_json(os.path.join(out, "paths.json"), paths)
         print(f"wrote {out}")
     return 0
+
+
+def _sizes_line(sizes, shown=20):
+    """"sizes: label:count, ..." largest first, the first ``shown`` of them; "none" without clusters."""
+    if not sizes:
+        return "sizes: none (no clusters)"
+    largest = sorted(sizes.items(), key=lambda kv: -kv[1])
+    more = f", ... ({len(largest) - shown} more)" if len(largest) > shown else ""
+    return "sizes: " + ", ".join(f"{k}:{v}" for k, v in largest[:shown]) + more
 
 
 def _check_out_free(out, overwrite):
@@ -147,6 +156,10 @@ def cmd_auto(args):
     from .scoring import describe_weights
     from .search import search
 
+    if args.n_trials is not None and args.search != "optuna":
+        raise ValueError("--n-trials counts the trials of --search optuna; the grid search "
+                         "tries the mode's candidates: add --search optuna or leave --n-trials "
+                         "out.")
     X, paths = _load(args.input, args.under)
     labels = None
     if args.labels:

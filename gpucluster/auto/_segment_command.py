@@ -9,6 +9,14 @@ from .scoring import PRESETS
 from .segmentation import DEFAULT_FEATURE_SETS, DEFAULT_N_SEGMENTS, SEARCHES, search_segmentation
 
 _SEARCH_TOP = 10
+# The tuning options by argparse dest; each defaults to None, so that one given
+# without --auto can be told apart and refused.
+_TUNING_OPTIONS = {"try_features": "--try-features", "try_n_segments": "--try-n-segments",
+                   "try_algorithms": "--try-algorithms", "search": "--search",
+                   "n_trials": "--n-trials", "ranking": "--ranking"}
+_DEFAULT_SEARCH = "grid"
+_DEFAULT_N_TRIALS = 20
+_DEFAULT_RANKING = "default"
 
 
 def _feature_set(text):
@@ -16,9 +24,29 @@ def _feature_set(text):
     return tuple(part for part in text.replace(",", " ").split() if part)
 
 
+def check_tuning_options(args):
+    """ValueError for a tuning option given without --auto (it would do nothing) and
+    for --n-trials without --search optuna (the grid tries every combination)."""
+    given = [flag for dest, flag in _TUNING_OPTIONS.items() if getattr(args, dest) is not None]
+    if given and not args.auto:
+        several = len(given) > 1
+        raise ValueError(f"{', '.join(given)}: {'tuning options' if several else 'a tuning option'}"
+                         f", used only with --auto; add --auto or leave "
+                         f"{'them' if several else 'it'} out.")
+    if args.n_trials is not None and args.search != "optuna":
+        raise ValueError("--n-trials counts the settings of --search optuna; the grid search "
+                         "tries every combination: add --search optuna or leave --n-trials out.")
+
+
 def cmd_segment(args):
+    """Run `gpucluster segment`; with --auto, tune the settings of each image first."""
+    check_tuning_options(args)
     if not args.auto:
         return segment_command.cmd_segment(args)
+    for dest, default in (("search", _DEFAULT_SEARCH), ("n_trials", _DEFAULT_N_TRIALS),
+                          ("ranking", _DEFAULT_RANKING)):
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
     options = segment_command.segment_options(args)
     feature_sets = args.try_features or None
     algorithms = args.try_algorithms or [options["algorithm"]]
@@ -54,15 +82,18 @@ def register(subparsers):
                         help='feature sets to try, each quoted: --try-features "lab" "lab xy" '
                              '(default: ' + ", ".join(" ".join(fs) for fs in DEFAULT_FEATURE_SETS)
                              + ")")
-    tuning.add_argument("--try-n-segments", type=int, nargs="+", metavar="K",
+    tuning.add_argument("--try-n-segments", type=segment_command.positive_int, nargs="+", metavar="K",
                         help="segment counts to try (default: "
                              + " ".join(map(str, DEFAULT_N_SEGMENTS)) + ")")
     tuning.add_argument("--try-algorithms", nargs="+", choices=segment_command._ALGORITHM_CHOICES,
                         help="algorithms to try (default: --algorithm)")
-    tuning.add_argument("--search", choices=SEARCHES, default="grid",
-                        help="grid: every combination; optuna: --n-trials chosen by Optuna")
-    tuning.add_argument("--n-trials", type=int, default=20, help="settings Optuna tries")
-    tuning.add_argument("--ranking", choices=sorted(PRESETS), default="default",
-                        help="the composite's weighting, as in `gpucluster auto`")
+    tuning.add_argument("--search", choices=SEARCHES, default=None,
+                        help="grid (default): every combination; optuna: --n-trials chosen "
+                             "by Optuna")
+    tuning.add_argument("--n-trials", type=int, default=None,
+                        help=f"settings Optuna tries (default: {_DEFAULT_N_TRIALS})")
+    tuning.add_argument("--ranking", choices=sorted(PRESETS), default=None,
+                        help=f"the composite's weighting, as in `gpucluster auto` (default: "
+                             f"{_DEFAULT_RANKING})")
     p.set_defaults(func=cmd_segment)
     return p

@@ -1,5 +1,7 @@
 """`gpucluster segment`: argument parsing and printing around ``segment.batch.segment_images``."""
 
+import argparse
+
 from .. import _format as fmt
 
 _FEATURE_CHOICES = ("gray", "rgb", "lab", "hsv", "xy", "sobel", "lbp", "texture")
@@ -18,6 +20,17 @@ def _weights(items):
         except ValueError:
             raise ValueError(f"--weight expects group=number (xy=0.5), got {item!r}.") from None
     return weights or None
+
+
+def positive_int(text):
+    """An integer option's value, refused by argparse (naming the option) below 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
 
 
 def _sample(text):
@@ -63,7 +76,8 @@ def cmd_segment(args, segmenter=None, options=None):
         _print_choice(row)
     for path, reason in summary["failures"]:
         print(f"skipped {path}: {reason}")
-    print(f"{len(summary['images'])} images segmented into {summary['out']}"
+    count = len(summary["images"])
+    print(f"{count} image{'' if count == 1 else 's'} segmented into {summary['out']}"
           + (f", {len(summary['failures'])} skipped" if summary["failures"] else ""))
     print(f"page: {summary['page']}")
     return 0
@@ -86,28 +100,31 @@ def register(subparsers):
                         "down to --n-segments regions")
     p.add_argument("--features", nargs="+", choices=_FEATURE_CHOICES, default=["lab", "xy"],
                    help="pixel feature groups (default: lab xy); each group is scaled as a whole")
-    p.add_argument("--n-segments", type=int, default=8,
-                   help="segments (kmeans clusters; slic: regions after merging)")
+    p.add_argument("--n-segments", type=positive_int, default=8,
+                   help="segments (kmeans clusters; slic: regions after merging; default: %(default)s)")
     p.add_argument("--weight", action="append", metavar="GROUP=W",
                    help="weight of a feature group after scaling, e.g. --weight xy=0.5 (repeatable)")
     p.add_argument("--scale", choices=["standard", "minmax", "robust", "none"], default="standard",
-                   help="how each feature group is scaled")
-    p.add_argument("--downsample", type=int, default=None,
+                   help="how each feature group is scaled (default: %(default)s)")
+    p.add_argument("--downsample", type=positive_int, default=None,
                    help="fit on the image shrunk by this factor, then label every pixel "
                         "(dbscan/hdbscan default: shrink to about 20,000 pixels)")
     p.add_argument("--sample", type=_sample, default=None,
                    help="fit on a random sample of pixels: a count (50000) or a fraction (0.1) "
                         "(kmeans only: dbscan and hdbscan cannot label the other pixels)")
-    p.add_argument("--superpixels", type=int, default=1000, help="slic: superpixels before merging")
+    p.add_argument("--superpixels", type=positive_int, default=1000,
+                   help="slic: superpixels before merging (default: %(default)s)")
     p.add_argument("--compactness", type=float, default=10.0,
-                   help="slic: higher gives squarer superpixels, lower follows colour more")
+                   help="slic: higher gives squarer superpixels, lower follows colour more "
+                        "(default: %(default)s)")
     p.add_argument("--eps", type=float, default=None,
                    help="dbscan: radius in the scaled feature space (default: the 90th percentile "
                         "of the pixels' distances to their min-samples-th nearest pixel)")
-    p.add_argument("--min-samples", type=int, default=10, help="dbscan and hdbscan: min_samples")
-    p.add_argument("--min-cluster-size", type=int, default=None,
+    p.add_argument("--min-samples", type=positive_int, default=10,
+                   help="dbscan and hdbscan: min_samples (default: %(default)s)")
+    p.add_argument("--min-cluster-size", type=positive_int, default=None,
                    help="hdbscan: min_cluster_size (default: 1%% of the fitted pixels)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (KMeans, samples)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (KMeans, samples; default: %(default)s)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where to compute: 'auto' uses a CUDA GPU when one answers and the image "
                         "is large enough")

@@ -123,9 +123,11 @@ def test_bad_option_values_exit_2(folder, tmp_path, argv):
     assert info.value.code == 2
 
 
-def test_out_is_required(folder):
-    with pytest.raises(SystemExit):
+def test_out_is_required(folder, capsys):
+    with pytest.raises(SystemExit) as info:
         parser().parse_args(["embed", str(folder)])
+    assert info.value.code == 2
+    assert "the following arguments are required: --out" in capsys.readouterr().err
 
 
 def test_option_parsing():
@@ -216,7 +218,8 @@ def test_run_prints_how_many_links_were_not_followed(monkeypatch, capsys, tmp_pa
     best = {"algorithm": "kmeans", "params": {"n_clusters": 2}, "n_clusters": 2,
             "noise_fraction": 0.0, "scores": {"composite": 0.5}}
     summary = {"n_images": 3, "model": "gpucluster-tiny", "seconds": 1.0, "best": best,
-               "embedded": {"outside_links": 3}, "gallery": "g", "report": "r"}
+               "embedded": {"outside_links": 3}, "gallery": "g", "report": "r",
+               "results": "res", "store": "st"}
     monkeypatch.setenv("GPUCLUSTER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(gpucluster.pipeline, "run_images", lambda *a, **k: summary)
     assert cli.main(["run", str(tmp_path), "--model", "gpucluster-tiny", "--quiet"]) == 0
