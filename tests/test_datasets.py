@@ -36,8 +36,12 @@ def test_collection_writes_every_group_and_is_reused(tmp_path):
 def test_collection_is_reproducible_and_rewritten_when_incomplete(tmp_path):
     a, _ = write_builtin_collection(tmp_path / "a", crops_per_photo=2, digits_per_class=1)
     b, _ = write_builtin_collection(tmp_path / "b", crops_per_photo=2, digits_per_class=1)
+    assert len(a) == len(b) == 10 * 2 + len(DIGIT_CLASSES)
+    assert [os.path.relpath(p, tmp_path / "a") for p in a] == [os.path.relpath(q, tmp_path / "b") for q in b]
     pixels = [np.asarray(Image.open(p)) for p in a]
-    assert all(np.array_equal(x, np.asarray(Image.open(q))) for x, q in zip(pixels, b))
+    for x, q in zip(pixels, b):
+        np.testing.assert_array_equal(x, np.asarray(Image.open(q)), err_msg=q)
     os.remove(a[0])
     again, _ = write_builtin_collection(tmp_path / "a", crops_per_photo=2, digits_per_class=1)
-    assert os.path.exists(again[0])
+    assert again == a
+    np.testing.assert_array_equal(np.asarray(Image.open(again[0])), pixels[0])

@@ -71,7 +71,7 @@ def test_with_a_gpu_every_part_is_run_and_written(tmp_path, monkeypatch):
     assert (tmp_path / "gpu-2031-01-02.json").exists()
 
 
-def test_parts_and_budget_choose_what_runs(tmp_path, monkeypatch):
+def test_parts_and_budget_choose_what_runs(tmp_path, monkeypatch, capsys):
     gpu_check = _load()
     monkeypatch.setattr(gpu_check, "gpu_status", lambda: (True, "Fake H200"))
     monkeypatch.setattr(gpu_check, "environment", lambda: {
@@ -88,8 +88,11 @@ def test_parts_and_budget_choose_what_runs(tmp_path, monkeypatch):
                            "--budget", "100"]) == 0
     assert [name for name, _ in ran] == ["gpu-tests", "kmeans"]
     assert all(budget <= 100 for _, budget in ran)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         gpu_check.main(["--parts", "gpu-tests,nonsense"])
+    assert exit_.value.code == 2
+    assert "unknown parts ['nonsense']" in capsys.readouterr().err
+    assert [name for name, _ in ran] == ["gpu-tests", "kmeans"]  # nothing more ran
 
 
 def test_pytest_counts_read_the_summary_or_the_lines_so_far():

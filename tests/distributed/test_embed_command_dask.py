@@ -76,8 +76,9 @@ def test_scheduler_and_workers_exclude_each_other_and_workers_must_be_positive(f
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
     for bad in ("0", "-1", "two"):
-        with pytest.raises(SystemExit):
+        with pytest.raises(SystemExit) as exit_:
             cli.main(["embed", str(folder), "--out", "x", "--workers", bad])
+        assert exit_.value.code == 2
         assert "expected an integer >= 1" in capsys.readouterr().err
 
 

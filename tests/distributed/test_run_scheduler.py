@@ -90,8 +90,10 @@ def test_scheduler_and_workers_exclude_each_other(folder, capsys):
     with pytest.raises(ValueError, match="not both"):
         with connect("tcp://127.0.0.1:1", 2):
             pass
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         cli.main(["run", str(folder), "--workers", "0"])
+    assert exit_.value.code == 2
+    assert "argument --workers: must be an integer >= 1, got 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("n_workers", [0, -1, 1.5, True, "2"])

@@ -520,5 +520,6 @@ def test_available_memory_is_positive_and_below_the_total():
 def test_bad_arguments_raise_value_error(tmp_path, kwargs):
     path = tmp_path / "ok.png"
     Image.new("RGB", (4, 4)).save(path)
-    with pytest.raises(ValueError):
+    (name,) = kwargs
+    with pytest.raises(ValueError, match=f"{name} must be"):
         decode_image(path, **kwargs)

@@ -256,7 +256,7 @@ def test_bad_arguments_are_refused(tiny, images, tmp_path, kwargs, match):
 
 
 def test_missing_input_is_file_not_found(tiny, tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="input path not found: .*nowhere"):
         run(str(tmp_path / "nowhere"), tmp_path / "store", tiny)
 
 

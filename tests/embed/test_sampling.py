@@ -91,7 +91,7 @@ def test_include_path_outside_the_list_is_added_when_it_is_an_image_file(tmp_pat
     text.write_text("x")
     with pytest.raises(ValueError, match="image extension"):
         sample_paths(PATHS, 2, include=[str(text)])
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="not among the images and not a file"):
         sample_paths(PATHS, 2, include=[str(tmp_path)])
 
 

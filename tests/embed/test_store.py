@@ -289,7 +289,7 @@ def test_a_folder_with_another_config_json_is_refused(tmp_path):
     embed(store, paths)
     with pytest.raises(StoreConfigError, match="dtype"):
         EmbeddingStore(store.path, store_config("float32", DIM))
-    with pytest.raises(StoreConfigError):
+    with pytest.raises(StoreConfigError, match="keys that differ: dim"):
         open_store(store.path, store_config("float16", DIM + 1))
 
     with open(os.path.join(store.path, "config.json"), "w") as f:
@@ -299,7 +299,7 @@ def test_a_folder_with_another_config_json_is_refused(tmp_path):
 
 
 def test_open_store_finds_the_only_configuration(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
         open_store(tmp_path / "store")
     paths = make_files(tmp_path / "images", 2)
     store = EmbeddingStore(tmp_path / "store", store_config("float16", DIM))
@@ -311,7 +311,7 @@ def test_open_store_finds_the_only_configuration(tmp_path):
     EmbeddingStore(tmp_path / "store", store_config("float32", DIM))
     with pytest.raises(ValueError, match="holds 2 embedding stores"):
         open_store(tmp_path / "store")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="No embedding store for this configuration"):
         open_store(tmp_path / "other", store_config("float16", DIM))
 
 
