@@ -25,14 +25,21 @@ def _feature_set(text):
 
 
 def check_tuning_options(args):
-    """ValueError for a tuning option given without --auto (it would do nothing) and
-    for --n-trials without --search optuna (the grid tries every combination)."""
+    """ValueError for a tuning option given without --auto (it would do nothing), for
+    --n-segments / --features beside their --try-* lists under --auto (one value tried, or
+    a list: which?) and for --n-trials without --search optuna (the grid tries every
+    combination)."""
     given = [flag for dest, flag in _TUNING_OPTIONS.items() if getattr(args, dest) is not None]
     if given and not args.auto:
         several = len(given) > 1
         raise ValueError(f"{', '.join(given)}: {'tuning options' if several else 'a tuning option'}"
                          f", used only with --auto; add --auto or leave "
                          f"{'them' if several else 'it'} out.")
+    for plain, tuning in (("n_segments", "try_n_segments"), ("features", "try_features")):
+        if args.auto and getattr(args, plain) is not None and getattr(args, tuning) is not None:
+            raise ValueError(f"--{plain.replace('_', '-')} and --{tuning.replace('_', '-')}: "
+                             "with --auto the first is the one value tried, the second a list "
+                             "of values to try; give one of them.")
     if args.n_trials is not None and args.search != "optuna":
         raise ValueError("--n-trials counts the settings of --search optuna; the grid search "
                          "tries every combination: add --search optuna or leave --n-trials out.")
@@ -48,10 +55,12 @@ def cmd_segment(args):
         if getattr(args, dest) is None:
             setattr(args, dest, default)
     options = segment_command.segment_options(args)
-    feature_sets = args.try_features or None
+    # A plain --features / --n-segments under --auto is the one value tried.
+    feature_sets = args.try_features or ([tuple(args.features)] if args.features else None)
+    n_segments = args.try_n_segments or ([args.n_segments] if args.n_segments else None)
     algorithms = args.try_algorithms or [options["algorithm"]]
     search_options = dict(
-        feature_sets=feature_sets, n_segments=args.try_n_segments, algorithms=algorithms,
+        feature_sets=feature_sets, n_segments=n_segments, algorithms=algorithms,
         weights=args.ranking, search=args.search, n_trials=args.n_trials,
         random_state=args.seed, device=args.device, scale=args.scale,
         feature_weights=options["weights"], downsample=args.downsample, sample=args.sample,
@@ -65,7 +74,7 @@ def cmd_segment(args):
 
     page_settings = {"auto": args.search, "algorithms": algorithms,
                      "feature sets": [" ".join(fs) for fs in (feature_sets or DEFAULT_FEATURE_SETS)],
-                     "n_segments": args.try_n_segments or list(DEFAULT_N_SEGMENTS),
+                     "n_segments": n_segments or list(DEFAULT_N_SEGMENTS),
                      "ranking": args.ranking}
     return segment_command.cmd_segment(args, segmenter=segmenter, options=page_settings)
 

@@ -6,6 +6,10 @@ from .. import _format as fmt
 
 _FEATURE_CHOICES = ("gray", "rgb", "lab", "hsv", "xy", "sobel", "lbp", "texture")
 _ALGORITHM_CHOICES = ("kmeans", "dbscan", "hdbscan", "slic")
+# What a plain `gpucluster segment` uses when --features / --n-segments are not given
+# (with --auto they narrow the search to themselves, see auto/_segment_command.py).
+DEFAULT_FEATURES = ("lab", "xy")
+DEFAULT_N_SEGMENTS = 8
 
 
 def _weights(items):
@@ -50,8 +54,9 @@ def _print_choice(row):
 
 def segment_options(args):
     """The ``segment_one`` keyword arguments that the parsed ``args`` ask for."""
-    return dict(algorithm=args.algorithm, features=tuple(args.features),
-                n_segments=args.n_segments, weights=_weights(args.weight), scale=args.scale,
+    return dict(algorithm=args.algorithm, features=tuple(args.features or DEFAULT_FEATURES),
+                n_segments=args.n_segments or DEFAULT_N_SEGMENTS, weights=_weights(args.weight),
+                scale=args.scale,
                 downsample=args.downsample, sample=args.sample, superpixels=args.superpixels,
                 compactness=args.compactness, eps=args.eps, min_samples=args.min_samples,
                 min_cluster_size=args.min_cluster_size, random_state=args.seed, device=args.device)
@@ -98,10 +103,12 @@ def register(subparsers):
                    help="kmeans (default) on every pixel; dbscan and hdbscan on a shrunk image, "
                         "every pixel taking its block's label; slic: SLIC superpixels merged "
                         "down to --n-segments regions")
-    p.add_argument("--features", nargs="+", choices=_FEATURE_CHOICES, default=["lab", "xy"],
-                   help="pixel feature groups (default: lab xy); each group is scaled as a whole")
-    p.add_argument("--n-segments", type=positive_int, default=8,
-                   help="segments (kmeans clusters; slic: regions after merging; default: %(default)s)")
+    p.add_argument("--features", nargs="+", choices=_FEATURE_CHOICES, default=None,
+                   help="pixel feature groups (default: " + " ".join(DEFAULT_FEATURES) + "); each "
+                        "group is scaled as a whole; with --auto, the one feature set tried")
+    p.add_argument("--n-segments", type=positive_int, default=None,
+                   help=f"segments (kmeans clusters; slic: regions after merging; default: "
+                        f"{DEFAULT_N_SEGMENTS}); with --auto, the one count tried")
     p.add_argument("--weight", action="append", metavar="GROUP=W",
                    help="weight of a feature group after scaling, e.g. --weight xy=0.5 (repeatable)")
     p.add_argument("--scale", choices=["standard", "minmax", "robust", "none"], default="standard",

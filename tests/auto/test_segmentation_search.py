@@ -96,3 +96,33 @@ def test_segment_auto_writes_the_ranking_and_the_choice(shapes, tmp_path, capsys
     labels = np.load(out / "shapes" / "labels.npy")
     assert adjusted_rand_score(truth.ravel(), labels.ravel()) >= 0.99
     assert (out / "index.html").is_file()
+
+
+def test_segment_auto_takes_a_plain_n_segments_and_features_as_the_one_value_tried(
+        shapes, tmp_path, capsys):
+    from gpucluster.cli import main
+
+    image, _ = shapes
+    Image.fromarray(image).save(tmp_path / "shapes.png")
+    out = tmp_path / "out"
+    status = main(["segment", str(tmp_path / "shapes.png"), "--out", str(out), "--auto",
+                   "--features", "lab", "--n-segments", "3", "--quiet", "--device", "cpu"])
+    assert status == 0, capsys.readouterr().err
+    ranking = json.loads((out / "shapes" / "segmentation.json").read_text())[
+        "settings"]["search"]["ranking"]
+    assert {(tuple(r["features"]), r["n_segments"]) for r in ranking} == {(("lab",), 3)}
+
+
+@pytest.mark.parametrize("extra", [["--n-segments", "3", "--try-n-segments", "2", "4"],
+                                   ["--features", "lab", "--try-features", "lab xy"]])
+def test_segment_auto_refuses_a_value_and_a_list_of_the_same_setting(
+        shapes, tmp_path, capsys, extra):
+    from gpucluster.cli import main
+
+    image, _ = shapes
+    Image.fromarray(image).save(tmp_path / "shapes.png")
+    status = main(["segment", str(tmp_path / "shapes.png"), "--out", str(tmp_path / "out"),
+                   "--auto", *extra, "--quiet", "--device", "cpu"])
+    assert status != 0
+    assert "give one of them" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
