@@ -79,6 +79,9 @@ SUMMARY_SCHEMA = {
                     "n_clusters": {"type": "integer", "minimum": 0},
                     "noise_fraction": {"type": "number", "minimum": 0, "maximum": 1},
                     "seconds": _seconds,
+                    "warnings": {"type": "array", "items": {"type": "string"},
+                                 "description": "warnings its fit raised, one line each "
+                                                "(present only when there were any)"},
                     "duplicate_of": {"type": "integer", "minimum": 0,
                                      "description": "a better-scored candidate with the same "
                                                     "partition; left out of the ranking"},
@@ -168,6 +171,9 @@ def _check_candidate(c, path):
         _fail(f"{path}.status", f"expected one of {STATUSES}, got {c['status']!r}")
     if c["error"] is not None and not isinstance(c["error"], str):
         _fail(f"{path}.error", f"expected a string or null, got {c['error']!r}")
+    if "warnings" in c and not (isinstance(c["warnings"], list)
+                                and all(isinstance(w, str) for w in c["warnings"])):
+        _fail(f"{path}.warnings", f"expected a list of strings, got {c['warnings']!r}")
     _check_int(c["n_clusters"], f"{path}.n_clusters", 0)
     _check_number(c["noise_fraction"], f"{path}.noise_fraction", 0, 1)
     _check_number(c["seconds"], f"{path}.seconds", 0)

@@ -16,6 +16,10 @@ Candidate statuses:
   :class:`~gpucluster.auto.candidates.SkipCandidate`, or not run because the
   time budget was spent; never ranked (scores are reported when computed);
 - "failed": the estimator raised; ``error`` holds the message.
+
+Warnings raised while a candidate is fitted (a KMeans that finds fewer
+distinct points than clusters, say) are not printed mid-search: they go
+into that candidate's record as "warnings", one line each.
 """
 
 import hashlib
@@ -29,6 +33,7 @@ import numpy as np
 from .. import backend
 from .._validation import check_input
 from . import candidates as registry
+from ._kept_warnings import kept_warnings
 from .results import SearchResult
 from .scoring import check_weights, count_clusters, noise_fraction, score_labels
 from .shared import MODES, SharedData
@@ -129,9 +134,10 @@ class _Runner:
         data = context.data_for(algorithm.data)
         start = time.perf_counter()
         try:
-            estimator = algorithm.factory(dict(params), device=context.compute_device,
-                                          context=context)
-            estimator.fit(data)
+            with kept_warnings() as raised:
+                estimator = algorithm.factory(dict(params), device=context.compute_device,
+                                              context=context)
+                estimator.fit(data)
             labels = np.asarray(backend.to_numpy(estimator.labels_)).astype(np.int64).reshape(-1)
             if labels.shape[0] != context.n_samples:
                 raise ValueError(f"{name} returned {labels.shape[0]} labels for "
@@ -145,6 +151,8 @@ class _Runner:
                                   seconds=time.perf_counter() - start)
         else:
             record = self._score(name, params, labels, start)
+        if raised:
+            record["warnings"] = raised
         self._seen[key] = record["id"]
         return record
 

@@ -32,6 +32,7 @@ from ..segment import pixel_features
 from ..segment._image import load_image
 from ..segment.batch import ALGORITHMS, segment_one
 from ..segment.features import check_features
+from ._kept_warnings import kept_warnings
 from .scoring import check_weights, describe_weights, score_labels
 from .search import _import_optuna, _progress_bar
 from .shared import euclidean_matrix
@@ -62,7 +63,8 @@ class SegmentationSearch:
         "segments" (found), "scores" ("composite", "silhouette", "balance",
         "noise_penalty", the segmentation's own "calinski_harabasz" and
         "davies_bouldin" in its feature space, and "ARI"/"AMI"/"V-measure"
-        with a true label map), "seconds".
+        with a true label map), "seconds", and "warnings" (one line per warning
+        its fit raised; only when it raised any).
     ranking : list of int, candidate ids best first (failed ones left out)
     best : Segmentation of rank 1
     criterion : str, the composite's formula
@@ -148,8 +150,9 @@ class _Runner:
         self.candidates.append(record)
         start = time.perf_counter()
         try:
-            result = segment_one(self.image, algorithm=algorithm, features=features,
-                                 n_segments=n_segments, **self.options)
+            with kept_warnings() as raised:
+                result = segment_one(self.image, algorithm=algorithm, features=features,
+                                     n_segments=n_segments, **self.options)
             scores = self.scorer(result.labels)
         except (ValueError, ArithmeticError, MemoryError) as error:
             record.update(status="failed", error=f"{type(error).__name__}: {error}")
@@ -158,6 +161,8 @@ class _Runner:
                            for k in ("calinski_harabasz", "davies_bouldin")})
             record.update(segments=result.n_segments, scores=scores)
             self.segmentations[record["id"]] = result
+        if raised:
+            record["warnings"] = raised
         record["seconds"] = time.perf_counter() - start
         return record
 

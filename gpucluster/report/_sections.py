@@ -140,7 +140,19 @@ def ranking_section(summary, shown_rank):
     note = f"<p class=more>{len(candidates)} candidates tried, {failed} failed" + (
         "; the search was cut short by its time budget" if summary.get("cut_short") else "") + ".</p>"
     return ("<h2>Ranking</h2>" + criterion + "<table>" + "".join(rows) + "</table>"
-            + _near_tie_note(summary, candidates) + note)
+            + _near_tie_note(summary, candidates) + _warnings_note(summary, candidates) + note)
+
+
+def _warnings_note(summary, candidates):
+    """A paragraph per ranked candidate whose fit raised warnings (its record's "warnings")."""
+    notes = []
+    for entry in summary["ranking"]:
+        cand = candidates.get(entry.get("candidate"), {})
+        for line in cand.get("warnings") or ():
+            notes.append(f"<p class=more>Rank {_fmt(entry.get('rank'))} "
+                         f"({_e(cand.get('algorithm', ''))}, {_e(fmt.params(cand.get('params')))}) "
+                         f"warned: {_e(line)}</p>")
+    return "".join(notes)
 
 
 def _near_tie_note(summary, candidates):

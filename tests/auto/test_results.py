@@ -61,8 +61,10 @@ def test_load_result_reads_back_labels_and_info(result, tmp_path):
     (lambda s: s["data"].__setitem__("n_samples", -1), r"data\.n_samples"),
     (lambda s: s["timings"]["shared"].pop("knn"), r"timings\.shared\.knn"),
     (lambda s: s.__setitem__("cut_short", "no"), r"cut_short"),
+    (lambda s: s["candidates"][0].__setitem__("warnings", "one line"),
+     r"candidates\[0\]\.warnings"),
 ], ids=["no-ranking", "schema-id", "status", "score-type", "rank-target", "folder",
-        "n_samples", "timing", "cut_short"])
+        "n_samples", "timing", "cut_short", "warnings"])
 def test_corrupted_summary_fails_validation_naming_the_field(result, tmp_path, corrupt, field):
     result.save(tmp_path / "out")
     path = tmp_path / "out" / "summary.json"

@@ -440,3 +440,24 @@ def test_a_registered_follow_up_gets_the_suggested_counts(blobs):
     with pytest.raises(TypeError, match="follow_up"):
         register_algorithm("bad_follow_up", lambda p, *, device, context: _Constant(),
                            lambda c: [], follow_up=3)
+
+
+def test_warnings_of_a_candidate_go_into_its_record_not_the_console():
+    """KMeans asked for more clusters than there are distinct rows warns (ConvergenceWarning);
+    the search keeps that line in the candidate's record instead of printing it mid-search."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.normal(size=(3, 4)) * 10, 100, axis=0)
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        result = search(X, algorithms=["kmeans"], random_state=0, progress=False)
+    assert not [w for w in escaped if "distinct clusters" in str(w.message)]
+    warned = [c for c in result.candidates if c.get("warnings")]
+    assert warned, [c["params"] for c in result.candidates]
+    for c in warned:
+        assert c["params"]["n_clusters"] > 3
+        assert any(line.startswith("ConvergenceWarning: Number of distinct clusters (3)")
+                   for line in c["warnings"])
+    assert all("warnings" not in c for c in result.candidates
+               if c["status"] == "ok" and c["params"]["n_clusters"] <= 3)

@@ -126,3 +126,21 @@ def test_segment_auto_refuses_a_value_and_a_list_of_the_same_setting(
     assert status != 0
     assert "give one of them" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_warnings_of_a_setting_go_into_its_record(shapes):
+    """Asking KMeans for more segments than the image has colours warns; the warning is kept
+    in that setting's record, not printed."""
+    import warnings
+
+    image, _ = shapes
+    flat = np.zeros_like(image)
+    flat[:, : image.shape[1] // 2] = 200  # two colours
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        found = search_segmentation(flat, feature_sets=[("lab",)], n_segments=[2, 5],
+                                    device="cpu")
+    assert not [w for w in escaped if "distinct clusters" in str(w.message)]
+    by_count = {c["n_segments"]: c for c in found.candidates}
+    assert "warnings" not in by_count[2]
+    assert any("ConvergenceWarning" in line for line in by_count[5]["warnings"])

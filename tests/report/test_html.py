@@ -165,6 +165,23 @@ def test_report_names_the_runners_up_nearly_tied_with_rank_one(tmp_path):
     assert "Nearly tied" not in page
 
 
+def test_report_shows_the_warnings_of_ranked_candidates(tmp_path):
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    summary = summary_for([labels] * 2)
+    summary["candidates"][1]["warnings"] = [
+        "ConvergenceWarning: Number of distinct clusters (3) found smaller than n_clusters (4)."]
+    page = open(write_report(str(tmp_path / "warned"), summary=summary, labels=labels),
+                encoding="utf-8").read()
+    assert page.count(" warned: ") == 1
+    assert ("Rank 2 (hdbscan, n_clusters=3) warned: ConvergenceWarning: Number of distinct "
+            "clusters (3)") in page
+
+    del summary["candidates"][1]["warnings"]
+    page = open(write_report(str(tmp_path / "quiet"), summary=summary, labels=labels),
+                encoding="utf-8").read()
+    assert " warned: " not in page
+
+
 def test_file_names_that_are_not_utf8_are_shown_escaped(tmp_path):
     photos = make_images(str(tmp_path / "photos"), 4)
     raw = os.path.join(os.fsencode(tmp_path / "photos"), b"x\xe9.jpg")
