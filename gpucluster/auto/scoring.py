@@ -46,10 +46,11 @@ PRESETS = {
     "legacy": {"silhouette": 0.5, "balance": 0.3, "noise": 0.2},
 }
 DEFAULT_WEIGHTS = PRESETS["default"]
-MODE_HELP = ("'fast' tries about 16 candidates (KMeans or MiniBatchKMeans at 3 k, HDBSCAN at 3 "
-             "cluster sizes with both cluster selections, DBSCAN, FINCH levels, then KMeans at "
-             "the 2 cluster counts the density methods found; about 20 s at 50,000 x 512 on "
-             "2 cores); "
+MODE_HELP = ("'fast' tries 15-25 candidates: KMeans (MiniBatchKMeans on large data) at 3 "
+             "cluster counts around the central guess (also at 2-10 up to 5,000 rows), Ward "
+             "at the guess (up to 20,000 rows), HDBSCAN at 3 cluster sizes with both cluster "
+             "selections, DBSCAN, up to 4 FINCH levels, then KMeans and Ward at the cluster "
+             "counts the density methods found (about 20 s at 50,000 x 512 on 2 cores); "
              "'balanced' about 3x the candidates; 'thorough' about 10x, adding OPTICS and "
              "3 KMeans restarts")
 RANKING_HELP = ("how candidates are ranked: 'default' by silhouette with noise as a penalty; "
