@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ("kernels", ["gpucluster.kernels"]),
     ("foundation", ["gpucluster._config", "gpucluster._version", "gpucluster.backend",
-                    "gpucluster._validation", "gpucluster._sparse", "gpucluster._distances",
+                    "gpucluster._validation", "gpucluster._sparse", "gpucluster._sparse_input",
+                    "gpucluster._distances",
                     "gpucluster._host_distances", "gpucluster._eigen",
                     "gpucluster._files", "gpucluster._format", "gpucluster._html",
                     "gpucluster.datasets"]),
