@@ -19,6 +19,20 @@ def _version(name):
     return getattr(module, "__version__", "installed"), None
 
 
+def blas_libraries(libraries):
+    """Each distinct BLAS of threadpoolctl's ``libraries`` once, in the order first seen:
+    "openblas 0.3.30 (2 threads)", or "openblas 0.3.30 (2 threads; 2 copies loaded)" where
+    NumPy and SciPy each bundle their own copy."""
+    counts = {}
+    for lib in libraries:
+        if lib["user_api"] == "blas":
+            key = (lib["internal_api"], lib["version"], lib["num_threads"])
+            counts[key] = counts.get(key, 0) + 1
+    return [f"{name} {version} ({threads} threads"
+            + (f"; {count} copies loaded)" if count > 1 else ")")
+            for (name, version, threads), count in counts.items()]
+
+
 def system_info():
     """A dict describing this installation: versions, backends, CPU threads and CUDA devices."""
     import numba
@@ -30,11 +44,7 @@ def system_info():
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "numba_threads": numba.get_num_threads(),
-        "blas": [
-            f"{lib['internal_api']} {lib['version']} ({lib['num_threads']} threads)"
-            for lib in threadpool_info()
-            if lib["user_api"] == "blas"
-        ],
+        "blas": blas_libraries(threadpool_info()),
         "packages": {name: _version(name)[0] for name in PACKAGES},
         "backends": {},
         "cuda_devices": [],

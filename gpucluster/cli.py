@@ -46,7 +46,7 @@ def cmd_digits(args):
     n, d = report["shape"]
     print(f"Clustering the digits data set ({n} images of 8x8 pixels, {d} features) into "
           f"{report['n_clusters']} clusters on device: {report['device']}")
-    print(f"(one-off Numba kernel compilation: {report['compile_seconds']:.2f} s, cached for later runs)")
+    print(f"(one-off Numba kernel compilation: {fmt.duration(report['compile_seconds'])}, cached for later runs)")
     columns = ["seconds", "n_iter", "inertia", "ARI", "AMI", "V-measure", "silhouette",
                "Calinski-Harabasz", "Davies-Bouldin", "balance"]
     widths = [max(len(c), 9) + 2 for c in columns]
@@ -56,8 +56,7 @@ def cmd_digits(args):
     print("-" * len(header))
     for name, row in report["results"].items():
         cells = "".join(
-            f"{row[c]:>{w}d}" if isinstance(row[c], int) else f"{row[c]:>{w}.4g}"
-            for c, w in zip(columns, widths)
+            f"{fmt.number(row[c]):>{w}}" for c, w in zip(columns, widths)
         )
         print(f"{name:<30}{cells}")
     print()
@@ -210,12 +209,22 @@ def build_parser():
         prog="gpucluster", description="Clustering on the GPU and the CPU with the scikit-learn API."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("info", help="versions, backends, devices and free device memory")
+    info = sub.add_parser(
+        "info", help="versions, backends, devices and free device memory",
+        description="Print what this installation computes with: the versions of gpucluster "
+                    "and its dependencies, the CPU threads and BLAS, which optional backends "
+                    "import, and each CUDA device with its free memory. Writes nothing.")
     info.add_argument("--json", action="store_true", help="print the report as JSON")
     info.set_defaults(func=cmd_info)
-    digits = sub.add_parser("digits", help="cluster scikit-learn's digits beside scikit-learn (a quick check)")
-    digits.add_argument("--n-clusters", type=int, default=10, help="KMeans clusters")
-    digits.add_argument("--seed", type=int, default=0, help="KMeans random seed")
+    digits = sub.add_parser(
+        "digits", help="cluster scikit-learn's digits beside scikit-learn (a quick check)",
+        description="Cluster scikit-learn's digits data set (1797 images of 8x8 pixels) with "
+                    "gpucluster's and scikit-learn's KMeans and MiniBatchKMeans and print a "
+                    "table of seconds and scores side by side. Writes nothing.")
+    digits.add_argument("--n-clusters", type=int, default=10,
+                        help="KMeans clusters (default: %(default)s)")
+    digits.add_argument("--seed", type=int, default=0,
+                        help="KMeans random seed (default: %(default)s)")
     digits.add_argument("--device", choices=["cpu", "cuda"], default=None,
                         help="default: cuda when a GPU answers, else cpu")
     digits.set_defaults(func=cmd_digits)

@@ -156,3 +156,132 @@ def test_run_prints_where_its_results_and_embedding_store_are(monkeypatch, capsy
     assert lines[0].startswith("30 images, model efficientnet-lite0")  # no blank line first
     assert "results: /o/results" in lines
     assert "embedding store: /cache/embeddings/efficientnet-lite0-x" in lines
+
+
+def _cluster_labels(tmp_path, name, *options):
+    from gpucluster.cli import main
+
+    out = tmp_path / name
+    assert main(["cluster", str(_blobs_npy(tmp_path / "X.npy")), "--out", str(out),
+                 *options]) == 0
+    return np.load(out / "labels.npy"), json.loads((out / "info.json").read_text())
+
+
+def test_cluster_seed_sets_random_state_and_the_parameters_in_effect_are_printed(tmp_path,
+                                                                                  capsys):
+    first, info = _cluster_labels(tmp_path, "a", "--algorithm", "kmeans", "--seed", "3",
+                                  "--param", "n_clusters=3")
+    again, _ = _cluster_labels(tmp_path, "b", "--algorithm", "kmeans", "--seed", "3",
+                               "--param", "n_clusters=3")
+    assert np.array_equal(first, again)
+    assert info["params"] == {"n_clusters": 3, "random_state": 3}
+    lines = capsys.readouterr().out.splitlines()
+    shown = [line for line in lines if line.startswith("parameters: ")]
+    assert len(shown) == 2 and "n_clusters=3" in shown[0] and "random_state=3" in shown[0]
+    assert "device=" not in shown[0]
+
+
+def test_cluster_prints_defaults_and_leaves_estimators_without_random_state_alone(tmp_path,
+                                                                                   capsys):
+    _, info = _cluster_labels(tmp_path, "d", "--algorithm", "dbscan")
+    assert info["params"] == {}  # DBSCAN takes no random_state
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("parameters: "))
+    assert "eps=0.5" in line and "min_samples=5" in line and "random_state" not in line
+
+
+@pytest.mark.parametrize("spelling", ["KMeans", "K-Means", "MiniBatch_KMeans"])
+def test_cluster_algorithm_names_ignore_case_and_dashes(tmp_path, capsys, spelling):
+    from gpucluster.cli import main
+
+    assert main(["cluster", str(_blobs_npy(tmp_path / "X.npy")), "--algorithm", spelling,
+                 "--param", "n_clusters=3"]) == 0
+    assert "kmeans on " in capsys.readouterr().out
+
+
+def test_unknown_algorithm_lists_the_registered_names_comma_separated(tmp_path, capsys):
+    from gpucluster.cli import main
+
+    assert main(["cluster", str(_blobs_npy(tmp_path / "X.npy")), "--algorithm", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "Unknown algorithm 'nope'; registered: affinity_propagation, agglomerative, " in err
+    assert "[" not in err
+
+
+@pytest.mark.parametrize("option, message", [
+    ("--top", "argument --top: must be an integer >= 1, got 0"),
+    ("--time-budget", "argument --time-budget: must be a number of seconds > 0, got 0"),
+])
+def test_auto_names_the_option_of_a_bad_top_or_time_budget(tmp_path, capsys, option, message):
+    from gpucluster.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["auto", str(tmp_path / "X.npy"), "--out", str(tmp_path / "r"), option, "0"])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_info_lists_each_blas_once_with_its_copies():
+    from gpucluster._info import blas_libraries
+
+    openblas = {"user_api": "blas", "internal_api": "openblas", "version": "0.3.30",
+                "num_threads": 2}
+    mkl = dict(openblas, internal_api="mkl", version="2024.1", num_threads=4)
+    openmp = {"user_api": "openmp", "internal_api": "openmp", "version": None, "num_threads": 2}
+    assert blas_libraries([openblas, openmp, dict(openblas), mkl]) == [
+        "openblas 0.3.30 (2 threads; 2 copies loaded)", "mkl 2024.1 (4 threads)"]
+
+
+def test_digits_table_reads_numbers_without_exponents(monkeypatch, capsys):
+    import gpucluster.demo
+    from gpucluster.cli import main
+
+    row = {"seconds": 0.01234, "n_iter": 12, "inertia": 1171234.5, "ARI": 0.6712, "AMI": 0.7,
+           "V-measure": 0.7, "silhouette": 0.18, "Calinski-Harabasz": 180.44,
+           "Davies-Bouldin": 1.9, "balance": 0.9}
+    report = {"shape": (1797, 64), "n_clusters": 10, "device": "cpu", "compile_seconds": 1.5,
+              "results": {"gpucluster KMeans": row}}
+    monkeypatch.setattr(gpucluster.demo, "run_digits", lambda **kwargs: report)
+    assert main(["digits"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines()
+                if l.startswith("gpucluster KMeans"))
+    assert line.split()[2:] == ["0.0123", "12", "1170000", "0.671", "0.7", "0.7", "0.18",
+                                "180", "1.9", "0.9"]
+
+
+def test_organize_on_a_result_without_image_paths_says_what_to_do(tmp_path, monkeypatch,
+                                                                  capsys):
+    import gpucluster.report._results as results
+    from gpucluster.cli import main
+
+    monkeypatch.setattr(results, "resolve_result",
+                        lambda result, rank=1: (np.zeros(5, np.int64), {}, None))
+    assert main(["organize", str(tmp_path / "res"), "--out", str(tmp_path / "g")]) == 1
+    err = capsys.readouterr().err
+    assert "without image paths" in err and "gpucluster embed" in err
+    assert not (tmp_path / "g").exists()
+
+
+def _subparser(name):
+    import argparse
+
+    from gpucluster.cli import build_parser
+
+    action = next(a for a in build_parser()._actions
+                  if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
+
+
+@pytest.mark.parametrize("command", ["info", "digits", "cluster", "auto", "organize", "report",
+                                     "animate"])
+def test_commands_have_a_description_in_their_help(command):
+    assert len(_subparser(command).description or "") > 40
+
+
+@pytest.mark.parametrize("command, option", [
+    ("auto", "--top"), ("auto", "--mode"), ("organize", "--rank"), ("report", "--rank"),
+    ("report", "--max-thumbnails"), ("cluster", "--out"), ("cluster", "--seed"),
+    ("animate", "--max-iter"),
+])
+def test_help_states_the_default(command, option):
+    action = next(a for a in _subparser(command)._actions if option in a.option_strings)
+    assert "(default: " in action.help or "default: " in action.help

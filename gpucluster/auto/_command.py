@@ -48,19 +48,20 @@ def cmd_cluster(args):
     import numpy as np
 
     from .. import backend
-    from .candidates import get_algorithm
+    from .candidates import canonical_algorithm_name, get_algorithm
     from .results import _write_json, _write_labels, cluster_sizes
     from .scoring import count_clusters, sample_silhouette
     from .shared import SILHOUETTE_SAMPLE, euclidean_matrix
 
-    algorithm = get_algorithm(args.algorithm)
+    algorithm = get_algorithm(canonical_algorithm_name(args.algorithm))
     params = parse_params(args.param)
     out = os.path.abspath(args.out) if args.out else None
     if out:
         _check_out_free(out, args.overwrite)
     X, paths = _load(args.input, args.under)
+    estimator = _build(algorithm, params, args.device, args.seed)
     start = time.perf_counter()
-    estimator = _fit(algorithm, params, args.device, X)
+    estimator = _fit(estimator, params, X)
     seconds = time.perf_counter() - start
     labels = np.asarray(backend.to_numpy(estimator.labels_)).astype(np.int64).reshape(-1)
     sizes, noise = cluster_sizes(labels)
@@ -69,6 +70,7 @@ def cmd_cluster(args):
     silhouette = sample_silhouette(euclidean_matrix(X[np.sort(rows)]), labels[np.sort(rows)])
     n_clusters = count_clusters(labels)
     print(f"{algorithm.name} on {args.input}: {X.shape[0]} rows x {X.shape[1]} features")
+    print(f"parameters: {_parameters_line(estimator, params)}")
     print(f"n_clusters: {n_clusters}")
     print(f"noise: {noise} ({fmt.percent(noise / X.shape[0])})")
     print(_sizes_line(sizes))
@@ -110,17 +112,51 @@ def _check_out_free(out, overwrite):
             raise FileExistsError(f"{os.path.join(out, name)} exists; pass --overwrite.")
 
 
-def _fit(algorithm, params, device, X):
-    """The algorithm's estimator fitted on X; a bad --param is a ValueError naming it.
+def _build(algorithm, params, device, seed):
+    """The algorithm's unfitted estimator; a bad --param is a ValueError naming it.
 
+    When the estimator takes ``random_state`` and ``params`` does not set it,
+    it is set to ``seed`` and recorded in ``params`` (so info.json keeps it).
     The estimators raise TypeError, as scikit-learn's do, for a keyword they do
-    not take and for a parameter of the wrong type; from the command line both
-    are the user's --param, reported in one line rather than a traceback.
+    not take; from the command line that is the user's --param, reported in one
+    line rather than a traceback.
     """
     try:
         estimator = algorithm.factory(params, device=device, context=None)
     except TypeError as exc:
         raise ValueError(f"--param: {exc}") from exc
+    if "random_state" in _estimator_params(estimator) and "random_state" not in params:
+        params["random_state"] = seed
+        estimator.set_params(random_state=seed)
+    return estimator
+
+
+def _estimator_params(estimator):
+    """``estimator.get_params(deep=False)``, or {} for an estimator without get_params."""
+    get_params = getattr(estimator, "get_params", None)
+    return get_params(deep=False) if callable(get_params) else {}
+
+
+# Parameters that say where or how verbosely an estimator runs, not what it computes.
+_PLUMBING_PARAMS = ("device", "output_type", "context", "cache", "verbose", "copy", "copy_x",
+                    "n_jobs")
+
+
+def _parameters_line(estimator, params):
+    """The parameters in effect, defaults included (``n_clusters=8, random_state=0``);
+    for an estimator without get_params, those given with --param."""
+    effective = _estimator_params(estimator) or params
+    shown = {key: value for key, value in effective.items() if key not in _PLUMBING_PARAMS}
+    return fmt.params(shown, hidden=()) or "the estimator's defaults"
+
+
+def _fit(estimator, params, X):
+    """``estimator`` fitted on X; a --param of the wrong type is a ValueError naming it.
+
+    The estimators raise TypeError, as scikit-learn's do, for a parameter of the
+    wrong type; from the command line that is the user's --param, reported in
+    one line rather than a traceback.
+    """
     try:
         return estimator.fit(X)
     except TypeError as exc:
@@ -152,6 +188,7 @@ def _all_noise_hint(name, params):
 
 def cmd_auto(args):
     """Run the automatic search on INPUT, print the ranking and write OUT."""
+    from .candidates import canonical_algorithm_name
     from .inputs import load_labels
     from .scoring import describe_weights
     from .search import search
@@ -168,7 +205,8 @@ def cmd_auto(args):
     if os.path.isdir(out) and os.listdir(out) and not args.overwrite:
         # Refuse before the (long) search rather than after it.
         raise FileExistsError(f"{out} is not empty; choose another folder or pass --overwrite.")
-    result = search(X, algorithms=args.algorithm or None, mode=args.mode,
+    algorithms = [canonical_algorithm_name(name) for name in args.algorithm]
+    result = search(X, algorithms=algorithms or None, mode=args.mode,
                     target_cluster_size=args.target_cluster_size,
                     min_clusters=args.min_clusters, max_clusters=args.max_clusters,
                     top=args.top, labels=labels, time_budget=args.time_budget,
@@ -185,6 +223,19 @@ def cmd_auto(args):
     return 0
 
 
+def _positive_seconds(text):
+    """A --time-budget value: a number of seconds > 0, refused by argparse (naming the option)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
+
+
 def _under_arg(parser):
     parser.add_argument("--under", action="append", default=[], metavar="FOLDER",
                         help="cluster only the store's images under FOLDER (repeatable); a "
@@ -198,17 +249,28 @@ def _device_arg(parser):
 
 def register(subparsers):
     """Add the `cluster` and `auto` sub-commands to an argparse subparsers object."""
+    from ..segment._command import positive_int
     from .candidates import algorithm_names
     from .scoring import MODE_HELP, PRESETS, RANKING_HELP
 
     cluster = subparsers.add_parser(
-        "cluster", help="fit one clustering algorithm on vectors (store, .npy, .csv, .parquet)")
+        "cluster", help="fit one clustering algorithm on vectors (store, .npy, .csv, .parquet)",
+        description="Fit one registered clustering algorithm on the vectors of INPUT and print "
+                    "the parameters in effect, the number of clusters, their sizes, the noise "
+                    "and a sampled silhouette. With --out, also write labels.npy and info.json "
+                    "there.")
     cluster.add_argument("input", help="embedding store folder, .npy, .csv or .parquet")
     cluster.add_argument("--algorithm", required=True,
-                         help="a registered algorithm: " + ", ".join(algorithm_names()))
+                         help="a registered algorithm (case and '-'/'_' ignored): "
+                              + ", ".join(algorithm_names()))
     cluster.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                          help="an estimator parameter (repeatable), e.g. n_clusters=8")
-    cluster.add_argument("--out", help="folder for labels.npy and info.json")
+    cluster.add_argument("--seed", type=int, default=0,
+                         help="random_state of an estimator that takes one (a --param "
+                              "random_state=... wins); same seed, same result "
+                              "(default: %(default)s)")
+    cluster.add_argument("--out", help="folder for labels.npy and info.json (default: none, "
+                                       "only print)")
     cluster.add_argument("--overwrite", action="store_true",
                          help="replace labels.npy/info.json in --out")
     _under_arg(cluster)
@@ -216,12 +278,17 @@ def register(subparsers):
     cluster.set_defaults(func=cmd_cluster)
 
     auto = subparsers.add_parser(
-        "auto", help="search algorithms and settings, rank them and write the results")
+        "auto", help="search algorithms and settings, rank them and write the results",
+        description="Try several clustering algorithms and settings on the vectors of INPUT, "
+                    "rank the groupings and print the ranking. The best --top groupings are "
+                    "written to --out: summary.json and one rank_* folder each (labels.npy, "
+                    "info.json), read by `gpucluster organize` and `gpucluster report`.")
     auto.add_argument("input", help="embedding store folder, .npy, .csv or .parquet")
     auto.add_argument("--out", required=True, help="results folder (summary.json, rank_*/)")
     auto.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast",
-                      help=MODE_HELP)
-    auto.add_argument("--top", type=int, default=5, help="how many results to keep")
+                      help=MODE_HELP + " (default: %(default)s)")
+    auto.add_argument("--top", type=positive_int, default=5,
+                      help="how many of the best-ranked results to keep (default: %(default)s)")
     auto.add_argument("--algorithm", action="append", default=[],
                       help="limit the search to this algorithm (repeatable)")
     auto.add_argument("--target-cluster-size", type=int, default=None,
@@ -230,7 +297,9 @@ def register(subparsers):
                       help="skip groupings with fewer clusters")
     auto.add_argument("--max-clusters", type=int, default=None,
                       help="skip groupings with more clusters")
-    auto.add_argument("--time-budget", type=float, default=None, help="seconds")
+    auto.add_argument("--time-budget", type=_positive_seconds, default=None,
+                      help="seconds for the whole search, checked between candidates; the "
+                           "candidates not started by then are skipped (default: no limit)")
     auto.add_argument("--seed", type=int, default=0,
                       help="random seed of the search; same seed, same result")
     auto.add_argument("--labels", help="true labels (.npy) for ARI/AMI/V-measure")

@@ -151,14 +151,29 @@ def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, 
     _REGISTRY[name] = Algorithm(name, factory, candidate_fn, data, space, follow_up)
 
 
+def _unknown_algorithm(name):
+    """The ValueError for an unregistered name, listing the registered ones."""
+    return ValueError(f"Unknown algorithm {name!r}; registered: {', '.join(sorted(_REGISTRY))}.")
+
+
 def get_algorithm(name):
     """The registered :class:`Algorithm` called ``name`` (ValueError naming the known ones)."""
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ValueError(
-            f"Unknown algorithm {name!r}; registered: {sorted(_REGISTRY)}."
-        ) from None
+        raise _unknown_algorithm(name) from None
+
+
+def canonical_algorithm_name(name):
+    """The registered name that ``name`` means, ignoring case and '-'/'_' differences
+    ("KMeans" and "k-means" -> "kmeans"); ValueError naming the known ones."""
+    def key(text):
+        return str(text).lower().replace("-", "").replace("_", "")
+
+    for registered in _REGISTRY:
+        if key(registered) == key(name):
+            return registered
+    raise _unknown_algorithm(name)
 
 
 def algorithm_names():
@@ -588,6 +603,15 @@ class MixtureLabels:
         from ..cluster import GaussianMixture
 
         self.mixture = GaussianMixture(**params)
+
+    def get_params(self, deep=True):
+        """The GaussianMixture's parameters."""
+        return self.mixture.get_params(deep=deep)
+
+    def set_params(self, **params):
+        """Set the GaussianMixture's parameters; returns self."""
+        self.mixture.set_params(**params)
+        return self
 
     def fit(self, X):
         self.labels_ = self.mixture.fit_predict(X)

@@ -35,7 +35,12 @@ def _result_rows(args):
             raise ValueError(f"the store holds {len(paths)} images but the result has "
                              f"{labels.shape[0]} labels: was the result made from this store?")
     if paths is None:
-        raise ValueError(f"{args.result} has no paths.json; pass --store with the embeddings it was made from.")
+        raise ValueError(
+            f"{args.result} has no paths.json: it was made from vectors without image paths "
+            "(a .npy, .csv or .parquet file), so there are no images to sort or show; its labels are in "
+            "its rank_* folders (labels.npy). To organise images, embed them with `gpucluster "
+            "embed` and run `gpucluster auto` on that store; a result made from a store needs "
+            "--store with that store.")
     return summary, labels, paths, embeddings, failures
 
 
@@ -102,7 +107,8 @@ def _result_arguments(parser):
     parser.add_argument("--store", default=None,
                         help="the embedding store the result was made from (paths, embeddings, unreadable files)")
     parser.add_argument("--out", required=True, help="the gallery folder; nothing is written outside it")
-    parser.add_argument("--rank", type=int, default=1, help="which ranked result (1 = best)")
+    parser.add_argument("--rank", type=int, default=1,
+                        help="which ranked result (1 = best; default: %(default)s)")
     parser.add_argument("--names", default=None,
                         help='JSON file of cluster names: {"3": "beach", ...} or a list per label')
     parser.add_argument("--overwrite", action="store_true", help="replace existing files of the same names")
@@ -110,7 +116,12 @@ def _result_arguments(parser):
 
 def register(subparsers):
     """Add the organize, report and animate commands to the `gpucluster` parser."""
-    organize = subparsers.add_parser("organize", help="one folder of links (or copies) per cluster")
+    organize = subparsers.add_parser(
+        "organize", help="one folder of links (or copies) per cluster",
+        description="Sort the images of a `gpucluster auto` result into --out: one folder per "
+                    "cluster (and one for noise) holding symlinks to the originals, or copies "
+                    "with --copy, plus a manifest. Needs a result made from images (an "
+                    "embedding store).")
     _result_arguments(organize)
     mode = organize.add_mutually_exclusive_group()
     mode.add_argument("--link", dest="mode", action="store_const", const="link",
@@ -119,17 +130,28 @@ def register(subparsers):
     organize.add_argument("--relative", action="store_true", help="relative symlink targets")
     organize.set_defaults(mode="link", func=cmd_organize)
 
-    report = subparsers.add_parser("report", help="a self-contained HTML report in the gallery")
+    report = subparsers.add_parser(
+        "report", help="a self-contained HTML report in the gallery",
+        description="Write report.html into --out: one self-contained page (no network) with "
+                    "the ranking, a 2-D map of the embeddings and thumbnails per cluster of a "
+                    "`gpucluster auto` result made from images.")
     _result_arguments(report)
     add_projection_argument(report)
-    report.add_argument("--max-thumbnails", type=int, default=36, help="thumbnails shown per cluster")
+    report.add_argument("--max-thumbnails", type=int, default=36,
+                        help="thumbnails shown per cluster (default: %(default)s)")
     report.set_defaults(func=cmd_report)
 
-    animate = subparsers.add_parser("animate", help="a GIF of k-means iterations on a 2-D projection")
+    animate = subparsers.add_parser(
+        "animate", help="a GIF of k-means iterations on a 2-D projection",
+        description="Run KMeans on the vectors of INPUT and write a GIF (--out) with one frame "
+                    "per Lloyd iteration, the points drawn on a 2-D projection and coloured by "
+                    "cluster.")
     animate.add_argument("input", help="vectors: a .npy (or any input `gpucluster auto` reads)")
     animate.add_argument("--n-clusters", type=int, required=True, help="KMeans clusters")
-    animate.add_argument("--out", default="kmeans.gif", help="the GIF file to write")
-    animate.add_argument("--max-iter", type=int, default=20, help="Lloyd iterations (frames)")
+    animate.add_argument("--out", default="kmeans.gif",
+                         help="the GIF file to write (default: %(default)s)")
+    animate.add_argument("--max-iter", type=int, default=20,
+                         help="Lloyd iterations, one frame each (default: %(default)s)")
     animate.add_argument("--max-points", type=int, default=5000, help="points drawn (all are clustered)")
     animate.add_argument("--seed", type=int, default=0, help="KMeans random seed")
     animate.add_argument("--overwrite", action="store_true", help="replace an existing --out")
