@@ -26,7 +26,7 @@ def _positive_int(text, expected="an integer >= 1"):
     except ValueError:
         raise _argument_error(f"expected {expected}, got {text!r}") from None
     if value < 1:
-        raise _argument_error(f"expected {expected}, got {text!r}")
+        raise _argument_error(f"must be {expected}, got {text}")
     return value
 
 

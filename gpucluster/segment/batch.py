@@ -131,7 +131,8 @@ def segment_one(image, *, algorithm="kmeans", features=("lab", "xy"), n_segments
         if sample is not None:
             raise ValueError(
                 f"{algorithm} has neither predict nor cluster_centers_, so it cannot label "
-                "pixels it was not fitted on: use downsample instead of sample.")
+                "pixels it was not fitted on: fit it on a smaller copy of the image "
+                "(downsample=N, --downsample N) instead of a pixel sample (sample, --sample).")
         if downsample is None:
             downsample = density_downsample(image.shape)
         H, W = image.shape[:2]

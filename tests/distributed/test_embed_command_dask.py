@@ -75,11 +75,13 @@ def test_scheduler_and_workers_exclude_each_other_and_workers_must_be_positive(f
                   "--workers", "2"])
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
-    for bad in ("0", "-1", "two"):
+    for bad, said in (("0", "must be an integer >= 1, got 0"),
+                      ("-1", "must be an integer >= 1, got -1"),
+                      ("two", "expected an integer >= 1, got 'two'")):
         with pytest.raises(SystemExit) as exit_:
             cli.main(["embed", str(folder), "--out", "x", "--workers", bad])
         assert exit_.value.code == 2
-        assert "expected an integer >= 1" in capsys.readouterr().err
+        assert f"argument --workers: {said}" in capsys.readouterr().err
 
 
 def test_missing_dask_names_the_extra(folder, tmp_path, capsys, monkeypatch):

@@ -111,3 +111,4 @@ def test_sample_with_dbscan_is_refused_per_image(tmp_path, capsys):
     status, _, err = run_main(capsys, tmp_path / "shapes.png", "--out", tmp_path / "out",
                               "--algorithm", "dbscan", "--sample", "200")
     assert status == 1 and "neither predict nor cluster_centers_" in err
+    assert "(downsample=N, --downsample N) instead of a pixel sample (sample, --sample)" in err
