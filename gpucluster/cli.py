@@ -104,11 +104,12 @@ def cmd_run(args):
         from .embed.extract import outside_links_note
 
         print(outside_links_note(outside))
-    print(f"gallery: {summary['gallery']}")
-    print(f"report: {summary['report']}")
-    # Where the next commands (auto, cluster, organize, report) find this run's data.
+    # Where the next commands (auto, cluster, organize, report) find this run's data;
+    # the report's path stays the last line, for a reader and for scripts.
     print(f"results: {summary['results']}")
     print(f"embedding store: {summary['store']}")
+    print(f"gallery: {summary['gallery']}")
+    print(f"report: {summary['report']}")
     return 0
 
 

@@ -156,6 +156,7 @@ def test_run_prints_where_its_results_and_embedding_store_are(monkeypatch, capsy
     assert lines[0].startswith("30 images, model efficientnet-lite0")  # no blank line first
     assert "results: /o/results" in lines
     assert "embedding store: /cache/embeddings/efficientnet-lite0-x" in lines
+    assert lines[-1] == "report: /o/report.html"  # the report stays the last line
 
 
 def _cluster_labels(tmp_path, name, *options):

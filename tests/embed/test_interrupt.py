@@ -24,7 +24,10 @@ from .imagegen import write_image_set  # noqa: E402
 
 BATCH = 4
 # The CLI with the store's write slowed after the second batch: the process waits
-# there (having committed 2 batches) until the test's signal arrives.
+# there (having committed 2 batches) until the test's signal arrives. The wait is
+# many short sleeps: the kernel may hand the signal to one of torch's or Numba's
+# threads, and then only the main thread's next bytecode (not an interrupted
+# sleep) raises KeyboardInterrupt; one long sleep made the test time out under load.
 SLOW_AFTER_TWO = """
 import sys, time
 from gpucluster.embed.store import EmbeddingStore
@@ -35,7 +38,8 @@ def write_then_wait(self, *args, **kwargs):
     written.append(1)
     print("batch written", flush=True)
     if len(written) == 2:
-        time.sleep(120)
+        for _ in range(1200):
+            time.sleep(0.1)
 EmbeddingStore.write_batch = write_then_wait
 from gpucluster.cli import main
 sys.exit(main(sys.argv[1:]))
