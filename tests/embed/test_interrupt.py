@@ -46,6 +46,14 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _default_sigint():
+    """In the child, before Python starts: SIGINT back to its default action. A test run
+    started in the background (a CI job, `nohup ... &`) inherits SIGINT ignored, and a
+    Python started so installs no KeyboardInterrupt handler, so the test's Ctrl-C would
+    never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _embed_args(images, store):
     return ["embed", str(images), "--out", str(store), "--model", "gpucluster-tiny",
             "--pretrained", "none", "--device", "cpu", "--num-workers", "0",
@@ -61,7 +69,8 @@ def test_interrupted_embed_keeps_its_batches_and_the_rerun_resumes(tmp_path, cap
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-c", SLOW_AFTER_TWO,
                              *_embed_args(tmp_path / "images", store)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=_default_sigint)
     try:
         for _ in range(2):
             line = proc.stdout.readline()
