@@ -6,6 +6,7 @@ import json
 import sys
 
 from . import _format as fmt
+from ._arguments import positive_int
 
 # Sub-command modules: each has register(subparsers) and imports its heavy
 # dependencies (torch, Pillow) only when its command runs.
@@ -120,16 +121,6 @@ def _describe(candidate):
             f"composite score {fmt.score(candidate['scores']['composite'])}")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
-
-
 def _sample_value(text):
     value = float(text)
     return int(value) if value >= 1 and value == int(value) else value
@@ -160,7 +151,7 @@ def _add_run_parser(sub):
     run.add_argument("--mode", choices=["fast", "balanced", "thorough"], default="fast",
                      help=MODE_HELP + " (default: %(default)s)")
     run.add_argument("--ranking", choices=list(PRESETS), default="default", help=RANKING_HELP)
-    run.add_argument("--top", type=_positive_int, default=5,
+    run.add_argument("--top", type=positive_int, default=5,
                      help="how many of the best-ranked groupings to keep on disk and report "
                           "(default: %(default)s)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -193,7 +184,7 @@ def _add_run_parser(sub):
                            "at the same paths on every worker. The search then runs here on the "
                            "gathered embeddings (density methods are global). Needs "
                            "gpucluster[dask]")
-    dask.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    dask.add_argument("--workers", type=positive_int, default=None, metavar="N",
                       help="embed the images on a local Dask cluster of N worker processes "
                            "started for the run (one per GPU with dask-cuda); the search runs "
                            "here. Needs gpucluster[dask]")

@@ -21,6 +21,7 @@ LAYERS = [
     ("kernels", ["gpucluster.kernels"]),
     ("foundation", ["gpucluster._config", "gpucluster._version", "gpucluster.backend",
                     "gpucluster._validation", "gpucluster._sparse", "gpucluster._sparse_input",
+                    "gpucluster._arguments",
                     "gpucluster._distances",
                     "gpucluster._host_distances", "gpucluster._eigen",
                     "gpucluster._files", "gpucluster._format", "gpucluster._html",

@@ -249,7 +249,7 @@ def _device_arg(parser):
 
 def register(subparsers):
     """Add the `cluster` and `auto` sub-commands to an argparse subparsers object."""
-    from ..segment._command import positive_int
+    from .._arguments import positive_int
     from .candidates import algorithm_names
     from .scoring import MODE_HELP, PRESETS, RANKING_HELP
 

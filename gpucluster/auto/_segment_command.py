@@ -4,6 +4,7 @@ The command itself lives in ``segment/_command.py``; the search is in this
 layer (``auto.segmentation``), so the command is registered from here.
 """
 
+from .._arguments import positive_int
 from ..segment import _command as segment_command
 from .scoring import PRESETS
 from .segmentation import DEFAULT_FEATURE_SETS, DEFAULT_N_SEGMENTS, SEARCHES, search_segmentation
@@ -91,7 +92,7 @@ def register(subparsers):
                         help='feature sets to try, each quoted: --try-features "lab" "lab xy" '
                              '(default: ' + ", ".join(" ".join(fs) for fs in DEFAULT_FEATURE_SETS)
                              + ")")
-    tuning.add_argument("--try-n-segments", type=segment_command.positive_int, nargs="+", metavar="K",
+    tuning.add_argument("--try-n-segments", type=positive_int, nargs="+", metavar="K",
                         help="segment counts to try (default: "
                              + " ".join(map(str, DEFAULT_N_SEGMENTS)) + ")")
     tuning.add_argument("--try-algorithms", nargs="+", choices=segment_command._ALGORITHM_CHOICES,

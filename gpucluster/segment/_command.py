@@ -1,8 +1,7 @@
 """`gpucluster segment`: argument parsing and printing around ``segment.batch.segment_images``."""
 
-import argparse
-
 from .. import _format as fmt
+from .._arguments import positive_int
 
 _FEATURE_CHOICES = ("gray", "rgb", "lab", "hsv", "xy", "sobel", "lbp", "texture")
 _ALGORITHM_CHOICES = ("kmeans", "dbscan", "hdbscan", "slic")
@@ -24,17 +23,6 @@ def _weights(items):
         except ValueError:
             raise ValueError(f"--weight expects group=number (xy=0.5), got {item!r}.") from None
     return weights or None
-
-
-def positive_int(text):
-    """An integer option's value, refused by argparse (naming the option) below 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
-    return value
 
 
 def _sample(text):
