@@ -8,12 +8,16 @@ all the seeds still moving climb together, one step per iteration: the
 squared distances from a tile of seeds to every sample are one GEMM
 (cuBLAS on the GPU), the neighbourhood sums one more (the 0/1 mask times
 X), tiles sized by the memory budget, on X's device. Seeds that converged
-leave the batch, so later iterations cost what the stragglers cost.
+leave the batch, so later iterations cost what the stragglers cost. A seed
+with a sample within the GEMM's rounding of the radius (a bandwidth below
+the data's scale, rows on a lattice) has its neighbourhood decided from the
+differences, as a tree search decides it.
 
 Then, as scikit-learn: the converged means of non-empty neighbourhoods,
 each once, sorted by (neighbourhood size, mean) descending; a mean within
 ``bandwidth`` of a kept one is dropped (on the host: a few thousand
-means); every sample joins its nearest centre (the ``assign`` kernel).
+means); every sample joins its nearest centre (the ``assign`` kernel, or
+the differences when two centres lie closer than its rounding).
 """
 
 import math
@@ -143,12 +147,21 @@ def neighbourhood_means(X, x_norms, means, radius_sq):
     counts = xp.empty(m, dtype=xp.int64, device=device)
     rows = backend.row_chunk_size(m, 3 * 8 * n, device=backend.device_of(X))
 
+    # The GEMM's |x|^2 - 2 x.c + |c|^2 is off by at most rounding * (|x|^2 + |c|^2);
+    # pairs nearer the radius than that are decided by their differences instead.
+    rounding = 4 * (X.shape[1] + 2) * float(np.finfo(np.float64).eps)
+    largest_x_norm = xp.max(x_norms)
+
     def step(start, stop):
         tile = means[start:stop, :]
+        tile_norms = xp.sum(tile * tile, axis=1)
         distances = x_norms[None, :] - 2.0 * (tile @ X.T)
-        distances += xp.sum(tile * tile, axis=1)[:, None]
-        within = xp.astype(distances <= radius_sq, xp.float64)
+        distances += tile_norms[:, None]
+        within = distances <= radius_sq
+        edge = xp.abs(distances - radius_sq) <= rounding * (largest_x_norm + xp.max(tile_norms))
         del distances
+        within = decide_edge_rows(X, tile, within, xp.any(edge, axis=1), radius_sq)
+        within = xp.astype(within, xp.float64)
         count = xp.sum(within, axis=1)
         sums = within @ X
         nonempty = count > 0
@@ -158,6 +171,21 @@ def neighbourhood_means(X, x_norms, means, radius_sq):
 
     backend.for_each_chunk(m, rows, step)
     return new_means, counts
+
+
+def decide_edge_rows(X, tile, within, edge_rows, radius_sq):
+    """``within`` with its rows marked in ``edge_rows`` recomputed from differences.
+
+    A row of ``tile`` has a pair whose GEMM distance lies within rounding of
+    the radius (a bandwidth below the data's scale, or rows on a lattice):
+    its neighbourhood is then decided by ``sum((x - c)^2) <= radius_sq``, as
+    a tree search decides it. X (n, d), tile (m, d) float64; ``within`` (m, n)
+    bool; returns it, updated in place where the namespace allows."""
+    xp = backend.namespace(X)
+    for i in backend.to_numpy(xp.nonzero(edge_rows)[0]).tolist():
+        difference = X - tile[i:i + 1, :]
+        within[i, :] = xp.sum(difference * difference, axis=1) <= radius_sq
+    return within
 
 
 def climb(X, seeds, bandwidth, max_iter):
@@ -228,6 +256,32 @@ def distinct_centers(means, counts, bandwidth):
             unique[np.einsum("ij,ij->i", diff, diff) <= radius_sq] = False
             unique[i] = True
     return centers[unique]
+
+
+def assign_rounding(X, centers):
+    """How far the ``assign`` kernel's squared distances may be off: centres closer
+    than this (squared) cannot be told apart by it. X (n, d), centers (k, d), X's dtype."""
+    xp = backend.namespace(X)
+    eps = float(np.finfo(np.dtype(str(X.dtype).split(".")[-1])).eps)
+    largest = float(xp.max(xp.sum(X * X, axis=1))) + float(xp.max(xp.sum(centers * centers, axis=1)))
+    return 16 * (X.shape[1] + 2) * eps * largest
+
+
+def nearest_by_differences(X, centers):
+    """Index of the nearest of ``centers`` for each row of X, from ``sum((x - c)^2)``,
+    one centre at a time (O(n k d), no GEMM rounding; the first of equal ones).
+    X (n, d), centers (k, d) float64, one namespace; returns (n,) int64."""
+    xp = backend.namespace(X)
+    device = backend.device(X)
+    best = xp.full(X.shape[0], xp.inf, dtype=xp.float64, device=device)
+    labels = xp.zeros(X.shape[0], dtype=xp.int64, device=device)
+    for j in range(centers.shape[0]):
+        difference = X - centers[j:j + 1, :]
+        distance = xp.sum(difference * difference, axis=1)
+        closer = distance < best
+        labels = xp.where(closer, j, labels)
+        best = xp.where(closer, distance, best)
+    return labels
 
 
 # --------------------------------------------------------------------------
@@ -373,10 +427,15 @@ class MeanShift(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             means, counts = backend.to_numpy(means + shift), backend.to_numpy(counts)
         centers = distinct_centers(means, counts, bandwidth)
         centers = xp.astype(backend.asarray_like(centers, X), X.dtype)
-        labels, sq_distances = kernels.assign(X, centers)
+        if float(bandwidth) ** 2 > assign_rounding(X, centers):
+            labels, _ = kernels.assign(X, centers)
+        else:
+            labels = nearest_by_differences(X64, xp.astype(centers, xp.float64))
         if not self.cluster_all:
-            within = (xp.all(X == xp.take(centers, labels, axis=0), axis=1)
-                      if float(bandwidth) == 0.0 else sq_distances <= float(bandwidth) ** 2)
+            # From the differences, not the GEMM's distances: a radius near their
+            # rounding (or 0) is decided as scikit-learn's tree search decides it.
+            difference = X64 - xp.astype(xp.take(centers, labels, axis=0), xp.float64)
+            within = xp.sum(difference * difference, axis=1) <= float(bandwidth) ** 2
             labels = xp.where(within, labels, -1)
 
         self.cluster_centers_ = self._to_output(centers, like)

@@ -67,6 +67,69 @@ def test_estimated_bandwidth_of_zero_matches_sklearn(seed, cluster_all):
     assert ms.n_iter_ == ref.n_iter_ == 0
 
 
+def _sklearn_with_tree_search(monkeypatch):
+    """scikit-learn's MeanShift with its radius and nearest-centre searches on a k-d tree
+    (exact differences), not the brute GEMM it picks for small inputs, whose rounding
+    decides pairs at the radius either way."""
+    import functools
+
+    import sklearn.cluster._mean_shift as sk_mean_shift
+    from sklearn.neighbors import NearestNeighbors
+
+    monkeypatch.setattr(sk_mean_shift, "NearestNeighbors",
+                        functools.partial(NearestNeighbors, algorithm="kd_tree"))
+
+
+@pytest.mark.parametrize("cluster_all", [True, False])
+@pytest.mark.parametrize("seed", range(8))
+def test_bandwidth_below_the_gemm_rounding_matches_an_exact_search(seed, cluster_all, monkeypatch):
+    """Pairs of rows 1e-7 apart at a scale up to 1e4 and a bandwidth of 1e-8 to 1e-5: the
+    GEMM's |x|^2 - 2 x.c + |c|^2 cannot tell which lie within it (a row was not even its
+    own neighbour), nor which of two such centres is nearer. Decided from differences,
+    the centres and labels are the exact search's (256 of 400 random sets disagreed)."""
+    _sklearn_with_tree_search(monkeypatch)
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(6, 40)), int(rng.integers(1, 4))
+    base = rng.normal(scale=10 ** rng.uniform(0, 4), size=(n // 2 + 1, d))
+    X = np.concatenate([base, base[: n - len(base)] + rng.normal(scale=1e-7, size=(n - len(base), d))])
+    bandwidth = float(10 ** rng.uniform(-8, -5))
+    ref = sk.MeanShift(bandwidth=bandwidth, cluster_all=cluster_all).fit(X)
+    ms = MeanShift(bandwidth=bandwidth, cluster_all=cluster_all).fit(X)
+    np.testing.assert_allclose(to_numpy(ms.cluster_centers_), ref.cluster_centers_, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(ms.labels_, ref.labels_)
+
+
+def test_bandwidth_below_the_gemm_rounding_on_every_backend(xp):
+    """The rows decided by differences take the array's own namespace (torch, CuPy,
+    array_api_strict): the same centres and labels as NumPy's, kept in X's array type."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(scale=1000, size=(12, 3))
+    X = np.concatenate([base, base[:10] + rng.normal(scale=1e-7, size=(10, 3))])
+    ref = MeanShift(bandwidth=5e-7, cluster_all=False).fit(X)
+    assert len(ref.cluster_centers_) == 12 and (ref.labels_ >= 0).all()
+    X_xp = xp.asarray(X)
+    ms = MeanShift(bandwidth=5e-7, cluster_all=False).fit(X_xp)
+    assert_same_kind(ms.labels_, X_xp)
+    np.testing.assert_array_equal(to_numpy(ms.labels_), ref.labels_)
+    np.testing.assert_allclose(to_numpy(ms.cluster_centers_), ref.cluster_centers_, rtol=0, atol=1e-12)
+
+
+def test_rows_on_a_lattice_at_the_radius_match_an_exact_search(monkeypatch):
+    """An integer grid with bandwidth 1: every neighbour lies exactly at the radius, which
+    the centred GEMM's rounding decides either way; differences decide it as the tree does."""
+    _sklearn_with_tree_search(monkeypatch)
+    grid = np.stack(np.meshgrid(np.arange(7.0), np.arange(5.0)), axis=-1).reshape(-1, 2)
+    X = np.concatenate([grid, grid[::3] + 0.25])
+    ref = sk.MeanShift(bandwidth=1.0).fit(X)
+    ms = MeanShift(bandwidth=1.0).fit(X)
+    _same_centres(ms.cluster_centers_, ref.cluster_centers_)
+    # Rows equidistant from two centres may go to either; the others to the same one.
+    distances = np.sort(((X[:, None, :] - ref.cluster_centers_[None]) ** 2).sum(-1), axis=1)
+    unique_nearest = distances[:, 1] - distances[:, 0] > 1e-9
+    assert unique_nearest.sum() > len(X) // 2
+    np.testing.assert_array_equal(to_numpy(ms.labels_)[unique_nearest], ref.labels_[unique_nearest])
+
+
 def test_given_seeds_match_sklearn():
     X, _ = make_blobs_np(200, 3, centers=3, seed=2)
     seeds = X[::20] + 0.5
