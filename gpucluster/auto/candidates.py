@@ -151,9 +151,10 @@ def register_algorithm(name, factory, candidate_fn, *, data="full", space=None, 
     _REGISTRY[name] = Algorithm(name, factory, candidate_fn, data, space, follow_up)
 
 
-def _unknown_algorithm(name):
-    """The ValueError for an unregistered name, listing the registered ones."""
-    return ValueError(f"Unknown algorithm {name!r}; registered: {', '.join(sorted(_REGISTRY))}.")
+def _unknown_algorithm(name, known=None, listed="registered"):
+    """The ValueError for an unknown name, listing the known ones (default: registered)."""
+    known = _REGISTRY if known is None else known
+    return ValueError(f"Unknown algorithm {name!r}; {listed}: {', '.join(sorted(known))}.")
 
 
 def get_algorithm(name):
@@ -164,16 +165,43 @@ def get_algorithm(name):
         raise _unknown_algorithm(name) from None
 
 
-def canonical_algorithm_name(name):
-    """The registered name that ``name`` means, ignoring case and '-'/'_' differences
-    ("KMeans" and "k-means" -> "kmeans"); ValueError naming the known ones."""
-    def key(text):
-        return str(text).lower().replace("-", "").replace("_", "")
+# Other spellings of the built-ins: scikit-learn's class names where they are more
+# than the registered name with its case and '_' changed.
+ALGORITHM_ALIASES = {"agglomerative_clustering": "agglomerative",
+                     "spectral_clustering": "spectral"}
 
-    for registered in _REGISTRY:
-        if key(registered) == key(name):
-            return registered
-    raise _unknown_algorithm(name)
+
+def _name_key(text):
+    return str(text).lower().replace("-", "").replace("_", "")
+
+
+def canonical_algorithm_name(name, choices=None):
+    """The algorithm name that ``name`` means, ignoring case and '-'/'_' differences
+    ("KMeans" and "k-means" -> "kmeans"; scikit-learn's "AgglomerativeClustering" ->
+    "agglomerative", see ``ALGORITHM_ALIASES``).
+
+    Parameters
+    ----------
+    name : str
+    choices : iterable of str or None
+        The names to match against; None: the registered algorithms.
+
+    Raises
+    ------
+    ValueError
+        ``name`` means none of them; the message lists them.
+    """
+    known = list(_REGISTRY) if choices is None else list(choices)
+    if name in known:
+        return name
+    by_key = {_name_key(alias): target for alias, target in ALGORITHM_ALIASES.items()
+              if target in known}
+    by_key.update({_name_key(choice): choice for choice in reversed(known)})  # first wins
+    try:
+        return by_key[_name_key(name)]
+    except KeyError:
+        raise _unknown_algorithm(name, known, "registered" if choices is None else "known") \
+            from None
 
 
 def algorithm_names():
@@ -309,39 +337,40 @@ def _minibatch_follow_up(context, ks):
 
 
 class AgglomerativeCut:
-    """Ward agglomerative clustering cut at ``n_clusters``; the tree is built once per
-    search (kept in ``cache``) and cut for every candidate k."""
+    """Ward agglomerative clustering cut at ``n_clusters``; with a search's ``context`` the
+    tree is built once per search (``context.shared_piece``, timed as
+    "agglomerative_tree") and cut for every candidate k."""
 
-    def __init__(self, n_clusters=2, *, linkage="ward", device="auto", cache=None, **params):
+    def __init__(self, n_clusters=2, *, linkage="ward", device="auto", context=None, **params):
         self.n_clusters = n_clusters
         self.linkage = linkage
         self.device = device
-        self.cache = cache
+        self.context = context
         self.params = params
 
     def fit(self, X):
         from ..cluster import AgglomerativeClustering
 
-        if self.cache is None or self.params:
+        if self.context is None or self.params:
             # Alone (gpucluster cluster) or with other parameters: the estimator itself.
             model = AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage,
                                             device=self.device, **self.params).fit(X)
             self.labels_ = np.asarray(backend.to_numpy(model.labels_), dtype=np.int64)
             return self
-        key = ("agglomerative", self.linkage, X.shape)
-        children = self.cache.get(key)
-        if children is None:
+
+        def build_tree():
             model = AgglomerativeClustering(n_clusters=self.n_clusters, linkage=self.linkage,
                                             compute_full_tree=True, device=self.device).fit(X)
-            children = np.asarray(backend.to_numpy(model.children_), dtype=np.int64)
-            self.cache[key] = children
+            return np.asarray(backend.to_numpy(model.children_), dtype=np.int64)
+
+        children = self.context.shared_piece(("agglomerative", self.linkage, X.shape),
+                                             "agglomerative_tree", build_tree)
         self.labels_ = hc_cut(self.n_clusters, children, X.shape[0])
         return self
 
 
 def _agglomerative_factory(params, *, device, context):
-    return AgglomerativeCut(**params, device=device,
-                            cache=None if context is None else context.cache)
+    return AgglomerativeCut(**params, device=device, context=context)
 
 
 def _agglomerative_candidates(context):
@@ -375,7 +404,8 @@ class FINCHShared(SharedGraphMixin, FINCH):
 
 class FINCHLevel:
     """FINCH's partition number ``level`` (0 = finest); the fit is shared through the
-    context's cache. With ``level=None`` it is plain FINCH (``n_clusters`` as FINCH's)."""
+    context (``context.shared_piece``, timed as "finch_partitions"). With
+    ``level=None`` it is plain FINCH (``n_clusters`` as FINCH's)."""
 
     def __init__(self, level=None, *, n_clusters=None, metric="euclidean", device="auto",
                  context=None, **params):
@@ -384,7 +414,6 @@ class FINCHLevel:
         self.metric = metric
         self.device = device
         self.context = context
-        self.cache = None if context is None else context.cache
         self.params = params
 
     def fit(self, X):
@@ -393,15 +422,17 @@ class FINCHLevel:
                                 device=self.device, context=self.context, **self.params)
             self.labels_ = np.asarray(backend.to_numpy(model.fit(X).labels_), dtype=np.int64)
             return self
-        key = ("finch", self.metric, repr(sorted(self.params.items())), X.shape)
-        partitions = None if self.cache is None else self.cache.get(key)
-        if partitions is None:
+
+        def build_partitions():
             model = FINCHShared(metric=self.metric, device=self.device, context=self.context,
                                 **self.params).fit(X)
-            partitions = [np.asarray(backend.to_numpy(p), dtype=np.int64)
-                          for p in model.partitions_]
-            if self.cache is not None:
-                self.cache[key] = partitions
+            return [np.asarray(backend.to_numpy(p), dtype=np.int64) for p in model.partitions_]
+
+        if self.context is None:
+            partitions = build_partitions()
+        else:
+            key = ("finch", self.metric, repr(sorted(self.params.items())), X.shape)
+            partitions = self.context.shared_piece(key, "finch_partitions", build_partitions)
         if not 0 <= self.level < len(partitions):
             raise SkipCandidate(f"FINCH made {len(partitions)} partitions; level {self.level} "
                                 "does not exist.")
@@ -426,7 +457,8 @@ def _finch_space(trial, context):
 
 
 class HDBSCANShared(SharedGraphMixin, HDBSCAN):
-    """HDBSCAN whose minimum spanning tree is shared through the context's cache.
+    """HDBSCAN whose minimum spanning tree is shared through the context
+    (``context.shared_piece``, timed as "hdbscan_trees").
 
     The mutual-reachability MST depends on X and ``min_samples`` only, so the
     candidates that differ in ``min_cluster_size`` share one and each runs
@@ -442,13 +474,12 @@ class HDBSCANShared(SharedGraphMixin, HDBSCAN):
         self.context = context
 
     def _spanning_tree(self, X, min_samples):
-        cache = None if self.context is None else self.context.cache
-        if cache is None:
+        if self.context is None:
             return super()._spanning_tree(X, min_samples)
         key = ("hdbscan_mst", int(min_samples), tuple(X.shape))
-        if key not in cache:
-            cache[key] = super()._spanning_tree(X, min_samples)
-        return cache[key]
+        build_tree = super()._spanning_tree
+        return self.context.shared_piece(key, "hdbscan_trees",
+                                         lambda: build_tree(X, min_samples))
 
 
 def _hdbscan_factory(params, *, device, context):

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import textwrap
 
 import numpy as np
 
@@ -49,6 +50,41 @@ def tie_note(ranks):
     return (f"Nearly tied: rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))} "
             f"within {TIE_MARGIN} composite of rank 1, about the error of the silhouette "
             "sample; look at those groupings too.")
+
+
+# The table's note on a warned rank shows its first warning cut to this many
+# characters (summary.json keeps every line whole).
+WARNING_CHARS = 100
+# The table's "Shared" line leaves out pieces quicker than this (normalising
+# float32 rows takes microseconds); summary.json keeps every value.
+SHARED_SHOWN_MIN_SECONDS = 0.001
+# How the table names the shared pieces of ``timings["shared"]`` (others: their key).
+SHARED_LABELS = {"normalize": "normalize", "pca": "PCA", "knn": "kNN graph",
+                 "silhouette_sample": "silhouette sample",
+                 "agglomerative_tree": "agglomerative tree", "hdbscan_trees": "HDBSCAN trees",
+                 "finch_partitions": "FINCH partitions"}
+
+
+def warned_note(rank, candidate):
+    """The line saying that the candidate at ``rank`` warned, and its first warning
+    (shortened to ``WARNING_CHARS``); None when it raised none."""
+    lines = candidate.get("warnings") or ()
+    if not lines:
+        return None
+    first = textwrap.shorten(lines[0], WARNING_CHARS, placeholder=" ...")
+    more = f" (+{len(lines) - 1} more in summary.json)" if len(lines) > 1 else ""
+    return f"Rank {rank} ({candidate['algorithm']}) warned: {first}{more}"
+
+
+def shared_note(shared_timings):
+    """The line naming the pieces built once for every candidate and their seconds,
+    which no row's time includes; None when none took ``SHARED_SHOWN_MIN_SECONDS``."""
+    shown = [f"{SHARED_LABELS.get(key, key.replace('_', ' '))} {fmt.duration(seconds)}"
+             for key, seconds in (shared_timings or {}).items()
+             if seconds >= SHARED_SHOWN_MIN_SECONDS]
+    if not shown:
+        return None
+    return "Shared (built once, in no row's time): " + ", ".join(shown)
 
 
 def _jsonable(value):
@@ -176,17 +212,20 @@ class SearchResult:
                                for rank in range(1, len(self.ranking) + 1)], margin)
 
     def table(self):
-        """The ranking as a plain-text table (one line per ranked candidate), and a line
-        naming the runners-up that are nearly tied with rank 1.
+        """The ranking as a plain-text table (one line per ranked candidate), then a line
+        naming the runners-up that are nearly tied with rank 1, one line per ranked
+        candidate whose fit warned (:func:`warned_note`) and one with the seconds of the
+        shared pieces, which the rows' times leave out (:func:`shared_note`).
 
         Scores read at three decimals, noise as a percentage, the time
         rounded and the parameters as ``name=value`` (:mod:`gpucluster._format`).
         """
         extra = [k for k in ("ARI", "AMI", "V-measure")
                  if self.ranking and k in self.candidates[self.ranking[0]]["scores"]]
+        # The time column fits the longest duration text, "0.000805 s".
         header = (f"{'rank':>4}  {'algorithm':<17} {'k':>5} {'noise':>7} {'composite':>9} "
                   f"{'silhouette':>10} {'balance':>7}" + "".join(f" {k:>9}" for k in extra)
-                  + f" {'time':>9}  parameters")
+                  + f" {'time':>10}  parameters")
         lines = [header, "-" * len(header)]
         for rank in range(1, len(self.ranking) + 1):
             c = self.candidate(rank)
@@ -196,10 +235,14 @@ class SearchResult:
                 f"{fmt.percent(c['noise_fraction']):>7} {fmt.score(s['composite']):>9} "
                 f"{fmt.score(s['silhouette']):>10} {fmt.score(s['balance']):>7}"
                 + "".join(f" {fmt.score(s[k]):>9}" for k in extra)
-                + f" {fmt.duration(c['seconds']):>9}  {fmt.params(c['params'])}")
+                + f" {fmt.duration(c['seconds']):>10}  {fmt.params(c['params'])}")
         ties = self.near_ties()
         if ties:
             lines.append(tie_note(ties))
+        notes = [warned_note(rank, self.candidate(rank))
+                 for rank in range(1, len(self.ranking) + 1)]
+        notes.append(shared_note(self.timings.get("shared")))
+        lines.extend(note for note in notes if note)
         return "\n".join(lines)
 
     def save(self, out, *, overwrite=False, paths=None):

@@ -21,6 +21,9 @@ STATUSES = ("ok", "failed", "skipped")
 SCORE_NAMES = ("composite", "silhouette", "balance", "noise_penalty")
 EXTERNAL_SCORE_NAMES = ("ARI", "AMI", "V-measure")
 SHARED_TIMINGS = ("normalize", "pca", "knn", "silhouette_sample")
+# Structures that several candidates of one algorithm share, present once one was
+# built (older summaries have none; the search may add others of its own).
+OPTIONAL_SHARED_TIMINGS = ("agglomerative_tree", "hdbscan_trees", "finch_partitions")
 WEIGHT_NAMES = ("silhouette", "balance", "noise")
 
 _number = {"type": "number"}
@@ -55,7 +58,11 @@ SUMMARY_SCHEMA = {
             "required": ["shared", "search", "total"],
             "properties": {
                 "shared": {"type": "object", "required": list(SHARED_TIMINGS),
-                           "properties": {k: _seconds for k in SHARED_TIMINGS}},
+                           "properties": {k: _seconds
+                                          for k in SHARED_TIMINGS + OPTIONAL_SHARED_TIMINGS},
+                           "additionalProperties": _seconds,
+                           "description": "seconds of each piece built once for every "
+                                          "candidate; in no candidate's seconds"},
                 "search": _seconds,
                 "total": _seconds,
             },
@@ -78,7 +85,9 @@ SUMMARY_SCHEMA = {
                     "error": {"type": ["string", "null"]},
                     "n_clusters": {"type": "integer", "minimum": 0},
                     "noise_fraction": {"type": "number", "minimum": 0, "maximum": 1},
-                    "seconds": _seconds,
+                    "seconds": {**_seconds,
+                                "description": "its own fit and scoring, without the "
+                                               "shared pieces (timings.shared) it read"},
                     "warnings": {"type": "array", "items": {"type": "string"},
                                  "description": "warnings its fit raised, one line each "
                                                 "(present only when there were any)"},

@@ -20,6 +20,12 @@ Candidate statuses:
 Warnings raised while a candidate is fitted (a KMeans that finds fewer
 distinct points than clusters, say) are not printed mid-search: they go
 into that candidate's record as "warnings", one line each.
+
+A candidate's "seconds" are its own fit and scoring: a piece built once for
+several candidates (the PCA, the neighbour graph, the Ward tree, HDBSCAN's
+spanning trees, FINCH's partitions) is timed once in ``timings["shared"]``
+(:meth:`~gpucluster.auto.shared.SharedData.shared_piece`), not in the row of
+the candidate that happened to need it first.
 """
 
 import hashlib
@@ -79,11 +85,11 @@ def _check_args(X, labels, mode, target_cluster_size, min_clusters, max_clusters
     if algorithms is None:
         names = registry.algorithm_names()
     else:
-        names = [algorithms] if isinstance(algorithms, str) else list(algorithms)
-        if not names:
+        given = [algorithms] if isinstance(algorithms, str) else list(algorithms)
+        if not given:
             raise ValueError("algorithms is empty; pass None for every registered algorithm.")
-        for name in names:
-            registry.get_algorithm(name)
+        # Spelt as the command line takes them ("KMeans", "k-means"), each searched once.
+        names = list(dict.fromkeys(registry.canonical_algorithm_name(name) for name in given))
     X = np.asarray(backend.to_numpy(check_input(X, min_samples=3)), dtype=np.float32)
     true_labels = None
     if labels is not None:
@@ -132,7 +138,7 @@ class _Runner:
         algorithm = registry.get_algorithm(name)
         context = self.context
         data = context.data_for(algorithm.data)
-        start = time.perf_counter()
+        start = (time.perf_counter(), context.shared_seconds())
         try:
             with kept_warnings() as raised:
                 estimator = algorithm.factory(dict(params), device=context.compute_device,
@@ -144,11 +150,11 @@ class _Runner:
                                  f"{context.n_samples} rows.")
         except registry.SkipCandidate as exc:
             record = self._record(name, params, status="skipped", error=str(exc),
-                                  seconds=time.perf_counter() - start)
+                                  seconds=self._own_seconds(start))
         except Exception as exc:  # a failing candidate must not end the search
             record = self._record(name, params, status="failed",
                                   error=f"{type(exc).__name__}: {exc}",
-                                  seconds=time.perf_counter() - start)
+                                  seconds=self._own_seconds(start))
         else:
             record = self._score(name, params, labels, start)
         if raised:
@@ -180,9 +186,18 @@ class _Runner:
         else:
             record["status"] = "skipped"
             record["error"] = reason
-        record["seconds"] = time.perf_counter() - start
+        record["seconds"] = self._own_seconds(start)
         self.labels[record["id"]] = labels
         return record
+
+    def _own_seconds(self, start):
+        """Seconds since ``start`` (a ``(perf_counter, shared_seconds)`` pair) less those
+        spent meanwhile on shared pieces: a Ward tree or a neighbour graph that every
+        candidate of its kind reads is in ``timings["shared"]``, not in the row of the
+        candidate that happened to build it."""
+        clock, shared = start
+        shared_since = self.context.shared_seconds() - shared
+        return max(0.0, time.perf_counter() - clock - shared_since)
 
 
 def partition_key(labels):
@@ -385,7 +400,9 @@ def search(X, algorithms=None, mode="fast", target_cluster_size=None, min_cluste
     X : array (n_samples, n_features), float; NumPy, CuPy, torch or array-API
         Copied to the host as float32 once; shared pieces are computed there.
     algorithms : str, list of str or None
-        Registered names (``candidates.algorithm_names()``); None: all.
+        Registered names (``candidates.algorithm_names()``), case and '-'/'_'
+        ignored ("KMeans", "k-means"; :func:`candidates.canonical_algorithm_name`);
+        None: all.
     mode : {"fast", "balanced", "thorough"}
         How many candidates each algorithm proposes (see ``candidates``).
     target_cluster_size : int or None
@@ -459,6 +476,7 @@ def search(X, algorithms=None, mode="fast", target_cluster_size=None, min_cluste
                          max_clusters=max_clusters)
     runner = _Runner(context, weights, true_labels, deadline)
     search_start = time.perf_counter()
+    shared_before_search = context.shared_seconds()
     if search == "grid":
         _run_grid(runner, context, names, progress)
     else:
@@ -471,8 +489,11 @@ def search(X, algorithms=None, mode="fast", target_cluster_size=None, min_cluste
     shared_timings = dict(context.timings)
     data = {"n_samples": int(X.shape[0]), "n_features": int(X.shape[1]),
             "metric": context.metric, "source": None, **context.describe()}
+    # The search's own time: the shared pieces built during it (the PCA, the graph, the
+    # trees) are reported under "shared" alone.
+    shared_during_search = context.shared_seconds() - shared_before_search
     timings = {"shared": shared_timings,
-               "search": max(0.0, search_seconds - shared_timings["pca"] - shared_timings["knn"]),
+               "search": max(0.0, search_seconds - shared_during_search),
                "total": time.perf_counter() - began}
     settings["algorithms_searched"] = names
     settings["seed"] = context.seed

@@ -33,6 +33,7 @@ from ..segment._image import load_image
 from ..segment.batch import ALGORITHMS, segment_one
 from ..segment.features import check_features
 from ._kept_warnings import kept_warnings
+from .candidates import canonical_algorithm_name
 from .scoring import check_weights, describe_weights, score_labels
 from .search import _import_optuna, _progress_bar
 from .shared import euclidean_matrix
@@ -105,9 +106,10 @@ def _check_grid(feature_sets, n_segments, algorithms):
                              for k in n_segments):
         raise ValueError(f"n_segments must be integers >= 2, got {n_segments!r}.")
     algorithms = [algorithms] if isinstance(algorithms, str) else list(algorithms)
-    unknown = [a for a in algorithms if a not in ALGORITHMS]
-    if not algorithms or unknown:
-        raise ValueError(f"algorithms must be among {ALGORITHMS}, got {algorithms!r}.")
+    if not algorithms:
+        raise ValueError(f"algorithms must be a non-empty list among {ALGORITHMS}.")
+    # Spelt as `auto.search` takes them: case and '-'/'_' ignored, each tried once.
+    algorithms = list(dict.fromkeys(canonical_algorithm_name(a, ALGORITHMS) for a in algorithms))
     return feature_sets, [int(k) for k in n_segments], algorithms
 
 
@@ -222,6 +224,7 @@ def search_segmentation(image, *, feature_sets=None, n_segments=None, algorithms
         density algorithms find their own number, so for them it only names
         the setting).
     algorithms : str or list among "kmeans", "dbscan", "hdbscan", "slic"
+        (case and '-'/'_' ignored: "KMeans", "HDBSCAN")
     score_features : tuple of feature names
         The space every setting is scored in (see the module docstring).
     weights : None, a preset name or a dict, as ``auto.search``'s ``weights``

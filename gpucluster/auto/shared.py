@@ -18,7 +18,12 @@
   and whose distances at the sample rows give DBSCAN's ``eps``.
 
 The PCA and the graph are computed on first use; ``timings`` records
-the seconds each piece took (0.0 for a piece never needed).
+the seconds each piece took (0.0 for a piece never needed). Structures that
+several candidates of one algorithm share (the Ward tree cut at every k,
+HDBSCAN's spanning tree per min_samples, FINCH's partitions) are built once
+through :meth:`SharedData.shared_piece`, which keeps them in ``cache`` and
+adds their build time to ``timings`` under their own name, so that no
+candidate's seconds carry the work done for all of them.
 """
 
 import math
@@ -134,9 +139,12 @@ class SharedData:
     sample_index : ndarray (m,), int64, sorted
     sample_distances : ndarray (m, m), Euclidean on ``working``
     seed : int, drawn once from ``random_state``; estimators get it
-    cache : dict, for estimators that share one fit between candidates (FINCH)
+    cache : dict, for estimators that share one fit between candidates (see
+        :meth:`shared_piece`)
     timings : dict of seconds: "normalize", "pca", "knn" (the neighbour graph),
-        "silhouette_sample"
+        "silhouette_sample", and one entry per kind of structure built by
+        :meth:`shared_piece` ("agglomerative_tree", "hdbscan_trees",
+        "finch_partitions"), present once one was built
     """
 
     def __init__(self, X, *, metric="auto", mode="fast", random_state=None, device="auto",
@@ -174,6 +182,28 @@ class SharedData:
 
         work = float(self.n_samples) ** 2 * self.n_features
         self.compute_device = backend.resolve_device(device, X, work=work)
+
+    def shared_seconds(self):
+        """Seconds spent so far on the shared pieces, all of them together: a candidate's
+        own time is its elapsed time less the growth of this during its fit."""
+        return sum(self.timings.values())
+
+    def shared_piece(self, key, timing, build):
+        """``cache[key]``, made by ``build()`` on first use.
+
+        The build's seconds are added to ``timings[timing]``, less those of
+        other shared pieces built inside it (the neighbour graph inside an
+        HDBSCAN tree), so each second is counted once.
+        """
+        if key not in self.cache:
+            before = self.shared_seconds()
+            start = time.perf_counter()
+            piece = build()
+            elapsed = time.perf_counter() - start
+            nested = self.shared_seconds() - before
+            self.timings[timing] = self.timings.get(timing, 0.0) + max(0.0, elapsed - nested)
+            self.cache[key] = piece
+        return self.cache[key]
 
     @property
     def reduced_dims(self):

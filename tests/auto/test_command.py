@@ -245,3 +245,64 @@ def test_cluster_command_hints_when_every_point_is_noise(tmp_path, capsys, algor
 def test_cluster_command_gives_no_noise_hint_when_clusters_are_found(blobs_npy, capsys):
     assert run(["cluster", str(blobs_npy[0]), "--algorithm", "hdbscan", "--device", "cpu"]) == 0
     assert "labelled noise" not in capsys.readouterr().out
+
+
+class _Warner:
+    """Labels the rows in ``k`` stripes; with ``warn`` set, raises two warnings as it fits,
+    the first far longer than a terminal line."""
+
+    LONG = ("Number of distinct clusters (2) found smaller than n_clusters (3). Possibly due "
+            "to duplicate points in X, which the rest of this sentence only makes longer.")
+
+    def __init__(self, k, warn):
+        self.k, self.warn = k, warn
+
+    def fit(self, X):
+        import warnings
+
+        if self.warn:
+            warnings.warn(self.LONG, RuntimeWarning)
+            warnings.warn("a second one", UserWarning)
+        self.labels_ = (np.arange(X.shape[0]) * self.k // X.shape[0]).astype(np.int64)
+        return self
+
+
+def test_auto_command_names_the_printed_ranks_that_warned(blobs_npy, tmp_path, capsys):
+    from gpucluster.auto import register_algorithm
+
+    register_algorithm("warner", lambda p, *, device, context: _Warner(**p),
+                       lambda context: [{"k": 2, "warn": False}, {"k": 3, "warn": True},
+                                        {"k": 4, "warn": True}])
+    out = tmp_path / "auto"
+    assert run(["auto", str(blobs_npy[0]), "--out", str(out), "--quiet", "--algorithm", "warner",
+                "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    result = load_result(out)
+    ranked = [result["candidates"][entry["candidate"]] for entry in result["ranking"]]
+    warned_ranks = [rank for rank, c in enumerate(ranked, start=1) if c["params"]["warn"]]
+    # Two of the three candidates warned; one line for each such rank printed (top 2), none
+    # for the rank that did not warn nor for the candidate left off the table.
+    assert len(ranked) == 2 and len(warned_ranks) == 1
+    notes = [line for line in lines if " warned: " in line]
+    rank = warned_ranks[0]
+    assert len(notes) == 1
+    # Short: the first warning cut at a word near WARNING_CHARS, the others counted.
+    assert notes[0].startswith(f"Rank {rank} (warner) warned: RuntimeWarning: Number of "
+                               "distinct clusters (2) found smaller than n_clusters (3).")
+    assert notes[0].endswith(" ... (+1 more in summary.json)")
+    assert "only makes longer" not in notes[0] and "a second one" not in notes[0]
+    # The table comes first, the note after it; summary.json keeps every line whole.
+    assert lines.index(notes[0]) > next(i for i, line in enumerate(lines)
+                                        if line.lstrip().startswith(f"{rank}  warner"))
+    assert ranked[rank - 1]["warnings"] == [f"RuntimeWarning: {_Warner.LONG}",
+                                            "UserWarning: a second one"]
+
+
+def test_auto_command_prints_the_shared_pieces_once(blobs_npy, tmp_path, capsys):
+    out = tmp_path / "auto"
+    assert run(["auto", str(blobs_npy[0]), "--out", str(out), "--quiet", "--algorithm",
+                "agglomerative", "--mode", "balanced"]) == 0
+    shared = [line for line in capsys.readouterr().out.splitlines()
+              if line.startswith("Shared (built once, in no row's time): ")]
+    assert len(shared) == 1 and "agglomerative tree " in shared[0]
+    assert load_result(out)["timings"]["shared"]["agglomerative_tree"] > 0

@@ -34,7 +34,9 @@ def test_saved_folder_follows_the_layout_and_validates(result, tmp_path):
     assert info["rank"] == 1 and info["candidate"] == result.ranking[0]
     assert sum(info["sizes"].values()) + info["noise"] == 300
     assert json.loads((tmp_path / "out" / "paths.json").read_text())[5] == "img_5.jpg"
-    assert set(summary["timings"]["shared"]) == {"normalize", "pca", "knn", "silhouette_sample"}
+    # The fixed pieces, and the trees of the algorithms searched (HDBSCAN, FINCH), once each.
+    assert set(summary["timings"]["shared"]) == {"normalize", "pca", "knn", "silhouette_sample",
+                                                 "hdbscan_trees", "finch_partitions"}
     assert {"ARI", "AMI", "V-measure"} <= set(summary["candidates"][first["candidate"]]["scores"])
 
 
@@ -60,11 +62,13 @@ def test_load_result_reads_back_labels_and_info(result, tmp_path):
     (lambda s: s["ranking"][0].__setitem__("folder", "../x"), r"ranking\[0\]\.folder"),
     (lambda s: s["data"].__setitem__("n_samples", -1), r"data\.n_samples"),
     (lambda s: s["timings"]["shared"].pop("knn"), r"timings\.shared\.knn"),
+    (lambda s: s["timings"]["shared"].__setitem__("hdbscan_trees", -1.0),
+     r"timings\.shared\.hdbscan_trees"),
     (lambda s: s.__setitem__("cut_short", "no"), r"cut_short"),
     (lambda s: s["candidates"][0].__setitem__("warnings", "one line"),
      r"candidates\[0\]\.warnings"),
 ], ids=["no-ranking", "schema-id", "status", "score-type", "rank-target", "folder",
-        "n_samples", "timing", "cut_short", "warnings"])
+        "n_samples", "timing", "shared-tree-timing", "cut_short", "warnings"])
 def test_corrupted_summary_fails_validation_naming_the_field(result, tmp_path, corrupt, field):
     result.save(tmp_path / "out")
     path = tmp_path / "out" / "summary.json"
@@ -75,6 +79,22 @@ def test_corrupted_summary_fails_validation_naming_the_field(result, tmp_path, c
     path.write_text(json.dumps(summary))
     with pytest.raises(ValueError, match=field):
         load_result(tmp_path / "out")
+
+
+def test_a_summary_written_before_the_shared_tree_timings_still_loads(result, tmp_path):
+    """Older summaries have only the four fixed shared pieces; the trees are optional."""
+    from gpucluster.auto.schema import OPTIONAL_SHARED_TIMINGS
+
+    result.save(tmp_path / "out")
+    path = tmp_path / "out" / "summary.json"
+    summary = json.loads(path.read_text())
+    assert set(OPTIONAL_SHARED_TIMINGS) & set(summary["timings"]["shared"])
+    for key in OPTIONAL_SHARED_TIMINGS:
+        summary["timings"]["shared"].pop(key, None)
+    path.write_text(json.dumps(summary))
+    loaded = load_result(tmp_path / "out")
+    assert set(loaded["timings"]["shared"]) == {"normalize", "pca", "knn", "silhouette_sample"}
+    np.testing.assert_array_equal(loaded.labels(1), result.labels(1))
 
 
 def test_schema_documents_every_required_top_level_field():

@@ -254,13 +254,13 @@ def test_shared_ward_tree_gives_the_estimators_labels():
 
     X, _ = make_blobs(n_samples=120, n_features=3, centers=4, random_state=2)
     X = X.astype(np.float32)
-    cache = {}
+    context = SharedData(X, metric="euclidean", random_state=0)
     for k in (2, 4, 7, 120):
-        shared = AgglomerativeCut(k, device="cpu", cache=cache).fit(X)
+        shared = AgglomerativeCut(k, device="cpu", context=context).fit(X)
         direct = AgglomerativeClustering(n_clusters=k, device="cpu").fit(X)
         # The same cut of the same tree: the labels, numbering included.
         np.testing.assert_array_equal(shared.labels_, direct.labels_)
-    assert len(cache) == 1
+    assert len(context.cache) == 1
 
 
 def test_shared_hdbscan_tree_gives_the_estimators_labels():
@@ -461,3 +461,106 @@ def test_warnings_of_a_candidate_go_into_its_record_not_the_console():
                    for line in c["warnings"])
     assert all("warnings" not in c for c in result.candidates
                if c["status"] == "ok" and c["params"]["n_clusters"] <= 3)
+
+
+@pytest.mark.parametrize("spelling, name", [
+    ("KMeans", "kmeans"), ("k-means", "kmeans"), ("Hdbscan", "hdbscan"),
+    ("FINCH", "finch"), ("agglomerative_clustering", "agglomerative"),
+    ("AgglomerativeClustering", "agglomerative"),
+])
+def test_algorithm_names_are_read_as_the_command_line_reads_them(blobs, spelling, name):
+    result = search(blobs[0][:200], algorithms=[spelling], random_state=0, progress=False)
+    assert result.settings["algorithms_searched"] == [name]
+    assert result.candidates and {c["algorithm"] for c in result.candidates} == {name}
+
+
+def test_an_algorithm_spelt_twice_is_searched_once(blobs):
+    result = search(blobs[0][:200], algorithms=["kmeans", "K-Means"], random_state=0,
+                    progress=False)
+    assert result.settings["algorithms_searched"] == ["kmeans"]
+    assert len({repr(c["params"]) for c in result.candidates}) == len(result.candidates)
+
+
+def test_an_unknown_algorithm_name_lists_the_registered_ones(blobs):
+    with pytest.raises(ValueError, match="Unknown algorithm 'k_meanz'; registered: "
+                                         "affinity_propagation, agglomerative, birch, "):
+        search(blobs[0][:200], algorithms=["kmeans", "k_meanz"], progress=False)
+
+
+def test_an_exactly_registered_name_wins_over_a_respelling():
+    from gpucluster.auto.candidates import canonical_algorithm_name
+
+    register_algorithm("k_means", get_algorithm("kmeans").factory, lambda c: [])
+    assert canonical_algorithm_name("k_means") == "k_means"
+    assert canonical_algorithm_name("KMeans") == "kmeans"  # registered first
+    assert canonical_algorithm_name("HDBSCAN", ["kmeans", "hdbscan"]) == "hdbscan"
+    with pytest.raises(ValueError, match="Unknown algorithm 'ward'; known: hdbscan, kmeans."):
+        canonical_algorithm_name("ward", ["kmeans", "hdbscan"])
+
+
+class _Clock:
+    """A perf_counter that moves only when told to: timings the test can predict."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+
+def test_agglomerative_rows_leave_the_shared_tree_out_of_their_seconds(monkeypatch):
+    """Several Ward candidates cut one tree: its build is reported once, as the shared
+    "agglomerative_tree", and in none of their rows (nor in the search's own time)."""
+    from types import SimpleNamespace
+
+    from gpucluster import cluster
+
+    clock = _Clock()
+    fake_time = SimpleNamespace(perf_counter=clock.perf_counter)
+    for module in ("gpucluster.auto.search", "gpucluster.auto.shared"):
+        monkeypatch.setattr(importlib.import_module(module), "time", fake_time)
+    build = cluster.AgglomerativeClustering.fit
+    builds = []
+
+    def slow_build(self, X, *args, **kwargs):
+        builds.append(X.shape)
+        clock.now += 100.0  # the tree takes 100 s on the fake clock; nothing else moves it
+        return build(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(cluster.AgglomerativeClustering, "fit", slow_build)
+    X, _ = make_blobs(n_samples=200, n_features=4, centers=4, random_state=0)
+    result = search(X.astype(np.float32), algorithms=["agglomerative"], mode="balanced",
+                    random_state=0, progress=False)
+    rows = [c for c in result.candidates if c["status"] == "ok"]
+    assert len(builds) == 1 and len(rows) >= 2
+    assert [c["seconds"] for c in rows] == [0.0] * len(rows)
+    assert result.timings["shared"]["agglomerative_tree"] == 100.0
+    assert result.timings["search"] == 0.0
+    assert "Shared (built once, in no row's time): agglomerative tree 1 min 40 s" \
+        in result.table().splitlines()[-1]
+
+
+def test_a_shared_piece_built_inside_another_is_counted_once(monkeypatch):
+    """An HDBSCAN tree that builds the neighbour graph inside it: the graph's seconds go
+    to the graph, the rest to the tree, and the total is the time that passed."""
+    shared_module = importlib.import_module("gpucluster.auto.shared")
+    X = np.random.default_rng(0).standard_normal((50, 3)).astype(np.float32)
+    context = SharedData(X, metric="euclidean", random_state=0)
+    clock = _Clock()
+    monkeypatch.setattr(shared_module, "time", clock)
+
+    def graph():
+        clock.now += 3.0
+        return "graph"
+
+    def tree():
+        clock.now += 2.0
+        context.shared_piece("graph", "knn_like", graph)
+        clock.now += 5.0
+        return "tree"
+
+    before = context.shared_seconds()
+    assert context.shared_piece("tree", "tree_like", tree) == "tree"
+    assert context.shared_piece("tree", "tree_like", tree) == "tree"  # built once
+    assert context.timings["knn_like"] == 3.0 and context.timings["tree_like"] == 7.0
+    assert context.shared_seconds() - before == 10.0

@@ -46,6 +46,14 @@ def test_density_algorithms_get_one_setting_per_feature_set(shapes):
     assert sorted(c["algorithm"] for c in found.candidates) == ["hdbscan", "kmeans", "kmeans"]
 
 
+def test_algorithm_names_are_read_as_auto_search_reads_them(shapes):
+    image, _ = shapes
+    found = search_segmentation(image, feature_sets=[("lab",)], n_segments=[3],
+                                algorithms=["KMeans", "HDBSCAN", "k-means"], device="cpu")
+    assert found.settings["algorithms"] == ["kmeans", "hdbscan"]
+    assert sorted(c["algorithm"] for c in found.candidates) == ["hdbscan", "kmeans"]
+
+
 def test_optuna_runs_the_asked_number_of_trials(shapes):
     pytest.importorskip("optuna")
     image, _ = shapes
@@ -61,10 +69,13 @@ def test_optuna_runs_the_asked_number_of_trials(shapes):
     ({"n_segments": [1, 4]}, "n_segments"),
     ({"feature_sets": []}, "feature_sets"),
     ({"feature_sets": [("colour",)]}, "colour"),
-    ({"algorithms": ["kmeans", "ward"]}, "algorithms"),
+    ({"algorithms": ["kmeans", "ward"]},
+     "Unknown algorithm 'ward'; known: dbscan, hdbscan, kmeans, slic."),
+    ({"algorithms": []}, "algorithms"),
     ({"labels": np.zeros((3, 3), dtype=int)}, "shape"),
     ({"search": "optuna", "n_trials": 0}, "n_trials"),
-])
+], ids=["search", "n_segments", "no-feature-sets", "feature-name", "algorithm-name",
+        "no-algorithms", "labels", "n_trials"])
 def test_bad_settings_are_refused(shapes, kwargs, message):
     image, _ = shapes
     with pytest.raises(ValueError, match=message):
