@@ -65,6 +65,11 @@ SHARED_LABELS = {"normalize": "normalize", "pca": "PCA", "knn": "kNN graph",
                  "finch_partitions": "FINCH partitions"}
 
 
+def shared_label(key):
+    """How the table and the report name a piece of ``timings["shared"]``."""
+    return SHARED_LABELS.get(key, key.replace("_", " "))
+
+
 def warned_note(rank, candidate):
     """The line saying that the candidate at ``rank`` warned, and its first warning
     (shortened to ``WARNING_CHARS``); None when it raised none."""
@@ -79,7 +84,7 @@ def warned_note(rank, candidate):
 def shared_note(shared_timings):
     """The line naming the pieces built once for every candidate and their seconds,
     which no row's time includes; None when none took ``SHARED_SHOWN_MIN_SECONDS``."""
-    shown = [f"{SHARED_LABELS.get(key, key.replace('_', ' '))} {fmt.duration(seconds)}"
+    shown = [f"{shared_label(key)} {fmt.duration(seconds)}"
              for key, seconds in (shared_timings or {}).items()
              if seconds >= SHARED_SHOWN_MIN_SECONDS]
     if not shown:

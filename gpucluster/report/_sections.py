@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _format as fmt
 from .._html import escape
-from ..auto.results import TIE_MARGIN, near_tie_ranks
+from ..auto.results import TIE_MARGIN, near_tie_ranks, shared_label
 from ..auto.scoring import describe_weights
 from ..auto.search import search
 from .organize import _unique_names
@@ -210,7 +210,7 @@ def settings_sections(summary):
         shared = {k: v for k, v in (timings.get("shared") or {}).items() if v}
         if shared:
             rows.append(("computed once for all candidates", ", ".join(
-                f"{k.replace('_', ' ')} {fmt.duration(v)}" for k, v in shared.items())))
+                f"{shared_label(k)} {fmt.duration(v)}" for k, v in shared.items())))
         parts.append(f"<h2>Timings</h2><table>{_table_rows(rows)}</table>")
     return "".join(parts)
 

@@ -128,6 +128,7 @@ def test_report_reads_as_numbers_for_people_not_json(tmp_path):
                                           "random_state": 0}
     summary["candidates"][0]["noise_fraction"] = 2 / 12
     summary["timings"]["total"] = 125.4
+    summary["timings"]["shared"]["hdbscan_trees"] = 0.5
     summary["weights"] = {"silhouette": 0.8, "balance": 0.0, "noise": 0.2}
     path = write_report(str(tmp_path / "gallery"), summary=summary, labels=labels)
     page = open(path, encoding="utf-8").read()
@@ -143,6 +144,8 @@ def test_report_reads_as_numbers_for_people_not_json(tmp_path):
     for default in ("mode", "weights", "device", "time_budget", "labels", "algorithms_searched"):
         assert f"<th>{default}</th>" not in settings
     assert "<th>total</th><td>2 min 5 s</td>" in page
+    # The shared pieces take the terminal table's names ("kNN graph", not "knn").
+    assert "kNN graph 0.03 s" in page and "HDBSCAN trees" in page and "hdbscan trees" not in page
     assert 'Ranked by composite = 0.8 x (silhouette + 1) / 2 + 0.2 x (1 - noise fraction) ' \
         '(preset &quot;default&quot;)' in page
 
