@@ -2,6 +2,7 @@
 
 from .. import _format as fmt
 from .._arguments import positive_int
+from .segmentation import scores_text
 
 _FEATURE_CHOICES = ("gray", "rgb", "lab", "hsv", "xy", "sobel", "lbp", "texture")
 _ALGORITHM_CHOICES = ("kmeans", "dbscan", "hdbscan", "slic")
@@ -60,12 +61,9 @@ def cmd_segment(args, segmenter=None, options=None):
         follow_links=args.follow_links, segmenter=segmenter,
         **(segment_options(args) if options is None else options))
     for row in summary["images"]:
-        scores = row["scores"]
-        print(f"{row['source']}: {row['n_segments']} segments, silhouette "
-              f"{fmt.score(scores['silhouette'])}, Calinski-Harabasz "
-              f"{fmt.number(scores['calinski_harabasz'])}, Davies-Bouldin "
-              f"{fmt.score(scores['davies_bouldin'])} ({fmt.duration(row['seconds'])}) -> "
-              f"{row['folder']}/")
+        scores = scores_text(row["scores"], row["no_spread_within_segments"])
+        print(f"{row['source']}: {row['n_segments']} segments, {scores} "
+              f"({fmt.duration(row['seconds'])}) -> {row['folder']}/")
         _print_choice(row)
     for path, reason in summary["failures"]:
         print(f"skipped {path}: {reason}")

@@ -199,7 +199,8 @@ def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=
     -------
     dict
         "out", "page" (index.html), "images" (one dict per segmented image:
-        source, folder, n_segments, width, height, scores, seconds) and
+        source, folder, n_segments, width, height, scores,
+        no_spread_within_segments, settings, seconds) and
         "failures" ((path, reason) of files not segmented).
 
     Raises
@@ -249,6 +250,7 @@ def segment_images(inputs, out, *, overwrite=False, progress=True, follow_links=
             H, W = result.labels.shape
             rows.append({"source": printable(path), "folder": name, "n_segments": result.n_segments,
                          "width": int(W), "height": int(H), "scores": result.scores,
+                         "no_spread_within_segments": result.no_spread_within_segments,
                          "settings": result.settings, "seconds": time.perf_counter() - start})
             bar.update()
     finally:

@@ -14,6 +14,7 @@ import urllib.parse
 from .. import _format as fmt
 from .._files import atomic_write
 from .._html import escape, page, record_pictures_js
+from .segmentation import scores_text
 
 PAGE_NAME = "index.html"
 PICTURES = (("original", "original"), ("overlay", "overlay"), ("contours", "contours"),
@@ -33,11 +34,9 @@ _JS = "\n(function(){\n" + record_pictures_js("figure img") + "})();\n"
 def _image_section(row):
     """One image: its name, facts and four pictures."""
     folder = urllib.parse.quote(row["folder"])
-    scores = row.get("scores", {})
+    scores = scores_text(row.get("scores", {}), row.get("no_spread_within_segments", False))
     facts = (f"{row['n_segments']} segments, {row['width']} x {row['height']} pixels; "
-             f"silhouette {fmt.score(scores.get('silhouette'))}, Calinski-Harabasz "
-             f"{fmt.number(scores.get('calinski_harabasz'))}, Davies-Bouldin "
-             f"{fmt.score(scores.get('davies_bouldin'))}; {fmt.duration(row['seconds'])}")
+             f"{scores}; {fmt.duration(row['seconds'])}")
     figures = "".join(
         f'<figure><img src="{folder}/{kind}.png" alt="{escape(caption)}" loading="lazy">'
         f"<figcaption>{escape(caption)}</figcaption></figure>"
@@ -65,7 +64,8 @@ def write_page(out, rows, failures=(), *, settings="", title="gpucluster segment
     rows : list of dict
         Per image: "source" (shown), "folder" (relative, holding
         original.png, overlay.png, contours.png, quantized.png),
-        "n_segments", "width", "height", "scores", "seconds".
+        "n_segments", "width", "height", "scores", "seconds", and optionally
+        "no_spread_within_segments" (Calinski-Harabasz then reads n/a).
     failures : sequence of (path, reason), files that could not be segmented
     settings : str, one line describing the run
     title : str

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _format as fmt
 from .. import backend, kernels
 from ..metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from . import draw
@@ -40,11 +41,18 @@ class Segmentation:
         "silhouette" (on a sample of ``SCORE_SAMPLE`` pixels),
         "calinski_harabasz" and "davies_bouldin" (on every pixel), computed
         on the scaled features without the noise; NaN with fewer than two
-        segments.
+        segments. "calinski_harabasz" is NaN too when no segment has any
+        spread (see ``no_spread_within_segments``).
     features : tuple of str, the feature groups
     estimator : the fitted estimator (None for superpixels)
     timings : dict of seconds ("features", "fit", "label", "describe")
     settings : dict, the call's settings, for ``summary``
+    no_spread_within_segments : bool
+        True when every segment's feature rows are identical, up to the
+        features' float rounding (a perfect segmentation of flat regions).
+        The Calinski-Harabasz ratio then divides by zero:
+        ``gpucluster.metrics`` returns 1.0, scikit-learn's convention, which
+        would read as a very poor score, so it is NaN here.
     """
 
     image: object
@@ -56,6 +64,7 @@ class Segmentation:
     estimator: object = None
     timings: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
+    no_spread_within_segments: bool = False
 
     @property
     def n_segments(self):
@@ -92,6 +101,7 @@ class Segmentation:
             "sizes": backend.to_numpy(self.sizes).astype(int).tolist(),
             "mean_colors": np.round(backend.to_numpy(self.mean_colors), 3).tolist(),
             "scores": {k: (None if math.isnan(v) else v) for k, v in self.scores.items()},
+            "no_spread_within_segments": self.no_spread_within_segments,
             "features": list(self.features),
             "estimator": None if self.estimator is None else repr(self.estimator),
             "settings": self.settings,
@@ -99,8 +109,42 @@ class Segmentation:
         }
 
 
+def scores_text(scores, no_spread_within_segments=False):
+    """The scores as a reader sees them (the command's line, the page's facts):
+    "silhouette 0.812, Calinski-Harabasz 1520, Davies-Bouldin 0.431".
+
+    With no spread within segments, Calinski-Harabasz reads
+    "n/a (no spread within segments)", not a number.
+    """
+    calinski_harabasz = ("n/a (no spread within segments)" if no_spread_within_segments
+                         else fmt.number(scores.get("calinski_harabasz")))
+    return (f"silhouette {fmt.score(scores.get('silhouette'))}, Calinski-Harabasz "
+            f"{calinski_harabasz}, Davies-Bouldin {fmt.score(scores.get('davies_bouldin'))}")
+
+
+def _no_spread_within(calinski_harabasz, davies_bouldin, n_pixels, n_segments, eps):
+    """True when the segments have no spread of their own, beyond the features' rounding.
+
+    Read from the scores, without another pass over the pixels. A within-segment
+    dispersion W of exactly zero makes ``calinski_harabasz_score`` return 1.0
+    (scikit-learn's convention) and ``davies_bouldin_score`` 0.0 (every spread
+    zero); a true ratio of 1 has spread, hence a Davies-Bouldin above 0. Otherwise
+    CH gives W's share of the total dispersion,
+    ``W / (W + B) = (n - k) / ((n - k) + CH (k - 1))``; identical colours
+    whose features differ in the last bits (torch's vectorised loops leave some so)
+    give about 1e-17 for float32 features, a single pixel one 8-bit level off in a
+    megapixel image about 5e-12: the bound is ``eps ** 2`` of the features' dtype
+    (1.4e-14 for float32).
+    """
+    if calinski_harabasz == 1.0 and davies_bouldin == 0.0:
+        return True
+    rest = n_pixels - n_segments
+    return rest / (rest + calinski_harabasz * (n_segments - 1)) <= eps ** 2
+
+
 def _scores(X, labels, score_sample, random_state):
-    """Silhouette (sampled), Calinski-Harabasz and Davies-Bouldin of the labelled rows of X."""
+    """Silhouette (sampled), Calinski-Harabasz and Davies-Bouldin of the labelled rows of X,
+    and whether no segment has any spread (Calinski-Harabasz is then NaN)."""
     xp = backend.namespace(X)
     flat = xp.reshape(labels, (-1,))
     keep = flat >= 0
@@ -110,15 +154,22 @@ def _scores(X, labels, score_sample, random_state):
     n = int(flat.shape[0])
     n_labels = int(xp.unique_values(flat).shape[0]) if n else 0
     if not 1 < n_labels < n:
-        return nan
+        return nan, False
     try:
         silhouette = float(silhouette_score(X, flat, sample_size=min(score_sample, n),
                                             random_state=random_state))
     except ValueError:  # the sample drew fewer than two segments
         silhouette = math.nan
-    return {"silhouette": silhouette,
-            "calinski_harabasz": float(calinski_harabasz_score(X, flat)),
-            "davies_bouldin": float(davies_bouldin_score(X, flat))}
+    calinski_harabasz = float(calinski_harabasz_score(X, flat))
+    davies_bouldin = float(davies_bouldin_score(X, flat))
+    # With no spread the ratio divides by zero: no number (the metric's 1.0 would read
+    # as a very poor score).
+    no_spread = _no_spread_within(calinski_harabasz, davies_bouldin, n, n_labels,
+                                  float(xp.finfo(X.dtype).eps))
+    scores = {"silhouette": silhouette,
+              "calinski_harabasz": math.nan if no_spread else calinski_harabasz,
+              "davies_bouldin": davies_bouldin}
+    return scores, no_spread
 
 
 def describe(image, labels, X=None, *, features=(), estimator=None, timings=None, settings=None,
@@ -141,13 +192,17 @@ def describe(image, labels, X=None, *, features=(), estimator=None, timings=None
         xp = backend.namespace(image)
         mean_colors = xp.zeros((0, values.shape[2]), dtype=xp.float64, device=backend.device(image))
         sizes = xp.zeros(0, dtype=xp.int64, device=backend.device(image))
-    scores = ({"silhouette": math.nan, "calinski_harabasz": math.nan, "davies_bouldin": math.nan}
-              if X is None else _scores(X, labels, score_sample, random_state))
+    if X is None:
+        scores = {"silhouette": math.nan, "calinski_harabasz": math.nan, "davies_bouldin": math.nan}
+        no_spread = False
+    else:
+        scores, no_spread = _scores(X, labels, score_sample, random_state)
     timings = dict(timings or {})
     timings["describe"] = time.perf_counter() - start
     return Segmentation(image=image, labels=labels, mean_colors=mean_colors, sizes=sizes,
                         scores=scores, features=tuple(features), estimator=estimator,
-                        timings=timings, settings=dict(settings or {}))
+                        timings=timings, settings=dict(settings or {}),
+                        no_spread_within_segments=no_spread)
 
 
 # --------------------------------------------------------------------------

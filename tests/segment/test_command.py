@@ -93,6 +93,24 @@ def test_every_algorithm_runs_from_the_command_line(tmp_path, capsys, algorithm,
     assert json.loads((out / "shapes" / "segmentation.json").read_text())["settings"]["algorithm"] == algorithm
 
 
+def test_a_perfect_segmentation_reads_no_calinski_harabasz_not_1(tmp_path, capsys):
+    """Flat colours segmented on colour: no spread within segments, so the Calinski-Harabasz
+    ratio is undefined (the metric's 1.0 is a convention); the line and the page say so."""
+    image, _ = shapes_image(60, 80, noise=0.0, gradient=0.0)
+    Image.fromarray(image).save(tmp_path / "flat.png")
+    out = tmp_path / "out"
+    status, printed, err = run_main(capsys, tmp_path / "flat.png", "--out", out, "--n-segments", "4",
+                                    "--features", "lab", "--quiet")
+    assert status == 0, err
+    line = next(line for line in printed.splitlines() if line.startswith(str(tmp_path / "flat.png")))
+    assert "4 segments" in line and "Calinski-Harabasz n/a (no spread within segments)" in line, line
+    assert "Calinski-Harabasz 1," not in line and "Davies-Bouldin 0.000" in line
+    assert "Calinski-Harabasz n/a (no spread within segments)" in (out / "index.html").read_text()
+    summary = json.loads((out / "flat" / "segmentation.json").read_text())
+    assert summary["no_spread_within_segments"] is True
+    assert summary["scores"]["calinski_harabasz"] is None
+
+
 def test_errors_are_one_line(tmp_path, capsys):
     status, _, err = run_main(capsys, tmp_path / "nowhere.png", "--out", tmp_path / "out")
     assert status == 1

@@ -51,6 +51,48 @@ def test_scores_match_scikit_learn_on_the_features():
         metrics.calinski_harabasz_score(X, labels), rel=1e-4)
     assert result.scores["davies_bouldin"] == pytest.approx(metrics.davies_bouldin_score(X, labels), rel=1e-4)
     assert result.scores["silhouette"] == pytest.approx(metrics.silhouette_score(X, labels), rel=1e-4)
+    assert result.no_spread_within_segments is False
+
+
+def test_a_perfect_segmentation_of_flat_colours_has_no_calinski_harabasz(xp):
+    """Four flat colours, no noise, segmented on colour alone: every segment's pixels are
+    identical. The metric keeps scikit-learn's 1.0 for a zero within-cluster dispersion; the
+    segmentation says the ratio is undefined instead of showing that 1.0 as a poor score."""
+    from gpucluster import metrics
+    from gpucluster.segment import pixel_features
+    from gpucluster.segment.segmentation import scores_text
+
+    image, truth = shapes_image(noise=0.0, gradient=0.0)
+    result = segment(xp.asarray(image), n_segments=4, features=("lab",))
+    assert ari(truth, result.labels) == 1.0
+    X = to_numpy(pixel_features(image, ("lab",)))
+    assert metrics.calinski_harabasz_score(X, to_numpy(result.labels).ravel()) == 1.0
+    assert result.no_spread_within_segments is True
+    assert np.isnan(result.scores["calinski_harabasz"])
+    assert result.scores["davies_bouldin"] == 0.0 and result.scores["silhouette"] > 0.99
+    summary = result.summary()
+    assert summary["no_spread_within_segments"] is True
+    assert summary["scores"]["calinski_harabasz"] is None
+    text = scores_text(result.scores, result.no_spread_within_segments)
+    assert "Calinski-Harabasz n/a (no spread within segments)" in text, text
+
+
+def test_one_pixel_one_level_off_is_spread_and_keeps_its_calinski_harabasz(xp):
+    """The bound on 'no spread' is float rounding, not a real difference: one background pixel
+    one level off gives a finite (huge) Calinski-Harabasz, equal to the metric's."""
+    from gpucluster import metrics
+    from gpucluster.segment import pixel_features
+    from gpucluster.segment.segmentation import scores_text
+
+    image, _ = shapes_image(noise=0.0, gradient=0.0)
+    image[5, 5, 0] += 1
+    result = segment(xp.asarray(image), n_segments=4, features=("lab",))
+    assert result.no_spread_within_segments is False
+    X = to_numpy(pixel_features(image, ("lab",)))
+    expected = metrics.calinski_harabasz_score(X, to_numpy(result.labels).ravel())
+    assert expected > 1e9
+    assert result.scores["calinski_harabasz"] == pytest.approx(expected, rel=1e-4)
+    assert "no spread" not in scores_text(result.scores, result.no_spread_within_segments)
 
 
 def test_any_scikit_learn_estimator_gets_numpy_and_its_labels_come_back(xp):
