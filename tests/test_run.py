@@ -45,11 +45,23 @@ def test_run_on_a_folder_writes_results_gallery_and_report(tmp_path, chromium):
     best = summary["ranking"][0]["folder"]
     labels = np.load(out / "results" / best / "labels.npy", allow_pickle=False)
     assert labels.shape == (len(paths),)
+    # A run that found nothing (every image noise) must not pass: the top result has
+    # clusters, and its summary entry agrees with its labels.
+    n_clusters = len(set(labels.tolist()) - {-1})
+    top = next(c for c in summary["candidates"] if c["id"] == summary["ranking"][0]["candidate"])
+    assert top["n_clusters"] == n_clusters >= 1, (top, np.unique(labels, return_counts=True))
+    assert top["noise_fraction"] == pytest.approx(float(np.mean(labels == -1)))
+    assert top["noise_fraction"] < 1
 
     gallery = out / "gallery"
     folders = [f for f in os.listdir(gallery) if f.startswith(("cluster_", "noise_"))]
-    n_clusters = len(set(labels.tolist()) - {-1})
-    assert len([f for f in folders if f.startswith("cluster_")]) == n_clusters
+    cluster_folders = [f for f in folders if f.startswith("cluster_")]
+    assert len(cluster_folders) == n_clusters
+    # Each cluster folder holds as many images as its name says, and at least one.
+    for folder in cluster_folders:
+        size = int(re.search(r"_n(\d+)", folder).group(1))
+        assert size >= 1 and len(os.listdir(gallery / folder)) == size, folder
+    assert sum(len(os.listdir(gallery / f)) for f in cluster_folders) == int(np.sum(labels >= 0))
     linked = sum(len(os.listdir(gallery / f)) for f in folders)
     assert linked == len(paths)
     # zero-shot names from the CLIP text tower end every cluster folder's name
