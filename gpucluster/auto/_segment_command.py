@@ -4,7 +4,7 @@ The command itself lives in ``segment/_command.py``; the search is in this
 layer (``auto.segmentation``), so the command is registered from here.
 """
 
-from .._arguments import positive_int
+from .._arguments import one_of, positive_int
 from ..segment import _command as segment_command
 from .scoring import PRESETS
 from .segmentation import DEFAULT_FEATURE_SETS, DEFAULT_N_SEGMENTS, SEARCHES, search_segmentation
@@ -95,7 +95,9 @@ def register(subparsers):
     tuning.add_argument("--try-n-segments", type=positive_int, nargs="+", metavar="K",
                         help="segment counts to try (default: "
                              + " ".join(map(str, DEFAULT_N_SEGMENTS)) + ")")
-    tuning.add_argument("--try-algorithms", nargs="+", choices=segment_command._ALGORITHM_CHOICES,
+    tuning.add_argument("--try-algorithms", nargs="+",
+                        type=one_of(segment_command._ALGORITHM_CHOICES),
+                        choices=segment_command._ALGORITHM_CHOICES,
                         help="algorithms to try (default: --algorithm)")
     tuning.add_argument("--search", choices=SEARCHES, default=None,
                         help="grid (default): every combination; optuna: --n-trials chosen "

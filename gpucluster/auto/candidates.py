@@ -39,6 +39,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import backend
+from .._arguments import name_key
 from ..cluster import DBSCAN, FINCH, HDBSCAN, OPTICS
 from ..cluster import _graph
 from ..cluster.hierarchy import hc_cut
@@ -171,10 +172,6 @@ ALGORITHM_ALIASES = {"agglomerative_clustering": "agglomerative",
                      "spectral_clustering": "spectral"}
 
 
-def _name_key(text):
-    return str(text).lower().replace("-", "").replace("_", "")
-
-
 def canonical_algorithm_name(name, choices=None):
     """The algorithm name that ``name`` means, ignoring case and '-'/'_' differences
     ("KMeans" and "k-means" -> "kmeans"; scikit-learn's "AgglomerativeClustering" ->
@@ -194,11 +191,11 @@ def canonical_algorithm_name(name, choices=None):
     known = list(_REGISTRY) if choices is None else list(choices)
     if name in known:
         return name
-    by_key = {_name_key(alias): target for alias, target in ALGORITHM_ALIASES.items()
+    by_key = {name_key(alias): target for alias, target in ALGORITHM_ALIASES.items()
               if target in known}
-    by_key.update({_name_key(choice): choice for choice in reversed(known)})  # first wins
+    by_key.update({name_key(choice): choice for choice in reversed(known)})  # first wins
     try:
-        return by_key[_name_key(name)]
+        return by_key[name_key(name)]
     except KeyError:
         raise _unknown_algorithm(name, known, "registered" if choices is None else "known") \
             from None

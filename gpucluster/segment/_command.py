@@ -1,7 +1,7 @@
 """`gpucluster segment`: argument parsing and printing around ``segment.batch.segment_images``."""
 
 from .. import _format as fmt
-from .._arguments import positive_int
+from .._arguments import one_of, positive_int
 from .segmentation import scores_text
 
 _FEATURE_CHOICES = ("gray", "rgb", "lab", "hsv", "xy", "sobel", "lbp", "texture")
@@ -85,7 +85,8 @@ def register(subparsers):
                     "listed and skipped.")
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True, help="output folder (one sub-folder per image and index.html)")
-    p.add_argument("--algorithm", choices=_ALGORITHM_CHOICES, default="kmeans",
+    p.add_argument("--algorithm", type=one_of(_ALGORITHM_CHOICES), choices=_ALGORITHM_CHOICES,
+                   default="kmeans",
                    help="kmeans (default) on every pixel; dbscan and hdbscan on a shrunk image, "
                         "every pixel taking its block's label; slic: SLIC superpixels merged "
                         "down to --n-segments regions")

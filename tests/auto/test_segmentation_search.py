@@ -124,6 +124,21 @@ def test_segment_auto_takes_a_plain_n_segments_and_features_as_the_one_value_tri
     assert {(tuple(r["features"]), r["n_segments"]) for r in ranking} == {(("lab",), 3)}
 
 
+def test_segment_auto_tries_the_algorithms_named_in_any_spelling(shapes, tmp_path, capsys):
+    from gpucluster.cli import main
+
+    image, _ = shapes
+    Image.fromarray(image).save(tmp_path / "shapes.png")
+    out = tmp_path / "out"
+    status = main(["segment", str(tmp_path / "shapes.png"), "--out", str(out), "--auto",
+                   "--try-algorithms", "KMeans", "SLIC", "--features", "lab", "--n-segments", "4",
+                   "--quiet", "--device", "cpu"])
+    assert status == 0, capsys.readouterr().err
+    ranking = json.loads((out / "shapes" / "segmentation.json").read_text())[
+        "settings"]["search"]["ranking"]
+    assert {r["algorithm"] for r in ranking} == {"kmeans", "slic"}
+
+
 @pytest.mark.parametrize("extra", [["--n-segments", "3", "--try-n-segments", "2", "4"],
                                    ["--features", "lab", "--try-features", "lab xy"]])
 def test_segment_auto_refuses_a_value_and_a_list_of_the_same_setting(

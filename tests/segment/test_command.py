@@ -74,17 +74,18 @@ def test_segment_a_folder_end_to_end(photos, tmp_path, capsys):
     assert run_main(capsys, folder, "--out", out, "--overwrite", "--quiet")[0] == 0
 
 
-@pytest.mark.parametrize("algorithm, extra", [
-    ("slic", ["--superpixels", "100"]),
-    ("dbscan", ["--features", "lab"]),
-    ("hdbscan", ["--features", "lab"]),
+@pytest.mark.parametrize("algorithm, spelt, extra", [
+    ("slic", "SLIC", ["--superpixels", "100"]),
+    ("dbscan", "dbscan", ["--features", "lab"]),
+    ("hdbscan", "H-DBSCAN", ["--features", "lab"]),
 ])
-def test_every_algorithm_runs_from_the_command_line(tmp_path, capsys, algorithm, extra):
+def test_every_algorithm_runs_from_the_command_line(tmp_path, capsys, algorithm, spelt, extra):
+    """Each algorithm, its name spelt in any case and with '-' or '_' as `cluster` takes it."""
     image, truth = shapes_image(60, 80, noise=3.0, gradient=0.0)
     Image.fromarray(image).save(tmp_path / "shapes.png")
     out = tmp_path / "out"
     status, _, err = run_main(capsys, tmp_path / "shapes.png", "--out", out, "--algorithm",
-                              algorithm, "--n-segments", "4", *extra)
+                              spelt, "--n-segments", "4", *extra)
     assert status == 0, err
     labels = np.load(out / "shapes" / "labels.npy")
     keep = labels >= 0
@@ -130,3 +131,11 @@ def test_sample_with_dbscan_is_refused_per_image(tmp_path, capsys):
                               "--algorithm", "dbscan", "--sample", "200")
     assert status == 1 and "neither predict nor cluster_centers_" in err
     assert "(downsample=N, --downsample N) instead of a pixel sample (sample, --sample)" in err
+
+
+def test_an_unknown_algorithm_is_refused_naming_the_choices(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run_main(capsys, tmp_path, "--out", tmp_path / "out", "--algorithm", "kmedians")
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "--algorithm: invalid choice: 'kmedians' (choose from kmeans, dbscan, hdbscan, slic)" in err
