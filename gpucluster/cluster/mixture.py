@@ -391,7 +391,10 @@ class Moments:
         if self.covariance_type == "tied":
             # Each row weighted by its total responsibility: one in EM, but zero for
             # the rows no component picked at a k-means++ or random_from_data start.
-            second = (Z * xp.sum(resp, axis=1)[:, None]).T @ Z
+            # In float64: there the covariance, second - between, cancels to nothing but
+            # reg_covar, and float32 products left rounding above reg_covar (Cholesky failed).
+            Z64 = xp.astype(Z, xp.float64)
+            second = (Z64 * xp.astype(xp.sum(resp, axis=1), xp.float64)[:, None]).T @ Z64
         elif self.covariance_type == "diag":
             second = resp.T @ squares
         elif self.covariance_type == "spherical":

@@ -112,6 +112,21 @@ def test_tied_start_from_picked_rows_weights_rows_by_responsibility():
     assert labels_agree(ours.predict(X), y) > labels_agree(ref.predict(X), y)
 
 
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data"])
+def test_tied_start_from_picked_rows_holds_in_float32(init_params):
+    """That start's covariance cancels to reg_covar * I: float32 products of the second
+    moment left rounding above reg_covar (Cholesky failed for every seed on these blobs)."""
+    X, _ = blobs(600, 8, centers=5)
+    for seed in range(3):
+        start = GaussianMixture(3, covariance_type="tied", init_params=init_params,
+                                random_state=seed, max_iter=0).fit(X.astype(np.float32))
+        # reg_covar * I plus the picked rows' z z^T times float32's size offset (10 eps).
+        assert np.linalg.eigvalsh(start.covariances_.astype(np.float64)).min() > 0.99e-6
+        fitted = GaussianMixture(3, covariance_type="tied", init_params=init_params,
+                                 random_state=seed).fit(X.astype(np.float32))
+        assert fitted.converged_ and np.isfinite(fitted.lower_bound_)
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_methods_match_sklearn_on_the_same_parameters(covariance_type):
     """score_samples, predict_proba, predict, score, bic, aic and sample equal scikit-learn's
