@@ -220,6 +220,10 @@ def _check_distance_matrix(D):
     check_non_negative(D.data if is_sparse(D) else D, "precomputed distance matrix")
 
 
+class NoPredictionData(AttributeError, ValueError):
+    """``exemplars_`` read before prediction data exists."""
+
+
 class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     """Hierarchical density-based clustering (HDBSCAN*), on the GPU or the CPU.
 
@@ -887,8 +891,14 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
 
     @property
     def exemplars_(self):
-        """Per cluster, the training points at the heart of its leaves (needs prediction data)."""
-        pdata = self._check_prediction_data()
+        """Per cluster, the training points at the heart of its leaves (needs prediction data).
+
+        Without it the error is an AttributeError (and a ValueError), so that
+        ``hasattr`` and ``dir`` on a fitted estimator answer instead of raising."""
+        try:
+            pdata = self._check_prediction_data()
+        except ValueError as exc:
+            raise NoPredictionData(str(exc)) from None
         xp = backend.namespace(self._raw_data)
         return [
             self._to_output(

@@ -905,3 +905,11 @@ def test_extreme_rows_float32_and_cosine():
     scaled[7] *= 1e306
     np.testing.assert_array_equal(HDBSCAN(metric="cosine").fit(scaled).labels_,
                                   HDBSCAN(metric="cosine").fit(X_cos).labels_)
+
+
+def test_exemplars_without_prediction_data_leave_hasattr_and_dir_working():
+    model = HDBSCAN().fit(np.random.default_rng(0).random((30, 2)))
+    assert not hasattr(model, "exemplars_")
+    assert "labels_" in dir(model)
+    with pytest.raises(ValueError, match="no prediction data"):
+        model.exemplars_
