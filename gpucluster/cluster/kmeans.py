@@ -581,6 +581,29 @@ def kmeans_single_lloyd(X, sample_weight, centers, *, max_iter, tol, metric, ver
     return labels, weighted_sum(distances, sample_weight), centers, i + 1
 
 
+def inertia_from_differences(X, centers, labels, sample_weight):
+    """sum_i w_i |x_i - c_(l_i)|^2 from the differences, in float64 row chunks (dense X).
+
+    The distances the kernels return come from |x|^2 - 2 x.c + |c|^2, whose
+    rounding grows with |x|^2: float32 rows at an offset of 1e6 gave a score of
+    -76,654 for a true -1.77. ``sample_weight`` (n,) or None; a Python float."""
+    xp = backend.namespace(X)
+    n = X.shape[0]
+    total = [0.0]
+
+    def add(start, stop):
+        difference = xp.astype(X[start:stop, :], xp.float64) - xp.astype(
+            xp.take(centers, xp.astype(labels[start:stop], xp.int64), axis=0), xp.float64)
+        squared = xp.sum(difference * difference, axis=1)
+        if sample_weight is not None:
+            squared = squared * xp.astype(sample_weight[start:stop], xp.float64)
+        total[0] += float(xp.sum(squared))
+
+    rows = backend.row_chunk_size(n, 24 * X.shape[1], device=backend.device_of(X))
+    backend.for_each_chunk(n, rows, add)
+    return total[0]
+
+
 def mean_and_spread(X, sq_norms=None):
     """Column means of X and its total variance :math:`E|x - m|^2` (a Python float).
 
@@ -905,6 +928,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        if self.metric == "euclidean" and not is_sparse(X):
+            inertia = inertia_from_differences(Xw, centers, labels, sample_weight)
         if offset is not None:
             centers = centers + offset
         self._centers = centers
@@ -946,10 +971,27 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         centers = backend.asarray_like(self._centers, data_ops(X).values(X))
         return prepare_for_metric(centers, self.metric)
 
-    def _labels_inertia(self, X, sample_weight):
-        """Labels and weighted inertia of X against the fitted centres (used by predict and score)."""
+    def _nearest(self, X):
+        """``(labels, distances, Xm, centers)`` of X against the fitted centres, X and the
+        centres prepared for the metric. As fit does, rows far from the origin against the
+        centres' spread are centred first (euclidean, dense), or the GEMM's rounding picks
+        the wrong centre (float32 rows at an offset of 1e6)."""
         Xm = prepare_for_metric(X, self.metric)
-        labels, distances = labels_and_distances(Xm, self._centers_for(X), self.metric)
+        centers = self._centers_for(X)
+        if self.metric == "euclidean" and not is_sparse(X):
+            xp = backend.namespace(Xm)
+            shift = xp.mean(centers, axis=0)
+            spread = float(xp.mean(xp.sum((centers - shift) ** 2, axis=1)))
+            if float(xp.vecdot(shift, shift)) > max(spread, float(np.finfo(np.float64).tiny)):
+                Xm, centers = Xm - shift, centers - shift
+        labels, distances = labels_and_distances(Xm, centers, self.metric)
+        return labels, distances, Xm, centers
+
+    def _labels_inertia(self, X, sample_weight):
+        """Labels and weighted inertia of X against the fitted centres (used by score)."""
+        labels, distances, Xm, centers = self._nearest(X)
+        if self.metric == "euclidean" and not is_sparse(X):
+            return labels, inertia_from_differences(Xm, centers, labels, sample_weight)
         return labels, weighted_sum(distances, sample_weight)
 
     def predict(self, X, sample_weight=None):
@@ -963,9 +1005,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
             return distributed.kmeans.predict(self, X, sample_weight)
         check_is_fitted(self)
         X, sample_weight, like = self._prepare_data(X, sample_weight, reset=False)
-        Xm = prepare_for_metric(X, self.metric)
-        labels, _ = labels_and_distances(Xm, self._centers_for(X), self.metric)
-        return self._to_output(labels, like)
+        return self._to_output(self._nearest(X)[0], like)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return ``labels_``."""

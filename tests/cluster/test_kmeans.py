@@ -733,3 +733,19 @@ def test_float32_rows_at_a_large_offset_converge_as_sklearn():
     ref = sklearn.cluster.KMeans(3, init=init, n_init=1).fit(X)
     assert ours.n_iter_ == ref.n_iter_
     np.testing.assert_array_equal(ours.labels_, ref.labels_)
+
+
+def test_score_and_inertia_at_a_large_offset_and_mixed_scales_are_exact():
+    """score (and predict) centre rows far from the origin as fit does, and the inertias come
+    from the differences: at a 1e6 offset in float32 score was -76,654 for a true -1.77, and
+    with one cluster per row of columns scaled 1e4 / 1 / 1e-4 inertia_ was 5.0, not 0."""
+    rs = np.random.RandomState(0)
+    centres = rs.randn(3, 3) * 5
+    X = (1e6 + 0.1 * np.vstack([c + rs.randn(20, 3) for c in centres])).astype(np.float32)
+    model = KMeans(3, init=X[[0, 1, 2]], n_init=1).fit(X)
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    exact = ((X.astype(np.float64) - np.asarray(model.cluster_centers_, np.float64)[model.labels_])
+             ** 2).sum()
+    assert model.score(X) == pytest.approx(-exact, rel=1e-6)
+    Y = (np.random.RandomState(0).randn(30, 3) * [1e4, 1, 1e-4]).astype(np.float32)
+    assert KMeans(30, init=Y, n_init=1).fit(Y).inertia_ == 0.0
