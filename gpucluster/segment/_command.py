@@ -61,8 +61,9 @@ def cmd_segment(args, segmenter=None, options=None):
         follow_links=args.follow_links, segmenter=segmenter,
         **(segment_options(args) if options is None else options))
     for row in summary["images"]:
-        scores = scores_text(row["scores"], row["no_spread_within_segments"])
-        print(f"{row['source']}: {row['n_segments']} segments, {scores} "
+        scores = scores_text(row["scores"], row["no_spread_within_segments"], row["n_segments"])
+        segments = f"{row['n_segments']} segment{'' if row['n_segments'] == 1 else 's'}"
+        print(f"{row['source']}: {segments}, {scores} "
               f"({fmt.duration(row['seconds'])}) -> {row['folder']}/")
         _print_choice(row)
     for path, reason in summary["failures"]:

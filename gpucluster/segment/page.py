@@ -34,8 +34,9 @@ _JS = "\n(function(){\n" + record_pictures_js("figure img") + "})();\n"
 def _image_section(row):
     """One image: its name, facts and four pictures."""
     folder = urllib.parse.quote(row["folder"])
-    scores = scores_text(row.get("scores", {}), row.get("no_spread_within_segments", False))
-    facts = (f"{row['n_segments']} segments, {row['width']} x {row['height']} pixels; "
+    scores = scores_text(row.get("scores", {}), row.get("no_spread_within_segments", False),
+                         row["n_segments"])
+    facts = (f"{row['n_segments']} segment{'' if row['n_segments'] == 1 else 's'}, {row['width']} x {row['height']} pixels; "
              f"{scores}; {fmt.duration(row['seconds'])}")
     figures = "".join(
         f'<figure><img src="{folder}/{kind}.png" alt="{escape(caption)}" loading="lazy">'

@@ -109,13 +109,16 @@ class Segmentation:
         }
 
 
-def scores_text(scores, no_spread_within_segments=False):
+def scores_text(scores, no_spread_within_segments=False, n_segments=None):
     """The scores as a reader sees them (the command's line, the page's facts):
     "silhouette 0.812, Calinski-Harabasz 1520, Davies-Bouldin 0.431".
 
     With no spread within segments, Calinski-Harabasz reads
-    "n/a (no spread within segments)", not a number.
+    "n/a (no spread within segments)", not a number. With fewer than two
+    segments (``n_segments``) no score is defined, and the text says why.
     """
+    if n_segments is not None and n_segments < 2:
+        return "no scores (they compare two or more segments)"
     calinski_harabasz = ("n/a (no spread within segments)" if no_spread_within_segments
                          else fmt.number(scores.get("calinski_harabasz")))
     return (f"silhouette {fmt.score(scores.get('silhouette'))}, Calinski-Harabasz "

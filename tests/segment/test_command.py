@@ -112,6 +112,20 @@ def test_a_perfect_segmentation_reads_no_calinski_harabasz_not_1(tmp_path, capsy
     assert summary["scores"]["calinski_harabasz"] is None
 
 
+def test_one_segment_reads_no_scores_not_nan(tmp_path, capsys):
+    """One segment leaves every score undefined: the line and the page say why instead of 'nan'."""
+    Image.fromarray(np.full((30, 40, 3), 120, np.uint8)).save(tmp_path / "grey.png")
+    out = tmp_path / "out"
+    status, printed, err = run_main(capsys, tmp_path / "grey.png", "--out", out, "--n-segments", "1",
+                                    "--quiet")
+    assert status == 0, err
+    line = next(line for line in printed.splitlines() if line.startswith(str(tmp_path / "grey.png")))
+    assert "1 segment," in line and "no scores (they compare two or more segments)" in line, line
+    assert "nan" not in line
+    page = (out / "index.html").read_text()
+    assert "no scores (they compare two or more segments)" in page and "silhouette nan" not in page
+
+
 def test_errors_are_one_line(tmp_path, capsys):
     status, _, err = run_main(capsys, tmp_path / "nowhere.png", "--out", tmp_path / "out")
     assert status == 1
