@@ -322,9 +322,9 @@ class MiniBatchKMeans(KMeans):
         self.n_steps_ = step + 1
         self.n_iter_ = int(math.ceil((step + 1) * batch_size / n_samples))
         if self.compute_labels:
-            labels, distances = labels_and_distances(Xm, centers, self.metric)
+            labels, inertia = self._labels_inertia(X, sample_weight)
             self.labels_ = self._to_output(labels, like)
-            self.inertia_ = weighted_sum(distances, sample_weight)
+            self.inertia_ = float(inertia)
         else:
             self.inertia_ = float((ewa_inertia or 0.0) * n_samples)
         self.n_features_in_ = int(X.shape[1])
@@ -374,9 +374,9 @@ class MiniBatchKMeans(KMeans):
         self._counts = counts
         self.cluster_centers_ = self._to_output(centers, like)
         if self.compute_labels:
-            labels, distances = labels_and_distances(Xm, centers, self.metric)
+            labels, inertia = self._labels_inertia(X, sample_weight)
             self.labels_ = self._to_output(labels, like)
-            self.inertia_ = weighted_sum(distances, sample_weight)
+            self.inertia_ = float(inertia)
         self.n_steps_ += 1
         self.n_features_in_ = int(X.shape[1])
         return self
