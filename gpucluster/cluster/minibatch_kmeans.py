@@ -15,7 +15,8 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils import check_random_state
 
 from .. import backend, distributed
-from .._validation import check_scalar
+from .._sparse import is_sparse
+from .._validation import check_input, check_scalar
 from .kmeans import (
     KMeans,
     check_kmeans_params,
@@ -28,6 +29,7 @@ from .kmeans import (
     prepare_init_array,
     take_rows,
     tolerance,
+    total_variance,
     weighted_sum,
 )
 
@@ -52,6 +54,34 @@ def batch_cdf(sample_weight):
 def draw_batch(cdf, random_state, size):
     """``size`` row indices drawn with replacement from ``batch_cdf``'s distribution (int64 ndarray)."""
     return cdf.searchsorted(random_state.random_sample(size), side="right")
+
+
+def far_offset(rows):
+    """The column means of the dense ``rows`` when they are larger than their spread
+    (:math:`|m|^2 > E|x - m|^2`), else None.
+
+    Rows that far from the origin are shifted by it before any distance is
+    taken (euclidean, dense X), as KMeans centres X: the distances come from
+    :math:`|x|^2 - 2 x.c + |c|^2`, whose rounding grows with :math:`|x|^2`
+    (float32 rows at an offset of 1e6 were assigned to centres at random, and
+    the fitted centres ended 1.7 away from blobs of spread 0.5). ``rows`` are
+    fit's validation rows, or the centres (``partial_fit``, once fitted, as
+    ``KMeans.predict`` decides), so this costs no pass over the data.
+    """
+    mean, mean_sq, spread = total_variance(rows)
+    return mean if mean_sq > spread else None
+
+
+def shifted_init(init, offset):
+    """A callable ``init`` that is given and returns rows in X's own coordinates, as
+    scikit-learn's MiniBatchKMeans calls it, for a fit on rows shifted by ``offset``."""
+
+    def shifted(X, n_clusters, random_state):
+        centers = init(X + offset, n_clusters, random_state=random_state)
+        centers = backend.asarray_like(check_input(centers, name="init"), X)
+        return backend.namespace(X).astype(centers, X.dtype) - offset
+
+    return shifted
 
 
 def minibatch_step(X, sample_weight, centers, counts, *, metric, random_state,
@@ -208,13 +238,18 @@ class MiniBatchKMeans(KMeans):
                 init_size = 3 * self.n_clusters
         return n_init, batch_size, min(init_size, X.shape[0])
 
-    def _init_on_subset(self, X, sample_weight, init, init_size, random_state):
-        """Initial centres computed on ``init_size`` random rows, as scikit-learn does."""
+    def _init_on_subset(self, X, sample_weight, init, init_size, random_state, offset=None):
+        """Initial centres computed on ``init_size`` random rows, as scikit-learn does; the
+        rows (and the centres) shifted by ``offset`` when it is given (see ``far_offset``)."""
         if init_size < X.shape[0]:
             rows = random_state.randint(0, X.shape[0], init_size)
             X = data_ops(X).rows(X, rows)
             sample_weight = backend.namespace(sample_weight).take(
                 sample_weight, backend.asarray_like(rows, sample_weight), axis=0)
+        if offset is not None:
+            X = X - offset
+            if callable(init):
+                init = shifted_init(init, offset)
         return init_centroids(X, self.n_clusters, init, random_state, sample_weight, self.metric)
 
     def _random_reassign(self, batch_size):
@@ -250,19 +285,31 @@ class MiniBatchKMeans(KMeans):
         random_state = check_random_state(self.random_state)
         n_samples = X.shape[0]
         Xm = prepare_for_metric(X, self.metric)
-        rows_of = data_ops(Xm).rows
-        init = self.init
-        if not isinstance(init, str) and not callable(init):
-            init = prepare_init_array(init, Xm, self.n_clusters, None, self.metric)
         tol = tolerance(Xm, self.tol)
 
         # Every initialisation is scored on the same validation rows.
         valid = random_state.randint(0, n_samples, init_size)
-        X_valid = rows_of(Xm, valid)
+        X_valid = data_ops(Xm).rows(Xm, valid)
+        # Rows far from the origin are shifted, a batch at a time, by the mean of
+        # these random rows (no pass over X, no copy of it).
+        offset = None
+        if self.metric == "euclidean" and not is_sparse(X):
+            offset = far_offset(X_valid)
+        if offset is not None:
+            X_valid = X_valid - offset
+
+        def rows_of(X, indices):
+            rows = data_ops(X).rows(X, indices)
+            return rows if offset is None else rows - offset
+
+        init = self.init
+        if not isinstance(init, str) and not callable(init):
+            init = prepare_init_array(init, Xm, self.n_clusters, offset, self.metric)
         w_valid = xp.take(sample_weight, backend.asarray_like(valid, sample_weight), axis=0)
         best_inertia = None
         for _ in range(n_init):
-            candidate = self._init_on_subset(Xm, sample_weight, init, init_size, random_state)
+            candidate = self._init_on_subset(Xm, sample_weight, init, init_size, random_state,
+                                             offset)
             _, distances = labels_and_distances(X_valid, candidate, self.metric)
             inertia = weighted_sum(distances, w_valid)
             if best_inertia is None or inertia < best_inertia:
@@ -316,6 +363,8 @@ class MiniBatchKMeans(KMeans):
                     print(f"Converged (lack of improvement in inertia) at step {step + 1}/{n_steps}")
                 break
 
+        if offset is not None:
+            centers = centers + offset
         self._centers = centers
         self._random_state = random_state
         self.cluster_centers_ = self._to_output(centers, like)
@@ -346,14 +395,20 @@ class MiniBatchKMeans(KMeans):
         has_centers = hasattr(self, "_centers")
         X, sample_weight, like = self._prepare_data(X, sample_weight, reset=not has_centers)
         Xm = prepare_for_metric(X, self.metric)
+        # A batch far from the origin is stepped shifted (see far_offset): by the mean
+        # of the first batch, then by that of the centres.
+        offset = None
+        if self.metric == "euclidean" and not is_sparse(X):
+            offset = far_offset(backend.asarray_like(self._centers, X) if has_centers else X)
         if not has_centers:
             self._n_init, _, init_size = self._check_params(X)
             self._init_size = init_size
             random_state = check_random_state(self.random_state)
             init = self.init
             if not isinstance(init, str) and not callable(init):
-                init = prepare_init_array(init, Xm, self.n_clusters, None, self.metric)
-            centers = self._init_on_subset(Xm, sample_weight, init, init_size, random_state)
+                init = prepare_init_array(init, Xm, self.n_clusters, offset, self.metric)
+            centers = self._init_on_subset(Xm, sample_weight, init, init_size, random_state,
+                                           offset)
             xp = backend.namespace(sample_weight)
             counts = xp.zeros(self.n_clusters, dtype=xp.float64,
                               device=backend.device(sample_weight))
@@ -363,6 +418,10 @@ class MiniBatchKMeans(KMeans):
         else:
             centers = backend.asarray_like(self._centers, sample_weight)
             counts = backend.asarray_like(self._counts, sample_weight)
+            if offset is not None:
+                centers = centers - offset
+        if offset is not None:
+            Xm = Xm - offset
         self._counts = counts
         centers, counts, _ = minibatch_step(
             Xm, sample_weight, centers, counts, metric=self.metric,
@@ -370,6 +429,8 @@ class MiniBatchKMeans(KMeans):
             random_reassign=self._random_reassign(X.shape[0]),
             reassignment_ratio=self.reassignment_ratio, verbose=self.verbose,
         )
+        if offset is not None:
+            centers = centers + offset
         self._centers = centers
         self._counts = counts
         self.cluster_centers_ = self._to_output(centers, like)

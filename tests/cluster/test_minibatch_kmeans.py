@@ -300,3 +300,32 @@ def test_labels_and_inertia_at_a_large_offset_are_exact():
     exact, nearest = _exact_inertia_and_nearest(X[30:], km.cluster_centers_, km.labels_)
     np.testing.assert_array_equal(km.labels_, nearest)
     assert km.inertia_ == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("init", ["k-means++", "callable"])
+def test_fit_and_partial_fit_at_a_large_offset_match_the_fit_at_the_origin(init):
+    """Rows far from the origin are shifted (by the validation rows' mean in fit, by the
+    batch's in partial_fit) before distances are taken, so float32 rows at an offset of 1e6
+    cluster as the same rows at 0: unshifted (and in scikit-learn) inertia_ was 60.6 for
+    1.70 and the centres ended 0.98 apart. A callable init still sees X's coordinates."""
+    X = _rows_at_a_large_offset()
+    Y = (X.astype(np.float64) - 1e6).astype(np.float32)
+    seen = []
+
+    def one_row_per_group(X, n_clusters, random_state):
+        seen.append(float(np.min(X)))
+        return X[[0, len(X) // 3, 2 * len(X) // 3]]
+
+    params = dict(n_clusters=3, batch_size=20, random_state=0,
+                  init=one_row_per_group if init == "callable" else init)
+    far = MiniBatchKMeans(**params).fit(X)
+    assert all(lowest > 9e5 for lowest in seen)
+    near = MiniBatchKMeans(**params).fit(Y)
+    np.testing.assert_array_equal(far.labels_, near.labels_)
+    np.testing.assert_allclose(far.cluster_centers_ - 1e6, near.cluster_centers_, atol=0.05)
+    assert far.inertia_ == pytest.approx(near.inertia_, rel=0.1)
+    far, near = MiniBatchKMeans(**params), MiniBatchKMeans(**params)
+    for part in (slice(0, 60, 2), slice(1, 60, 2)):
+        far.partial_fit(X[part])
+        near.partial_fit(Y[part])
+    assert far.score(X) == pytest.approx(near.score(Y), rel=0.1)
