@@ -64,11 +64,14 @@ def _prepare(X, labels, function_name=None):
 
 NONZERO_DIAGONAL = ("The precomputed distance matrix contains non-zero elements on the "
                     "diagonal. Use np.fill_diagonal(X, 0).")
+# scikit-learn's words, its double space and double full stop included.
+NEGATIVE_DISTANCES = ("Negative values in data passed to `pairwise_distances`. Precomputed "
+                      "distance  need to have non-negative values..")
 
 
 def _check_precomputed(X):
-    """scikit-learn's checks of a precomputed distance matrix (dense or sparse): square, and
-    a diagonal of zeros up to 100 eps of its dtype."""
+    """scikit-learn's checks of a precomputed distance matrix (dense or sparse): square, a
+    diagonal of zeros up to 100 eps of its dtype, and no negative entry."""
     n_rows, n_cols = X.shape
     if n_rows != n_cols:
         raise ValueError(
@@ -80,12 +83,16 @@ def _check_precomputed(X):
         atol = float(np.finfo(X.dtype).eps) * 100
         if np.any(diagonal > atol):
             raise ValueError(NONZERO_DIAGONAL)
+        if X.data.size and X.data.min() < 0:
+            raise ValueError(NEGATIVE_DISTANCES)
         return
     xp = backend.namespace(X)
     diagonal = xp.reshape(X, (-1,))[:: n_rows + 1]
     atol = float(xp.finfo(X.dtype).eps) * 100
     if bool(xp.any(xp.abs(diagonal) > atol)):
         raise ValueError(NONZERO_DIAGONAL)
+    if bool(xp.min(X) < 0):
+        raise ValueError(NEGATIVE_DISTANCES)
 
 
 def _overflow_safe(X, metric):

@@ -209,6 +209,20 @@ def test_silhouette_rejects_bad_parameters():
         metrics.silhouette_score(X, y, metric="precomputed")
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_silhouette_precomputed_negative_distance_raises_as_sklearn(sparse):
+    X = np.arange(12.0).reshape(6, 2)
+    y = [0, 0, 1, 1, 2, 2]
+    D = skm.pairwise_distances(X)
+    D[0, 3] = -1.0
+    D = sp.csr_matrix(D) if sparse else D
+    with pytest.raises(ValueError) as expected:
+        skm.silhouette_samples(D, y, metric="precomputed")
+    with pytest.raises(ValueError) as got:
+        metrics.silhouette_samples(D, y, metric="precomputed")
+    assert str(got.value) == str(expected.value)
+
+
 def test_docstring_examples_run():
     from gpucluster.metrics import _balance, _external
 
