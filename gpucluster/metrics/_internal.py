@@ -76,7 +76,7 @@ def _check_precomputed(X):
     if n_rows != n_cols:
         raise ValueError(
             f"Precomputed metric requires shape (n_queries, n_indexed). Got "
-            f"({n_rows}, {n_cols}) for {n_cols} indexed."
+            f"({n_rows}, {n_cols}) for {n_rows} indexed."
         )
     if is_sparse(X):
         diagonal = np.abs(X.diagonal())

@@ -223,6 +223,18 @@ def test_silhouette_precomputed_negative_distance_raises_as_sklearn(sparse):
     assert str(got.value) == str(expected.value)
 
 
+@pytest.mark.parametrize("n_columns", [4, 9])
+def test_silhouette_precomputed_not_square_raises_as_sklearn(n_columns):
+    X = np.arange(16.0).reshape(8, 2)
+    y = [0, 0, 1, 1, 2, 2, 3, 3]
+    D = skm.pairwise_distances(X, np.vstack([X, X]))[:, :n_columns]
+    with pytest.raises(ValueError) as expected:
+        skm.silhouette_samples(D, y, metric="precomputed")
+    with pytest.raises(ValueError) as got:
+        metrics.silhouette_samples(D, y, metric="precomputed")
+    assert str(got.value) == str(expected.value)
+
+
 def test_docstring_examples_run():
     from gpucluster.metrics import _balance, _external
 
