@@ -16,8 +16,11 @@ the host memory budget, and are reduced block by block to the same per-label
 sums. Calinski-Harabasz and Davies-Bouldin refuse sparse X, as scikit-learn's do.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import pairwise_distances_chunked
 from sklearn.utils import check_random_state
 
@@ -41,9 +44,21 @@ def check_number_of_labels(n_labels, n_samples):
         )
 
 
+def _host_labels(labels):
+    """Labels as a 1-D host array. A column vector (n, 1) is raveled with scikit-learn's
+    DataConversionWarning, as its ``check_X_y`` does for these four functions."""
+    labels = backend.to_numpy(backend.coerce_array(labels))
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                      "change the shape of y to (n_samples, ), for example using ravel().",
+                      DataConversionWarning, stacklevel=2)
+        labels = labels.reshape(-1)
+    return as_host_labels(labels)
+
+
 def _encode_labels(labels, n_samples):
     """Label codes (host, 0..k-1, int64) and cluster sizes of labels for n_samples rows."""
-    labels = as_host_labels(labels)
+    labels = _host_labels(labels)
     check_consistent_length(n_samples, labels.shape[0])
     _, codes = np.unique(labels, return_inverse=True)
     codes = codes.reshape(-1).astype(np.int64)
@@ -410,7 +425,7 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
             X = check_sparse(X, estimator_name="silhouette_score")
         else:
             X = check_input(X, estimator_name="silhouette_score")
-        labels = as_host_labels(labels)
+        labels = _host_labels(labels)
         check_consistent_length(X.shape[0], labels.shape[0])
         indices = check_random_state(random_state).permutation(X.shape[0])[:sample_size]
         X = _take_samples(X, indices, metric)

@@ -196,6 +196,26 @@ def test_rejects_two_dimensional_labels():
         metrics.silhouette_score(X, np.zeros((6, 2), dtype=int))
 
 
+@pytest.mark.parametrize("name", ["silhouette_score", "silhouette_samples",
+                                  "calinski_harabasz_score", "davies_bouldin_score"])
+def test_column_vector_labels_are_raveled_with_sklearns_warning(name):
+    X, y = _random_with_singleton()
+    column = y.reshape(-1, 1)
+    with pytest.warns(skl_exceptions.DataConversionWarning, match="column-vector"):
+        expected = getattr(skm, name)(X, column)
+    with pytest.warns(skl_exceptions.DataConversionWarning, match="column-vector"):
+        got = getattr(metrics, name)(X, column)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_silhouette_score_column_vector_labels_with_sample_size():
+    X, y = _random_with_singleton()
+    expected = skm.silhouette_score(X, y, sample_size=50, random_state=0)
+    with pytest.warns(skl_exceptions.DataConversionWarning, match="column-vector"):
+        got = metrics.silhouette_score(X, y.reshape(-1, 1), sample_size=50, random_state=0)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
 def test_silhouette_rejects_bad_parameters():
     X = np.arange(12.0).reshape(6, 2)
     y = [0, 0, 1, 1, 2, 2]
