@@ -141,6 +141,27 @@ def _overflow_safe(X, metric):
     return xp.astype(X, xp.float64), True
 
 
+def _cosine_rows(X):
+    """Rows whose squared Euclidean distances are twice the cosine distances of X's rows, or
+    None when X has a zero row (its cosine distance, 1 to every row, has no such form).
+
+    For unit rows :math:`1 - \\cos(x, y) = |u - v|^2 / 2`, and the silhouette does not see
+    the factor 2. The kernel's cosine, :math:`1 - u \\cdot v` in X's dtype, cancels for rows
+    at small angles: float32 rows of blobs (std 0.1) shifted by 1e4 gave a silhouette of
+    0.68 for 0.998. Here the rows are made unit length and centred in float64 and rounded
+    once to X's dtype, so the small differences keep their digits.
+    """
+    xp = backend.namespace(X)
+    X64 = xp.astype(X, xp.float64)
+    # Divided by their largest entry first, so that no square overflows or underflows.
+    row_max = xp.max(xp.abs(X64), axis=1, keepdims=True)
+    if bool(xp.any(row_max == 0)):
+        return None
+    X64 = X64 / row_max
+    unit = X64 / xp.sqrt(xp.sum(X64 * X64, axis=1, keepdims=True))
+    return xp.astype(unit - xp.mean(unit, axis=0, keepdims=True), X.dtype)
+
+
 def _exact_distance_sums(X, one_hot, start, stop):
     """Euclidean distance sums by label, (stop - start, n_labels) float64, from exact
     differences; only for float64 data whose squared norms overflow (see _overflow_safe).
@@ -166,6 +187,10 @@ def _device_sum_chunks(X, labels, n_labels, metric):
     the distances from those rows to each label, by the ``pairwise_sums`` kernel (or a GEMM
     with the one-hot labels for a precomputed X), in X's namespace."""
     X, exact = _overflow_safe(X, metric)
+    if metric == "cosine":
+        rows = _cosine_rows(X)
+        if rows is not None:
+            X, metric = rows, "sqeuclidean"
     xp = backend.namespace(X)
     n_samples = X.shape[0]
     one_hot = None
@@ -360,7 +385,9 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
     squares would overflow is computed in float64; Euclidean float64 data with
     entries beyond about 1e150 (squares that overflow float64) takes exact
     differences instead of GEMM tiles, far slower; "sqeuclidean" distances that
-    large do not fit in float64 and give NaN.
+    large do not fit in float64 and give NaN. The cosine silhouette is the squared
+    Euclidean one of the unit rows (centred in float64), which keeps the small angles
+    between rows far from the origin; with a zero row it is ``1 - cos`` in X's dtype.
     """
     check_metric(metric, extra=("precomputed",))
     boolean = _reads_bool(X, metric)

@@ -78,6 +78,23 @@ def test_silhouette_matches_sklearn(xp, dtype, dataset, metric):
                                err_msg=f"{dataset} {metric} {xp}")
 
 
+@pytest.mark.parametrize("offset", [1e4, 1e5])
+def test_silhouette_cosine_float32_far_from_the_origin(xp, offset):
+    # Rows at small angles: 1 - cos in float32 cancels (0.68 for 0.998 at 1e4).
+    X, y = make_blobs_np(n_samples=200, n_features=3, centers=4, cluster_std=0.1, seed=0)
+    X = (X + offset).astype(np.float32)
+    expected = skm.silhouette_samples(X.astype(np.float64), y, metric="cosine")
+    samples = metrics.silhouette_samples(xp.asarray(X), xp.asarray(y), metric="cosine")
+    np.testing.assert_allclose(to_numpy(samples), expected, atol=1e-5)
+
+
+def test_silhouette_cosine_with_a_zero_row_matches_sklearn():
+    X, y = _random_with_singleton()
+    X[[3, 40]] = 0.0
+    np.testing.assert_allclose(metrics.silhouette_samples(X, y, metric="cosine"),
+                               skm.silhouette_samples(X, y, metric="cosine"), rtol=1e-9)
+
+
 def test_silhouette_singleton_gets_zero():
     X, y = _random_with_singleton()
     samples = metrics.silhouette_samples(X, y)
