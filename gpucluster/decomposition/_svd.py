@@ -266,13 +266,45 @@ def arpack_svd(Z, n_components, *, tol, random_state, like=None):
     -------
     U (n, k), S (k,), Vt (k, m) in ``like``'s namespace, device and dtype,
     with signs as they come.
+
+    Notes
+    -----
+    An all-zero Z (constant rows once centred) gives zero singular values and
+    the first unit vectors, what ``full_svd`` (LAPACK) gives: since arpack-ng
+    3.6 (SciPy 1.15) ARPACK stops there with "error -9: Starting vector is
+    zero" (arpack-ng#215, scipy#21137), which scikit-learn 1.9.1 passes on
+    for ``np.ones`` rows, while float32 constant rows whose float32 mean
+    leaves a rounding residue fit there with zero variances.
     """
-    from scipy.sparse.linalg import LinearOperator, svds
+    from scipy.sparse.linalg import ArpackError, LinearOperator, svds
 
     host = Z if isinstance(Z, LinearOperator) else np.asarray(backend.to_numpy(Z))
     v0 = random_state.uniform(-1, 1, min(host.shape))
-    U, S, Vt = svds(host, k=n_components, tol=tol, v0=v0)
-    # svds returns the singular values in increasing order.
-    U, S, Vt = U[:, ::-1], S[::-1], Vt[::-1]
+    try:
+        U, S, Vt = svds(host, k=n_components, tol=tol, v0=v0)
+    except ArpackError as error:
+        # SciPy keeps the code only in the message.
+        if not str(error).startswith("ARPACK error -9:") or not _is_zero(host):
+            raise
+        U, S, Vt = _zero_svd(host.shape, n_components, host.dtype)
+    else:
+        # svds returns the singular values in increasing order.
+        U, S, Vt = U[:, ::-1], S[::-1], Vt[::-1]
     like = Z if like is None else like
     return tuple(backend.asarray_like(np.ascontiguousarray(a), like) for a in (U, S, Vt))
+
+
+def _is_zero(host):
+    """Whether the host matrix or ``LinearOperator`` is all zeros (an operator: its product
+    with a random vector, which is zero only for the zero operator, almost surely)."""
+    if isinstance(host, np.ndarray):
+        return not np.any(host)
+    probe = np.random.RandomState(0).uniform(-1, 1, host.shape[1])
+    return not np.any(host.matvec(probe))
+
+
+def _zero_svd(shape, k, dtype):
+    """``(U, S, Vt)`` of the (n, m) zero matrix, k triplets: the first unit vectors and zeros,
+    as LAPACK's SVD gives them."""
+    n, m = shape
+    return np.eye(n, k, dtype=dtype), np.zeros(k, dtype=dtype), np.eye(k, m, dtype=dtype)

@@ -520,3 +520,30 @@ def _expected_failed(estimator):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_arpack_on_constant_rows_fits_zero_variance_as_full(dtype, sparse):
+    """Constant rows centre to the zero matrix, on which ARPACK (arpack-ng >= 3.6, SciPy 1.15)
+    stops with "error -9: Starting vector is zero"; "arpack" raised it. It now fits what
+    "full" fits there (zero variances, the unit vectors as components, a ratio of 0 / 0).
+    scikit-learn 1.9.1 raises that error for np.ones, and fits float32 constant rows whose
+    float32 mean leaves a rounding residue (tiled random rows) with zero variances."""
+    import scipy.sparse
+
+    X = np.ones((50, 10), dtype)
+    fit_input = scipy.sparse.csr_matrix(X) if sparse else X
+    ours = PCA(3, svd_solver="arpack", random_state=0).fit(fit_input)
+    full = skd.PCA(3, svd_solver="full").fit(X)
+    for name in ARRAY_ATTRIBUTES:
+        np.testing.assert_array_equal(getattr(ours, name), getattr(full, name), err_msg=name)
+    assert ours.noise_variance_ == full.noise_variance_ == 0.0
+    np.testing.assert_array_equal(PCA(3, svd_solver="arpack", random_state=0)
+                                  .fit_transform(fit_input), np.zeros((50, 3), dtype))
+    tiled = np.tile(np.random.default_rng(0).normal(size=(1, 10)), (50, 1)).astype(dtype)
+    theirs = skd.PCA(3, svd_solver="arpack", random_state=0).fit(tiled)
+    ours = PCA(3, svd_solver="arpack", random_state=0).fit(tiled)
+    np.testing.assert_allclose(ours.explained_variance_, theirs.explained_variance_, atol=1e-6)
+    np.testing.assert_allclose(ours.mean_, theirs.mean_, rtol=1e-6)
