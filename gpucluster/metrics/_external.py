@@ -9,7 +9,8 @@ agree to rounding.
 """
 
 import warnings
-from math import exp, lgamma, log, sqrt
+from math import exp, isfinite, lgamma, log, sqrt
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -413,8 +414,10 @@ def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
     homogeneity, completeness, v_measure : float
         Each in [0, 1]; all 1.0 for empty input.
     """
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}.")
+    # Any real number in [0, inf), NumPy scalars included, as scikit-learn's Interval.
+    if not isinstance(beta, Real) or isinstance(beta, bool) or not (isfinite(beta)
+                                                                     and beta >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}.")
     if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
         return distributed.metrics.homogeneity_completeness_v_measure(labels_true, labels_pred, beta=beta)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)

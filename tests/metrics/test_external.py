@@ -83,6 +83,23 @@ def test_homogeneity_completeness_v_measure_match_sklearn(beta):
         expected[2], rel=RTOL)
 
 
+@pytest.mark.parametrize("beta", [np.int64(2), np.float32(0.5), 2])
+def test_v_measure_takes_numpy_scalar_beta(beta):
+    labels_true, labels_pred = _pair("random")
+    expected = skm.v_measure_score(labels_true, labels_pred, beta=beta)
+    assert metrics.v_measure_score(labels_true, labels_pred, beta=beta) == pytest.approx(
+        expected, rel=RTOL)
+
+
+@pytest.mark.parametrize("beta", [float("inf"), float("nan"), -1.0])
+def test_v_measure_rejects_beta_outside_0_to_inf_as_sklearn(beta):
+    labels_true, labels_pred = _pair("random")
+    with pytest.raises(ValueError):
+        skm.v_measure_score(labels_true, labels_pred, beta=beta)
+    with pytest.raises(ValueError, match="beta must be"):
+        metrics.v_measure_score(labels_true, labels_pred, beta=beta)
+
+
 def test_empty_labelings_follow_sklearn():
     for name in SCORES[:-1]:
         assert getattr(metrics, name)([], []) == getattr(skm, name)([], []) == 1.0, name
