@@ -218,8 +218,7 @@ def adjusted_rand_score(labels_true, labels_pred):
 
 def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
     """Homogeneity, completeness and V-measure of dask labelings (three floats)."""
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}.")
+    _external.check_beta(beta)
     rows, cols, counts, class_sizes, cluster_sizes, n = contingency(labels_true, labels_pred)
     if n == 0:
         return 1.0, 1.0, 1.0

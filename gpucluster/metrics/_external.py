@@ -399,6 +399,13 @@ def adjusted_rand_score(labels_true, labels_pred):
     return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
+def check_beta(beta):
+    """Refuse a V-measure ``beta`` that is not a finite real number >= 0 (ValueError);
+    NumPy scalars pass, as with scikit-learn's Interval."""
+    if not isinstance(beta, Real) or isinstance(beta, bool) or not (isfinite(beta) and beta >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}.")
+
+
 def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
     """Homogeneity, completeness and V-measure of a clustering, in one pass.
 
@@ -414,10 +421,7 @@ def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
     homogeneity, completeness, v_measure : float
         Each in [0, 1]; all 1.0 for empty input.
     """
-    # Any real number in [0, inf), NumPy scalars included, as scikit-learn's Interval.
-    if not isinstance(beta, Real) or isinstance(beta, bool) or not (isfinite(beta)
-                                                                     and beta >= 0):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}.")
+    check_beta(beta)
     if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
         return distributed.metrics.homogeneity_completeness_v_measure(labels_true, labels_pred, beta=beta)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)

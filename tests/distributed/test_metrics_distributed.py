@@ -61,3 +61,16 @@ def test_errors(dask_client, labelled):
         dmetrics.adjusted_rand_score(_dask(y, (1000, 1000)), y[:10])
     with pytest.raises(ValueError, match="sample_size"):
         dmetrics.silhouette_score(_dask(X, (1000, 1000)), y, sample_size=0)
+
+
+def test_v_measure_beta_as_on_one_machine(dask_client, labelled):
+    """beta takes NumPy scalars and refuses infinities on dask labels as in memory."""
+    _, y, pred = labelled
+    for beta in (np.int64(2), np.float32(0.5)):
+        expected = metrics.homogeneity_completeness_v_measure(y, pred, beta=beta)
+        value = dmetrics.homogeneity_completeness_v_measure(_dask(y, (700, 1300)), _dask(pred, (2000,)),
+                                                            beta=beta)
+        assert value == pytest.approx(expected, rel=1e-10)
+    for beta in (float("inf"), -1.0, True):
+        with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+            dmetrics.homogeneity_completeness_v_measure(_dask(y, (2000,)), pred, beta=beta)
