@@ -87,6 +87,18 @@ def _pop_live_pair(heap, used):
             return value, i, j
 
 
+class _Edge(tuple):
+    """A heap entry ``(weight, i, j)`` ordered by its weight alone, as scikit-learn's
+    ``WeightedEdge``: among equal weights the heap's own order (so the order of
+    the pushes) decides which pops first, not the node numbers, so tied
+    distances merge in scikit-learn's order."""
+
+    __slots__ = ()
+
+    def __lt__(self, other):
+        return self[0] < other[0]
+
+
 def _ward_inertia(moments_1, moments_2, rows, cols):
     n = moments_1[rows] * moments_1[cols] / (moments_1[rows] + moments_1[cols])
     diff = moments_2[rows] / moments_1[rows, None] - moments_2[cols] / moments_1[cols, None]
@@ -200,7 +212,7 @@ def structured_linkage(Xh, connectivity, n_nodes, linkage, metric, host=None):
         return children, parent, np.asarray(chosen, dtype=np.float64)
     graph = sparse.coo_matrix((weights, (rows, cols)), shape=(n, n)).tolil()
     A = [dict(zip(r, d)) for r, d in zip(graph.rows, graph.data)] + [None] * (n_nodes - n)
-    heap = [(d, ind, r) for ind, (r_list, d_list) in enumerate(zip(graph.rows, graph.data))
+    heap = [_Edge((d, ind, r)) for ind, (r_list, d_list) in enumerate(zip(graph.rows, graph.data))
             for r, d in zip(r_list, d_list) if r < ind]
     heapify(heap)
     used = np.ones(n_nodes, dtype=np.intp)
@@ -215,9 +227,10 @@ def structured_linkage(Xh, connectivity, n_nodes, linkage, metric, host=None):
         used[k] = n_i + n_j
         used[i] = used[j] = 0
         merged = _merge_neighbours(A[i], A[j], used, n_i, n_j, linkage)
-        for col, d in merged.items():
+        # Pushed in ascending node order, as scikit-learn's sorted IntFloatDict is read.
+        for col, d in sorted(merged.items()):
             A[col][k] = d
-            heappush(heap, (d, k, col))
+            heappush(heap, _Edge((d, k, col)))
         A[k] = merged
         A[i] = A[j] = None
     return np.asarray(children, dtype=np.int64).reshape(-1, 2), parent, distances

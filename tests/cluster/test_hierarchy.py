@@ -99,6 +99,22 @@ def test_connectivity_matches_sklearn(linkage, n_neighbors, n_clusters, full):
     np.testing.assert_allclose(to_numpy(ours.distances_), ref.distances_, rtol=1e-10)
 
 
+@pytest.mark.parametrize("linkage", ["complete", "average"])
+@pytest.mark.parametrize("kind", ["lattice", "duplicates"])
+def test_connectivity_ties_merge_in_sklearn_order(linkage, kind):
+    """Tied distances on the graph (a lattice, repeated rows) merge in scikit-learn's order:
+    its heap compares weights alone and takes the merged neighbours in node order."""
+    rng = np.random.default_rng(4)
+    X = (rng.integers(0, 3, size=(30, 2)).astype(float) if kind == "lattice"
+         else np.repeat(rng.normal(size=(10, 2)), 3, axis=0))
+    graph = kneighbors_graph(X, 4, include_self=False)
+    params = dict(n_clusters=3, linkage=linkage, connectivity=graph, compute_distances=True)
+    ref = sklearn.cluster.AgglomerativeClustering(**params).fit(X)
+    ours = AgglomerativeClustering(**params).fit(X)
+    np.testing.assert_array_equal(to_numpy(ours.children_), ref.children_)
+    np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_)
+
+
 def test_connectivity_callable():
     X = _random(80, 3, seed=3)
 
