@@ -252,6 +252,13 @@ def device(x):
     return array_api_compat.device(x)
 
 
+def host_scalar(value, like):
+    """``value`` as a NumPy scalar of the floating dtype of ``like`` (np.float32 for float32,
+    else np.float64), any namespace: how scikit-learn's attributes reduced from an X of
+    that dtype come out (``PCA.noise_variance_``, ``GaussianMixture.lower_bound_``)."""
+    return (np.float32 if like.dtype == namespace(like).float32 else np.float64)(value)
+
+
 # --------------------------------------------------------------------------
 # Gaps in the array API standard
 

@@ -716,10 +716,10 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
     converged_ : bool
     n_iter_ : int
         EM iterations of the best initialisation.
-    lower_bound_ : float
+    lower_bound_ : numpy.float32 or numpy.float64 (X's dtype)
         Mean log-likelihood of the training data at the best
-        initialisation's last E-step.
-    lower_bounds_ : list of float
+        initialisation's last E-step (a float -inf when ``max_iter=0``).
+    lower_bounds_ : list of numpy.float32 or numpy.float64
         The lower bound at every iteration of the best initialisation.
     n_features_in_ : int
 
@@ -871,7 +871,7 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
         for init in range(self.n_init if do_init else 1):
             self._verbose_init_start(init)
             params = start(random_state)
-            lower_bound = -math.inf if do_init else self.lower_bound_
+            lower_bound = -math.inf if do_init else float(self.lower_bound_)
             run = self._run_em(X, params, lower_bound, step)
             # scikit-learn's rule: the first run is kept whatever its bound (even NaN),
             # a later one only when its bound is higher.
@@ -892,8 +892,11 @@ class GaussianMixture(DeviceEstimatorMixin, DensityMixin, BaseEstimator):
         self._set_fitted(params, like)
         self.converged_ = bool(converged)
         self.n_iter_ = int(n_iter)
-        self.lower_bound_ = float(lower_bound)
-        self.lower_bounds_ = bounds
+        # scikit-learn's types: X's dtype for the bounds EM computed (-inf before any).
+        means = params[1]
+        self.lower_bound_ = (backend.host_scalar(lower_bound, means) if bounds
+                             else float(lower_bound))
+        self.lower_bounds_ = [backend.host_scalar(bound, means) for bound in bounds]
         self.n_features_in_ = int(n_features)
 
     def _run_em(self, X, params, lower_bound, step=None):

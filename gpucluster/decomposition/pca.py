@@ -214,7 +214,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
     mean_ : array (n_features,)
         Per-feature mean of the training data.
     n_components_ : int
-    noise_variance_ : float
+    noise_variance_ : numpy.float32 or numpy.float64 (X's dtype), or float 0.0
         Probabilistic PCA's noise variance (Tipping and Bishop 1999): the
         mean of the discarded eigenvalues, 0.0 when none are discarded.
     n_samples_ : int
@@ -425,7 +425,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         self.explained_variance_ratio_ = self._to_output(kept / total_variance, like)
         self.singular_values_ = self._to_output(S[:n_components], like)
         self.n_components_ = int(n_components)
-        self.noise_variance_ = float(noise)
+        # scikit-learn's types: X's dtype when estimated, a Python 0.0 with no components left.
+        self.noise_variance_ = backend.host_scalar(noise, Vt) if n_components < smallest else 0.0
         self.n_samples_ = int(n_samples)
         self.n_features_in_ = int(n_features)
 
@@ -553,7 +554,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         """
         check_is_fitted(self)
         components, variance, xp = self._generative_parts()
-        noise = self.noise_variance_
+        noise = float(self.noise_variance_)  # a Python scalar for every namespace
         excess = xp.where(variance > noise, variance - noise, xp.zeros_like(variance))
         covariance = (components.T * excess) @ components
         return covariance + noise * self._eye(components)
@@ -562,7 +563,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         """The inverse of ``get_covariance()``, by the matrix inversion lemma, (n_features, n_features)."""
         check_is_fitted(self)
         components, variance, xp = self._generative_parts()
-        noise = self.noise_variance_
+        noise = float(self.noise_variance_)  # a Python scalar for every namespace
         eye = self._eye(components)
         if self.n_components_ == 0:
             return eye / noise

@@ -189,7 +189,8 @@ def test_float32_stays_float32_and_integers_become_float64(xp):
     for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
         assert to_numpy(getattr(gm, name)).dtype == np.float32, name
     assert to_numpy(gm.predict_proba(xp.asarray(X))).dtype == np.float32
-    assert isinstance(gm.lower_bound_, float) and isinstance(gm.score(xp.asarray(X)), float)
+    # scikit-learn's types: the bound in X's dtype, score a Python float.
+    assert type(gm.lower_bound_) is np.float32 and isinstance(gm.score(xp.asarray(X)), float)
     ints = GaussianMixture(2, random_state=0).fit(np.array([[0, 0], [0, 1], [9, 9], [9, 8]] * 3))
     assert ints.means_.dtype == np.float64
 
@@ -499,3 +500,34 @@ def test_log_normalize_along_either_axis(overwrite):
         np.testing.assert_allclose(resp if axis == 1 else resp.T, expected_resp, atol=1e-12)
         if not overwrite:
             np.testing.assert_array_equal(given, before)
+
+
+def _type_of(value):
+    """A fitted attribute's type, with the dtype of a NumPy array or scalar and the types of
+    a list's items."""
+    if isinstance(value, list):
+        return list, tuple(_type_of(item) for item in value)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return type(value), value.dtype
+    return type(value)
+
+
+@pytest.mark.parametrize("max_iter", [100, 0])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fitted_attribute_types_match_sklearn(dtype, covariance_type, max_iter):
+    """Every fitted attribute has scikit-learn's type and dtype: lower_bound_ and the items of
+    lower_bounds_ were Python floats where scikit-learn gives X's dtype (numpy.float32 for
+    float32 X); at max_iter=0 both give a float -inf and no bounds."""
+    X, _ = blobs(120, dtype=dtype)
+    params = dict(n_components=3, covariance_type=covariance_type, max_iter=max_iter,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = GaussianMixture(**params).fit(X)
+        theirs = sklearn.mixture.GaussianMixture(**params).fit(X)
+    fitted = sorted(name for name in vars(theirs) if name.endswith("_") and name[0] != "_")
+    assert "lower_bounds_" in fitted
+    for name in fitted:
+        assert _type_of(getattr(ours, name)) == _type_of(getattr(theirs, name)), name
+

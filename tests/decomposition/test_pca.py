@@ -210,7 +210,9 @@ def test_outputs_mirror_input_and_match_numpy(xp, dtype, svd_solver):
         assert np.dtype(str(value.dtype).split(".")[-1]) == np.dtype(dtype), name
         np.testing.assert_allclose(to_numpy(value), getattr(reference, name), rtol=rtol,
                                    atol=atol, err_msg=name)
-    assert isinstance(ours.n_components_, int) and isinstance(ours.noise_variance_, float)
+    # scikit-learn's types: noise_variance_ a NumPy scalar of X's dtype.
+    assert isinstance(ours.n_components_, int)
+    assert type(ours.noise_variance_) is type(reference.noise_variance_) is dtype
     for method in ("transform", "fit_transform", "score_samples"):
         out = getattr(PCA(4, **params).fit(X) if method != "fit_transform" else PCA(4, **params),
                       method)(X)
@@ -547,3 +549,37 @@ def test_arpack_on_constant_rows_fits_zero_variance_as_full(dtype, sparse):
     ours = PCA(3, svd_solver="arpack", random_state=0).fit(tiled)
     np.testing.assert_allclose(ours.explained_variance_, theirs.explained_variance_, atol=1e-6)
     np.testing.assert_allclose(ours.mean_, theirs.mean_, rtol=1e-6)
+
+
+def _type_of(value):
+    """A fitted attribute's type, with the dtype of a NumPy array or scalar."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return type(value), value.dtype
+    return type(value)
+
+
+@pytest.mark.parametrize("params", [
+    dict(n_components=3, svd_solver="full"), dict(n_components=3, svd_solver="arpack"),
+    dict(n_components=3, svd_solver="randomized"),
+    dict(n_components=3, svd_solver="covariance_eigh"),
+    dict(n_components=6, svd_solver="full"),  # no components left: noise_variance_ 0.0
+    dict(n_components="mle", svd_solver="full"),
+    dict(n_components=0.8, svd_solver="covariance_eigh"),
+], ids=["full", "arpack", "randomized", "covariance_eigh", "all-components", "mle", "fraction"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fitted_attribute_types_match_sklearn(dtype, params):
+    """Every fitted attribute has scikit-learn's type and dtype: noise_variance_ was a Python
+    float where scikit-learn gives X's dtype (numpy.float32 for float32 X), and keeps its
+    Python 0.0 with no components left. One difference stays: n_components_ found by "mle"
+    or a fraction is a Python int, where scikit-learn leaves a numpy.int64."""
+    X = _data(60, 6).astype(dtype)
+    ours = PCA(**params, random_state=0).fit(X)
+    theirs = skd.PCA(**params, random_state=0).fit(X)
+    fitted = sorted(name for name in vars(theirs) if name.endswith("_") and name[0] != "_")
+    assert "noise_variance_" in fitted and "singular_values_" in fitted
+    for name in fitted:
+        if name == "n_components_" and not isinstance(params["n_components"], int):
+            assert isinstance(ours.n_components_, int) and ours.n_components_ == theirs.n_components_
+            continue
+        assert _type_of(getattr(ours, name)) == _type_of(getattr(theirs, name)), name
+
