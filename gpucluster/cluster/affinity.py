@@ -304,7 +304,7 @@ def affinity_propagation(S, *, preference=None, convergence_iter=15, max_iter=20
     Returns
     -------
     cluster_centers_indices : array (n_clusters,), int64
-    labels : array (n_samples,), int32 (-1 everywhere when no exemplar emerged)
+    labels : array (n_samples,), int64 (-1 everywhere when no exemplar emerged)
     n_iter : int, only with ``return_n_iter``
         Arrays in S's array type and on its device.
     """
@@ -354,7 +354,7 @@ class AffinityPropagation(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
     ----------
     cluster_centers_indices_ : array (n_clusters,), int64
     cluster_centers_ : array (n_clusters, n_features), X's dtype (not with "precomputed")
-    labels_ : array (n_samples,), int32; -1 everywhere when no exemplar emerged
+    labels_ : array (n_samples,), int64; -1 everywhere when no exemplar emerged
     affinity_matrix_ : array (n_samples, n_samples), X's dtype
         The similarities used, with the preferences and the noise (as scikit-learn's).
     n_iter_ : int
@@ -464,7 +464,7 @@ class AffinityPropagation(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             S = X
         self.affinity_matrix_ = self._to_output(S, like)
         self.cluster_centers_indices_ = self._to_output(centers, like)
-        self.labels_ = self._to_output(xp.astype(labels, xp.int32), like)
+        self.labels_ = self._to_output(xp.astype(labels, xp.int64), like)
         if self.affinity != "precomputed":
             self.cluster_centers_ = self._to_output(xp.take(X, centers, axis=0), like)
         elif hasattr(self, "cluster_centers_"):
@@ -482,7 +482,7 @@ class AffinityPropagation(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        labels : array (n_queries,), int32, X's array type and device (-1 everywhere,
+        labels : array (n_queries,), int64, X's array type and device (-1 everywhere,
             with a ConvergenceWarning, when the fit found no exemplar)
         """
         check_is_fitted(self)
@@ -494,11 +494,11 @@ class AffinityPropagation(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
         centers = backend.asarray_like(centers.toarray() if is_sparse(centers) else centers, X)
         if centers.shape[0] == 0:
             warnings.warn(PREDICT_NO_CENTERS, ConvergenceWarning, stacklevel=2)
-            return self._to_output(xp.full(X.shape[0], -1, dtype=xp.int32,
+            return self._to_output(xp.full(X.shape[0], -1, dtype=xp.int64,
                                            device=backend.device(X)), like)
         labels, _ = kernels.assign(X, xp.astype(centers, X.dtype))
-        return self._to_output(labels, like)
+        return self._to_output(xp.astype(labels, xp.int64), like)
 
     def fit_predict(self, X, y=None):
-        """Fit and return ``labels_``: (n_samples,) int32, X's array type and device."""
+        """Fit and return ``labels_``: (n_samples,) int64, X's array type and device."""
         return self.fit(X).labels_

@@ -102,6 +102,28 @@ def test_not_converged_warns_as_sklearn():
     np.testing.assert_array_equal(ap.labels_, ref.labels_)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("converged", [True, False])
+def test_label_dtypes_are_sklearns(dtype, converged):
+    """labels_, predict, fit_predict and the function's labels are int64, as scikit-learn's,
+    with exemplars and without (every label -1)."""
+    X = make_blobs_np(30, 2, centers=3, seed=1)[0].astype(dtype)
+    params = dict(random_state=0) if converged else dict(preference=-1e6, max_iter=1,
+                                                         random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = sk.AffinityPropagation(**params).fit(X)
+        ours = AffinityPropagation(**params).fit(X)
+        outputs = [(ours.labels_, ref.labels_), (ours.predict(X), ref.predict(X)),
+                   (ours.fit_predict(X), ref.fit_predict(X))]
+        S = -((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+        outputs.append((affinity_propagation(S, random_state=0)[1],
+                        sk.affinity_propagation(S, random_state=0)[1]))
+    for out, expected in outputs:
+        assert to_numpy(out).dtype == expected.dtype == np.int64
+        np.testing.assert_array_equal(to_numpy(out), expected)
+
+
 def test_no_exemplar_labels_minus_one_and_predict_warns():
     X = np.array([[0, 0], [1, 1], [-2, -2]], dtype=np.float64)
     with pytest.warns(ConvergenceWarning, match="will not have any cluster centers"):
