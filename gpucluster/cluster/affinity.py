@@ -221,6 +221,18 @@ def nearest_exemplars(S, exemplars):
     return xp.where(is_exemplar, rank, nearest)
 
 
+def member_sums_float32(S, clusters):
+    """Each column's sum over the rows of its own cluster, added in float32 row by row, as
+    scikit-learn's ``np.sum(S[ii][:, ii], axis=0)`` adds a float32 S: near ties (rows
+    on a lattice) are broken by that rounding, which float64 sums do not reproduce.
+    S (n, n) float32, clusters (n,); returns (n,) float32."""
+    xp = backend.namespace(S)
+    total = xp.zeros(S.shape[1], dtype=S.dtype, device=backend.device(S))
+    for i in range(S.shape[0]):
+        total = total + xp.where(clusters == clusters[i], S[i, :], 0.0)  # + 0 leaves it exact
+    return total
+
+
 def refine_exemplars(S, clusters, n_clusters):
     """Each cluster's member of largest summed similarity to its members (scikit-learn's
     ``argmax(sum(S[ii][:, ii], axis=0))``, the first such member on ties)."""
@@ -230,8 +242,11 @@ def refine_exemplars(S, clusters, n_clusters):
     # numba-cuda 0.2x (a NotImplementedError on the device machine).
     weights = xp.ones(n, dtype=xp.float64, device=backend.device(S))
     sums, counts = kernels.centroid_update(S, clusters, n_clusters, weights)
-    positions = clusters * n + xp.arange(n, dtype=clusters.dtype, device=backend.device(S))
-    score = xp.take(xp.reshape(sums, (-1,)), positions)
+    if S.dtype == xp.float32:
+        score = member_sums_float32(S, clusters)
+    else:
+        positions = clusters * n + xp.arange(n, dtype=clusters.dtype, device=backend.device(S))
+        score = xp.take(xp.reshape(sums, (-1,)), positions)
     by_score = xp.argsort(score, descending=True, stable=True)
     by_cluster = xp.take(by_score, xp.argsort(xp.take(clusters, by_score), stable=True))
     counts = xp.astype(counts, xp.int64)

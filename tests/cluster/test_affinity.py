@@ -84,6 +84,18 @@ def test_float32_agrees_with_sklearn():
     assert ap.affinity_matrix_.dtype == np.float32
 
 
+@pytest.mark.parametrize("seed,damping", [(0, 0.9), (1, 0.5), (3, 0.5), (13, 0.9)])
+def test_float32_lattice_picks_sklearns_exemplars(seed, damping):
+    """float32 rows on a lattice: each cluster's exemplar is refined by sums of S that tie
+    but for their float32 rounding, which scikit-learn adds in float32 row by row."""
+    X = np.random.default_rng(seed).integers(0, 4, size=(40, 3)).astype(np.float32)
+    ref = sk.AffinityPropagation(damping=damping, random_state=0).fit(X)
+    ours = AffinityPropagation(damping=damping, random_state=0).fit(X)
+    np.testing.assert_array_equal(to_numpy(ours.cluster_centers_indices_),
+                                  ref.cluster_centers_indices_)
+    np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_)
+
+
 def test_median_is_numpys(xp):
     rng = np.random.default_rng(0)
     for shape in ((5, 5), (4, 4), (1, 1)):
