@@ -604,6 +604,34 @@ def inertia_from_differences(X, centers, labels, sample_weight):
     return total[0]
 
 
+def nearest_centers(X, centers, metric):
+    """``(labels, distances, Xm, centers)``: each row's nearest centre and its distance, with
+    X and ``centers`` (X's namespace, already prepared for the metric) as compared.
+
+    As fit does, rows far from the origin against the centres' spread are centred
+    first (euclidean, dense X), or the GEMM's rounding picks the wrong centre
+    (float32 rows at an offset of 1e6).
+    """
+    Xm = prepare_for_metric(X, metric)
+    if metric == "euclidean" and not is_sparse(X):
+        xp = backend.namespace(Xm)
+        shift = xp.mean(centers, axis=0)
+        spread = float(xp.mean(xp.sum((centers - shift) ** 2, axis=1)))
+        if float(xp.vecdot(shift, shift)) > max(spread, float(np.finfo(np.float64).tiny)):
+            Xm, centers = Xm - shift, centers - shift
+    labels, distances = labels_and_distances(Xm, centers, metric)
+    return labels, distances, Xm, centers
+
+
+def labels_and_inertia(X, centers, metric, sample_weight):
+    """Each row's nearest centre (``nearest_centers``) and the weighted inertia, a Python
+    float: from the differences to the assigned centres for dense euclidean X."""
+    labels, distances, Xm, centers = nearest_centers(X, centers, metric)
+    if metric == "euclidean" and not is_sparse(X):
+        return labels, inertia_from_differences(Xm, centers, labels, sample_weight)
+    return labels, weighted_sum(distances, sample_weight)
+
+
 def mean_and_spread(X, sq_norms=None):
     """Column means of X and its total variance :math:`E|x - m|^2` (a Python float).
 
@@ -972,27 +1000,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         return prepare_for_metric(centers, self.metric)
 
     def _nearest(self, X):
-        """``(labels, distances, Xm, centers)`` of X against the fitted centres, X and the
-        centres prepared for the metric. As fit does, rows far from the origin against the
-        centres' spread are centred first (euclidean, dense), or the GEMM's rounding picks
-        the wrong centre (float32 rows at an offset of 1e6)."""
-        Xm = prepare_for_metric(X, self.metric)
-        centers = self._centers_for(X)
-        if self.metric == "euclidean" and not is_sparse(X):
-            xp = backend.namespace(Xm)
-            shift = xp.mean(centers, axis=0)
-            spread = float(xp.mean(xp.sum((centers - shift) ** 2, axis=1)))
-            if float(xp.vecdot(shift, shift)) > max(spread, float(np.finfo(np.float64).tiny)):
-                Xm, centers = Xm - shift, centers - shift
-        labels, distances = labels_and_distances(Xm, centers, self.metric)
-        return labels, distances, Xm, centers
+        """``(labels, distances, Xm, centers)`` of X against the fitted centres
+        (``nearest_centers``)."""
+        return nearest_centers(X, self._centers_for(X), self.metric)
 
     def _labels_inertia(self, X, sample_weight):
         """Labels and weighted inertia of X against the fitted centres (used by score)."""
-        labels, distances, Xm, centers = self._nearest(X)
-        if self.metric == "euclidean" and not is_sparse(X):
-            return labels, inertia_from_differences(Xm, centers, labels, sample_weight)
-        return labels, weighted_sum(distances, sample_weight)
+        return labels_and_inertia(X, self._centers_for(X), self.metric, sample_weight)
 
     def predict(self, X, sample_weight=None):
         """Index of the closest centre for each row of X.

@@ -37,9 +37,12 @@ from ..cluster.kmeans import (
     centers_from_sums,
     check_kmeans_params,
     finish_centers,
+    inertia_from_differences,
     kmeans_plusplus,
     labels_and_distances,
+    labels_and_inertia,
     lloyd_pass,
+    nearest_centers,
     prepare_for_metric,
     relocate_empty_clusters,
     validate_center_shape,
@@ -83,12 +86,16 @@ def _labels_block(X, w, norms, centers, metric):
     xp = backend.namespace(X)
     if X.shape[0] == 0:
         return xp.zeros(0, dtype=xp.int32, device=backend.device(X)), np.zeros(k + 1)
+    centers = like_chunk(centers, X)
     labels, distances = labels_and_distances(
-        X, like_chunk(centers, X), metric, norms if metric == "euclidean" else None)
+        X, centers, metric, norms if metric == "euclidean" else None)
+    # As the single-machine fit: the inertia from the differences, not the GEMM's rounding.
+    inertia = (inertia_from_differences(X, centers, labels, w) if metric == "euclidean"
+               else weighted_sum(distances, w))
     if labels.dtype != xp.int32:
         labels = xp.astype(labels, xp.int32)
     sizes = backend.bincount(xp.astype(labels, xp.int64), minlength=k)
-    return labels, np.concatenate([[weighted_sum(distances, w)], _chunks.host64(sizes)])
+    return labels, np.concatenate([[inertia], _chunks.host64(sizes)])
 
 
 def _same_rows(X, values):
@@ -428,9 +435,7 @@ def _predict_block(X, centers, metric):
     if X.shape[0] == 0:
         xp = backend.namespace(X)
         return xp.zeros(0, dtype=xp.int32, device=backend.device(X))
-    Xm = prepare_for_metric(X, metric)
-    return labels_and_distances(Xm, prepare_for_metric(like_chunk(centers, X), metric),
-                                metric)[0]
+    return nearest_centers(X, prepare_for_metric(like_chunk(centers, X), metric), metric)[0]
 
 
 def predict(est, X, sample_weight=None):
@@ -461,10 +466,8 @@ def transform(est, X):
 def _score_block(X, w, centers, metric):
     if X.shape[0] == 0:
         return [0.0]
-    Xm = prepare_for_metric(X, metric)
-    _, distances = labels_and_distances(
-        Xm, prepare_for_metric(like_chunk(centers, X), metric), metric)
-    return [weighted_sum(distances, w)]
+    return [labels_and_inertia(X, prepare_for_metric(like_chunk(centers, X), metric), metric,
+                               w)[1]]
 
 
 def score(est, X, sample_weight=None):

@@ -95,6 +95,29 @@ def test_predict_transform_score_are_lazy_and_match(dask_client, blobs):
     np.testing.assert_array_equal(est.predict(X), ref.predict(X))
 
 
+def test_far_from_the_origin_in_float32_as_on_one_machine(dask_client):
+    """float32 rows at 1e6 with spread 0.1: predict, score and inertia_ as the single-machine
+    model's (centred rows, inertia from differences), not from the GEMM's rounding."""
+    X, _ = make_blobs(600, centers=4, n_features=2, cluster_std=0.1, random_state=0)
+    X = (X + 1e6).astype(np.float32)
+    init = X[[0, 150, 300, 450]]
+    ref = KMeans(4, init=init, n_init=1).fit(X)
+    est = kmeans.fit(KMeans(4, init=init, n_init=1), _dask(X, (200, 0, 400)))
+    # At convergence the centres are the labels' means (float32 at 1e6 rounds them by 0.03).
+    X64, labels = X.astype(np.float64), ref.labels_
+    means = np.array([X64[labels == j].mean(axis=0) for j in range(4)])
+    exact = float(np.sum((X64 - means[labels]) ** 2))
+    assert ref.inertia_ == pytest.approx(exact, rel=1e-5)
+    assert est.inertia_ == pytest.approx(exact, rel=1e-5)
+    dX = _dask(X, (250, 350))
+    np.testing.assert_array_equal(kmeans.predict(est, dX).compute(), ref.predict(X))
+    np.testing.assert_array_equal(kmeans.predict(est, dX).compute(), ref.labels_)
+    # score measures against cluster_centers_ as stored (float32, rounded at 1e6).
+    stored = float(np.sum((X64 - est.cluster_centers_[labels]) ** 2))
+    assert ref.score(X) == pytest.approx(-stored, rel=1e-6)
+    assert kmeans.score(est, dX) == pytest.approx(-stored, rel=1e-6)
+
+
 @pytest.mark.parametrize("row, value, message", [(1234, np.nan, "NaN"), (2500, np.inf, "infinity")])
 def test_a_non_finite_value_is_refused_in_the_first_pass(dask_client, blobs, row, value, message):
     X, _ = blobs
