@@ -6,7 +6,7 @@ Declared once with ``@kernel`` (see ``_dispatch.py``); implementations in
 """
 
 from ._dispatch import kernel
-from .metric import metric_code, squared_form
+from .metric import COSINE, metric_code, squared_form
 
 METRICS = ("euclidean", "sqeuclidean", "cosine")
 
@@ -26,6 +26,25 @@ def centre(lib, X):
     """
     step = max(1, X.shape[0] // CENTRE_SAMPLE_ROWS)
     return lib.median(X[::step], axis=0).astype(X.dtype)
+
+
+def centred_if_far(lib, X, metric):
+    """X less ``centre(lib, X)`` when the rows lie farther from the origin than from that
+    centre, else X itself (no copy); cosine rows are never moved.
+
+    For the neighbour searches, whose Gram tiles lose the small distances of rows far
+    from the origin (float32 blobs at an offset of 1e4 got neighbours at random).
+    Both sides are measured on the centre's sample; data near the origin, such as
+    unit-length embeddings, is not copied. ``metric`` is a code of ``kernels.metric``.
+    """
+    if metric == COSINE or X.shape[0] == 0:
+        return X
+    sample = X[::max(1, X.shape[0] // CENTRE_SAMPLE_ROWS)].astype(lib.float64)
+    middle = lib.median(sample, axis=0)
+    spread = float(lib.mean(lib.sum((sample - middle) ** 2, axis=1)))
+    if float(lib.sum(middle * middle)) <= spread:
+        return X
+    return X - middle.astype(X.dtype)
 
 
 @kernel(cpu="silhouette.pairwise_sums", cuda="silhouette.pairwise_sums")

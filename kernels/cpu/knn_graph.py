@@ -34,6 +34,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE
+from ..pairwise import centred_if_far
 from . import knn as knn_cpu
 from .assign import lloyd_step
 
@@ -247,7 +248,7 @@ def knn_graph(X, k, metric, root, exact, n_lists, n_probe, seed):
     distances : ndarray (n, k) in X's dtype, ascending per row
     indices : ndarray (n, k) int64, never the row itself
     """
-    X = np.ascontiguousarray(X)
+    X = np.ascontiguousarray(centred_if_far(np, X, metric))
     n = X.shape[0]
     if exact or n == 0 or k == 0:
         return knn_cpu.knn(X, None, k, metric, root, True)
@@ -267,7 +268,7 @@ def recall_of(found, exact_indices, sample):
 
 def knn_recall(X, indices, metric, sample):
     """Estimated recall of ``indices`` (n, k) over the rows ``sample``: a 0-d float64 array."""
-    X = np.ascontiguousarray(X)
+    X = np.ascontiguousarray(centred_if_far(np, X, metric))
     k = indices.shape[1]
     if k == 0 or len(sample) == 0:
         return np.asarray(1.0)

@@ -44,6 +44,7 @@ from ..cpu.knn_graph import (
     tune_rows,
 )
 from ..metric import COSINE
+from ..pairwise import centred_if_far
 from . import knn as knn_cuda
 from ._launch import launch_for
 from .assign import lloyd_step
@@ -263,7 +264,7 @@ def knn_graph(X, k, metric, root, exact, n_lists, n_probe, seed):
         Both in X's array library, computed on CuPy's current stream.
     """
     lib = launch_for(X).lib
-    X = lib.ascontiguousarray(X)
+    X = lib.ascontiguousarray(centred_if_far(lib, X, metric))
     if exact or X.shape[0] == 0 or k == 0:
         return knn_cuda.knn(X, None, k, metric, root, True)
     return approximate(X, k, metric, root, n_lists, n_probe, seed)
@@ -272,7 +273,7 @@ def knn_graph(X, k, metric, root, exact, n_lists, n_probe, seed):
 def knn_recall(X, indices, metric, sample):
     """Estimated recall of ``indices`` (n, k) over the rows ``sample``: a 0-d float64 array."""
     lib = launch_for(X).lib
-    X = lib.ascontiguousarray(X)
+    X = lib.ascontiguousarray(centred_if_far(lib, X, metric))
     k = indices.shape[1]
     if k == 0 or len(sample) == 0:
         return lib.asarray(1.0)

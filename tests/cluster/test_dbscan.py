@@ -315,3 +315,14 @@ def test_dbscan_sparse_bad_input(X, params, match):
             "ok": sparse.csr_matrix(np.eye(4))}[X]
     with pytest.raises(ValueError, match=match):
         DBSCAN(**params).fit(data)
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e6])
+def test_knn_graph_far_from_the_origin_equals_scikit_learn(offset):
+    """float32 blobs far from the origin: the graph path's labels are scikit-learn's (every
+    label disagreed at 1e4 when the graph searched the rows where they lay)."""
+    X, _ = datasets.make_blobs(80, n_features=20, centers=3, cluster_std=0.1, random_state=0)
+    X = (X + offset).astype(np.float32)
+    want = sk_cluster.DBSCAN(eps=1.0, min_samples=3).fit(X).labels_
+    got = DBSCAN(eps=1.0, min_samples=3, algorithm="knn_graph").fit(X).labels_
+    np.testing.assert_array_equal(got, want)

@@ -123,3 +123,13 @@ def test_graph_cuda_tunes_the_probes_like_the_cpu():
     with small_launch():
         tuned = graph_cuda.tune_probes(X, centers, 2, code, 11, np)
     assert graph_cpu.tune_probes(X, centers, 2, code, 11) == tuned
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_graph_cuda_rows_far_from_the_origin(exact):
+    """float32 rows at 1e4: the CUDA graph searches them moved near the origin, as the CPU one."""
+    from tests.kernels.test_knn_graph import assert_true_neighbours, far_blobs
+
+    X = far_blobs(n=24, d=4)
+    distances, indices = run_graph(X, 3, "sqeuclidean", exact, n_lists=2, n_probe=2)
+    assert_true_neighbours(X, 3, "sqeuclidean", distances, indices)

@@ -211,3 +211,50 @@ def test_tuned_probes_follow_the_data():
     assert float(kernels.knn_recall(X, few, n_queries=400)) < 0.8
     _, tuned = kernels.knn_graph(X, 15, method="approximate")
     assert float(kernels.knn_recall(X, tuned, n_queries=400)) >= 0.95
+
+
+def far_blobs(n=120, d=20, offset=1e4):
+    """float32 blobs of spread 0.1 far from the origin, where the Gram tiles' rounding
+    (about eps32 * |x|^2 = 1e1 at 1e4) exceeds every distance among the rows."""
+    X, _ = make_blobs(n, d, centers=3, cluster_std=0.1, random_state=0)
+    return (X + offset).astype(np.float32)
+
+
+def assert_true_neighbours(X, k, metric, distances, indices):
+    """Each row's found neighbours are its k nearest, measured in float64 from differences,
+    within a tolerance of the rows' own spread (not of their distance to the origin)."""
+    X64 = np.asarray(X, dtype=np.float64)
+    D = ((X64[:, None, :] - X64[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(D, np.inf)
+    want = np.sort(D, axis=1)[:, :k]
+    got = np.take_along_axis(D, np.asarray(indices), axis=1)
+    np.testing.assert_allclose(np.sort(got, axis=1), want, rtol=1e-3, atol=1e-4)
+    # The distances themselves carry float32 rounding of the blobs' spread (|x - c|^2 ~ 1e2).
+    found = np.asarray(distances, dtype=np.float64)
+    np.testing.assert_allclose(found if metric == "sqeuclidean" else found ** 2, want,
+                               rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e6])
+@pytest.mark.parametrize("method", ["exact", "approximate"])
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean"])
+def test_rows_far_from_the_origin_get_their_true_neighbours(metric, method, offset):
+    """float32 rows at 1e4 got neighbours at random (DBSCAN's knn_graph path then disagreed
+    with scikit-learn on every label); the graph now searches rows moved near the origin."""
+    X = far_blobs(offset=offset)
+    kwargs = {"n_lists": 4, "n_probe": 4} if method == "approximate" else {}
+    distances, indices = kernels.knn_graph(X, 6, metric=metric, method=method, **kwargs)
+    assert_true_neighbours(X, 6, metric, distances, indices)
+    assert float(kernels.knn_recall(X, indices, metric=metric, n_queries=50)) == 1.0
+
+
+def test_rows_near_the_origin_are_searched_as_they_are():
+    """Unit-length embeddings are not copied to be centred (no cost where nothing is lost)."""
+    from gpucluster.kernels.metric import SQEUCLIDEAN
+    from gpucluster.kernels.pairwise import centred_if_far
+
+    X = embeddings(500, 16, centers=5)
+    assert centred_if_far(np, X, SQEUCLIDEAN) is X
+    far = X + 100.0
+    moved = centred_if_far(np, far, SQEUCLIDEAN)
+    assert moved.dtype == np.float32 and np.abs(moved).max() < 3.0
