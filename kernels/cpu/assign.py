@@ -28,7 +28,11 @@ n=1M d=32); benchmarks/NOTES.md has the measurements. Ties go to the
 lowest index on the direct path; GEMM tiles may round two identical
 centres' products differently. Rows are re-centred by the callers that
 need it (KMeans centres X) to keep the cancellation in
-:math:`|x|^2 - 2 x \\cdot c + |c|^2` small.
+:math:`|x|^2 - 2 x \\cdot c + |c|^2` small. The two paths are separate
+parallel kernels (``_direct_tiles``, ``_gemm_tiles``), so that a first call
+compiles only the one its data takes: 4.0 s for GEMM tiles and 14.2 s for
+direct products, where one kernel for both took 16.5 s (benchmarks/NOTES.md,
+"assign compiles one path").
 Reference: ``tests/kernels/reference.py::assign`` and ``::centroid_update``.
 """
 
@@ -355,67 +359,83 @@ def _add_tile_runs(xt, start, rows, best_j, weights, sums, counts):
 
 
 @njit(cache=NUMBA_CACHE)
-def _assign_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
-                  first_tile, stop_tile, direct, labels, distances, sums, counts):
-    """One thread's share of ``_assign_tiles``: tiles ``first_tile:stop_tile``, summed into ``sums``.
+def _direct_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                  first_tile, stop_tile, labels, distances, sums, counts):
+    """One thread's share of ``_direct_tiles``: tiles ``first_tile:stop_tile``, summed in ``sums``.
 
     Every scratch array is allocated once here, none per tile.
     """
     n, d = X.shape
-    k = centers.shape[0]
     best = np.empty(tile_rows, dtype=X.dtype)
     best_j = np.empty(tile_rows, dtype=np.int32)
-    # Direct: the tile transposed and one centre's products (zeros, so that the
-    # columns past a short last tile, computed and ignored, are never NaN).
-    xt = np.zeros((d if direct else 0, tile_rows), dtype=X.dtype)
-    acc = np.zeros(tile_rows if direct else 0, dtype=X.dtype)
-    # GEMM: the (k, rows) products.
-    gram = np.empty(0 if direct else k * tile_rows, dtype=X.dtype)
+    # The tile transposed and one centre's products (zeros, so that the columns
+    # past a short last tile, computed and ignored, are never NaN).
+    xt = np.zeros((d, tile_rows), dtype=X.dtype)
+    acc = np.zeros(tile_rows, dtype=X.dtype)
     for tile in range(first_tile, stop_tile):
         start = tile * tile_rows
         stop = min(n, start + tile_rows)
-        if direct:
-            _argmin_direct_of_width(X, start, stop - start, centers, offsets, scales, xt, acc,
-                                    best, best_j)
-        else:
-            gram_t = gram[: k * (stop - start)].reshape((k, stop - start))
-            np.dot(centers, X[start:stop].T, gram_t)
-            _argmin_tile(gram_t, offsets, scales, best, best_j)
+        _argmin_direct_of_width(X, start, stop - start, centers, offsets, scales, xt, acc,
+                                best, best_j)
         _finish_tile(X, start, stop, best, best_j, metric, x_sq, labels, distances)
-        if accumulate and not (direct and _add_tile_runs(xt, start, stop - start, best_j,
-                                                         weights, sums, counts)):
+        if accumulate and not _add_tile_runs(xt, start, stop - start, best_j, weights, sums,
+                                             counts):
             _add_tile_rows(X, start, stop - start, best_j, weights, sums, counts)
 
 
-@njit(parallel=True, cache=NUMBA_CACHE)
-def _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows, n_blocks, direct,
-                  labels, distances):
-    """Nearest centres of X's rows, tile by tile; returns per-block partial sums and weights.
+@njit(cache=NUMBA_CACHE)
+def _gemm_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                first_tile, stop_tile, labels, distances, sums, counts):
+    """One thread's share of ``_gemm_tiles``: tiles ``first_tile:stop_tile``, summed in ``sums``.
 
-    X (n, d) and centers (k, d) are C-contiguous with the same dtype. Each of
-    ``n_blocks`` threads takes a contiguous run of ``tile_rows``-row tiles
-    (``_assign_block``) and finds each row's nearest centre either with
-    ``direct`` products (``_argmin_direct`` on the tile copied transposed)
-    or with ``centers @ tile.T`` by a single-threaded BLAS GEMM (the caller
-    limits BLAS to one thread: OpenBLAS threads spinning beside Numba's made
-    a step 20x slower) and ``_argmin_tile``. With ``accumulate`` the tile's
-    weighted rows are added into the block's own float64 sums. ``x_sq``
-    (n,) float64 holds the rows' squared norms, or is empty for norms
-    computed here (as ``row_sq_norms`` computes them).
+    Every scratch array is allocated once here, none per tile.
     """
-    n, d = X.shape
+    n = X.shape[0]
     k = centers.shape[0]
-    offsets, scales = _offsets_scales(centers, metric)
-    # Each block's own (k, d) sums; (0, d) without accumulate.
-    sums = np.zeros((n_blocks, k if accumulate else 0, d), dtype=np.float64)
-    counts = np.zeros((n_blocks, k if accumulate else 0), dtype=np.float64)
-    n_tiles = (n + tile_rows - 1) // tile_rows
-    tiles_per_block = (n_tiles + n_blocks - 1) // n_blocks
-    for b in prange(n_blocks):
-        _assign_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
-                      b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block), direct,
+    best = np.empty(tile_rows, dtype=X.dtype)
+    best_j = np.empty(tile_rows, dtype=np.int32)
+    # The (k, rows) products.
+    gram = np.empty(k * tile_rows, dtype=X.dtype)
+    for tile in range(first_tile, stop_tile):
+        start = tile * tile_rows
+        stop = min(n, start + tile_rows)
+        gram_t = gram[: k * (stop - start)].reshape((k, stop - start))
+        np.dot(centers, X[start:stop].T, gram_t)
+        _argmin_tile(gram_t, offsets, scales, best, best_j)
+        _finish_tile(X, start, stop, best, best_j, metric, x_sq, labels, distances)
+        if accumulate:
+            # X's width at run time, as ``_add_tile_rows`` takes it above 7 features:
+            # its constant widths, compiled for nothing here, cost 1.3 s.
+            _add_rows(X, X.shape[1], start, stop - start, best_j, weights, sums, counts)
+
+
+# One parallel kernel per path, not one with a ``direct`` flag: Numba compiles both
+# arms of an ``if`` on a runtime (or literal) bool, so a first call compiled both
+# paths whatever the data (benchmarks/NOTES.md, "assign compiles one path").
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _direct_tiles(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                  tiles_per_block, labels, distances, sums, counts):
+    """``_run`` by direct products: ``_argmin_direct`` on each tile copied transposed."""
+    n_tiles = (X.shape[0] + tile_rows - 1) // tile_rows
+    for b in prange(sums.shape[0]):
+        _direct_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                      b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block),
                       labels, distances, sums[b], counts[b])
-    return sums, counts
+
+
+@njit(parallel=True, cache=NUMBA_CACHE)
+def _gemm_tiles(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                tiles_per_block, labels, distances, sums, counts):
+    """``_run`` by GEMM tiles: ``centers @ tile.T`` by a BLAS GEMM, then ``_argmin_tile``.
+
+    The caller limits BLAS to one thread: OpenBLAS threads spinning beside
+    Numba's made a step 20x slower.
+    """
+    n_tiles = (X.shape[0] + tile_rows - 1) // tile_rows
+    for b in prange(sums.shape[0]):
+        _gemm_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+                    b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block),
+                    labels, distances, sums[b], counts[b])
 
 
 def use_direct(n_features):
@@ -424,6 +444,16 @@ def use_direct(n_features):
 
 
 def _run(X, centers, metric, weights, accumulate, x_sq=None, direct=None, with_distances=True):
+    """X's nearest centres tile by tile: labels, distances, per-block partial sums and weights.
+
+    X (n, d) and centers (k, d) are C-contiguous with the same dtype. Each of
+    ``n_blocks`` threads takes a contiguous run of ``tile_rows``-row tiles
+    and finds each row's nearest centre by ``direct`` products
+    (``_direct_tiles``) or GEMM tiles (``_gemm_tiles``). With ``accumulate``
+    each tile's weighted rows are added into its block's own float64 sums.
+    ``x_sq`` (n,) float64 holds the rows' squared norms, or None for norms
+    computed there (as ``row_sq_norms`` computes them).
+    """
     n, d = X.shape
     k = centers.shape[0]
     if direct is None:
@@ -436,17 +466,22 @@ def _run(X, centers, metric, weights, accumulate, x_sq=None, direct=None, with_d
         tile_rows = min(MAX_TILE_ROWS, max(MIN_TILE_ROWS, GRAM_TILE_BYTES // (k * X.itemsize)))
     n_tiles = -(-n // tile_rows)
     n_blocks = max(1, min(n_tiles, 4 * numba.get_num_threads()))
+    tiles_per_block = -(-n_tiles // n_blocks)
     if weights is None:
         weights = np.ones(0, dtype=X.dtype)
     if x_sq is None:
         x_sq = np.empty(0, dtype=np.float64)
+    offsets, scales = _offsets_scales(centers, metric)
+    # Each block's own (k, d) sums; (0, d) without accumulate.
+    sums = np.zeros((n_blocks, k if accumulate else 0, d), dtype=np.float64)
+    counts = np.zeros((n_blocks, k if accumulate else 0), dtype=np.float64)
+    args = (X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+            tiles_per_block, labels, distances, sums, counts)
     if direct:
-        sums, counts = _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows,
-                                     n_blocks, True, labels, distances)
+        _direct_tiles(*args)
     else:
         with single_threaded_blas():
-            sums, counts = _assign_tiles(X, centers, metric, weights, accumulate, x_sq, tile_rows,
-                                         n_blocks, False, labels, distances)
+            _gemm_tiles(*args)
     return labels, distances, sums, counts
 
 
