@@ -28,23 +28,31 @@ def centre(lib, X):
     return lib.median(X[::step], axis=0).astype(X.dtype)
 
 
-def centred_if_far(lib, X, metric):
-    """X less ``centre(lib, X)`` when the rows lie farther from the origin than from that
-    centre, else X itself (no copy); cosine rows are never moved.
+def far_centre(lib, X, metric):
+    """The point the neighbour searches subtract from the rows, or None where they need not.
 
-    For the neighbour searches, whose Gram tiles lose the small distances of rows far
-    from the origin (float32 blobs at an offset of 1e4 got neighbours at random).
-    Both sides are measured on the centre's sample; data near the origin, such as
-    unit-length embeddings, is not copied. ``metric`` is a code of ``kernels.metric``.
+    ``centre(lib, X)`` when the rows lie farther from the origin than from it (both
+    measured on the centre's sample), else None; always None for cosine, whose rows
+    cannot move. The searches' Gram tiles lose the small distances of rows far from
+    the origin (float32 blobs at an offset of 1e4 got neighbours at random), while
+    data near it, such as unit-length embeddings, is not copied. The median keeps
+    integer data integer, so distances exactly at a radius stay exact.
+    ``metric`` is a code of ``kernels.metric``; the centre has X's dtype.
     """
     if metric == COSINE or X.shape[0] == 0:
-        return X
+        return None
     sample = X[::max(1, X.shape[0] // CENTRE_SAMPLE_ROWS)].astype(lib.float64)
     middle = lib.median(sample, axis=0)
     spread = float(lib.mean(lib.sum((sample - middle) ** 2, axis=1)))
     if float(lib.sum(middle * middle)) <= spread:
-        return X
-    return X - middle.astype(X.dtype)
+        return None
+    return middle.astype(X.dtype)
+
+
+def centred_if_far(lib, X, metric):
+    """X less ``far_centre(lib, X, metric)``, or X itself (no copy) where that is None."""
+    middle = far_centre(lib, X, metric)
+    return X if middle is None else X - middle
 
 
 @kernel(cpu="silhouette.pairwise_sums", cuda="silhouette.pairwise_sums")

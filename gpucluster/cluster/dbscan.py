@@ -82,18 +82,6 @@ def _precomputed_pairs(D, eps):
     return counts, xp.astype(rows, xp.int64), xp.astype(cols, xp.int64)
 
 
-def _search_data(X, metric):
-    """X as the radius kernel searches it, and the kernel's metric name.
-
-    The kernel expands |x|^2 - 2 x.y + |y|^2, whose rounding error grows with
-    |x|^2; centring (distances do not change) keeps it small.
-    """
-    xp = backend.namespace(X)
-    if metric in ("euclidean", "sqeuclidean"):
-        X = X - xp.mean(X, axis=0)
-    return X, metric
-
-
 def _rows_of(indptr, nnz, xp, device):
     """The row of every one of the ``nnz`` entries of CSR lists with row pointers
     ``indptr`` (int64): a running count of the row starts, O(nnz), with no
@@ -183,21 +171,21 @@ def neighbour_pairs(X, eps, metric):
     if metric == "precomputed":
         counts, rows, cols = _precomputed_pairs(X, eps)
         return counts, _one_block(rows, cols)
-    X, kernel_metric = _search_data(X, metric)
+    # The radius kernel moves rows far from the origin near it (``far_centre``).
     n = X.shape[0]
     blocks = None
     if n * (n - 1) > BLOCK_PAIRS:
         # Count first (one pass, no lists) only where the lists could outgrow one block.
-        counts = kernels.radius_neighbors(X, eps, metric=kernel_metric, include_self=False,
+        counts = kernels.radius_neighbors(X, eps, metric=metric, include_self=False,
                                           return_lists=False)
         blocks = _row_blocks(counts, BLOCK_PAIRS)
     if blocks is None or len(blocks) == 1:
-        counts, indptr, cols = kernels.radius_neighbors(X, eps, metric=kernel_metric,
+        counts, indptr, cols = kernels.radius_neighbors(X, eps, metric=metric,
                                                         include_self=False)
         xp = backend.namespace(X)
         rows = _rows_of(indptr, cols.shape[0], xp, backend.device(X))
         return counts, _one_block(rows, cols)
-    return counts, lambda: (_block_pairs(X, eps, kernel_metric, start, stop)
+    return counts, lambda: (_block_pairs(X, eps, metric, start, stop)
                             for start, stop in blocks)
 
 

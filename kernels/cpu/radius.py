@@ -28,6 +28,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE
+from ..pairwise import far_centre
 from . import kdtree
 from .knn import DATA_TILE_ROWS, norm_terms, query_tile_rows
 
@@ -173,6 +174,10 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
         When no fill agrees with the counts it was given (see the module
         docstring); the lists are never returned inconsistent with the counts.
     """
+    middle = far_centre(np, X, metric)
+    if middle is not None:  # rows far from the origin, moved near it (distances unchanged)
+        X = np.ascontiguousarray(X - middle)
+        queries = None if queries is None else np.ascontiguousarray(queries - middle)
     self_query = queries is None
     Q = X if self_query else queries
     m = Q.shape[0]

@@ -126,8 +126,10 @@ class PerturbedFill:
 
 
 # Collinear integer points: pairs one apart (squared distance exactly 1) in a
-# middle query chunk and in the last row, everything else 3 or more apart.
-BORDER_X = np.array([[1, 0], [2, 0], [5, 0], [9, 0], [10, 0], [14, 0], [18, 0], [19, 0]])
+# middle query chunk and in the last row, everything else 3 or more apart. Their
+# median lies nearer the origin than they lie from it, so the search does not
+# move them (``far_centre``) and compares the nudged Gram tiles themselves.
+BORDER_X = np.array([[-19, 0], [-18, 0], [-14, 0], [-10, 0], [-9, 0], [5, 0], [13, 0], [14, 0]])
 
 
 def run_perturbed(dtype, threshold, direction, perturb):
@@ -212,3 +214,11 @@ def test_radius_sweeps_share_one_chunking(monkeypatch):
     result = radius_cuda.radius_neighbors(X, None, 1.0, SQEUCLIDEAN, True, True)
     assert len(shapes["count"]) > 2 and shapes["fill"] == shapes["count"]
     assert_consistent(result, X, 1.0)
+
+
+def test_radius_cuda_integer_lattice_far_from_the_origin():
+    """Integer rows at 1e3, radius 3: ties at the radius are listed, as on the CPU."""
+    rng = np.random.default_rng(0)
+    X = (rng.integers(0, 3, size=(12, 20)) + 1e3).astype(np.float32)
+    result = run_radius(X, 3.0, None, "euclidean", True)
+    reference.assert_radius_matches(X - 1e3, 3.0, None, "euclidean", True, result, exact=True)

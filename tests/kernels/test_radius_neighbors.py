@@ -43,6 +43,30 @@ def test_radius_neighbors_exact_on_integers(problem, metric, include_self, radiu
                                     exact=True)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_radius_neighbors_exact_on_an_integer_lattice_far_from_the_origin(dtype, offset):
+    """Integer rows of 17 features, radius 3: pairs exactly at the radius are listed (ties
+    at eps in DBSCAN, which centred rows by their mean, no float, and lost them)."""
+    X = (np.random.RandomState(0).randint(0, 3, size=(80, 17)) + offset).astype(dtype)
+    result = kernels.radius_neighbors(X, 3.0, metric="euclidean")
+    reference.assert_radius_matches(X - offset, 3.0, None, "euclidean", True, result, exact=True)
+
+
+@pytest.mark.parametrize("queries", [False, True])
+def test_radius_neighbors_far_blobs_in_float32(queries):
+    """float32 blobs at 1e4 (rounding of the Gram tiles about 1e1, far above eps^2): the
+    search moves them near the origin, queries by the same centre."""
+    rng = np.random.default_rng(1)
+    X = (rng.normal(scale=0.3, size=(60, 20)) + 1e4).astype(np.float32)
+    Q = X[10:30] if queries else None
+    result = kernels.radius_neighbors(X, 1.2, queries=Q, metric="euclidean")
+    X64 = X.astype(np.float64)
+    Q64 = X64 if Q is None else Q.astype(np.float64)
+    D = np.sqrt(((Q64[:, None, :] - X64[None, :, :]) ** 2).sum(axis=2))
+    np.testing.assert_array_equal(result[0], (D <= 1.2).sum(axis=1))
+
+
 def test_radius_neighbors_default_tiles_match_reference(dtype):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1500, 4)).astype(dtype)
