@@ -24,8 +24,9 @@ method is an inverted file (IVF):
 
 Distances are those of the exact search (``kernels/cpu/knn.py``): the
 expanded form from float64 norms, clipped at 0, a square root at the end
-for euclidean. A row whose probed lists hold fewer than k other rows gets
-the exact search. Reference: ``tests/kernels/reference_neighbors.py::knn``.
+for euclidean, on rows moved near the origin first where they lie far from it
+(``pairwise.far_centre``). A row whose probed lists hold fewer than k other rows
+gets the exact search. Reference: ``tests/kernels/reference_neighbors.py::knn``.
 """
 
 import numba

@@ -4,7 +4,9 @@ Row j of X is a neighbour of query row i when :math:`\\delta(q_i, x_j) \\le r`,
 with the distances of ``kernels/cpu/knn.py`` (the expanded form from a
 single-threaded BLAS GEMM per tile; a row's distance to itself exactly 0, or
 1 for a zero row under cosine). Euclidean compares squared distances with
-:math:`r^2`, which saves a square root per pair.
+:math:`r^2`, which saves a square root per pair. Rows far from the origin are
+first moved near it (``pairwise.far_centre``, queries by the same point), since
+the expanded form's rounding grows with the rows' norms.
 
 Two passes over the same tiles, each a ``prange`` over query tiles: the first
 counts each row's neighbours, the caller turns the counts into ``indptr`` by a
