@@ -40,6 +40,9 @@ from .kmeans import KMeans, kmeans_plusplus
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 LOG_2PI = math.log(2.0 * math.pi)
+# The weight of the origin in every component's mean and scatter: scikit-learn's 10 eps
+# (float64's, for float32 X too; see ``Moments.means``).
+ORIGIN_WEIGHT = 10 * float(np.finfo(np.float64).eps)
 ILL_DEFINED_COVARIANCE = (
     "Fitting the mixture model failed because some components have ill-defined "
     "empirical covariance (for instance caused by singleton or collapsed samples). "
@@ -422,10 +425,19 @@ class Moments:
         self.second = self.second + second
 
     def means(self):
-        """Sizes (with scikit-learn's 10 eps) and means about ``center``, float64."""
+        """Sizes (with scikit-learn's 10 eps) and means about ``center``, float64.
+
+        As scikit-learn's sums over uncentred rows, a mean is that of the weighted rows
+        and a point at the origin of weight 10 eps: a component with no responsibility
+        sits at 0, not at ``center``. The weight is float64's 10 eps, as scikit-learn's
+        float64 fit has it: with float32's, a float32 mean 10^6 from the origin would
+        move by 1.2 / n_k.
+        """
         xp = self.xp
         sizes = self.sizes + 10 * float(xp.finfo(self.dtype).eps)
-        return sizes, self.sums / sizes[:, None]
+        center = xp.astype(self.center, xp.float64)
+        weights = self.sizes + ORIGIN_WEIGHT
+        return sizes, (self.sums - ORIGIN_WEIGHT * center) / weights[:, None]
 
     def add_scatter(self, Z, resp):
         """"full": add sum_i r_ik (z_i - m_k)(z_i - m_k)^T per component, about the new means."""
@@ -445,25 +457,37 @@ class Moments:
         self.scatter = chunk if self.scatter is None else self.scatter + chunk
 
     def parameters(self, reg_covar):
-        """(sizes, means, covariances) in X's dtype; covariances carry ``reg_covar``."""
+        """(sizes, means, covariances) in X's dtype; covariances carry ``reg_covar``.
+
+        Scatters are about the means (``means``); "tied", "diag" and "spherical" add
+        the origin point's 10 eps m m^T, as scikit-learn's second moments over
+        uncentred rows have it (with no responsibility: covariance ``reg_covar``;
+        float64's eps for float32 X too: float32's would add 1.2e-6 |m|^2 / n_k).
+        """
         xp = self.xp
         sizes, means = self.means()
         n_features = means.shape[1]
         kind = self.covariance_type
+        raw, sums = self.sizes, self.sums
+        absolute = means + xp.astype(self.center, xp.float64)
+        at_origin = ORIGIN_WEIGHT * absolute
         if kind == "full":
             eye = xp.eye(n_features, dtype=xp.float64, device=backend.device(means))
             covariances = self.scatter / sizes[:, None, None] + reg_covar * eye
         elif kind == "tied":
             eye = xp.eye(n_features, dtype=xp.float64, device=backend.device(means))
-            between = (sizes * means.T) @ means
+            between = (sums.T @ means + means.T @ sums - (raw * means.T) @ means
+                       - at_origin.T @ absolute)
             covariances = (self.second - between) / xp.sum(sizes) + reg_covar * eye
-        elif kind == "diag":
-            covariances = self.second / sizes[:, None] - means * means + reg_covar
         else:
-            covariances = (self.second / sizes - xp.sum(means * means, axis=1)) / n_features
-            covariances = covariances + reg_covar
-        means = means + xp.astype(self.center, xp.float64)
-        return tuple(xp.astype(a, self.dtype) for a in (sizes, means, covariances))
+            # sum_i r_ik (z_i - m_k)^2 + 10 eps a_k^2 = second - 2 m_k s_k + n_k m_k^2 + ...
+            centred = means * (raw[:, None] * means - 2.0 * sums) + at_origin * absolute
+            if kind == "diag":
+                covariances = (self.second + centred) / sizes[:, None] + reg_covar
+            else:
+                scatter = self.second + xp.sum(centred, axis=1)
+                covariances = scatter / sizes / n_features + reg_covar
+        return tuple(xp.astype(a, self.dtype) for a in (sizes, absolute, covariances))
 
 
 # --------------------------------------------------------------------------

@@ -531,3 +531,24 @@ def test_fitted_attribute_types_match_sklearn(dtype, covariance_type, max_iter):
     for name in fitted:
         assert _type_of(getattr(ours, name)) == _type_of(getattr(theirs, name)), name
 
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_an_empty_component_sits_at_the_origin_as_in_sklearn(covariance_type):
+    """A component no row is given to has scikit-learn's mean 0 (the sums over its 10 eps
+    of weight), not the data mean the centred sums gave, and its covariance is reg_covar:
+    on identical rows its mean was [1, 2, 2], and on lattice rows with k = n the
+    E-steps then differed (other weights and labels)."""
+    identical = np.repeat([[1.0, 2.0, 2.0]], 9, axis=0)
+    lattice = np.array([[0, 1], [2, 0], [1, 1], [0, 2], [2, 0], [1, 1], [2, 2], [0, 2], [0, 1.]])
+    for X, k in ((identical, 2), (lattice, 9)):
+        params = dict(n_components=k, covariance_type=covariance_type, random_state=1,
+                      reg_covar=1e-3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ours = GaussianMixture(**params).fit(X)
+            theirs = sklearn.mixture.GaussianMixture(**params).fit(X)
+        np.testing.assert_allclose(ours.means_, theirs.means_, atol=1e-6)
+        np.testing.assert_allclose(ours.weights_, theirs.weights_, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(ours.covariances_, theirs.covariances_, rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
