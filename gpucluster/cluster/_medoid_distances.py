@@ -30,6 +30,9 @@ MATRIX_MEMORY_SHARE = 0.5
 # n=10,000 float64 (blocks of 279 rows) the mirror took 0.19 s in 128-column tiles
 # against 1.32 s in 279-column ones (one CPU run, shared machine).
 MIRROR_TILE = 128
+# Metrics whose distance sums the ``pairwise_sums`` kernel gives: its metric and a scale.
+KERNEL_METRICS = {"euclidean": ("euclidean", 1.0), "cosine": ("cosine", 1.0),
+                  "cosine_rows": ("sqeuclidean", 0.5)}
 
 
 # --------------------------------------------------------------------------
@@ -39,12 +42,33 @@ MIRROR_TILE = 128
 def prepare_rows(X, metric, shift=None):
     """The rows distances are computed from: X minus ``shift`` for "euclidean" (centred rows
     keep the cancellation in :math:`|x|^2 - 2 x \\cdot y + |y|^2` small), unit rows for
-    "cosine", X itself for "manhattan" and "precomputed"."""
+    "cosine", unit rows (made in float64) minus ``shift`` for "cosine_rows", X itself for
+    "manhattan" and "precomputed"."""
     if metric == "euclidean" and shift is not None:
         return X - backend.asarray_like(shift, X)
+    if metric == "cosine_rows":
+        xp = backend.namespace(X)
+        unit = normalize_rows(xp.astype(X, xp.float64)) - backend.asarray_like(shift, X)
+        return xp.astype(unit, X.dtype)
     if metric == "cosine":
         return normalize_rows(X)
     return X
+
+
+def cosine_shift(X):
+    """The mean of X's unit rows (float64, (d,)), around which "cosine_rows" are made, or
+    None when X has a zero row.
+
+    For unit rows :math:`1 - \\cos(x, y) = |u - v|^2 / 2`; ``1 - u \\cdot v`` cancels for
+    rows at small angles (float32 blobs 1e4 from the origin: inertia_ 3e7 times the loss
+    of its own medoids), centred unit rows keep the digits of the differences. A zero row
+    (cosine distance 1 to every row) has no such form, and keeps "cosine".
+    """
+    xp = backend.namespace(X)
+    X64 = xp.astype(X, xp.float64)
+    if bool(xp.any(xp.all(X64 == 0.0, axis=1))):
+        return None
+    return xp.mean(normalize_rows(X64), axis=0)
 
 
 def _manhattan(A, B):
@@ -68,7 +92,12 @@ def distance_block(A, B, metric, a_ids=None, b_ids=None):
     rows are: where they name the same sample the distance is set to exactly 0.
     """
     xp = backend.namespace(A, B)
-    D = _manhattan(A, B) if metric == "manhattan" else pairwise_distances(A, B, metric)
+    if metric == "manhattan":
+        D = _manhattan(A, B)
+    elif metric == "cosine_rows":
+        D = 0.5 * pairwise_distances(A, B, "sqeuclidean")
+    else:
+        D = pairwise_distances(A, B, metric)
     if a_ids is not None:
         same = a_ids[:, None] == b_ids[None, :]
         D = xp.where(same, xp.asarray(0.0, dtype=D.dtype, device=backend.device(D)), D)
@@ -83,26 +112,31 @@ def nearest_medoids(W, medoid_rows, metric, *, distances=True):
     cosine go through the ``assign`` kernel; Manhattan through row-chunked distances.
     """
     xp = backend.namespace(W)
-    if metric == "euclidean":
+    if metric in ("euclidean", "cosine_rows"):
         labels, _ = kernels.assign(W, medoid_rows, "sqeuclidean")
-        return labels, _assigned_distances(W, medoid_rows, labels) if distances else None
+        if not distances:
+            return labels, None
+        squared = metric == "cosine_rows"
+        found = _assigned_distances(W, medoid_rows, labels, squared=squared)
+        return labels, 0.5 * found if squared else found
     if metric == "cosine":
         return kernels.assign(W, medoid_rows, "cosine")
     D = _manhattan(W, medoid_rows)
     return xp.astype(xp.argmin(D, axis=1), xp.int32), xp.min(D, axis=1)
 
 
-def _assigned_distances(W, medoid_rows, labels):
-    """Euclidean distance of each row to its medoid from the coordinate differences, in row
-    chunks: exact 0 for a medoid itself, where :math:`|x|^2 - 2 x \\cdot m + |m|^2` leaves
-    the square root of a rounding error."""
+def _assigned_distances(W, medoid_rows, labels, squared=False):
+    """Euclidean distance (or its square) of each row to its medoid from the coordinate
+    differences, in row chunks: exact 0 for a medoid itself, where
+    :math:`|x|^2 - 2 x \\cdot m + |m|^2` leaves the square root of a rounding error."""
     xp = backend.namespace(W)
     out = xp.empty(W.shape[0], dtype=W.dtype, device=backend.device(W))
     chunk = backend.row_chunk_size(W.shape[0], 2 * 8 * W.shape[1], device=backend.device_of(W))
 
     def step(start, stop):
         diff = W[start:stop, :] - xp.take(medoid_rows, labels[start:stop], axis=0)
-        out[start:stop] = xp.sqrt(xp.vecdot(diff, diff))
+        squares = xp.vecdot(diff, diff)
+        out[start:stop] = squares if squared else xp.sqrt(squares)
 
     backend.for_each_chunk(W.shape[0], chunk, step)
     return out
@@ -263,11 +297,16 @@ class SampleDistances:
 
     def row_sums(self):
         """Sum of the distances from each sample to every sample, (n,) float64."""
-        if self.matrix is None and self.metric in ("euclidean", "cosine"):
+        if self.matrix is None and self.metric in KERNEL_METRICS:
             zeros = self.xp.zeros(self.n, dtype=self.xp.int32, device=self.device)
-            return kernels.pairwise_sums(self.rows, zeros, 1, self.metric)[:, 0]
+            return self._kernel_sums(self.rows, zeros)
         return self.xp.concat([self.xp.sum(block, axis=1, dtype=self.xp.float64)
                                for _, _, block in self.blocks()])
+
+    def _kernel_sums(self, rows, zeros):
+        """Distance sums of ``rows`` to each other by the ``pairwise_sums`` kernel, (m,)."""
+        metric, scale = KERNEL_METRICS[self.metric]
+        return scale * kernels.pairwise_sums(rows, zeros, 1, metric)[:, 0]
 
     def within_sums(self, members):
         """Sum of the distances from each of ``members`` (xp integer array, m samples) to all
@@ -278,10 +317,10 @@ class SampleDistances:
         """
         xp = self.xp
         m = int(members.shape[0])
-        if self.matrix is None and self.metric in ("euclidean", "cosine"):
+        if self.matrix is None and self.metric in KERNEL_METRICS:
             member_rows = xp.take(self.rows, members, axis=0)
             zeros = xp.zeros(m, dtype=xp.int32, device=self.device)
-            return kernels.pairwise_sums(member_rows, zeros, 1, self.metric)[:, 0]
+            return self._kernel_sums(member_rows, zeros)
         step = self._rows_per_block(m, self.n if self.matrix is not None else m)
         sums = []
         for start in range(0, m, step):

@@ -32,11 +32,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
+from .._distances import normalize_rows
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 from ._medoid_distances import (
     SampleDistances,
     build_medoids,
+    cosine_shift,
     distance_block,
     heuristic_medoids,
     kmedoids_plusplus,
@@ -381,18 +383,24 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
         random_state = check_random_state(self.random_state)
         xp = backend.namespace(X)
         shift = xp.mean(X, axis=0) if metric == "euclidean" else None
-        W = prepare_rows(X, metric, shift)
+        rows_metric = metric
+        if metric == "cosine":
+            shift = cosine_shift(X)
+            rows_metric = "cosine" if shift is None else "cosine_rows"
+        W = prepare_rows(X, rows_metric, shift)
         pam = self.method == "pam"
         store = pam or (isinstance(init, str) and init == "build")
-        source = SampleDistances.for_fit(W, metric, store, host=pam)
+        source = SampleDistances.for_fit(W, rows_metric, store, host=pam)
         medoids = initial_medoids(source, self.n_clusters, init, random_state)
         run = fasterpam if pam else alternate
         medoids, n_iter = run(source, medoids, self.max_iter)
 
-        self._metric = metric
+        self._metric = rows_metric
         self._shift = shift
         ids = backend.asarray_like(medoids, X)
         self._medoid_rows = None if metric == "precomputed" else xp.take(W, ids, axis=0)
+        self._medoid_unit = (normalize_rows(xp.take(X, ids, axis=0)) if metric == "cosine"
+                             else None)
         self.medoid_indices_ = self._to_output(ids, like)
         labels, distances = self._nearest(X, W)
         self.cluster_centers_ = (
@@ -410,10 +418,18 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
         if self._metric == "precomputed":
             D = xp.take(X, backend.asarray_like(self._medoid_ids(), X), axis=1)
             return xp.astype(xp.argmin(D, axis=1), xp.int32), xp.min(D, axis=1)
+        metric, medoid_rows = self._rows_for(X)
         if W is None:
-            W = prepare_rows(X, self._metric, self._shift)
-        medoid_rows = xp.astype(backend.asarray_like(self._medoid_rows, W), W.dtype)
-        return nearest_medoids(W, medoid_rows, self._metric)
+            W = prepare_rows(X, metric, self._shift)
+        medoid_rows = xp.astype(backend.asarray_like(medoid_rows, W), W.dtype)
+        return nearest_medoids(W, medoid_rows, metric)
+
+    def _rows_for(self, X):
+        """The metric and medoid rows for the rows of X: "cosine" (1 - u.v) for an X with a
+        zero row, whose distance has no |u - v|^2 / 2 form, when the fit took "cosine_rows"."""
+        if self._metric == "cosine_rows" and cosine_shift(X) is None:
+            return "cosine", self._medoid_unit
+        return self._metric, self._medoid_rows
 
     def _medoid_ids(self):
         return np.asarray(backend.to_numpy(self.medoid_indices_), dtype=np.int64)
@@ -448,7 +464,8 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
         if self._metric == "precomputed":
             D = xp.take(X, backend.asarray_like(self._medoid_ids(), X), axis=1)
         else:
-            W = prepare_rows(X, self._metric, self._shift)
-            medoid_rows = xp.astype(backend.asarray_like(self._medoid_rows, W), W.dtype)
-            D = distance_block(W, medoid_rows, self._metric)
+            metric, medoid_rows = self._rows_for(X)
+            W = prepare_rows(X, metric, self._shift)
+            medoid_rows = xp.astype(backend.asarray_like(medoid_rows, W), W.dtype)
+            D = distance_block(W, medoid_rows, metric)
         return self._to_output(D, like)

@@ -432,3 +432,29 @@ def test_search_tries_kmedoids_in_thorough_mode():
     np.testing.assert_equal(labels_agree(result.labels(1), y), 1.0)
     # O(n^2) per pass: only the thorough mode tries it.
     assert search(X, algorithms=["kmedoids"], mode="balanced", progress=False).candidates == []
+
+
+@pytest.mark.parametrize("method", ["alternate", "pam"])
+@pytest.mark.parametrize("offset", [1e4, 1e6])
+def test_cosine_far_from_the_origin_keeps_the_small_angles(method, offset):
+    """Rows far from the origin are at small angles: 1 - u.v cancelled (float32 blobs + 1e4:
+    inertia_ 3e7 times the loss of its own medoids, "alternate" stopped at worse medoids);
+    from the unit rows' differences, 1 - cos = |u - v|^2 / 2, it keeps its digits. The
+    medoids, labels and inertia are those of the exact float64 distances."""
+    X, _ = make_blobs_np(60, 3, centers=3, seed=0, cluster_std=0.5)
+    X = (X + offset).astype(np.float32)
+    U = X.astype(np.float64) / np.linalg.norm(X.astype(np.float64), axis=1, keepdims=True)
+    U -= U.mean(axis=0)
+    D = pairwise_distances(U, metric="sqeuclidean") / 2.0
+    init = np.random.default_rng(3).choice(len(X), 4, replace=False)
+    km = KMedoids(4, metric="cosine", method=method, init=init).fit(X)
+    medoids = np.asarray(km.medoid_indices_)
+    if method == "pam":
+        ref_medoids, ref_loss, _, _ = reference_medoids.fasterpam(D, init, max_iter=300)
+    else:
+        ref_medoids = alternate_reference(D, init)[0]
+        ref_loss = reference_medoids.loss(D, ref_medoids)
+    np.testing.assert_array_equal(np.sort(medoids), np.sort(ref_medoids))
+    np.testing.assert_allclose(km.inertia_, ref_loss, rtol=1e-4)
+    np.testing.assert_array_equal(km.labels_, np.argmin(D[:, medoids], axis=1))
+    np.testing.assert_allclose(km.transform(X), D[:, medoids], rtol=1e-3, atol=1e-12)
