@@ -49,10 +49,13 @@ def far_centre(lib, X, metric):
     return middle.astype(X.dtype)
 
 
-def centred_if_far(lib, X, metric):
-    """X less ``far_centre(lib, X, metric)``, or X itself (no copy) where that is None."""
+def near_origin(lib, X, queries, metric):
+    """``(X, queries)`` less ``far_centre(lib, X, metric)`` (queries None stays None), or
+    both as given (no copy) where that is None. Distances between them do not change."""
     middle = far_centre(lib, X, metric)
-    return X if middle is None else X - middle
+    if middle is None:
+        return X, queries
+    return X - middle, (None if queries is None else queries - middle)
 
 
 @kernel(cpu="silhouette.pairwise_sums", cuda="silhouette.pairwise_sums")

@@ -32,6 +32,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE
+from ..pairwise import near_origin
 from . import kdtree
 from .assign import row_sq_norms
 
@@ -170,6 +171,11 @@ def knn(X, queries, k, metric, root, exclude_self):
         return distances, indices
     if kdtree.usable(X, metric == COSINE):
         return kdtree.knn(X, queries, k, root, exclude_self)
+    # The Gram tiles see rows far from the origin moved near it (the tree's distances are
+    # exact differences already).
+    X, Q = near_origin(np, X, None if self_query else Q, metric)
+    X = np.ascontiguousarray(X)
+    Q = X if self_query else np.ascontiguousarray(Q)
     x_terms = norm_terms(X, metric)
     q_terms = x_terms if self_query else norm_terms(Q, metric)
     with single_threaded_blas():

@@ -25,7 +25,7 @@ method is an inverted file (IVF):
 Distances are those of the exact search (``kernels/cpu/knn.py``): the
 expanded form from float64 norms, clipped at 0, a square root at the end
 for euclidean, on rows moved near the origin first where they lie far from it
-(``pairwise.far_centre``). A row whose probed lists hold fewer than k other rows
+(``pairwise.near_origin``). A row whose probed lists hold fewer than k other rows
 gets the exact search. Reference: ``tests/kernels/reference_neighbors.py::knn``.
 """
 
@@ -35,7 +35,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE
-from ..pairwise import centred_if_far
+from ..pairwise import near_origin
 from . import knn as knn_cpu
 from .assign import lloyd_step
 
@@ -249,10 +249,12 @@ def knn_graph(X, k, metric, root, exact, n_lists, n_probe, seed):
     distances : ndarray (n, k) in X's dtype, ascending per row
     indices : ndarray (n, k) int64, never the row itself
     """
-    X = np.ascontiguousarray(centred_if_far(np, X, metric))
+    X = np.ascontiguousarray(X)
     n = X.shape[0]
     if exact or n == 0 or k == 0:
         return knn_cpu.knn(X, None, k, metric, root, True)
+    # Its Gram tiles see rows far from the origin moved near it, as the exact search's do.
+    X = np.ascontiguousarray(near_origin(np, X, None, metric)[0])
     return approximate(X, k, metric, root, n_lists, n_probe, seed)
 
 
@@ -269,7 +271,7 @@ def recall_of(found, exact_indices, sample):
 
 def knn_recall(X, indices, metric, sample):
     """Estimated recall of ``indices`` (n, k) over the rows ``sample``: a 0-d float64 array."""
-    X = np.ascontiguousarray(centred_if_far(np, X, metric))
+    X = np.ascontiguousarray(X)
     k = indices.shape[1]
     if k == 0 or len(sample) == 0:
         return np.asarray(1.0)

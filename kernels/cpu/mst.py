@@ -45,6 +45,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE, EUCLIDEAN
+from ..pairwise import near_origin
 from .kdtree import KDTREE_MAX_FEATURES, LEAF_SIZE, _box_distance, _build_tree, _tree_levels
 from .union_find import find, new_forest, union
 
@@ -542,7 +543,12 @@ def mst(X, core, metric, alpha):
     edges = np.empty((max(n - 1, 0), 2), dtype=np.int64)
     if n <= 1:
         return edges, np.empty(0, dtype=np.float64)
-    state = _Boruvka(X, core, metric, float(alpha), min(CACHE_SIZE, n - 1))
+    scanned = X
+    if metric == COSINE or X.shape[1] > KDTREE_MAX_FEATURES:
+        # The GEMM scan: rows far from the origin moved near it (the KD-tree's distances
+        # are exact differences already; the weights below come from X itself).
+        scanned = np.ascontiguousarray(near_origin(np, X, None, metric)[0])
+    state = _Boruvka(scanned, core, metric, float(alpha), min(CACHE_SIZE, n - 1))
     everyone = np.arange(n, dtype=np.int64)
     state.scan(everyone, np.full(n, np.inf), np.full(n, np.inf))
     n_edges = 0

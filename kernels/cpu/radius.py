@@ -5,8 +5,8 @@ with the distances of ``kernels/cpu/knn.py`` (the expanded form from a
 single-threaded BLAS GEMM per tile; a row's distance to itself exactly 0, or
 1 for a zero row under cosine). Euclidean compares squared distances with
 :math:`r^2`, which saves a square root per pair. Rows far from the origin are
-first moved near it (``pairwise.far_centre``, queries by the same point), since
-the expanded form's rounding grows with the rows' norms.
+first moved near it (``pairwise.near_origin``, queries by the same point), since
+the expanded form's rounding grows with the rows' norms (not on the KD-tree path).
 
 Two passes over the same tiles, each a ``prange`` over query tiles: the first
 counts each row's neighbours, the caller turns the counts into ``indptr`` by a
@@ -30,7 +30,7 @@ from numba import njit, prange
 
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE
-from ..pairwise import far_centre
+from ..pairwise import near_origin
 from . import kdtree
 from .knn import DATA_TILE_ROWS, norm_terms, query_tile_rows
 
@@ -176,10 +176,6 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
         When no fill agrees with the counts it was given (see the module
         docstring); the lists are never returned inconsistent with the counts.
     """
-    middle = far_centre(np, X, metric)
-    if middle is not None:  # rows far from the origin, moved near it (distances unchanged)
-        X = np.ascontiguousarray(X - middle)
-        queries = None if queries is None else np.ascontiguousarray(queries - middle)
     self_query = queries is None
     Q = X if self_query else queries
     m = Q.shape[0]
@@ -189,6 +185,11 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
         return (counts, indptr, np.empty(0, dtype=np.int64)) if return_lists else counts
     if kdtree.usable(X, metric == COSINE):
         return kdtree.radius_neighbors(X, queries, threshold, include_self, return_lists)
+    # The Gram tiles see rows far from the origin moved near it (the tree's distances are
+    # exact differences already).
+    X, Q = near_origin(np, X, None if self_query else Q, metric)
+    X = np.ascontiguousarray(X)
+    Q = X if self_query else np.ascontiguousarray(Q)
     x_terms = norm_terms(X, metric)
     q_terms = x_terms if self_query else norm_terms(Q, metric)
     tile_q = query_tile_rows(m)

@@ -36,6 +36,7 @@ from numba import types as nt
 from .. import memory
 from .._numba import NUMBA_CACHE
 from ..metric import COSINE
+from ..pairwise import near_origin
 from ._launch import launch_for
 
 # Largest k of the merge kernel: one slot per thread of a merge block, whose
@@ -191,6 +192,7 @@ def knn(X, queries, k, metric, root, exclude_self):
     """
     launch = launch_for(X)
     lib = launch.lib
+    X, queries = near_origin(lib, X, queries, metric)  # rows far from the origin moved near it
     X = lib.ascontiguousarray(X)
     self_query = queries is None
     Q = X if self_query else lib.ascontiguousarray(queries)

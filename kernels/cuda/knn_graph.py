@@ -44,7 +44,7 @@ from ..cpu.knn_graph import (
     tune_rows,
 )
 from ..metric import COSINE
-from ..pairwise import centred_if_far
+from ..pairwise import near_origin
 from . import knn as knn_cuda
 from ._launch import launch_for
 from .assign import lloyd_step
@@ -264,16 +264,18 @@ def knn_graph(X, k, metric, root, exact, n_lists, n_probe, seed):
         Both in X's array library, computed on CuPy's current stream.
     """
     lib = launch_for(X).lib
-    X = lib.ascontiguousarray(centred_if_far(lib, X, metric))
+    X = lib.ascontiguousarray(X)
     if exact or X.shape[0] == 0 or k == 0:
         return knn_cuda.knn(X, None, k, metric, root, True)
+    # Its Gram tiles see rows far from the origin moved near it, as the exact search's do.
+    X = lib.ascontiguousarray(near_origin(lib, X, None, metric)[0])
     return approximate(X, k, metric, root, n_lists, n_probe, seed)
 
 
 def knn_recall(X, indices, metric, sample):
     """Estimated recall of ``indices`` (n, k) over the rows ``sample``: a 0-d float64 array."""
     lib = launch_for(X).lib
-    X = lib.ascontiguousarray(centred_if_far(lib, X, metric))
+    X = lib.ascontiguousarray(X)
     k = indices.shape[1]
     if k == 0 or len(sample) == 0:
         return lib.asarray(1.0)

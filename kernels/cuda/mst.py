@@ -34,6 +34,7 @@ from .. import memory
 from ..arrays import to_numpy
 from .._numba import NUMBA_CACHE
 from ..metric import COSINE, EUCLIDEAN
+from ..pairwise import near_origin
 from ..cpu.union_find import new_forest, union
 from ._launch import launch_for, n_blocks
 from .union_find import connected_components
@@ -264,6 +265,9 @@ def mst(X, core, metric, alpha):
     launch = launch_for(X)
     lib = launch.lib
     X = lib.ascontiguousarray(X)
+    # The scan's Gram tiles see rows far from the origin moved near it; the weights
+    # come from X itself.
+    scanned = lib.ascontiguousarray(near_origin(lib, X, None, metric)[0])
     n = X.shape[0]
     if n <= 1:
         return lib.empty((0, 2), dtype=lib.int64), lib.empty(0, dtype=lib.float64)
@@ -274,7 +278,7 @@ def mst(X, core, metric, alpha):
     alpha = float(alpha)
     sq = lib.empty(n, dtype=lib.float64)
     inv = lib.empty(n, dtype=lib.float64)
-    _row_norms_kernel[n_blocks(n, BLOCK_THREADS), BLOCK_THREADS, launch.stream](X, sq, inv)
+    _row_norms_kernel[n_blocks(n, BLOCK_THREADS), BLOCK_THREADS, launch.stream](scanned, sq, inv)
     comp = lib.arange(n, dtype=lib.int64)
     n_components = n
     cand_w = lib.empty(n, dtype=lib.float64)
@@ -282,7 +286,8 @@ def mst(X, core, metric, alpha):
     cand_j = lib.empty(n, dtype=lib.int64)
     sources, targets = [], []
     while n_components > 1:
-        _candidates(X, sq, inv, core, comp, metric, alpha, cand_w, cand_d, cand_j, launch)
+        _candidates(scanned, sq, inv, core, comp, metric, alpha, cand_w, cand_d, cand_j,
+                    launch)
         keys = _component_best_keys(comp, n_components, cand_w, cand_d, cand_j, launch)
         # Two components choosing the same edge give one key.
         keys = lib.unique(keys[keys < n * n])

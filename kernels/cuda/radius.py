@@ -35,7 +35,7 @@ from numba import cuda
 from .. import memory
 from .._numba import NUMBA_CACHE
 from ..metric import COSINE
-from ..pairwise import far_centre
+from ..pairwise import near_origin
 from ._launch import launch_for, n_blocks
 from .knn import MERGE_BLOCK_ROWS, QUERY_CHUNK_ROWS, norm_terms
 
@@ -147,10 +147,7 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
     """
     launch = launch_for(X)
     lib = launch.lib
-    middle = far_centre(lib, X, metric)
-    if middle is not None:  # rows far from the origin, moved near it (distances unchanged)
-        X = X - middle
-        queries = None if queries is None else queries - middle
+    X, queries = near_origin(lib, X, queries, metric)  # rows far from the origin moved near it
     X = lib.ascontiguousarray(X)
     self_query = queries is None
     Q = X if self_query else lib.ascontiguousarray(queries)

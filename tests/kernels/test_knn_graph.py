@@ -251,10 +251,11 @@ def test_rows_far_from_the_origin_get_their_true_neighbours(metric, method, offs
 def test_rows_near_the_origin_are_searched_as_they_are():
     """Unit-length embeddings are not copied to be centred (no cost where nothing is lost)."""
     from gpucluster.kernels.metric import SQEUCLIDEAN
-    from gpucluster.kernels.pairwise import centred_if_far
+    from gpucluster.kernels.pairwise import near_origin
 
     X = embeddings(500, 16, centers=5)
-    assert centred_if_far(np, X, SQEUCLIDEAN) is X
+    assert near_origin(np, X, None, SQEUCLIDEAN)[0] is X
     far = X + 100.0
-    moved = centred_if_far(np, far, SQEUCLIDEAN)
+    moved, queries = near_origin(np, far, far[:3], SQEUCLIDEAN)
+    np.testing.assert_array_equal(queries, moved[:3])
     assert moved.dtype == np.float32 and np.abs(moved).max() < 3.0
