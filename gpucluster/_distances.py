@@ -10,6 +10,42 @@ def row_norms_sq(X):
     return xp.astype(xp.vecdot(X, X), xp.float64)
 
 
+def has_zero_row(X):
+    """Whether some row of X (n, d) is all zeros (a Python bool)."""
+    xp = backend.namespace(X)
+    return bool(xp.any(xp.all(X == 0, axis=1)))
+
+
+def _unit_rows64(X):
+    """X's rows scaled to unit length in float64, each divided by its largest entry first so
+    that no square overflows or underflows (no zero rows)."""
+    xp = backend.namespace(X)
+    X64 = xp.astype(X, xp.float64)
+    X64 = X64 / xp.max(xp.abs(X64), axis=1, keepdims=True)
+    return X64 / xp.sqrt(xp.sum(X64 * X64, axis=1, keepdims=True))
+
+
+def unit_rows_mean(X):
+    """The mean of X's rows scaled to unit length, float64 (d,), or None when X has a zero
+    row: the point ``centred_unit_rows`` subtracts."""
+    if has_zero_row(X):
+        return None
+    return backend.namespace(X).mean(_unit_rows64(X), axis=0)
+
+
+def centred_unit_rows(X, mean):
+    """X's rows (no zero rows) scaled to unit length and less ``mean`` in float64, rounded
+    once to X's dtype: their squared distances are twice the cosine distances.
+
+    For unit rows :math:`1 - \\cos(x, y) = |u - v|^2 / 2`, while :math:`1 - u \\cdot v` in
+    X's dtype cancels for rows at small angles (float32 blobs 1e4 from the origin: a
+    silhouette of 0.68 for 0.998, KMedoids' inertia 3e7 times its medoids' loss);
+    centred in float64, the small differences keep their digits.
+    """
+    xp = backend.namespace(X)
+    return xp.astype(_unit_rows64(X) - backend.asarray_like(mean, X), X.dtype)
+
+
 def pairwise_distances(X, Y, metric="sqeuclidean"):
     """Distances (n, m) between the rows of X (n, d) and Y (m, d), in X's dtype and namespace.
 

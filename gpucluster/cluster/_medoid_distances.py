@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import backend, kernels
 from .._config import get_config
-from .._distances import normalize_rows, pairwise_distances
+from .._distances import centred_unit_rows, normalize_rows, pairwise_distances
 
 # Fraction of the free memory (when no memory_budget is configured) that a
 # stored (n, n) distance matrix may take.
@@ -47,28 +47,10 @@ def prepare_rows(X, metric, shift=None):
     if metric == "euclidean" and shift is not None:
         return X - backend.asarray_like(shift, X)
     if metric == "cosine_rows":
-        xp = backend.namespace(X)
-        unit = normalize_rows(xp.astype(X, xp.float64)) - backend.asarray_like(shift, X)
-        return xp.astype(unit, X.dtype)
+        return centred_unit_rows(X, shift)
     if metric == "cosine":
         return normalize_rows(X)
     return X
-
-
-def cosine_shift(X):
-    """The mean of X's unit rows (float64, (d,)), around which "cosine_rows" are made, or
-    None when X has a zero row.
-
-    For unit rows :math:`1 - \\cos(x, y) = |u - v|^2 / 2`; ``1 - u \\cdot v`` cancels for
-    rows at small angles (float32 blobs 1e4 from the origin: inertia_ 3e7 times the loss
-    of its own medoids), centred unit rows keep the digits of the differences. A zero row
-    (cosine distance 1 to every row) has no such form, and keeps "cosine".
-    """
-    xp = backend.namespace(X)
-    X64 = xp.astype(X, xp.float64)
-    if bool(xp.any(xp.all(X64 == 0.0, axis=1))):
-        return None
-    return xp.mean(normalize_rows(X64), axis=0)
 
 
 def _manhattan(A, B):

@@ -32,13 +32,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
-from .._distances import normalize_rows
+from .._distances import has_zero_row, normalize_rows, unit_rows_mean
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 from ._medoid_distances import (
     SampleDistances,
     build_medoids,
-    cosine_shift,
     distance_block,
     heuristic_medoids,
     kmedoids_plusplus,
@@ -385,7 +384,7 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
         shift = xp.mean(X, axis=0) if metric == "euclidean" else None
         rows_metric = metric
         if metric == "cosine":
-            shift = cosine_shift(X)
+            shift = unit_rows_mean(X)
             rows_metric = "cosine" if shift is None else "cosine_rows"
         W = prepare_rows(X, rows_metric, shift)
         pam = self.method == "pam"
@@ -427,7 +426,7 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
     def _rows_for(self, X):
         """The metric and medoid rows for the rows of X: "cosine" (1 - u.v) for an X with a
         zero row, whose distance has no |u - v|^2 / 2 form, when the fit took "cosine_rows"."""
-        if self._metric == "cosine_rows" and cosine_shift(X) is None:
+        if self._metric == "cosine_rows" and has_zero_row(X):
             return "cosine", self._medoid_unit
         return self._metric, self._medoid_rows
 

@@ -25,6 +25,7 @@ from sklearn.metrics import pairwise_distances_chunked
 from sklearn.utils import check_random_state
 
 from .. import backend, distributed, kernels
+from .._distances import centred_unit_rows, unit_rows_mean
 from .._host_distances import BOOLEAN_METRICS, KERNEL_METRICS, check_metric
 from .._sparse import check_sparse, is_sparse
 from .._validation import check_input, check_scalar
@@ -142,24 +143,11 @@ def _overflow_safe(X, metric):
 
 
 def _cosine_rows(X):
-    """Rows whose squared Euclidean distances are twice the cosine distances of X's rows, or
-    None when X has a zero row (its cosine distance, 1 to every row, has no such form).
-
-    For unit rows :math:`1 - \\cos(x, y) = |u - v|^2 / 2`, and the silhouette does not see
-    the factor 2. The kernel's cosine, :math:`1 - u \\cdot v` in X's dtype, cancels for rows
-    at small angles: float32 rows of blobs (std 0.1) shifted by 1e4 gave a silhouette of
-    0.68 for 0.998. Here the rows are made unit length and centred in float64 and rounded
-    once to X's dtype, so the small differences keep their digits.
-    """
-    xp = backend.namespace(X)
-    X64 = xp.astype(X, xp.float64)
-    # Divided by their largest entry first, so that no square overflows or underflows.
-    row_max = xp.max(xp.abs(X64), axis=1, keepdims=True)
-    if bool(xp.any(row_max == 0)):
-        return None
-    X64 = X64 / row_max
-    unit = X64 / xp.sqrt(xp.sum(X64 * X64, axis=1, keepdims=True))
-    return xp.astype(unit - xp.mean(unit, axis=0, keepdims=True), X.dtype)
+    """Rows whose squared Euclidean distances are twice the cosine distances of X's rows
+    (``centred_unit_rows``; the silhouette does not see the factor 2), or None when X has
+    a zero row (its cosine distance, 1 to every row, has no such form)."""
+    mean = unit_rows_mean(X)
+    return None if mean is None else centred_unit_rows(X, mean)
 
 
 def _exact_distance_sums(X, one_hot, start, stop):
