@@ -613,12 +613,9 @@ def nearest_centers(X, centers, metric):
     (float32 rows at an offset of 1e6).
     """
     Xm = prepare_for_metric(X, metric)
-    if metric == "euclidean" and not is_sparse(X):
-        xp = backend.namespace(Xm)
-        shift = xp.mean(centers, axis=0)
-        spread = float(xp.mean(xp.sum((centers - shift) ** 2, axis=1)))
-        if float(xp.vecdot(shift, shift)) > max(spread, float(np.finfo(np.float64).tiny)):
-            Xm, centers = Xm - shift, centers - shift
+    shift = far_offset(centers) if metric == "euclidean" and not is_sparse(X) else None
+    if shift is not None:
+        Xm, centers = Xm - shift, centers - shift
     labels, distances = labels_and_distances(Xm, centers, metric)
     return labels, distances, Xm, centers
 
@@ -673,6 +670,17 @@ def total_variance(X, sq_norms=None):
     if mean_sq > spread and not is_sparse(X):
         spread = centred_spread(X, mean)
     return mean, mean_sq, spread
+
+
+def far_offset(rows):
+    """The column means of the dense ``rows`` when they are larger than their spread
+    (:math:`|m|^2 > E|x - m|^2`), else None: the shift that keeps the rounding of
+    :math:`|x|^2 - 2 x.c + |c|^2` small (float32 rows at an offset of 1e6 were assigned
+    to centres at random). ``rows`` are a sample of the data or the centres, so the
+    decision costs no pass over X.
+    """
+    mean, mean_sq, spread = total_variance(rows)
+    return mean if mean_sq > spread else None
 
 
 def tolerance(X, tol):

@@ -21,6 +21,7 @@ from .kmeans import (
     KMeans,
     check_kmeans_params,
     data_ops,
+    far_offset,
     finish_centers,
     init_centroids,
     labels_and_distances,
@@ -29,7 +30,6 @@ from .kmeans import (
     prepare_init_array,
     take_rows,
     tolerance,
-    total_variance,
     weighted_sum,
 )
 
@@ -54,22 +54,6 @@ def batch_cdf(sample_weight):
 def draw_batch(cdf, random_state, size):
     """``size`` row indices drawn with replacement from ``batch_cdf``'s distribution (int64 ndarray)."""
     return cdf.searchsorted(random_state.random_sample(size), side="right")
-
-
-def far_offset(rows):
-    """The column means of the dense ``rows`` when they are larger than their spread
-    (:math:`|m|^2 > E|x - m|^2`), else None.
-
-    Rows that far from the origin are shifted by it before any distance is
-    taken (euclidean, dense X), as KMeans centres X: the distances come from
-    :math:`|x|^2 - 2 x.c + |c|^2`, whose rounding grows with :math:`|x|^2`
-    (float32 rows at an offset of 1e6 were assigned to centres at random, and
-    the fitted centres ended 1.7 away from blobs of spread 0.5). ``rows`` are
-    fit's validation rows, or the centres (``partial_fit``, once fitted, as
-    ``KMeans.predict`` decides), so this costs no pass over the data.
-    """
-    mean, mean_sq, spread = total_variance(rows)
-    return mean if mean_sq > spread else None
 
 
 def shifted_init(init, offset):
