@@ -21,8 +21,8 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .. import backend, kernels
-from .._validation import check_scalar
 from ..metrics import _external, _internal
+from ..metrics._params import check_params
 from . import _chunks
 
 # Rows the silhouette gathers to the client when no sample_size is given.
@@ -218,7 +218,8 @@ def adjusted_rand_score(labels_true, labels_pred):
 
 def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
     """Homogeneity, completeness and V-measure of dask labelings (three floats)."""
-    _external.check_beta(beta)
+    check_params("homogeneity_completeness_v_measure", labels_true=labels_true,
+                 labels_pred=labels_pred, beta=beta)
     rows, cols, counts, class_sizes, cluster_sizes, n = contingency(labels_true, labels_pred)
     if n == 0:
         return 1.0, 1.0, 1.0
@@ -245,7 +246,8 @@ def mutual_info_score(labels_true, labels_pred):
 
 def normalized_mutual_info_score(labels_true, labels_pred, *, average_method="arithmetic"):
     """Normalised mutual information of dask labelings, as the single-machine function."""
-    _check_average(average_method)
+    check_params("normalized_mutual_info_score", labels_true=labels_true,
+                 labels_pred=labels_pred, average_method=average_method)
     rows, cols, counts, class_sizes, cluster_sizes, _ = contingency(labels_true, labels_pred)
     if class_sizes.size == cluster_sizes.size and class_sizes.size in (0, 1):
         return 1.0
@@ -259,7 +261,8 @@ def normalized_mutual_info_score(labels_true, labels_pred, *, average_method="ar
 
 def adjusted_mutual_info_score(labels_true, labels_pred, *, average_method="arithmetic"):
     """Adjusted mutual information of dask labelings, as the single-machine function."""
-    _check_average(average_method)
+    check_params("adjusted_mutual_info_score", labels_true=labels_true,
+                 labels_pred=labels_pred, average_method=average_method)
     rows, cols, counts, class_sizes, cluster_sizes, n = contingency(labels_true, labels_pred)
     n_classes, n_clusters = class_sizes.size, cluster_sizes.size
     if n_classes == n_clusters and n_classes in (0, 1):
@@ -276,12 +279,6 @@ def adjusted_mutual_info_score(labels_true, labels_pred, *, average_method="arit
     numerator = mi - emi
     numerator = min(numerator, -eps) if numerator < 0 else max(numerator, eps)
     return float(numerator / denominator)
-
-
-def _check_average(average_method):
-    if average_method not in _external.AVERAGE_METHODS:
-        raise ValueError(f"average_method must be one of {_external.AVERAGE_METHODS}, "
-                         f"got {average_method!r}.")
 
 
 # --------------------------------------------------------------------------
@@ -310,6 +307,8 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
         Without ``sample_size`` on more than ``SILHOUETTE_MAX_ROWS`` rows, and
         as the single-machine function.
     """
+    check_params("silhouette_score", X=X, labels=labels, metric=metric, sample_size=sample_size,
+                 random_state=random_state)
     X = _chunks.check_array(X, name="silhouette_score", integers_as_float64=False)
     n_samples = X.shape[0]
     labels = _check_labels(labels, n_samples, X)
@@ -320,7 +319,6 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
                 f"(at most {SILHOUETTE_MAX_ROWS} rows are gathered without one).")
         indices = np.arange(n_samples)
     else:
-        check_scalar(sample_size, "sample_size", min_value=1)
         indices = check_random_state(random_state).permutation(n_samples)[:sample_size]
     rows = _chunks.gather_rows(X, indices)
     sample_labels = _chunks.gather_rows(labels[:, None], indices)[:, 0]

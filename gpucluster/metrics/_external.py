@@ -9,8 +9,7 @@ agree to rounding.
 """
 
 import warnings
-from math import exp, isfinite, lgamma, log, sqrt
-from numbers import Real
+from math import exp, lgamma, log, sqrt
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,22 +20,24 @@ from sklearn.utils.multiclass import type_of_target
 
 from .. import backend, distributed
 from ..kernels._numba import NUMBA_CACHE
+from ._params import AVERAGE_METHODS, check_params
 
-AVERAGE_METHODS = ("min", "geometric", "arithmetic", "max")
 
-
-def as_host_labels(labels, name="labels"):
+def as_host_labels(labels, name="labels", *, finite=True):
     """Return ``labels`` (any array kind or a list) as a 1-D NumPy array.
+
+    ``finite=False`` lets NaN and infinity through as labels (one class each, as
+    ``np.unique`` counts them), which scikit-learn's ``contingency_matrix`` allows.
 
     Raises
     ------
     ValueError
-        When ``labels`` is not 1-D or holds NaN or infinity.
+        When ``labels`` is not 1-D or (``finite=True``) holds NaN or infinity.
     """
     labels = backend.to_numpy(backend.coerce_array(labels))
     if labels.ndim != 1:
         raise ValueError(f"{name} must be 1D: shape is {tuple(labels.shape)}")
-    if labels.dtype.kind in "fc" and not np.all(np.isfinite(labels)):
+    if finite and labels.dtype.kind in "fc" and not np.all(np.isfinite(labels)):
         raise ValueError(f"Input {name} contains NaN or infinity.")
     return labels
 
@@ -269,6 +270,7 @@ def pair_confusion_matrix(labels_true, labels_pred):
     >>> pair_confusion_matrix([0, 0, 1, 1], [1, 1, 0, 0]).tolist()
     [[8, 0], [0, 4]]
     """
+    check_params("pair_confusion_matrix", labels_true=labels_true, labels_pred=labels_pred)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
     tn, fp, fn, tp = _pair_confusion(labels_true, labels_pred)
     return np.array([[tn, fp], [fn, tp]], dtype=np.int64)
@@ -288,6 +290,7 @@ def rand_score(labels_true, labels_pred):
         1.0 also when no pair can disagree (fewer than 2 samples, one cluster,
         or all singletons on both sides), as in scikit-learn.
     """
+    check_params("rand_score", labels_true=labels_true, labels_pred=labels_pred)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
     tn, fp, fn, tp = _pair_confusion(labels_true, labels_pred)
     agree, total = tn + tp, tn + fp + fn + tp
@@ -313,6 +316,7 @@ def fowlkes_mallows_score(labels_true, labels_pred):
     fmi : float in [0, 1]
         0.0 when no pair is together in both labelings.
     """
+    check_params("fowlkes_mallows_score", labels_true=labels_true, labels_pred=labels_pred)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
     n = labels_true.shape[0]
     _, _, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)
@@ -344,15 +348,23 @@ def contingency_matrix(labels_true, labels_pred, *, eps=None, sparse=False, dtyp
     -------
     contingency : ndarray or scipy.sparse.csr_matrix of shape (n_classes, n_clusters)
 
+    Labels may be NaN or infinite (one class or cluster each), as in scikit-learn,
+    whose ``contingency_matrix`` counts whatever ``np.unique`` tells apart.
+
     Raises
     ------
+    InvalidParameterError
+        (a ValueError and a TypeError) For ``eps`` < 0, NaN or infinite, a
+        ``sparse`` that is not a bool, or labels that are not arrays.
     ValueError
         When ``eps`` is given with ``sparse=True``.
     """
+    check_params("contingency_matrix", labels_true=labels_true, labels_pred=labels_pred,
+                 eps=eps, sparse=sparse, dtype=dtype)
     if eps is not None and sparse:
         raise ValueError("Cannot set 'eps' when sparse=True")
-    labels_true = as_host_labels(labels_true, "labels_true")
-    labels_pred = as_host_labels(labels_pred, "labels_pred")
+    labels_true = as_host_labels(labels_true, "labels_true", finite=False)
+    labels_pred = as_host_labels(labels_pred, "labels_pred", finite=False)
     check_consistent_length(labels_true.shape[0], labels_pred.shape[0])
     rows, cols, counts, class_sizes, cluster_sizes = _contingency(labels_true, labels_pred)
     shape = (class_sizes.shape[0], cluster_sizes.shape[0])
@@ -390,6 +402,7 @@ def adjusted_rand_score(labels_true, labels_pred):
     >>> adjusted_rand_score([0, 0, 1, 1], [1, 1, 0, 0])
     1.0
     """
+    check_params("adjusted_rand_score", labels_true=labels_true, labels_pred=labels_pred)
     if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
         return distributed.metrics.adjusted_rand_score(labels_true, labels_pred)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
@@ -397,13 +410,6 @@ def adjusted_rand_score(labels_true, labels_pred):
     if fn == 0 and fp == 0:
         return 1.0
     return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
-
-
-def check_beta(beta):
-    """Refuse a V-measure ``beta`` that is not a finite real number >= 0 (ValueError);
-    NumPy scalars pass, as with scikit-learn's Interval."""
-    if not isinstance(beta, Real) or isinstance(beta, bool) or not (isfinite(beta) and beta >= 0):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}.")
 
 
 def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
@@ -414,14 +420,17 @@ def homogeneity_completeness_v_measure(labels_true, labels_pred, *, beta=1.0):
     labels_true : array of shape (n_samples,), integer; any array kind or list
     labels_pred : array of shape (n_samples,), integer; any array kind or list
     beta : float, default=1.0
-        Weight of homogeneity against completeness in the V-measure; >= 0.
+        Weight of homogeneity against completeness in the V-measure: a finite real
+        number >= 0 (NumPy scalars and bools too, as scikit-learn's ``Interval``
+        takes them: True is 1).
 
     Returns
     -------
     homogeneity, completeness, v_measure : float
         Each in [0, 1]; all 1.0 for empty input.
     """
-    check_beta(beta)
+    check_params("homogeneity_completeness_v_measure", labels_true=labels_true,
+                 labels_pred=labels_pred, beta=beta)
     if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
         return distributed.metrics.homogeneity_completeness_v_measure(labels_true, labels_pred, beta=beta)
     labels_true, labels_pred = _check_clusterings(labels_true, labels_pred)
@@ -452,6 +461,7 @@ def homogeneity_score(labels_true, labels_pred):
     -------
     homogeneity : float in [0, 1]
     """
+    check_params("homogeneity_score", labels_true=labels_true, labels_pred=labels_pred)
     return homogeneity_completeness_v_measure(labels_true, labels_pred)[0]
 
 
@@ -466,6 +476,7 @@ def completeness_score(labels_true, labels_pred):
     -------
     completeness : float in [0, 1]
     """
+    check_params("completeness_score", labels_true=labels_true, labels_pred=labels_pred)
     return homogeneity_completeness_v_measure(labels_true, labels_pred)[1]
 
 
@@ -482,6 +493,7 @@ def v_measure_score(labels_true, labels_pred, *, beta=1.0):
     -------
     v_measure : float in [0, 1]
     """
+    check_params("v_measure_score", labels_true=labels_true, labels_pred=labels_pred, beta=beta)
     return homogeneity_completeness_v_measure(labels_true, labels_pred, beta=beta)[2]
 
 
@@ -501,6 +513,8 @@ def mutual_info_score(labels_true, labels_pred, *, contingency=None):
     -------
     mi : float, >= 0
     """
+    check_params("mutual_info_score", labels_true=labels_true, labels_pred=labels_pred,
+                 contingency=contingency)
     if contingency is None:
         if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
             return distributed.metrics.mutual_info_score(labels_true, labels_pred)
@@ -541,10 +555,8 @@ def normalized_mutual_info_score(labels_true, labels_pred, *, average_method="ar
     nmi : float in [0, 1]
         1.0 when both labelings have a single cluster (or are empty).
     """
-    if average_method not in AVERAGE_METHODS:
-        raise ValueError(
-            f"average_method must be one of {AVERAGE_METHODS}, got {average_method!r}."
-        )
+    check_params("normalized_mutual_info_score", labels_true=labels_true,
+                 labels_pred=labels_pred, average_method=average_method)
     if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
         return distributed.metrics.normalized_mutual_info_score(
             labels_true, labels_pred, average_method=average_method)
@@ -578,10 +590,8 @@ def adjusted_mutual_info_score(labels_true, labels_pred, *, average_method="arit
     ami : float
         1.0 for identical partitions, about 0.0 for random ones (can be negative).
     """
-    if average_method not in AVERAGE_METHODS:
-        raise ValueError(
-            f"average_method must be one of {AVERAGE_METHODS}, got {average_method!r}."
-        )
+    check_params("adjusted_mutual_info_score", labels_true=labels_true,
+                 labels_pred=labels_pred, average_method=average_method)
     if distributed.is_dask_array(labels_true) or distributed.is_dask_array(labels_pred):
         return distributed.metrics.adjusted_mutual_info_score(
             labels_true, labels_pred, average_method=average_method)

@@ -26,10 +26,11 @@ from sklearn.utils import check_random_state
 
 from .. import backend, distributed, kernels
 from .._distances import centred_unit_rows, unit_rows_mean
-from .._host_distances import BOOLEAN_METRICS, KERNEL_METRICS, check_metric
+from .._host_distances import BOOLEAN_METRICS, KERNEL_METRICS
 from .._sparse import check_sparse, is_sparse
-from .._validation import check_input, check_scalar
+from .._validation import check_input
 from ._external import as_host_labels, check_consistent_length
+from ._params import check_params
 
 # Silhouette chunks hold a few (rows, n_labels) float64 arrays; the row
 # count comes from backend.row_chunk_size, but never below this, so that
@@ -360,10 +361,13 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
 
     Raises
     ------
+    InvalidParameterError
+        (scikit-learn's; a ValueError and a TypeError) For an unknown metric, or
+        X or labels that are not arrays.
     ValueError
         For NaN or infinity in X, labels of another length than X, fewer than
-        2 or more than n_samples - 1 distinct labels, an unknown metric, or a
-        precomputed matrix that is not square or has non-zero diagonal entries.
+        2 or more than n_samples - 1 distinct labels, or a precomputed matrix
+        that is not square or has non-zero diagonal entries.
 
     Notes
     -----
@@ -377,7 +381,7 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
     Euclidean one of the unit rows (centred in float64), which keeps the small angles
     between rows far from the origin; with a zero row it is ``1 - cos`` in X's dtype.
     """
-    check_metric(metric, extra=("precomputed",))
+    check_params("silhouette_samples", X=X, labels=labels, metric=metric)
     boolean = _reads_bool(X, metric)
     X, codes, counts = _validated(X, labels, metric, "silhouette_samples")
     values = _silhouette(X, codes, counts, metric, kwds, boolean)
@@ -418,8 +422,11 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
 
     Raises
     ------
+    InvalidParameterError
+        As :func:`silhouette_samples`, and for a ``sample_size`` that is not an
+        int >= 1 or a ``random_state`` that is not a seed, RandomState or None.
     ValueError
-        As :func:`silhouette_samples`, and for ``sample_size < 1``.
+        As :func:`silhouette_samples`.
 
     Examples
     --------
@@ -429,13 +436,13 @@ def silhouette_score(X, labels, *, metric="euclidean", sample_size=None, random_
     >>> round(silhouette_score(X, [0, 0, 1, 1]), 4)
     0.9002
     """
+    check_params("silhouette_score", X=X, labels=labels, metric=metric, sample_size=sample_size,
+                 random_state=random_state)
     if distributed.is_dask_array(X) or distributed.is_dask_array(labels):
         return distributed.metrics.silhouette_score(
             X, labels, metric=metric, sample_size=sample_size, random_state=random_state, **kwds)
-    check_metric(metric, extra=("precomputed",))
     boolean = _reads_bool(X, metric)
     if sample_size is not None:
-        check_scalar(sample_size, "sample_size", min_value=1)
         if is_sparse(X):
             X = check_sparse(X, estimator_name="silhouette_score")
         else:
@@ -486,6 +493,15 @@ def _distances_to_centers(X, labels, centers, *, squared):
     return xp.concat(parts)
 
 
+def _real_part(X):
+    """A complex NumPy X as float64, its imaginary part dropped with NumPy's ComplexWarning,
+    as scikit-learn's ``calinski_harabasz_score`` casts a NumPy X to float64 before its
+    checks; any other X as it is (complex lists and arrays of other kinds are refused)."""
+    if isinstance(X, np.ndarray) and X.dtype.kind == "c":
+        return X.astype(np.float64)
+    return X
+
+
 def calinski_harabasz_score(X, labels):
     """Calinski-Harabasz score (variance ratio criterion).
 
@@ -498,7 +514,9 @@ def calinski_harabasz_score(X, labels):
     ----------
     X : array of shape (n_samples, n_features)
         float32 or float64; NumPy, CuPy, torch or any array-API array, or a
-        list. Sparse matrices are refused (TypeError), as in scikit-learn.
+        list. Sparse matrices are refused (InvalidParameterError, a TypeError),
+        as in scikit-learn. A complex NumPy X is taken as its real part with
+        NumPy's ComplexWarning, as scikit-learn's cast to float64 does.
     labels : array of shape (n_samples,)
         Cluster labels, integer; any array kind or list.
 
@@ -509,13 +527,16 @@ def calinski_harabasz_score(X, labels):
 
     Raises
     ------
+    InvalidParameterError
+        (a ValueError and a TypeError) For sparse X, or X or labels that are not arrays.
     ValueError
         For NaN or infinity in X, labels of another length than X, or fewer
         than 2 or more than n_samples - 1 distinct labels.
     """
+    check_params("calinski_harabasz_score", X=X, labels=labels)
     if distributed.is_dask_array(X) or distributed.is_dask_array(labels):
         return distributed.metrics.calinski_harabasz_score(X, labels)
-    X, codes, counts = _prepare(X, labels, "calinski_harabasz_score")
+    X, codes, counts = _prepare(_real_part(X), labels, "calinski_harabasz_score")
     xp = backend.namespace(X)
     n_samples = X.shape[0]
     n_labels = counts.shape[0]
@@ -554,7 +575,8 @@ def davies_bouldin_score(X, labels):
     ----------
     X : array of shape (n_samples, n_features)
         float32 or float64; NumPy, CuPy, torch or any array-API array, or a
-        list. Sparse matrices are refused (TypeError), as in scikit-learn.
+        list. Sparse matrices are refused (InvalidParameterError, a TypeError),
+        as in scikit-learn.
     labels : array of shape (n_samples,)
         Cluster labels, integer; any array kind or list.
 
@@ -565,10 +587,13 @@ def davies_bouldin_score(X, labels):
 
     Raises
     ------
+    InvalidParameterError
+        (a ValueError and a TypeError) For sparse X, or X or labels that are not arrays.
     ValueError
         For NaN or infinity in X, labels of another length than X, or fewer
         than 2 or more than n_samples - 1 distinct labels.
     """
+    check_params("davies_bouldin_score", X=X, labels=labels)
     if distributed.is_dask_array(X) or distributed.is_dask_array(labels):
         return distributed.metrics.davies_bouldin_score(X, labels)
     X, codes, counts = _prepare(X, labels, "davies_bouldin_score")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
+from sklearn.utils._param_validation import InvalidParameterError
 
 from gpucluster import metrics
 from gpucluster.distributed import metrics as dmetrics
@@ -64,13 +65,14 @@ def test_errors(dask_client, labelled):
 
 
 def test_v_measure_beta_as_on_one_machine(dask_client, labelled):
-    """beta takes NumPy scalars and refuses infinities on dask labels as in memory."""
+    """beta takes NumPy scalars and bools (True is 1, as scikit-learn's Interval takes it)
+    and refuses infinities on dask labels as in memory."""
     _, y, pred = labelled
-    for beta in (np.int64(2), np.float32(0.5)):
+    for beta in (np.int64(2), np.float32(0.5), True):
         expected = metrics.homogeneity_completeness_v_measure(y, pred, beta=beta)
         value = dmetrics.homogeneity_completeness_v_measure(_dask(y, (700, 1300)), _dask(pred, (2000,)),
                                                             beta=beta)
         assert value == pytest.approx(expected, rel=1e-10)
-    for beta in (float("inf"), -1.0, True):
-        with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+    for beta in (float("inf"), -1.0, np.True_):
+        with pytest.raises(InvalidParameterError, match="The 'beta' parameter of homogeneity_c"):
             dmetrics.homogeneity_completeness_v_measure(_dask(y, (2000,)), pred, beta=beta)
