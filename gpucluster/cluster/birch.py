@@ -84,7 +84,10 @@ class Birch(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin,
         ``AgglomerativeClustering(n_clusters)`` (Ward); an estimator (any
         object with ``fit_predict``, scikit-learn's or gpucluster's) is fit
         on ``subcluster_centers_`` as they are returned; None keeps every
-        subcluster as its own cluster.
+        subcluster as its own cluster. Fewer subclusters than an int keep
+        their own labels with a ConvergenceWarning; ``n_clusters=1`` with a
+        single subcluster raises ValueError (Ward refuses one sample), as in
+        scikit-learn.
     compute_labels : bool, default=True
         Whether ``fit`` and ``partial_fit`` compute ``labels_``.
     device : {"auto", "cpu", "cuda"}, default="auto"
@@ -238,9 +241,9 @@ class Birch(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin,
         n_subclusters = int(centers.shape[0])
         clusterer = self.n_clusters
         too_few = _is_count(clusterer) and n_subclusters < clusterer
-        # One subcluster is one cluster (scikit-learn's Ward would refuse a single sample).
-        alone = _is_count(clusterer) and n_subclusters == 1
-        if clusterer is None or too_few or alone:
+        # n_clusters=1 with a single subcluster goes to Ward like any other count, which
+        # refuses one sample with scikit-learn's ValueError, as scikit-learn's Birch does.
+        if clusterer is None or too_few:
             labels = xp.arange(n_subclusters, dtype=xp.int64, device=backend.device(centers))
             if too_few:
                 warnings.warn(

@@ -128,6 +128,24 @@ def test_fewer_subclusters_than_n_clusters_warns():
     np.testing.assert_array_equal(ours.labels_, np.zeros(X.shape[0]))
 
 
+@pytest.mark.parametrize("X", [np.ones((10, 3)), np.random.default_rng(0).random((20, 3))])
+def test_one_cluster_of_one_subcluster_raises_as_sklearn(X):
+    """n_clusters=1 with a single subcluster: scikit-learn's Ward refuses the one centre."""
+    message = r"Found array with 1 sample\(s\) \(shape=\(1, 3\)\) while a minimum of 2"
+    with pytest.raises(ValueError, match=message):
+        SklearnBirch(n_clusters=1, threshold=100.0).fit(X)
+    with pytest.raises(ValueError, match=message):
+        Birch(n_clusters=1, threshold=100.0).fit(X)
+    ours = Birch(n_clusters=None, threshold=100.0).fit(X).set_params(n_clusters=1)
+    with pytest.raises(ValueError, match=message):
+        ours.partial_fit()
+    # Two subclusters or more: one cluster, as scikit-learn's.
+    X = np.concatenate([X, X + 10.0])
+    ours = Birch(n_clusters=1, threshold=1.0).fit(X)
+    theirs = SklearnBirch(n_clusters=1, threshold=1.0).fit(X)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+
+
 def test_compute_labels_false_sets_no_labels():
     X, _ = make_blobs_np(100, 2, seed=0)
     brc = Birch(compute_labels=False).fit(X)
@@ -273,6 +291,17 @@ def test_bad_input_raises_and_changes_nothing():
 # scikit-learn's estimator checks
 
 
-@parametrize_with_checks([Birch(), Birch(n_clusters=None, threshold=1.0)])
+def _expected_failed_checks(estimator):
+    """scikit-learn's own Birch(n_clusters=None, threshold=1.0) fails the same check: it sets
+    n_clusters=1, and its 10 rows of one feature in [0, 3) make one subcluster, which Ward
+    refuses (one sample)."""
+    if estimator.threshold == 1.0:
+        return {"check_fit2d_1feature": "n_clusters=1 on a single subcluster raises "
+                                        "ValueError, as scikit-learn's Birch does"}
+    return {}
+
+
+@parametrize_with_checks([Birch(), Birch(n_clusters=None, threshold=1.0)],
+                         expected_failed_checks=_expected_failed_checks, xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
