@@ -3,8 +3,9 @@ ranking table, the commands' printed lines and the HTML report.
 
 One place, so the terminal and the report agree: floats at three significant
 figures, parameters as ``name=value, name=value``, fractions as percentages,
-durations as ``1.85 s`` or ``2 min 5 s``. Files meant for programs
-(summary.json, info.json) keep the full values.
+durations as ``1.85 s`` or ``2 min 5 s``, counts of things as ``1 segment`` or
+``3 segments``. Files meant for programs (summary.json, info.json) keep the
+full values.
 """
 
 import math
@@ -75,3 +76,8 @@ def duration(seconds):
         return f"{minutes} min {rest} s" if rest else f"{minutes} min"
     hours, rest = divmod(int(round(seconds / 60)), 60)
     return f"{hours} h {rest} min" if rest else f"{hours} h"
+
+
+def counted(count, noun):
+    """``count`` and ``noun``, plural but for one: "1 segment", "3 segments", "0 images"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

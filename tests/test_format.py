@@ -37,3 +37,9 @@ def test_duration_rounds_for_reading(seconds, text):
     (float("nan"), "nan")])
 def test_scores_read_at_three_decimals(value, text):
     assert fmt.score(value) == text
+
+
+@pytest.mark.parametrize("count, noun, text", [
+    (1, "segment", "1 segment"), (3, "segment", "3 segments"), (0, "image", "0 images")])
+def test_counted_is_plural_but_for_one(count, noun, text):
+    assert fmt.counted(count, noun) == text

@@ -62,14 +62,13 @@ def cmd_segment(args, segmenter=None, options=None):
         **(segment_options(args) if options is None else options))
     for row in summary["images"]:
         scores = scores_text(row["scores"], row["no_spread_within_segments"], row["n_segments"])
-        segments = f"{row['n_segments']} segment{'' if row['n_segments'] == 1 else 's'}"
-        print(f"{row['source']}: {segments}, {scores} "
+        print(f"{row['source']}: {fmt.counted(row['n_segments'], 'segment')}, {scores} "
               f"({fmt.duration(row['seconds'])}) -> {row['folder']}/")
         _print_choice(row)
     for path, reason in summary["failures"]:
         print(f"skipped {path}: {reason}")
     count = len(summary["images"])
-    print(f"{count} image{'' if count == 1 else 's'} segmented into {summary['out']}"
+    print(f"{fmt.counted(count, 'image')} segmented into {summary['out']}"
           + (f", {len(summary['failures'])} skipped" if summary["failures"] else ""))
     print(f"page: {summary['page']}")
     return 0

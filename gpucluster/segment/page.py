@@ -36,8 +36,8 @@ def _image_section(row):
     folder = urllib.parse.quote(row["folder"])
     scores = scores_text(row.get("scores", {}), row.get("no_spread_within_segments", False),
                          row["n_segments"])
-    facts = (f"{row['n_segments']} segment{'' if row['n_segments'] == 1 else 's'}, {row['width']} x {row['height']} pixels; "
-             f"{scores}; {fmt.duration(row['seconds'])}")
+    facts = (f"{fmt.counted(row['n_segments'], 'segment')}, {row['width']} x {row['height']} "
+             f"pixels; {scores}; {fmt.duration(row['seconds'])}")
     figures = "".join(
         f'<figure><img src="{folder}/{kind}.png" alt="{escape(caption)}" loading="lazy">'
         f"<figcaption>{escape(caption)}</figcaption></figure>"
