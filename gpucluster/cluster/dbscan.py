@@ -208,6 +208,18 @@ def graph_pairs(distances, indices, eps, xp):
     return counts, xp.concat([rows, cols]), xp.concat([cols, rows])
 
 
+def core_rows(X, core_indices):
+    """``components_``: the rows of the core samples (a copy, X's dtype and kind, sparse
+    for sparse X); with none, a float64 (0, n_features) array in X's namespace, as
+    scikit-learn's ``np.empty((0, n_features))`` whatever X is."""
+    if is_sparse(X):
+        return X[core_indices].copy() if core_indices.shape[0] else np.empty((0, X.shape[1]))
+    xp = backend.namespace(X)
+    if not core_indices.shape[0]:
+        return xp.zeros((0, X.shape[1]), dtype=xp.float64, device=backend.device(X))
+    return xp.take(X, core_indices, axis=0)
+
+
 def dbscan_labels(pair_blocks, core, xp, device):
     """Cluster labels from neighbour pairs (self excluded) and the core mask.
 
@@ -311,7 +323,8 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     core_sample_indices_ : array of shape (n_core_samples,), int64
         Indices of the core samples, ascending.
     components_ : array of shape (n_core_samples, n_features)
-        Copy of each core sample, X's dtype.
+        Copy of each core sample, X's dtype (sparse for sparse X); with no core
+        sample float64 (0, n_features), dense, as in scikit-learn.
     labels_ : array of shape (n_samples,), int64
         Cluster of each point, numbered in the order of each cluster's lowest
         core index; -1 for noise.
@@ -461,7 +474,7 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         labels, core_indices = self._labels(counts, pair_blocks, counts_self, sample_weight,
                                             xp, device)
         self.core_sample_indices_ = self._to_output(core_indices, like)
-        self.components_ = self._to_output(xp.take(X, core_indices, axis=0), like)
+        self.components_ = self._to_output(core_rows(X, core_indices), like)
         self.labels_ = self._to_output(labels, like)
         self.n_features_in_ = int(X.shape[1])
         return self
@@ -509,7 +522,7 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         labels, core_indices = self._labels(counts, _one_block(rows, cols), counts_self, weights,
                                             np, None)
         self.core_sample_indices_ = core_indices
-        self.components_ = X[core_indices].copy()
+        self.components_ = core_rows(X, core_indices)
         self.labels_ = labels
         self.n_features_in_ = int(X.shape[1])
         return self

@@ -187,7 +187,8 @@ def cluster_optics_xi(*, reachability, predecessor, ordering, min_samples,
 
     All arrays are host NumPy arrays. Returns ``labels`` (n_samples,) int64
     and ``clusters`` (n_clusters, 2) int64: ``[start, end]`` positions in
-    ``ordering``, both inclusive, smaller nested clusters first.
+    ``ordering``, both inclusive, smaller nested clusters first; with no
+    cluster, an empty float64 array of shape (0,), as scikit-learn's.
     """
     reachability = np.asarray(reachability, dtype=np.float64)
     ordering = np.asarray(ordering, dtype=np.int64)
@@ -317,7 +318,8 @@ def _xi_cluster(reachability_plot, predecessor_plot, ordering, xi, min_samples,
             # Smaller clusters first, so that labels go to the leaves.
             u_clusters.reverse()
             clusters.extend(u_clusters)
-    return np.array(clusters, dtype=np.int64).reshape(-1, 2)
+    # scikit-learn's np.array(clusters): with no cluster an empty float64 (0,) array.
+    return np.array(clusters, dtype=np.int64) if clusters else np.array([])
 
 
 def _extract_xi_labels(ordering, clusters):
@@ -416,6 +418,7 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     cluster_hierarchy_ : array (n_clusters, 2), int64
         Xi clusters as inclusive ``[start, end]`` positions in ``ordering_``,
         smaller nested clusters first; only with ``cluster_method="xi"``.
+        With no cluster, float64 of shape (0,), as in scikit-learn.
     n_features_in_ : int
 
     Notes

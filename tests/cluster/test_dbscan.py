@@ -137,8 +137,34 @@ def test_dbscan_all_noise_and_single_point():
     est = DBSCAN(eps=1.0, min_samples=2).fit(X)
     assert est.labels_.tolist() == [-1, -1, -1]
     assert est.core_sample_indices_.shape == (0,) and est.core_sample_indices_.dtype == np.int64
-    assert est.components_.shape == (0, 2) and est.components_.dtype == np.float32
+    # scikit-learn's np.empty((0, n_features)): float64 whatever X's dtype.
+    expected = sk_cluster.DBSCAN(eps=1.0, min_samples=2).fit(X).components_
+    assert expected.shape == (0, 2) and expected.dtype == np.float64
+    assert est.components_.shape == (0, 2) and est.components_.dtype == np.float64
     assert DBSCAN(min_samples=1).fit_predict(X[:1]).tolist() == [0]
+
+
+def test_dbscan_no_core_point_components_as_sklearn(xp, dtype):
+    """No core point: components_ is float64 (0, n_features) in X's array kind, as
+    scikit-learn's; with core points it keeps X's dtype."""
+    Xn = np.random.default_rng(0).random((20, 3)).astype(dtype)
+    expected = sk_cluster.DBSCAN(eps=1e-3).fit(Xn).components_
+    got = DBSCAN(eps=1e-3).fit(xp.asarray(Xn)).components_
+    assert_same_kind(got, xp.asarray(Xn))
+    assert tuple(got.shape) == expected.shape == (0, 3)
+    assert to_numpy(got).dtype == expected.dtype == np.float64
+    core = DBSCAN(eps=0.5, min_samples=3).fit(xp.asarray(Xn)).components_
+    assert to_numpy(core).dtype == dtype and core.shape[0] > 0
+
+
+def test_dbscan_sparse_no_core_point_components_dense_as_sklearn():
+    from scipy import sparse
+
+    X = sparse.csr_matrix(np.random.default_rng(0).random((20, 3)).astype(np.float32))
+    expected = sk_cluster.DBSCAN(eps=1e-3).fit(X).components_
+    got = DBSCAN(eps=1e-3).fit(X).components_
+    assert type(got) is type(expected) is np.ndarray
+    assert got.shape == expected.shape == (0, 3) and got.dtype == expected.dtype == np.float64
 
 
 @pytest.mark.parametrize(

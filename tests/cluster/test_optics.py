@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 from sklearn.cluster import OPTICS as SkOPTICS
+from sklearn.cluster import cluster_optics_xi as sk_cluster_optics_xi
 from sklearn.datasets import make_blobs
 
 from gpucluster import backend, kernels
@@ -93,9 +94,9 @@ def test_matches_sklearn(name, params):
     theirs = _sklearn(X, **params)
     _assert_same_graph(ours, theirs, f"{name} {params}")
     if params.get("cluster_method", "xi") == "xi":
-        np.testing.assert_array_equal(
-            to_numpy(ours.cluster_hierarchy_), theirs.cluster_hierarchy_.reshape(-1, 2)
-        )
+        hierarchy = to_numpy(ours.cluster_hierarchy_)
+        assert hierarchy.dtype == theirs.cluster_hierarchy_.dtype
+        np.testing.assert_array_equal(hierarchy, theirs.cluster_hierarchy_, strict=True)
     else:
         assert not hasattr(ours, "cluster_hierarchy_")
 
@@ -297,6 +298,24 @@ def test_failed_fit_keeps_previous_state():
     with pytest.raises(ValueError, match="min_samples must be no greater than the number of"):
         est.fit(X)
     np.testing.assert_array_equal(est.labels_, labels)
+
+
+def test_no_xi_cluster_gives_sklearn_empty_hierarchy(xp):
+    """No Xi cluster: cluster_hierarchy_ is scikit-learn's np.array([]), float64 (0,), in
+    X's array kind; cluster_optics_xi returns the same."""
+    X_np = np.random.default_rng(0).random((20, 3))
+    theirs = SkOPTICS(min_samples=20, max_eps=0.01).fit(X_np)
+    ours = OPTICS(min_samples=20, max_eps=0.01).fit(xp.asarray(X_np))
+    assert_same_kind(ours.cluster_hierarchy_, xp.asarray(X_np))
+    hierarchy = to_numpy(ours.cluster_hierarchy_)
+    assert hierarchy.shape == theirs.cluster_hierarchy_.shape == (0,)
+    assert hierarchy.dtype == theirs.cluster_hierarchy_.dtype == np.float64
+    np.testing.assert_array_equal(to_numpy(ours.labels_), theirs.labels_)
+    arrays = {"reachability": theirs.reachability_, "predecessor": theirs.predecessor_,
+              "ordering": theirs.ordering_, "min_samples": 20}
+    _, expected = sk_cluster_optics_xi(**arrays)
+    _, got = go.cluster_optics_xi(**arrays)
+    assert got.shape == expected.shape == (0,) and got.dtype == expected.dtype
 
 
 def test_outputs_mirror_input(xp, dtype):
