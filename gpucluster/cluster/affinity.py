@@ -15,8 +15,9 @@ own bit for bit and the exemplars, labels and ``n_iter_`` are the same:
    exemplar set has not changed for ``convergence_iter`` iterations;
 3. clusters: each sample goes to its most similar exemplar, each cluster's
    exemplar becomes its member of largest summed similarity to the others
-   (the per-cluster sums from the ``centroid_update`` kernel), and samples
-   are assigned again.
+   (the per-cluster sums from the ``centroid_update`` kernel; for a float32 S,
+   added in float32 in row order as scikit-learn adds them), and samples are
+   assigned again.
 
 Every step holds a few (n, n) float64 arrays, so a fit is refused with an
 ``AffinityMemoryError`` (a ``MemoryError`` and a ``ValueError``) above the
@@ -221,16 +222,32 @@ def nearest_exemplars(S, exemplars):
     return xp.where(is_exemplar, rank, nearest)
 
 
-def member_sums_float32(S, clusters):
+def member_sums_float32(S, clusters, counts):
     """Each column's sum over the rows of its own cluster, added in float32 row by row, as
     scikit-learn's ``np.sum(S[ii][:, ii], axis=0)`` adds a float32 S: near ties (rows
     on a lattice) are broken by that rounding, which float64 sums do not reproduce.
-    S (n, n) float32, clusters (n,); returns (n,) float32."""
+
+    Step t adds, to every column whose cluster has more than t members, its cluster's
+    t-th member (in row order): as many steps as the largest cluster has members,
+    each an elementwise addition over the columns still adding (those of the larger
+    clusters come first), so the sums are the same on every backend, whose own
+    reductions (torch's, CuPy's) add in other orders.
+    S (n, n) float32, clusters (n,) in [0, k), counts (k,) their sizes; returns (n,) float32.
+    """
     xp = backend.namespace(S)
-    total = xp.zeros(S.shape[1], dtype=S.dtype, device=backend.device(S))
-    for i in range(S.shape[0]):
-        total = total + xp.where(clusters == clusters[i], S[i, :], 0.0)  # + 0 leaves it exact
-    return total
+    n = S.shape[0]
+    flat = xp.reshape(S, (-1,))
+    member_rows = xp.argsort(clusters, stable=True) * n  # each cluster's rows, in row order
+    size = xp.take(counts, clusters)
+    columns = xp.argsort(-size, stable=True)  # the columns of larger clusters first
+    first = xp.take(xp.take(xp.cumulative_sum(counts) - counts, clusters), columns)
+    sizes = backend.to_numpy(counts)
+    total = xp.zeros(n, dtype=S.dtype, device=backend.device(S))
+    for t in range(int(sizes.max())):
+        active = int(sizes[sizes > t].sum())  # the columns of clusters larger than t
+        at = xp.take(member_rows, first[:active] + t) + columns[:active]
+        total[:active] = total[:active] + xp.take(flat, at)
+    return xp.take(total, xp.argsort(columns))
 
 
 def refine_exemplars(S, clusters, n_clusters):
@@ -238,18 +255,18 @@ def refine_exemplars(S, clusters, n_clusters):
     ``argmax(sum(S[ii][:, ii], axis=0))``, the first such member on ties)."""
     xp = backend.namespace(S)
     n = S.shape[0]
-    # Explicit unit weights: the CUDA kernel's launch cannot take weights=None under
-    # numba-cuda 0.2x (a NotImplementedError on the device machine).
-    weights = xp.ones(n, dtype=xp.float64, device=backend.device(S))
-    sums, counts = kernels.centroid_update(S, clusters, n_clusters, weights)
+    counts = xp.astype(backend.bincount(clusters, minlength=n_clusters), xp.int64)
     if S.dtype == xp.float32:
-        score = member_sums_float32(S, clusters)
+        score = member_sums_float32(S, clusters, counts)
     else:
+        # Explicit unit weights: the CUDA kernel's launch cannot take weights=None under
+        # numba-cuda 0.2x (a NotImplementedError on the device machine).
+        weights = xp.ones(n, dtype=xp.float64, device=backend.device(S))
+        sums, _ = kernels.centroid_update(S, clusters, n_clusters, weights)
         positions = clusters * n + xp.arange(n, dtype=clusters.dtype, device=backend.device(S))
         score = xp.take(xp.reshape(sums, (-1,)), positions)
     by_score = xp.argsort(score, descending=True, stable=True)
     by_cluster = xp.take(by_score, xp.argsort(xp.take(clusters, by_score), stable=True))
-    counts = xp.astype(counts, xp.int64)
     starts = xp.cumulative_sum(counts) - counts
     return xp.take(by_cluster, starts)
 

@@ -14,6 +14,8 @@ from gpucluster.cluster.affinity import (
     AffinityMemoryError,
     AffinityPropagation,
     affinity_propagation,
+    member_sums_float32,
+    refine_exemplars,
 )
 from gpucluster.backend import median
 
@@ -94,6 +96,69 @@ def test_float32_lattice_picks_sklearns_exemplars(seed, damping):
     np.testing.assert_array_equal(to_numpy(ours.cluster_centers_indices_),
                                   ref.cluster_centers_indices_)
     np.testing.assert_array_equal(to_numpy(ours.labels_), ref.labels_)
+
+
+def row_order_member_sums(S, clusters):
+    """The float32 sums the exemplars were refined from before: one pass per row of S,
+    each adding the row where its cluster is the column's (scikit-learn's row order)."""
+    total = np.zeros(S.shape[1], dtype=S.dtype)
+    for i in range(S.shape[0]):
+        total = total + np.where(clusters == clusters[i], S[i, :], np.float32(0))
+    return total
+
+
+def refined_before(S, clusters, k):
+    """``refine_exemplars`` as it was: float32 scores from the row-by-row sums, float64
+    scores from the per-cluster float64 sums; each cluster's first member of largest score."""
+    n = S.shape[0]
+    if S.dtype == np.float32:
+        score = row_order_member_sums(S, clusters)
+    else:
+        sums = np.zeros((k, n))
+        np.add.at(sums, clusters, S)
+        score = sums[clusters, np.arange(n)]
+    return np.array([np.flatnonzero(clusters == c)[np.argmax(score[clusters == c])]
+                     for c in range(k)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seed", range(4))
+def test_refined_exemplars_are_those_of_the_row_by_row_sums(xp, dtype, seed):
+    """Each cluster's exemplar from sums of S over its members (float32: added member by
+    member, all columns at once, to the same bits as a pass per row; float64: the
+    kernel's sums), on every backend. The float32 similarities of lattice rows tie
+    but for their rounding: sums added in another order (float64, or torch's sum)
+    pick another exemplar for one of these 22 clusters."""
+    rng = np.random.default_rng(seed)
+    n, k = 60, int(rng.integers(1, 8))
+    rows = rng.integers(0, 4, size=(n, 3)).astype(dtype) * dtype(0.1)
+    S = -((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2).astype(dtype)
+    if dtype == np.float64:  # no ties there: the kernel adds in its own order
+        S += rng.standard_normal((n, n)) * 1e-6
+    clusters = rng.permutation(np.arange(n) % k).astype(np.int64)
+    expected = refined_before(S, clusters, k)
+    got = refine_exemplars(xp.asarray(S), xp.asarray(clusters), k)
+    np.testing.assert_array_equal(to_numpy(got), expected)
+    if dtype == np.float32:
+        sums = member_sums_float32(xp.asarray(S), xp.asarray(clusters),
+                                   xp.asarray(np.bincount(clusters, minlength=k)))
+        np.testing.assert_array_equal(to_numpy(sums), row_order_member_sums(S, clusters))
+
+
+def test_float32_exemplars_take_no_float64_sums(monkeypatch):
+    """The float32 refinement adds S in float32 alone: the kernel's float64 per-cluster
+    sums (an (k, n) array, O(n^2) work) were computed beside it and thrown away."""
+    from gpucluster import kernels
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("centroid_update called for a float32 S")
+
+    monkeypatch.setattr(kernels, "centroid_update", refuse)
+    X = np.random.default_rng(0).integers(0, 4, size=(40, 3)).astype(np.float32)
+    ref = sk.AffinityPropagation(random_state=0).fit(X)
+    ours = AffinityPropagation(random_state=0).fit(X)
+    np.testing.assert_array_equal(to_numpy(ours.cluster_centers_indices_),
+                                  ref.cluster_centers_indices_)
 
 
 def test_median_is_numpys(xp):
