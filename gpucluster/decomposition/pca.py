@@ -214,6 +214,9 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
     mean_ : array (n_features,)
         Per-feature mean of the training data.
     n_components_ : int
+        The count kept: ``n_components`` as given, ``min(n_samples, n_features)``
+        (less one for "arpack") for None, a ``numpy.int64`` when estimated from
+        "mle" or a fraction, as in scikit-learn.
     noise_variance_ : numpy.float32 or numpy.float64 (X's dtype), or float 0.0
         Probabilistic PCA's noise variance (Tipping and Bishop 1999): the
         mean of the discarded eigenvalues, 0.0 when none are discarded.
@@ -407,10 +410,12 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         smallest = min(n_samples, n_features)
         if total_variance is None:
             total_variance = float(xp.sum(xp.astype(explained, xp.float64)))
+            # An estimated count is a numpy.int64, as scikit-learn's argmax and searchsorted give it.
             if n_components == "mle":
-                n_components = infer_dimension(backend.to_numpy(explained), n_samples)
+                n_components = np.int64(infer_dimension(backend.to_numpy(explained), n_samples))
             elif 0 < n_components < 1.0:
-                n_components = _components_for_fraction(explained / total_variance, n_components)
+                n_components = np.int64(
+                    _components_for_fraction(explained / total_variance, n_components))
             kept, rest = explained[:n_components], explained[n_components:]
             noise = float(xp.mean(xp.astype(rest, xp.float64))) if n_components < smallest else 0.0
         else:
@@ -424,7 +429,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, TransformerMixi
         self.explained_variance_ = self._to_output(kept, like)
         self.explained_variance_ratio_ = self._to_output(kept / total_variance, like)
         self.singular_values_ = self._to_output(S[:n_components], like)
-        self.n_components_ = int(n_components)
+        # scikit-learn's type: the count as given (an int for None), numpy.int64 when estimated.
+        self.n_components_ = n_components
         # scikit-learn's types: X's dtype when estimated, a Python 0.0 with no components left.
         self.noise_variance_ = backend.host_scalar(noise, Vt) if n_components < smallest else 0.0
         self.n_samples_ = int(n_samples)

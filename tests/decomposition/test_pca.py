@@ -565,21 +565,25 @@ def _type_of(value):
     dict(n_components=6, svd_solver="full"),  # no components left: noise_variance_ 0.0
     dict(n_components="mle", svd_solver="full"),
     dict(n_components=0.8, svd_solver="covariance_eigh"),
-], ids=["full", "arpack", "randomized", "covariance_eigh", "all-components", "mle", "fraction"])
+    dict(n_components="mle", svd_solver="covariance_eigh"),
+    dict(n_components=0.8, svd_solver="full"),
+    dict(n_components=None, svd_solver="full"), dict(n_components=None, svd_solver="arpack"),
+    dict(n_components=np.int64(3), svd_solver="full"),
+], ids=["full", "arpack", "randomized", "covariance_eigh", "all-components", "mle", "fraction",
+        "mle-covariance_eigh", "fraction-full", "none", "none-arpack", "numpy-int"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fitted_attribute_types_match_sklearn(dtype, params):
     """Every fitted attribute has scikit-learn's type and dtype: noise_variance_ was a Python
     float where scikit-learn gives X's dtype (numpy.float32 for float32 X), and keeps its
-    Python 0.0 with no components left. One difference stays: n_components_ found by "mle"
-    or a fraction is a Python int, where scikit-learn leaves a numpy.int64."""
+    Python 0.0 with no components left; n_components_ found by "mle" or a fraction was a
+    Python int where scikit-learn gives a numpy.int64 (an int for an int or None, and the
+    type given for a NumPy integer)."""
     X = _data(60, 6).astype(dtype)
     ours = PCA(**params, random_state=0).fit(X)
     theirs = skd.PCA(**params, random_state=0).fit(X)
     fitted = sorted(name for name in vars(theirs) if name.endswith("_") and name[0] != "_")
     assert "noise_variance_" in fitted and "singular_values_" in fitted
+    assert ours.n_components_ == theirs.n_components_
     for name in fitted:
-        if name == "n_components_" and not isinstance(params["n_components"], int):
-            assert isinstance(ours.n_components_, int) and ours.n_components_ == theirs.n_components_
-            continue
         assert _type_of(getattr(ours, name)) == _type_of(getattr(theirs, name)), name
 
