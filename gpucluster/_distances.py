@@ -33,6 +33,20 @@ def unit_rows_mean(X):
     return backend.namespace(X).mean(_unit_rows64(X), axis=0)
 
 
+def nonzero_unit_rows_mean(X):
+    """The mean of X's rows other than zero rows scaled to unit length, float64 (d,), or None
+    when every row is zero."""
+    xp = backend.namespace(X)
+    zero = xp.all(X == 0, axis=1)
+    count = X.shape[0] - int(xp.sum(xp.astype(zero, xp.int64)))
+    if count == 0:
+        return None
+    stand_in = xp.where(zero[:, None], xp.ones_like(X), X)
+    units = xp.where(zero[:, None], xp.zeros(1, dtype=xp.float64, device=backend.device(X)),
+                     _unit_rows64(stand_in))
+    return xp.sum(units, axis=0) / count
+
+
 def centred_unit_rows(X, mean):
     """X's rows (no zero rows) scaled to unit length and less ``mean`` in float64, rounded
     once to X's dtype: their squared distances are twice the cosine distances.

@@ -42,15 +42,44 @@ KERNEL_METRICS = {"euclidean": ("euclidean", 1.0), "cosine": ("cosine", 1.0),
 def prepare_rows(X, metric, shift=None):
     """The rows distances are computed from: X minus ``shift`` for "euclidean" (centred rows
     keep the cancellation in :math:`|x|^2 - 2 x \\cdot y + |y|^2` small), unit rows for
-    "cosine", unit rows (made in float64) minus ``shift`` for "cosine_rows", X itself for
+    "cosine", unit rows (made in float64) minus ``shift`` for "cosine_rows", the same with
+    zero rows flagged for "cosine_zero_rows" (:func:`flagged_unit_rows`), X itself for
     "manhattan" and "precomputed"."""
     if metric == "euclidean" and shift is not None:
         return X - backend.asarray_like(shift, X)
     if metric == "cosine_rows":
         return centred_unit_rows(X, shift)
+    if metric == "cosine_zero_rows":
+        return flagged_unit_rows(X, shift)
     if metric == "cosine":
         return normalize_rows(X)
     return X
+
+
+def flagged_unit_rows(X, mean):
+    """X's rows as ``centred_unit_rows`` (less ``mean``), a zero row as minus ``mean``, and a
+    last column that is 1 for a zero row and 0 otherwise.
+
+    Half the squared distance of two nonzero rows is their cosine distance, kept to its
+    digits at small angles as for "cosine_rows"; the distance from a zero row is 1
+    (scikit-learn's, its cosine similarity being 0), set by :func:`distance_block` and
+    :func:`nearest_medoids`. :math:`1 - u \\cdot v` cancelled for rows far from the origin
+    (float32 blobs at 1e6 with two zero rows: nearest-medoid distances of -8e-9 on average
+    for exact ones below 1.5e-11, "alternate" at other medoids).
+    """
+    xp = backend.namespace(X)
+    zero = xp.all(X == 0, axis=1)
+    rows = centred_unit_rows(xp.where(zero[:, None], xp.ones_like(X), X), mean)
+    centre = xp.astype(-backend.asarray_like(mean, X), X.dtype)
+    rows = xp.where(zero[:, None], centre[None, :], rows)
+    return xp.concat([rows, xp.astype(zero, X.dtype)[:, None]], axis=1)
+
+
+def _from_zero_rows(A, B, D):
+    """D (len(A), len(B)) with 1 wherever a row of A or of B is a flagged zero row."""
+    xp = backend.namespace(D)
+    apart = (A[:, -1] != 0)[:, None] | (B[:, -1] != 0)[None, :]
+    return xp.where(apart, xp.asarray(1.0, dtype=D.dtype, device=backend.device(D)), D)
 
 
 def _manhattan(A, B):
@@ -76,8 +105,10 @@ def distance_block(A, B, metric, a_ids=None, b_ids=None):
     xp = backend.namespace(A, B)
     if metric == "manhattan":
         D = _manhattan(A, B)
-    elif metric == "cosine_rows":
+    elif metric in ("cosine_rows", "cosine_zero_rows"):
         D = 0.5 * pairwise_distances(A, B, "sqeuclidean")
+        if metric == "cosine_zero_rows":
+            D = _from_zero_rows(A, B, D)
     else:
         D = pairwise_distances(A, B, metric)
     if a_ids is not None:
@@ -94,17 +125,37 @@ def nearest_medoids(W, medoid_rows, metric, *, distances=True):
     cosine go through the ``assign`` kernel; Manhattan through row-chunked distances.
     """
     xp = backend.namespace(W)
-    if metric in ("euclidean", "cosine_rows"):
+    if metric in ("euclidean", "cosine_rows", "cosine_zero_rows"):
         labels, _ = kernels.assign(W, medoid_rows, "sqeuclidean")
+        zero = W[:, -1] != 0 if metric == "cosine_zero_rows" else None
+        if zero is not None:  # a zero row is 1 from every medoid: the first
+            labels = xp.where(zero, xp.zeros_like(labels), labels)
         if not distances:
             return labels, None
-        squared = metric == "cosine_rows"
-        found = _assigned_distances(W, medoid_rows, labels, squared=squared)
-        return labels, 0.5 * found if squared else found
+        if metric == "euclidean":
+            return labels, _assigned_distances(W, medoid_rows, labels)
+        found = 0.5 * _assigned_distances(W, medoid_rows, labels, squared=True)
+        if zero is not None:
+            apart = zero | xp.take(medoid_rows[:, -1] != 0, labels)
+            found = xp.where(apart, xp.asarray(1.0, dtype=found.dtype,
+                                               device=backend.device(found)), found)
+        return labels, found
     if metric == "cosine":
         return kernels.assign(W, medoid_rows, "cosine")
     D = _manhattan(W, medoid_rows)
     return xp.astype(xp.argmin(D, axis=1), xp.int32), xp.min(D, axis=1)
+
+
+def zero_medoids_own(W, medoids, labels, distances=None):
+    """``labels`` and ``distances`` (changed in place) of the fit's rows W ("cosine_zero_rows")
+    with each medoid that is a zero row labelled its own cluster at distance 0: a sample is
+    0 from itself, 1 from any other zero row, as in scikit-learn-extra's ``D[:, medoids]``."""
+    zero = backend.to_numpy(W[:, -1])[np.asarray(medoids)] != 0
+    for j in np.flatnonzero(zero).tolist():
+        labels[int(medoids[j])] = j
+        if distances is not None:
+            distances[int(medoids[j])] = 0.0
+    return labels, distances
 
 
 def _assigned_distances(W, medoid_rows, labels, squared=False):
@@ -144,7 +195,7 @@ class SampleDistances:
     ----------
     rows : array (n, d) or None
         The prepared rows (:func:`prepare_rows`); None with a stored matrix only.
-    metric : {"euclidean", "cosine", "manhattan", "precomputed"}
+    metric : {"euclidean", "cosine", "cosine_rows", "cosine_zero_rows", "manhattan", "precomputed"}
     matrix : array (n, n) or None
         Stored distances, ``matrix[i, j]`` from sample i to sample j (symmetric).
 
@@ -275,7 +326,10 @@ class SampleDistances:
             nearest = self.xp.argmin(self.to_medoids(medoids), axis=1)
             return self.xp.astype(nearest, self.xp.int32)
         medoid_rows = self.xp.take(self.rows, self._ids(medoids), axis=0)
-        return nearest_medoids(self.rows, medoid_rows, self.metric, distances=False)[0]
+        labels = nearest_medoids(self.rows, medoid_rows, self.metric, distances=False)[0]
+        if self.metric == "cosine_zero_rows":
+            labels = zero_medoids_own(self.rows, medoids, labels)[0]
+        return labels
 
     def row_sums(self):
         """Sum of the distances from each sample to every sample, (n,) float64."""

@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
-from .._distances import has_zero_row, normalize_rows, unit_rows_mean
+from .._distances import has_zero_row, nonzero_unit_rows_mean, normalize_rows, unit_rows_mean
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 from ._medoid_distances import (
@@ -43,6 +43,7 @@ from ._medoid_distances import (
     kmedoids_plusplus,
     nearest_medoids,
     prepare_rows,
+    zero_medoids_own,
 )
 
 METRICS = ("euclidean", "cosine", "manhattan", "precomputed")
@@ -385,7 +386,10 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
         rows_metric = metric
         if metric == "cosine":
             shift = unit_rows_mean(X)
-            rows_metric = "cosine" if shift is None else "cosine_rows"
+            rows_metric = "cosine_rows"
+            if shift is None:  # X has a zero row
+                shift = nonzero_unit_rows_mean(X)
+                rows_metric = "cosine" if shift is None else "cosine_zero_rows"
         W = prepare_rows(X, rows_metric, shift)
         pam = self.method == "pam"
         store = pam or (isinstance(init, str) and init == "build")
@@ -402,6 +406,8 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
                              else None)
         self.medoid_indices_ = self._to_output(ids, like)
         labels, distances = self._nearest(X, W)
+        if rows_metric == "cosine_zero_rows":
+            labels, distances = zero_medoids_own(W, medoids, labels, distances)
         self.cluster_centers_ = (
             None if metric == "precomputed" else self._to_output(xp.take(X, ids, axis=0), like)
         )

@@ -458,3 +458,34 @@ def test_cosine_far_from_the_origin_keeps_the_small_angles(method, offset):
     np.testing.assert_allclose(km.inertia_, ref_loss, rtol=1e-4)
     np.testing.assert_array_equal(km.labels_, np.argmin(D[:, medoids], axis=1))
     np.testing.assert_allclose(km.transform(X), D[:, medoids], rtol=1e-3, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["alternate", "pam"])
+def test_cosine_with_zero_rows_far_from_the_origin(method):
+    """A zero row is 1 from every other row (scikit-learn's cosine distance) and 0 from
+    itself. The other rows, at 1e6, keep their small angles (|u - v|^2 / 2 of the centred
+    unit rows) where 1 - u.v cancelled ("alternate" stopped at other medoids); a zero row
+    that is a medoid is its own cluster, at 0 (it was 1 from itself, in cluster 0: pam's
+    inertia_ was 1.9999995 for an exact 6.1e-11). Reference: the exact float64 distances
+    and scikit-learn-extra's loops on them."""
+    X, _ = make_blobs_np(60, 3, centers=3, seed=0, cluster_std=0.5)
+    X = (X + 1e6).astype(np.float32)
+    X[[7, 40]] = 0.0
+    X64 = X.astype(np.float64)
+    norms = np.linalg.norm(X64, axis=1)
+    U = np.where(norms[:, None] > 0, X64 / np.where(norms > 0, norms, 1.0)[:, None], 0.0)
+    D = pairwise_distances(U, metric="sqeuclidean") / 2.0
+    D[norms == 0, :] = 1.0
+    D[:, norms == 0] = 1.0
+    np.fill_diagonal(D, 0.0)
+    init = np.array([7, 12, 22, 50])
+    km = KMedoids(4, metric="cosine", method=method, init=init).fit(X)
+    medoids = np.asarray(km.medoid_indices_)
+    if method == "pam":
+        ref_medoids = reference_medoids.fasterpam(D, init, max_iter=300)[0]
+    else:
+        ref_medoids = alternate_reference(D, init)[0]
+    np.testing.assert_array_equal(np.sort(medoids), np.sort(ref_medoids))
+    labels = np.argmin(D[:, medoids], axis=1)
+    np.testing.assert_array_equal(km.labels_, labels)
+    np.testing.assert_allclose(km.inertia_, D[np.arange(60), medoids[labels]].sum(), rtol=1e-6)
