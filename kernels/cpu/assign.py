@@ -54,6 +54,8 @@ MAX_TILE_ROWS = 512
 # Direct products (no GEMM) up to this many features, in tiles of this many rows.
 DIRECT_MAX_FEATURES = 16
 DIRECT_TILE_ROWS = 256
+# Up to this many features the direct path's kernel is compiled for X's width.
+NARROW_MAX_FEATURES = 8
 # A direct tile whose labels come in runs at least this long on average (pixels of
 # an image) adds each run's rows as sums down the transposed tile.
 MIN_MEAN_RUN = 16
@@ -161,13 +163,15 @@ def _argmin_direct(xt, centers, offsets, scales, acc, best, best_j):
 
 
 @njit(fastmath={"contract"}, cache=NUMBA_CACHE)
-def _argmin_direct_narrow(X, width, start, rows, centers, offsets, scales, xt, best, best_j):
-    """``_argmin_direct`` for a constant ``width``: the tile copied, then one pass per centre.
+def _argmin_direct_narrow(X, fixed, start, rows, centers, offsets, scales, xt, best, best_j):
+    """``_argmin_direct`` for X's width known at compile time: ``len(fixed)``, 1 to 8.
 
-    With the loops over a row's features unrolled, each centre's products
-    of all ``width`` features are summed in one vectorised pass down the
-    tile, with no ``acc`` stored and reloaded.
+    The tile is copied, then each centre takes one pass. With the loops over
+    a row's features unrolled, each centre's products of all ``width``
+    features are summed in one vectorised pass down the tile, with no
+    ``acc`` stored and reloaded.
     """
+    width = len(fixed)
     for r in range(rows):
         for t in range(width):
             xt[t, r] = X[start + r, t]
@@ -181,38 +185,38 @@ def _argmin_direct_narrow(X, width, start, rows, centers, offsets, scales, xt, b
             _keep_nearer(best, best_j, r, offset + scale * product, j)
 
 
+def width_marker(n_features):
+    """X's width as a type: a tuple of ``n_features`` zeros up to 8 features, else ``()``.
+
+    A tuple's length is part of its Numba type, so a kernel given the marker
+    is compiled once per width that occurs, with ``len(fixed)`` a constant
+    inside it: the loops over a row's features get constant trip counts and
+    unroll. Passed down from ``_run`` rather than branching on X's width in
+    the kernel, which compiled all eight widths on the first call, whatever
+    the data (benchmarks/NOTES.md, "assign compiles one width").
+    """
+    return (0,) * n_features if n_features <= NARROW_MAX_FEATURES else ()
+
+
 @njit(cache=NUMBA_CACHE)
-def _argmin_direct_of_width(X, start, rows, centers, offsets, scales, xt, acc, best, best_j):
+def _argmin_direct_of_width(X, fixed, start, rows, centers, offsets, scales, xt, acc, best,
+                            best_j):
     """The direct products' argmin of tile ``start:start + rows``, into ``best`` and ``best_j``.
 
-    Up to 8 features, ``_argmin_direct_narrow`` with X's width passed as a
-    constant: each branch's call is inlined with its width known, so the
-    loops over a row's features are unrolled and the tile copy vectorises
-    (1.5 against 3.8 ms per 1M rows at d=5, the copy alone). Every width
-    costs about a second of compile time in the parallel kernel, hence 8
-    and not 16; above 8 (a runtime width) the tile is copied row by row and
+    Up to 8 features (``fixed`` not empty), ``_argmin_direct_narrow`` with
+    X's width a compile-time constant, so the loops over a row's features
+    are unrolled and the tile copy vectorises (1.5 against 3.8 ms per 1M
+    rows at d=5, the copy alone). Every width costs about a second of
+    compile time in the parallel kernel, hence 8 and not 16; above 8
+    (``fixed`` empty, a runtime width) the tile is copied row by row and
     ``_argmin_direct`` sums two features per pass, since a loop over a
     runtime number of features inside the pass down the rows does not
     vectorise (benchmarks/NOTES.md, "lloyd_step at d=5, k=8, again").
     """
-    d = X.shape[1]
-    if d == 1:
-        _argmin_direct_narrow(X, 1, start, rows, centers, offsets, scales, xt, best, best_j)
-    elif d == 2:
-        _argmin_direct_narrow(X, 2, start, rows, centers, offsets, scales, xt, best, best_j)
-    elif d == 3:
-        _argmin_direct_narrow(X, 3, start, rows, centers, offsets, scales, xt, best, best_j)
-    elif d == 4:
-        _argmin_direct_narrow(X, 4, start, rows, centers, offsets, scales, xt, best, best_j)
-    elif d == 5:
-        _argmin_direct_narrow(X, 5, start, rows, centers, offsets, scales, xt, best, best_j)
-    elif d == 6:
-        _argmin_direct_narrow(X, 6, start, rows, centers, offsets, scales, xt, best, best_j)
-    elif d == 7:
-        _argmin_direct_narrow(X, 7, start, rows, centers, offsets, scales, xt, best, best_j)
-    elif d == 8:
-        _argmin_direct_narrow(X, 8, start, rows, centers, offsets, scales, xt, best, best_j)
+    if len(fixed) > 0:
+        _argmin_direct_narrow(X, fixed, start, rows, centers, offsets, scales, xt, best, best_j)
     else:
+        d = X.shape[1]
         for r in range(rows):
             for t in range(d):
                 xt[t, r] = X[start + r, t]
@@ -275,42 +279,23 @@ def _finish_tile(X, start, stop, best, best_j, metric, x_sq, labels, distances):
 
 
 @njit(cache=NUMBA_CACHE)
-def _add_rows(X, width, start, rows, best_j, weights, sums, counts):
-    """``sums[best_j[r]] += w * X[start + r]`` and ``counts[best_j[r]] += w`` over a tile, in float64."""
+def _add_rows(X, fixed, start, rows, best_j, weights, sums, counts):
+    """``sums[best_j[r]] += w * X[start + r]`` and ``counts[best_j[r]] += w`` over a tile, in float64.
+
+    X's width is ``len(fixed)``, a compile-time constant, below 8 features,
+    and X's own width otherwise (``fixed`` of 8 or ``()``). Unrolled with a
+    constant width the sums take 2.1 against 3.0 ms per 1M rows at d=2 and
+    3.0 against 4.0 at d=5; from d=8 on the loop left alone is vectorised
+    and faster (3.6 against 4.1 at d=8, 4.5 against 6.3 at d=16);
+    benchmarks/NOTES.md, "lloyd_step at d=5, k=8, again".
+    """
+    width = len(fixed) if 0 < len(fixed) < NARROW_MAX_FEATURES else X.shape[1]
     for r in range(rows):
         j = best_j[r]
         w = np.float64(weights[start + r])
         counts[j] += w
         for t in range(width):
             sums[j, t] += w * X[start + r, t]
-
-
-@njit(cache=NUMBA_CACHE)
-def _add_tile_rows(X, start, rows, best_j, weights, sums, counts):
-    """``_add_rows`` with X's width passed as a constant below 8.
-
-    Unrolled with a constant width the sums take 2.1 against 3.0 ms per 1M
-    rows at d=2 and 3.0 against 4.0 at d=5; from d=8 on the loop left
-    alone is vectorised and faster (3.6 against 4.1 at d=8, 4.5 against 6.3
-    at d=16); benchmarks/NOTES.md, "lloyd_step at d=5, k=8, again".
-    """
-    d = X.shape[1]
-    if d == 1:
-        _add_rows(X, 1, start, rows, best_j, weights, sums, counts)
-    elif d == 2:
-        _add_rows(X, 2, start, rows, best_j, weights, sums, counts)
-    elif d == 3:
-        _add_rows(X, 3, start, rows, best_j, weights, sums, counts)
-    elif d == 4:
-        _add_rows(X, 4, start, rows, best_j, weights, sums, counts)
-    elif d == 5:
-        _add_rows(X, 5, start, rows, best_j, weights, sums, counts)
-    elif d == 6:
-        _add_rows(X, 6, start, rows, best_j, weights, sums, counts)
-    elif d == 7:
-        _add_rows(X, 7, start, rows, best_j, weights, sums, counts)
-    else:
-        _add_rows(X, d, start, rows, best_j, weights, sums, counts)
 
 
 @njit(fastmath={"reassoc"}, cache=NUMBA_CACHE)
@@ -335,7 +320,7 @@ def _add_run(xt, weights, start, first, stop, j, sums, counts):
 
 @njit(cache=NUMBA_CACHE)
 def _add_tile_runs(xt, start, rows, best_j, weights, sums, counts):
-    """``_add_tile_rows`` from the transposed tile, one run of equal labels at a time.
+    """``_add_rows`` from the transposed tile, one run of equal labels at a time.
 
     Returns False, having added nothing, when the tile's runs are shorter
     than ``MIN_MEAN_RUN`` rows on average. Neighbouring pixels mostly share
@@ -359,8 +344,8 @@ def _add_tile_runs(xt, start, rows, best_j, weights, sums, counts):
 
 
 @njit(cache=NUMBA_CACHE)
-def _direct_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
-                  first_tile, stop_tile, labels, distances, sums, counts):
+def _direct_block(X, fixed, centers, offsets, scales, metric, weights, accumulate, x_sq,
+                  tile_rows, first_tile, stop_tile, labels, distances, sums, counts):
     """One thread's share of ``_direct_tiles``: tiles ``first_tile:stop_tile``, summed in ``sums``.
 
     Every scratch array is allocated once here, none per tile.
@@ -375,12 +360,12 @@ def _direct_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq
     for tile in range(first_tile, stop_tile):
         start = tile * tile_rows
         stop = min(n, start + tile_rows)
-        _argmin_direct_of_width(X, start, stop - start, centers, offsets, scales, xt, acc,
-                                best, best_j)
+        _argmin_direct_of_width(X, fixed, start, stop - start, centers, offsets, scales, xt,
+                                acc, best, best_j)
         _finish_tile(X, start, stop, best, best_j, metric, x_sq, labels, distances)
         if accumulate and not _add_tile_runs(xt, start, stop - start, best_j, weights, sums,
                                              counts):
-            _add_tile_rows(X, start, stop - start, best_j, weights, sums, counts)
+            _add_rows(X, fixed, start, stop - start, best_j, weights, sums, counts)
 
 
 @njit(cache=NUMBA_CACHE)
@@ -404,22 +389,24 @@ def _gemm_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, 
         _argmin_tile(gram_t, offsets, scales, best, best_j)
         _finish_tile(X, start, stop, best, best_j, metric, x_sq, labels, distances)
         if accumulate:
-            # X's width at run time, as ``_add_tile_rows`` takes it above 7 features:
-            # its constant widths, compiled for nothing here, cost 1.3 s.
-            _add_rows(X, X.shape[1], start, stop - start, best_j, weights, sums, counts)
+            # X's width at run time, as ``_add_rows`` takes it above 7 features.
+            _add_rows(X, (), start, stop - start, best_j, weights, sums, counts)
 
 
 # One parallel kernel per path, not one with a ``direct`` flag: Numba compiles both
 # arms of an ``if`` on a runtime (or literal) bool, so a first call compiled both
 # paths whatever the data (benchmarks/NOTES.md, "assign compiles one path").
 @njit(parallel=True, cache=NUMBA_CACHE)
-def _direct_tiles(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
-                  tiles_per_block, labels, distances, sums, counts):
-    """``_run`` by direct products: ``_argmin_direct`` on each tile copied transposed."""
+def _direct_tiles(X, fixed, centers, offsets, scales, metric, weights, accumulate, x_sq,
+                  tile_rows, tiles_per_block, labels, distances, sums, counts):
+    """``_run`` by direct products: ``_argmin_direct`` on each tile copied transposed.
+
+    ``fixed`` is X's ``width_marker``: one compilation per width up to 8.
+    """
     n_tiles = (X.shape[0] + tile_rows - 1) // tile_rows
     for b in prange(sums.shape[0]):
-        _direct_block(X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
-                      b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block),
+        _direct_block(X, fixed, centers, offsets, scales, metric, weights, accumulate, x_sq,
+                      tile_rows, b * tiles_per_block, min(n_tiles, (b + 1) * tiles_per_block),
                       labels, distances, sums[b], counts[b])
 
 
@@ -475,13 +462,13 @@ def _run(X, centers, metric, weights, accumulate, x_sq=None, direct=None, with_d
     # Each block's own (k, d) sums; (0, d) without accumulate.
     sums = np.zeros((n_blocks, k if accumulate else 0, d), dtype=np.float64)
     counts = np.zeros((n_blocks, k if accumulate else 0), dtype=np.float64)
-    args = (X, centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
+    args = (centers, offsets, scales, metric, weights, accumulate, x_sq, tile_rows,
             tiles_per_block, labels, distances, sums, counts)
     if direct:
-        _direct_tiles(*args)
+        _direct_tiles(X, width_marker(d), *args)
     else:
         with single_threaded_blas():
-            _gemm_tiles(*args)
+            _gemm_tiles(X, *args)
     return labels, distances, sums, counts
 
 
