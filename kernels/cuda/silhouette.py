@@ -8,7 +8,11 @@ share of the free device memory; CuPy's matmul (cuBLAS) computes the Gram
 tile, and a numba.cuda kernel turns it into distances and sums them per
 label. The whole Gram matrix is computed rather than half of it: on a GPU
 the GEMM is cheap next to the scatter, and the mirrored writes would need
-global atomics across rows. Reference: ``tests/kernels/reference.py::pairwise_sums``.
+global atomics across rows. As on the CPU, a squared distance below
+``exact_below(dtype)`` times :math:`|x|^2 + |y|^2` (identical and nearly
+identical rows, where the tile's rounding is as large as the distance) is
+recomputed from the rows' differences in float64.
+Reference: ``tests/kernels/reference.py::pairwise_sums``.
 
 CuPy is imported inside the host functions only (through ``_launch``), so
 the kernels compile (``numba.cuda.compile_ptx``) on a machine without CuPy or
@@ -23,6 +27,7 @@ from numba import cuda, float64
 
 from .. import memory
 from .._numba import NUMBA_CACHE
+from ..cpu.silhouette import exact_below
 from ..metric import SQEUCLIDEAN
 from ..pairwise import centre
 from ._launch import launch_for
@@ -36,13 +41,15 @@ MAX_BLOCKS = 65535
 
 
 @cuda.jit(cache=NUMBA_CACHE)
-def _pairwise_sums_shared_kernel(gram, sq_norms, labels, row_start, metric, root, out):
+def _pairwise_sums_shared_kernel(X, gram, sq_norms, labels, row_start, metric, root, near, out):
     """One block per query row (grid-stride): threads stride over columns j,
     add :math:`\\delta(x_i, x_j)` to a shared per-label accumulator with
     shared-memory atomics, then write the row's sums to ``out``.
 
-    gram : (rows, n) Gram tile of the chunk; sq_norms (n,) float64;
-    labels (n,) int; out (rows, n_labels) float64 with n_labels <= SHARED_LABELS.
+    X : (n, d) the rows as given; gram : (rows, n) Gram tile of the chunk's centred
+    rows, sq_norms (n,) float64 their squared norms; labels (n,) int; out (rows,
+    n_labels) float64 with n_labels <= SHARED_LABELS. A squared distance below
+    ``near`` times :math:`|x|^2 + |y|^2` is recomputed from the rows of X.
     """
     acc = cuda.shared.array(SHARED_LABELS, float64)
     rows, n = gram.shape
@@ -60,7 +67,14 @@ def _pairwise_sums_shared_kernel(gram, sq_norms, labels, row_start, metric, root
                 continue
             g = float64(gram[r, j])
             if metric == SQEUCLIDEAN:
-                dist = max(x_sq + sq_norms[j] - 2.0 * g, 0.0)
+                y_sq = sq_norms[j]
+                dist = x_sq + y_sq - 2.0 * g
+                if dist < near * (x_sq + y_sq):
+                    # Too small for the Gram tile's rounding: from the differences.
+                    dist = 0.0
+                    for t in range(X.shape[1]):
+                        v = float64(X[i, t]) - float64(X[j, t])
+                        dist += v * v
                 if root:
                     dist = math.sqrt(dist)
             else:
@@ -73,7 +87,7 @@ def _pairwise_sums_shared_kernel(gram, sq_norms, labels, row_start, metric, root
 
 
 @cuda.jit(cache=NUMBA_CACHE)
-def _pairwise_sums_global_kernel(gram, sq_norms, labels, row_start, metric, root, out):
+def _pairwise_sums_global_kernel(X, gram, sq_norms, labels, row_start, metric, root, near, out):
     """As the shared-memory kernel, for more labels than fit in shared memory:
     each thread adds its distances to ``out`` (zeroed first) with global atomics.
     """
@@ -88,7 +102,14 @@ def _pairwise_sums_global_kernel(gram, sq_norms, labels, row_start, metric, root
                 continue
             g = float64(gram[r, j])
             if metric == SQEUCLIDEAN:
-                dist = max(x_sq + sq_norms[j] - 2.0 * g, 0.0)
+                y_sq = sq_norms[j]
+                dist = x_sq + y_sq - 2.0 * g
+                if dist < near * (x_sq + y_sq):
+                    # Too small for the Gram tile's rounding: from the differences.
+                    dist = 0.0
+                    for t in range(X.shape[1]):
+                        v = float64(X[i, t]) - float64(X[j, t])
+                        dist += v * v
                 if root:
                     dist = math.sqrt(dist)
             else:
@@ -137,6 +158,8 @@ def pairwise_sums(X, labels, n_labels, metric, root, start, stop):
     if stop <= start or n_labels == 0:
         return out
     Xp, sq_norms = _prepare_rows(lib, X, metric)
+    X = lib.ascontiguousarray(X)
+    near = exact_below(X.dtype)
     labels = lib.ascontiguousarray(labels, dtype=lib.int64)
     n = Xp.shape[0]
     kernel = (_pairwise_sums_shared_kernel if n_labels <= SHARED_LABELS
@@ -148,7 +171,7 @@ def pairwise_sums(X, labels, n_labels, metric, root, start, stop):
         gram = lib.matmul(Xp[start + lo:start + hi], Xp.T)
         blocks = min(hi - lo, MAX_BLOCKS)
         kernel[blocks, THREADS_PER_BLOCK, launch.stream](
-            gram, sq_norms, labels, start + lo, metric, bool(root), out[lo:hi]
+            X, gram, sq_norms, labels, start + lo, metric, bool(root), near, out[lo:hi]
         )
 
     memory.for_each_chunk(stop - start, chunk, step)

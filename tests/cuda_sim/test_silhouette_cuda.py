@@ -70,3 +70,18 @@ def test_self_distance_is_exactly_zero(path):
     sums = run_pairwise_sums(X, np.arange(3), 3, "euclidean", 0, 3, path)
     np.testing.assert_array_equal(np.diag(sums), np.zeros(3))
     np.testing.assert_allclose(sums[0, 1], np.hypot(2.0, 3.0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("offset", [1e3, 1e4, 1e5])
+def test_identical_float32_rows_far_from_the_origin_are_zero_apart(path, offset):
+    """Rows about ``offset`` from the origin and a tenth of it apart, each twice: the
+    Gram tile put twins sqrt(eps32) |x| apart; the sums of twins alone must be 0."""
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(4, 3)) * (offset / 10) + offset
+    X = np.repeat(points, 2, axis=0).astype(np.float32)
+    labels = np.arange(8) // 2  # one label per pair of twins
+    sums = run_pairwise_sums(X, labels, 4, "euclidean", 0, 8, path)
+    expected = reference.pairwise_sums(X, labels, 4, "euclidean")
+    np.testing.assert_array_equal(sums[expected == 0.0], 0.0)
+    np.testing.assert_allclose(sums, expected, rtol=1e-6)

@@ -128,8 +128,9 @@ def test_cuda_kernels_compile_to_ptx(kernel_name, gram_dtype):
     from gpucluster.kernels.cuda import silhouette as cuda_silhouette
 
     kernel = getattr(cuda_silhouette, kernel_name)
-    signature = (gram_dtype[:, ::1], numba.float64[::1], numba.int64[::1], numba.int64,
-                 numba.int64, numba.boolean, numba.float64[:, ::1])
+    signature = (gram_dtype[:, ::1], gram_dtype[:, ::1], numba.float64[::1],
+                 numba.int64[::1], numba.int64, numba.int64, numba.boolean, numba.float64,
+                 numba.float64[:, ::1])
     try:
         ptx, _ = cuda.compile_ptx(kernel.py_func, signature, cc=(9, 0))
     except Exception as exc:  # NVVM missing is an environment problem, not a kernel bug

@@ -89,6 +89,33 @@ def test_silhouette_cosine_float32_far_from_the_origin(xp, offset):
     np.testing.assert_allclose(to_numpy(samples), expected, atol=1e-5)
 
 
+def _triples_far_from_the_origin(offset):
+    """Float32 rows about ``offset`` from the origin and a tenth of it apart, each one
+    three times, one cluster per triple; the last row joins cluster 0, so its two twins
+    have a = 0 (coefficient 1) and it has b = 0 (coefficient -1)."""
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(8, 4)) * (offset / 10) + offset
+    y = np.repeat(np.arange(8), 3)
+    y[23] = 0
+    return np.repeat(points, 3, axis=0).astype(np.float32), y
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e4, 1e5])
+@pytest.mark.parametrize("metric", ["euclidean", "sqeuclidean", "cosine"])
+def test_silhouette_float32_identical_rows_far_from_the_origin(xp, offset, metric):
+    """Identical rows are 0 apart, not the Gram tile's sqrt(eps32) |x| (which gave
+    -0.99975 for -1). Tolerance 1e-6 absolute against scikit-learn in float64: the
+    coefficients are rounded to float32 (6e-8), and the distances kept from the Gram
+    tiles, above 2^12 eps32 of the squared norms, err by under 1e-6 in the coefficient."""
+    X, y = _triples_far_from_the_origin(offset)
+    expected = skm.silhouette_samples(X.astype(np.float64), y, metric=metric)
+    samples = to_numpy(metrics.silhouette_samples(xp.asarray(X), xp.asarray(y), metric=metric))
+    np.testing.assert_allclose(samples, expected, rtol=0, atol=1e-6)
+    assert samples[21] == samples[22] == 1.0 and samples[23] == -1.0
+    score = metrics.silhouette_score(xp.asarray(X), xp.asarray(y), metric=metric)
+    np.testing.assert_allclose(score, expected.mean(), rtol=0, atol=1e-6)
+
+
 def test_silhouette_cosine_with_a_zero_row_matches_sklearn():
     X, y = _random_with_singleton()
     X[[3, 40]] = 0.0
