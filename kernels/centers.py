@@ -48,7 +48,7 @@ def _check_norms(X, x_sq_norms):
 
 
 @kernel(cpu="assign.assign", cuda="assign.assign")
-def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
+def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None, with_distances=True):
     """Nearest centre of every row of X, and the distance to it.
 
     Parameters
@@ -65,16 +65,21 @@ def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
         and passes them every iteration. None computes them here. The CUDA
         kernel's fused path (up to 64 features) computes the differences
         directly and does not read them.
+    with_distances : bool
+        False: labels alone, for a caller that reads no distances (the CPU
+        kernel then writes none and reads no norms; on CUDA they are still
+        computed, and not returned).
 
     Returns
     -------
     labels : array (n_samples,) int32, index of the nearest centre; ties go to the lowest index
-    distances : array (n_samples,) in X's dtype
+    distances : array (n_samples,) in X's dtype, or (0,) without ``with_distances``
         Both in X's namespace and on X's device.
     """
     code = metric_code(metric, METRICS)
     _check_pair(X, centers)
-    return X, centers.astype(X.dtype, copy=False), code, _check_norms(X, x_sq_norms)
+    return (X, centers.astype(X.dtype, copy=False), code, _check_norms(X, x_sq_norms),
+            bool(with_distances))
 
 
 @kernel(cpu="centroids.centroid_update", cuda="centroids.centroid_update")

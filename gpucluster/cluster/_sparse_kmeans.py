@@ -187,7 +187,7 @@ def _nearest(X, centers, sample_weight, metric, x_sq_norms, accumulate):
     return labels, distances, sums, weights
 
 
-def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
+def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None, with_distances=True):
     """Nearest centre of every row of a sparse X, and the distance to it (as ``kernels.assign``).
 
     Parameters
@@ -196,6 +196,8 @@ def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
     centers : dense array (n_clusters, n_features) in the namespace of X's values
     metric : {"sqeuclidean", "inner_product"}
     x_sq_norms : array (n_samples,) or None (computed here)
+    with_distances : bool
+        False returns an empty array for the distances, as ``kernels.assign`` does.
 
     Returns
     -------
@@ -203,7 +205,7 @@ def assign(X, centers, metric="sqeuclidean", *, x_sq_norms=None):
     distances : array (n_samples,) in X's dtype (the negated inner product for "inner_product")
     """
     labels, distances, _, _ = _nearest(X, centers, None, metric, x_sq_norms, False)
-    return labels, distances
+    return labels, distances if with_distances else distances[:0]
 
 
 def lloyd_step(X, centers, sample_weight=None, metric="sqeuclidean", *, x_sq_norms=None,

@@ -105,16 +105,17 @@ def take_rows(X, indices):
 # Building blocks shared with MiniBatchKMeans
 
 
-def labels_and_distances(X, centers, metric, x_sq_norms=None):
+def labels_and_distances(X, centers, metric, x_sq_norms=None, *, with_distances=True):
     """Nearest centre of every row and the metric's distance to it (float64 for cosine is 1 - cos).
 
     ``X`` must already be prepared for the metric (unit rows for cosine);
     ``x_sq_norms`` are its squared row norms when the caller has them
     (``fit_norms``). Returns labels (int32) and distances (X's dtype,
-    squared for euclidean).
+    squared for euclidean; empty without ``with_distances``, for a caller
+    that reads none).
     """
     labels, distances = data_ops(X).assign(X, centers, _KERNEL_METRIC[metric],
-                                           x_sq_norms=x_sq_norms)
+                                           x_sq_norms=x_sq_norms, with_distances=with_distances)
     if metric == "cosine":
         distances = 1.0 + distances  # negated inner product of unit vectors -> 1 - cos
     return labels, distances

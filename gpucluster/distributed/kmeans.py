@@ -87,11 +87,15 @@ def _labels_block(X, w, norms, centers, metric):
     if X.shape[0] == 0:
         return xp.zeros(0, dtype=xp.int32, device=backend.device(X)), np.zeros(k + 1)
     centers = like_chunk(centers, X)
-    labels, distances = labels_and_distances(
-        X, centers, metric, norms if metric == "euclidean" else None)
-    # As the single-machine fit: the inertia from the differences, not the GEMM's rounding.
-    inertia = (inertia_from_differences(X, centers, labels, w) if metric == "euclidean"
-               else weighted_sum(distances, w))
+    if metric == "euclidean":
+        # As the single-machine fit: the inertia from the differences, not the GEMM's
+        # rounding, so the kernel's distances are not asked for (the CPU kernel then
+        # neither writes them nor reads the norms; the CUDA one computes them anyway).
+        labels, _ = labels_and_distances(X, centers, metric, norms, with_distances=False)
+        inertia = inertia_from_differences(X, centers, labels, w)
+    else:
+        labels, distances = labels_and_distances(X, centers, metric)
+        inertia = weighted_sum(distances, w)
     if labels.dtype != xp.int32:
         labels = xp.astype(labels, xp.int32)
     sizes = backend.bincount(xp.astype(labels, xp.int64), minlength=k)

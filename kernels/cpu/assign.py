@@ -472,7 +472,7 @@ def _run(X, centers, metric, weights, accumulate, x_sq=None, direct=None, with_d
     return labels, distances, sums, counts
 
 
-def assign(X, centers, metric, x_sq=None, direct=None):
+def assign(X, centers, metric, x_sq=None, with_distances=True, direct=None):
     """Nearest centre for each row of X.
 
     Parameters
@@ -484,6 +484,8 @@ def assign(X, centers, metric, x_sq=None, direct=None):
     x_sq : ndarray (n,) float64 or None
         Squared row norms of X, computed once per fit by the caller; None
         computes them row by row.
+    with_distances : bool
+        False writes no distances (and reads no ``x_sq``): an empty array is returned.
     direct : bool or None
         Direct products (True) or GEMM tiles (False); None chooses by
         ``use_direct``. The two agree to rounding.
@@ -491,9 +493,10 @@ def assign(X, centers, metric, x_sq=None, direct=None):
     Returns
     -------
     labels : ndarray (n,) int32
-    distances : ndarray (n,) in X's dtype
+    distances : ndarray (n,) in X's dtype, or (0,) without ``with_distances``
     """
-    labels, distances, _, _ = _run(X, centers, metric, None, False, x_sq, direct)
+    labels, distances, _, _ = _run(X, centers, metric, None, False, x_sq, direct,
+                                   with_distances)
     return labels, distances
 
 

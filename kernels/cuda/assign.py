@@ -269,7 +269,7 @@ def _assign_gemm(X, centers, center_norms, metric, labels, distances, launch, x_
     memory.for_each_chunk(n, chunk_rows, step)
 
 
-def assign(X, centers, metric, x_sq=None):
+def assign(X, centers, metric, x_sq=None, with_distances=True):
     """Nearest centre for each row of X, on the GPU.
 
     Parameters
@@ -283,11 +283,14 @@ def assign(X, centers, metric, x_sq=None):
         Squared row norms of X (computed once per fit by the caller); the
         GEMM path uses them for the squared Euclidean distance instead of a
         norm pass over every tile. None computes them per tile.
+    with_distances : bool
+        False returns an empty array for the distances (still computed: the
+        launches write them beside the labels).
 
     Returns
     -------
     labels : array (n,) int32, the lowest index among equally near centres
-    distances : array (n,) in X's dtype
+    distances : array (n,) in X's dtype, or (0,) without ``with_distances``
         Both in X's array library, computed on CuPy's current stream.
     """
     launch = launch_for(X)
@@ -304,7 +307,7 @@ def assign(X, centers, metric, x_sq=None):
         _assign_fused(X, centers, center_norms[1], metric, labels, distances, launch)
     else:
         _assign_gemm(X, centers, center_norms, metric, labels, distances, launch, x_sq)
-    return labels, distances
+    return labels, distances if with_distances else distances[:0]
 
 
 def lloyd_step(X, centers, weights, metric, x_sq=None, with_distances=True):

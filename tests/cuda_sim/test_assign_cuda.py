@@ -138,6 +138,18 @@ def test_assign_with_production_launch_shape(path):
     assert_matches_reference(X, centers, "sqeuclidean", labels, distances)
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_assign_without_distances_returns_the_labels_alone(path):
+    """with_distances=False: the labels of the full call and an empty distances array."""
+    X = np.random.default_rng(6).standard_normal((19, 3))
+    centers = X[[0, 5, 11]].copy()
+    with launch_shape(path):
+        full = assign_cuda.assign(X, centers, METRIC_CODES["sqeuclidean"])
+        bare = assign_cuda.assign(X, centers, METRIC_CODES["sqeuclidean"], None, False)
+    np.testing.assert_array_equal(bare[0], full[0])
+    assert bare[1].shape == (0,) and bare[1].dtype == X.dtype
+
+
 def test_assign_returns_empty_outputs_for_no_rows():
     X = np.zeros((0, 3), dtype=np.float32)
     labels, distances = assign_cuda.assign(X, np.ones((2, 3), dtype=np.float32), 0)

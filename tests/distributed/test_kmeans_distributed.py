@@ -62,6 +62,34 @@ def test_sample_weight_as_dask_or_in_memory(dask_client, blobs):
     assert est.inertia_ == pytest.approx(ref.inertia_, rel=1e-10)
 
 
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_final_labels_ask_for_distances_only_where_they_are_read(monkeypatch, blobs, metric):
+    """A chunk's final E-step: the euclidean inertia comes from the differences, so the
+    kernel is asked for labels alone; cosine sums its distances."""
+    from gpucluster.cluster import kmeans as single
+
+    asked = []
+    assign = single.DENSE.assign
+
+    def spy(*args, with_distances=True, **kwargs):
+        asked.append(with_distances)
+        return assign(*args, with_distances=with_distances, **kwargs)
+
+    monkeypatch.setattr(single.DENSE, "assign", spy)
+    X = blobs[0][:300]
+    Xm = single.prepare_for_metric(X, metric)
+    centers = Xm[[0, 100, 200]]
+    w = np.ones(len(X))
+    labels, stats = kmeans._labels_block(Xm, w, single.fit_norms(Xm, metric), centers, metric)
+    assert asked == [metric != "euclidean"]
+    expected, distances = single.labels_and_distances(Xm, centers, metric)
+    np.testing.assert_array_equal(labels, expected)
+    inertia = (single.inertia_from_differences(Xm, centers, expected, w)
+               if metric == "euclidean" else float(distances.astype(np.float64).sum()))
+    assert stats[0] == pytest.approx(inertia, rel=1e-12)
+    np.testing.assert_array_equal(stats[1:], np.bincount(expected, minlength=3))
+
+
 def test_kmeans_parallel_inertia_within_two_percent_of_kmeans_plusplus(dask_client, blobs):
     X, _ = blobs
     ref = KMeans(6, random_state=0).fit(X)

@@ -133,6 +133,22 @@ def test_lloyd_step_without_distances_gives_the_same_labels_and_sums(xp, metric,
         np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
 
 
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("n_features", [2, 5, 40])
+def test_assign_without_distances_gives_the_same_labels(xp, metric, n_features):
+    """assign(with_distances=False): the labels of the full call and an empty distances array
+    (direct products up to 16 features, GEMM tiles above)."""
+    rng = np.random.default_rng(n_features)
+    X = xp.asarray(rng.normal(size=(1500, n_features)))
+    centers = X[:7, :]
+    full = kernels.assign(X, centers, metric)
+    bare = kernels.assign(X, centers, metric, with_distances=False)
+    assert tuple(bare[1].shape) == (0,) and tuple(full[1].shape) == (1500,)
+    assert_same_kind(bare[0], X)
+    assert_same_kind(bare[1], X)
+    np.testing.assert_array_equal(to_numpy(bare[0]), to_numpy(full[0]))
+
+
 def test_lloyd_step_spans_many_tiles_and_blocks(xp):
     """Enough rows for several tiles per thread block: sums still equal the reference."""
     rng = np.random.default_rng(3)
