@@ -14,6 +14,9 @@ METRICS = ("euclidean", "sqeuclidean", "cosine")
 # at an even stride: at n=20,000 d=512 float32 it took 20 ms, against 7 ms for the mean
 # and 380 ms for the median of every row (one CPU run, measured by hand).
 CENTRE_SAMPLE_ROWS = 1024
+# The share of the rows' variance by which ``near_by_mean``'s bound must clear it: far
+# above float64 rounding, so it never decides where the median test would not.
+NEAR_MARGIN = 1e-6
 
 
 def centre(lib, X):
@@ -36,17 +39,41 @@ def far_centre(lib, X, metric):
     cannot move. The searches' Gram tiles lose the small distances of rows far from
     the origin (float32 blobs at an offset of 1e4 got neighbours at random), while
     data near it, such as unit-length embeddings, is not copied. The median keeps
-    integer data integer, so distances exactly at a radius stay exact.
-    ``metric`` is a code of ``kernels.metric``; the centre has X's dtype.
+    integer data integer, so distances exactly at a radius stay exact. Where the
+    sample's mean already shows the rows near the origin (``near_by_mean``) the
+    median is not taken. ``metric`` is a code of ``kernels.metric``; the centre has
+    X's dtype.
     """
     if metric == COSINE or X.shape[0] == 0:
         return None
     sample = X[::max(1, X.shape[0] // CENTRE_SAMPLE_ROWS)].astype(lib.float64)
+    if near_by_mean(lib, sample):
+        return None
     middle = lib.median(sample, axis=0)
     spread = float(lib.mean(lib.sum((sample - middle) ** 2, axis=1)))
     if float(lib.sum(middle * middle)) <= spread:
         return None
     return middle.astype(X.dtype)
+
+
+def near_by_mean(lib, sample):
+    """True where the median test of ``far_centre`` is sure to leave ``sample`` (float64
+    rows) as it is, judged from its mean and per-feature deviations alone.
+
+    With m the mean, c the coordinate-wise median, s_j the deviation of feature j and
+    :math:`V = \\sum_j s_j^2`, :math:`E|x - c|^2 = V + |m - c|^2`, so the rows are
+    centred iff :math:`2 m \\cdot c - |m|^2 > V`. A median lies within one deviation
+    of the mean, :math:`|c_j - m_j| \\le s_j`, so
+    :math:`\\sum_j |m_j| (|m_j| + 2 s_j) \\le V` rules centring out (by a margin of
+    ``NEAR_MARGIN`` for rounding). The mean and deviations cost a few per cent of the
+    median (n=20,000 d=512 float32: about 1 ms against 16), which is then skipped for
+    data near the origin, such as normalised embeddings or standardised features.
+    """
+    mean = lib.mean(sample, axis=0)
+    deviation = lib.sqrt(lib.mean((sample - mean) ** 2, axis=0))
+    reach = lib.abs(mean)
+    return bool(lib.sum(reach * (reach + 2 * deviation))
+                <= (1 - NEAR_MARGIN) * lib.sum(deviation * deviation))
 
 
 def near_origin(lib, X, queries, metric):
