@@ -30,6 +30,7 @@ from scipy.spatial.distance import cdist, pdist
 from sklearn.metrics import DistanceMetric, pairwise_distances
 from sklearn.metrics.pairwise import PAIRWISE_BOOLEAN_FUNCTIONS
 from sklearn.neighbors import VALID_METRICS, VALID_METRICS_SPARSE, BallTree, KDTree
+from sklearn.utils._param_validation import InvalidParameterError
 
 from . import backend
 from ._config import get_config
@@ -66,11 +67,11 @@ KERNEL_METRICS = {"euclidean": "euclidean", "l2": "euclidean", "sqeuclidean": "s
 
 def check_metric(metric, name="metric", extra=()):
     """Return ``metric`` when it is a name of :data:`PAIRWISE_METRICS` (or ``extra``) or a
-    callable; raise ValueError otherwise, naming the accepted values."""
+    callable; raise InvalidParameterError (a ValueError) otherwise, naming the accepted values."""
     if callable(metric) or (isinstance(metric, str) and metric in PAIRWISE_METRICS + extra):
         return metric
     accepted = tuple(sorted(PAIRWISE_METRICS + extra))
-    raise ValueError(f"{name} must be one of {accepted} or a callable, got {metric!r}.")
+    raise InvalidParameterError(f"{name} must be one of {accepted} or a callable, got {metric!r}.")
 
 
 def host_sparse(X):
@@ -199,12 +200,13 @@ def resolve_metric(metric, metric_params=None, p=None, *,
         An unknown name; TypeError when metric_params is not a dict.
     """
     if metric_params is not None and not isinstance(metric_params, dict):
-        raise TypeError(f"metric_params must be a dict or None, got {metric_params!r}.")
+        raise InvalidParameterError(
+            f"metric_params must be a dict or None, got {metric_params!r}.")
     params = dict(metric_params or {})
     if callable(metric):
         return MetricChoice(host=HostMetric(metric, params))
     if not isinstance(metric, str) or metric not in METRICS + ("precomputed",):
-        raise ValueError(
+        raise InvalidParameterError(
             f"metric must be 'precomputed', a callable or one of {METRICS}, got {metric!r}."
         )
     if metric == "precomputed":

@@ -3,6 +3,7 @@
 import numbers
 
 import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError
 
 from . import backend
 from ._sparse import is_sparse
@@ -142,28 +143,30 @@ def check_n_features(estimator, X):
 
 def check_scalar(value, name, *, kind=numbers.Integral, min_value=None, max_value=None,
                  include_min=True):
-    """Check a scalar parameter's type and range; raise TypeError or ValueError naming it.
+    """Check a scalar parameter's type and range; raise InvalidParameterError naming it.
 
-    NaN is refused whatever the range: every comparison with it is False, so it would
-    pass any bound and then spread through the arithmetic unnoticed.
+    scikit-learn's ``InvalidParameterError`` is both a ValueError and a TypeError,
+    as its estimators raise it for the same bad parameters. NaN is refused whatever
+    the range: every comparison with it is False, so it would pass any bound and
+    then spread through the arithmetic unnoticed.
     """
     if isinstance(value, bool) or not isinstance(value, kind):
         expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise TypeError(f"{name} must be an instance of {expected}, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be an instance of {expected}, got {value!r}.")
     low = f"{'>=' if include_min else '>'} {min_value}" if min_value is not None else None
     high = f"<= {max_value}" if max_value is not None else None
     if value != value:
         expected = " and ".join(bound for bound in (low, high) if bound) or "a number"
-        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be {expected}, got {value!r}.")
     if min_value is not None and (value < min_value or (value == min_value and not include_min)):
-        raise ValueError(f"{name} must be {low}, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be {low}, got {value!r}.")
     if max_value is not None and value > max_value:
-        raise ValueError(f"{name} must be {high}, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be {high}, got {value!r}.")
     return value
 
 
 def check_option(value, name, options):
-    """Raise ValueError unless ``value`` is one of ``options``."""
+    """Raise InvalidParameterError (a ValueError) unless ``value`` is one of ``options``."""
     if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be one of {tuple(options)}, got {value!r}.")
     return value

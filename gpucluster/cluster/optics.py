@@ -25,7 +25,6 @@ only neighbours) take steps 1 and 2 on the host (``_host_ordering``), with
 distances from scikit-learn (``gpucluster._host_distances``); step 3 is the same.
 """
 
-import math
 import numbers
 import warnings
 
@@ -37,7 +36,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.neighbors import sort_graph_by_row_values
 
 from .. import backend, kernels
-from .._distances import centred_unit_rows, unit_rows_mean
+from .._distances import cosine_mean, distance_rows, search_rows
 from .._host_distances import (
     check_non_negative,
     check_tree_metric,
@@ -46,7 +45,7 @@ from .._host_distances import (
     sparse_rows_metric,
 )
 from .._sparse import check_sparse, is_sparse
-from .._validation import check_input, check_option, check_scalar
+from .._validation import InvalidParameterError, check_input, check_option, check_scalar
 from . import _host_ordering
 from ._base import DeviceEstimatorMixin
 from ._graph import NeighbourGraphMixin, graph_neighbors, takes_graph
@@ -86,42 +85,10 @@ def _effective_size(size, n_samples, name):
 
 
 _KNN_METRIC = {"euclidean": "sqeuclidean", "sqeuclidean": "sqeuclidean", "cosine": "cosine"}
-# 1 - cos(x, y) = |u - v|^2 / 2 for the unit rows u, v: unit rows scaled by sqrt(1/2)
-# have the cosine distances as their squared distances.
-HALF_ROOT = math.sqrt(0.5)
-
-
-def distance_rows(X, distance):
-    """The rows (float64 for the cosine) and the kernel metric that the core distances and
-    the ordering loop measure, with the same distances as X under ``distance``.
-
-    The cosine distance of rows with no zero row is the squared distance of their unit
-    rows, made and centred in float64 (``centred_unit_rows``), scaled by sqrt(1/2):
-    :math:`1 - u \\cdot v` cancels for rows at small angles, far from the origin
-    (float32 blobs at 1e3: core distances 3 to 7 times the exact ones; float64 at 1e6:
-    reachabilities up to 2e-1 off relative, scikit-learn's up to 3e-1), where the
-    differences of the centred unit rows keep their digits. An X with a zero row
-    keeps :math:`1 - u \\cdot v`, 1 from a zero row, as scikit-learn.
-    """
-    if distance != "cosine":
-        return X, distance
-    mean = unit_rows_mean(X)
-    if mean is None:
-        return X, distance
-    xp = backend.namespace(X)
-    return centred_unit_rows(xp.astype(X, xp.float64), mean) * HALF_ROOT, "sqeuclidean"
-
-
-def search_rows(rows, X):
-    """The rows the neighbour searches take for the distance rows of X: those rows in
-    X's dtype (X itself where they are X)."""
-    return backend.namespace(X).astype(rows, X.dtype, copy=False)
-
-
 def optics_on_graph(X, min_samples, distance, max_eps, indices):
     """``optics_graph``'s results with each point reaching only its neighbours in
     ``indices`` (n, k >= min_samples - 1), each row's nearest other rows, ascending,
-    for X and ``distance`` from :func:`distance_rows`."""
+    for X and ``distance`` from ``gpucluster._distances.distance_rows``."""
     core = kernels.optics_core_distances(X, indices[:, :min_samples - 1], max_eps,
                                          metric=distance)
     ordering, reachability, predecessor = kernels.optics_graph_ordering(
@@ -152,7 +119,7 @@ def optics_graph(X, min_samples, distance, max_eps):
     # arithmetic, so that the core distance of p and its distance to its k-th
     # neighbour are one number and ties in the reachability are exact, as in
     # scikit-learn.
-    rows, distance = distance_rows(X, distance)
+    rows, distance = distance_rows(X, distance, cosine_mean(X, distance))
     _, indices = kernels.knn(search_rows(rows, X), min_samples - 1,
                              metric=_KNN_METRIC[distance], exclude_self=True)
     core = kernels.optics_core_distances(rows, indices, max_eps, metric=distance)
@@ -519,7 +486,7 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
                 raise ValueError(f"Specify an epsilon smaller than {self.max_eps}. Got {eps}.")
         check_scalar(self.xi, "xi", kind=numbers.Real, min_value=0)
         if not self.xi < 1:
-            raise ValueError(f"xi must be in [0, 1), got {self.xi!r}.")
+            raise InvalidParameterError(f"xi must be in [0, 1), got {self.xi!r}.")
         if not isinstance(self.predecessor_correction, (bool, np.bool_)):
             raise TypeError(
                 f"predecessor_correction must be a bool, got {self.predecessor_correction!r}."
@@ -649,7 +616,7 @@ class OPTICS(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         """The OPTICS graph of X on the kernels, exact or on a neighbour graph (``algorithm``)."""
         if takes_graph(self.algorithm, X):
             k = graph_neighbors(min_samples - 1, X.shape[0])
-            rows, measured = distance_rows(X, distance)
+            rows, measured = distance_rows(X, distance, cosine_mean(X, distance))
             # The search's shared graph serves the Euclidean X as given.
             _, indices = self._neighbour_graph(search_rows(rows, X), k,
                                                distance if rows is X else measured)

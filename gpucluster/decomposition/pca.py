@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import backend
 from .._sparse import is_sparse, sparse_to_device
 from .._sparse_input import check_canonical_csr, prepare_sparse_input
-from .._validation import check_input, check_option, check_scalar
+from .._validation import InvalidParameterError, check_input, check_option, check_scalar
 from ..cluster._base import DeviceEstimatorMixin
 from . import _sparse_pca, _svd
 from ._minka import infer_dimension
@@ -99,23 +99,23 @@ def _check_sparse_solver(X, svd_solver):
 
 def _check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}.")
+        raise InvalidParameterError(f"{name} must be a bool, got {value!r}.")
 
 
 def _check_n_components(n_components):
-    """n_components is None, "mle", an int >= 0 or a float in (0, 1); TypeError/ValueError otherwise."""
+    """n_components is None, "mle", an int >= 0 or a float in (0, 1); InvalidParameterError otherwise."""
     if n_components is None or (isinstance(n_components, str) and n_components == "mle"):
         return
     expected = "an int >= 0, a float in (0, 1), 'mle' or None"
     if isinstance(n_components, str):
-        raise ValueError(f"n_components must be {expected}, got {n_components!r}.")
+        raise InvalidParameterError(f"n_components must be {expected}, got {n_components!r}.")
     if isinstance(n_components, (bool, np.bool_)) or not isinstance(n_components, numbers.Real):
-        raise TypeError(f"n_components must be {expected}, got {n_components!r}.")
+        raise InvalidParameterError(f"n_components must be {expected}, got {n_components!r}.")
     if isinstance(n_components, numbers.Integral):
         if n_components < 0:
-            raise ValueError(f"n_components must be {expected}, got {n_components!r}.")
+            raise InvalidParameterError(f"n_components must be {expected}, got {n_components!r}.")
     elif not 0.0 < n_components < 1.0:
-        raise ValueError(f"n_components must be {expected}, got {n_components!r}.")
+        raise InvalidParameterError(f"n_components must be {expected}, got {n_components!r}.")
 
 
 def _check_count_for_solver(n_components, solver, n_samples, n_features):

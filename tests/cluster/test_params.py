@@ -91,3 +91,58 @@ def test_check_scalar_keeps_infinity_and_numpy_scalars():
     assert check_scalar(np.int64(3), "n_clusters", min_value=1) == 3
     with pytest.raises(ValueError, match="<= 1"):
         check_scalar(float("inf"), "x", kind=numbers.Real, max_value=1)
+
+
+# Bad parameters as scikit-learn 1.9.1 refuses them: each raises its InvalidParameterError
+# (a ValueError and a TypeError) there; gpucluster raised plain ValueError or TypeError.
+BAD_PARAMETERS = [
+    ("KMeans", [{"n_clusters": 0}, {"n_clusters": 1.5}, {"tol": -1.0}, {"max_iter": 0},
+                {"init": "bogus"}, {"algorithm": "bogus"}, {"n_init": 0}]),
+    ("MiniBatchKMeans", [{"n_clusters": 0}, {"batch_size": 0}, {"max_no_improvement": -1},
+                         {"reassignment_ratio": -1.0}, {"init_size": 0}]),
+    ("DBSCAN", [{"eps": 0.0}, {"min_samples": 0}, {"algorithm": "bogus"}, {"leaf_size": 0},
+                {"p": -1.0}, {"metric": 3}]),
+    ("HDBSCAN", [{"min_cluster_size": 1}, {"min_samples": 0}, {"cluster_selection_epsilon": -1.0},
+                 {"alpha": 0.0}, {"cluster_selection_method": "bogus"},
+                 {"store_centers": "bogus"}, {"algorithm": "bogus"}]),
+    ("OPTICS", [{"min_samples": 0}, {"max_eps": -1.0}, {"cluster_method": "bogus"}, {"xi": 2.0},
+                {"algorithm": "bogus"}]),
+    ("AgglomerativeClustering", [{"n_clusters": 0}, {"linkage": "bogus"}, {"metric": "bogus"},
+                                 {"distance_threshold": -1.0, "n_clusters": None}]),
+    ("Birch", [{"threshold": 0.0}, {"branching_factor": 1}, {"n_clusters": 0}]),
+    ("MeanShift", [{"bandwidth": -1.0}, {"min_bin_freq": 0}, {"max_iter": -1}]),
+    ("AffinityPropagation", [{"damping": 0.2}, {"max_iter": 0}, {"convergence_iter": 0},
+                             {"affinity": "bogus"}]),
+    ("SpectralClustering", [{"n_clusters": 0}, {"affinity": "bogus"}, {"assign_labels": "bogus"},
+                            {"n_neighbors": 0}, {"gamma": -1.0}]),
+    ("GaussianMixture", [{"n_components": 0}, {"covariance_type": "bogus"}, {"reg_covar": -1.0},
+                         {"max_iter": -1}, {"init_params": "bogus"}, {"tol": -1.0}]),
+    ("PCA", [{"n_components": -1}, {"svd_solver": "bogus"}, {"tol": -1.0},
+             {"iterated_power": -1}]),
+]
+
+
+def _raised(cls, params):
+    try:
+        _fit(cls(**params))
+    except Exception as exc:  # noqa: BLE001 - the type is what is compared
+        return exc
+    return None
+
+
+@pytest.mark.parametrize("name, params", [(name, params) for name, cases in BAD_PARAMETERS
+                                          for params in cases])
+def test_bad_parameter_raises_invalid_parameter_error_as_scikit_learn(name, params):
+    import gpucluster
+    import sklearn.cluster
+    import sklearn.decomposition
+    import sklearn.mixture
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    theirs = next(getattr(module, name) for module in (sklearn.cluster, sklearn.mixture,
+                                                        sklearn.decomposition)
+                  if hasattr(module, name))
+    assert isinstance(_raised(theirs, params), InvalidParameterError)
+    ours = _raised(getattr(gpucluster, name), params)
+    assert isinstance(ours, InvalidParameterError), repr(ours)
+    assert next(iter(params)) in str(ours)
