@@ -32,7 +32,9 @@ need it (KMeans centres X) to keep the cancellation in
 parallel kernels (``_direct_tiles``, ``_gemm_tiles``), so that a first call
 compiles only the one its data takes: 4.0 s for GEMM tiles and 14.2 s for
 direct products, where one kernel for both took 16.5 s (benchmarks/NOTES.md,
-"assign compiles one path").
+"assign compiles one path"); the direct kernel is compiled for X's width
+alone (``width_marker``), 8.5 s where all eight widths took 19-23 s
+("assign compiles one width").
 Reference: ``tests/kernels/reference.py::assign`` and ``::centroid_update``.
 """
 
