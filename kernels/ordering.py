@@ -28,7 +28,7 @@ from .metric import COSINE, metric_code, squared_form
 
 OPTICS_METRICS = ("euclidean", "sqeuclidean", "cosine")
 LINKAGES = tuple(LINKAGE_CODES)
-LINKAGE_METRICS = ("euclidean", "manhattan", "cosine")
+LINKAGE_METRICS = ("euclidean", "sqeuclidean", "manhattan", "cosine")
 
 
 # --------------------------------------------------------------------------
@@ -192,7 +192,9 @@ def nn_chain(X, linkage="ward", metric="euclidean"):
     X : array (n_samples, n_features), real; NumPy, torch, CuPy or array-API
         (computed in float64; rows must be non-zero for the cosine distance)
     linkage : {"ward", "complete", "average", "single"}
-    metric : {"euclidean", "manhattan", "cosine"}; "ward" takes only "euclidean"
+    metric : {"euclidean", "sqeuclidean", "manhattan", "cosine"}; "ward" takes only
+        "euclidean" ("sqeuclidean" serves the cosine distance of rows scaled for it:
+        ``gpucluster._distances.distance_rows``)
 
     Returns
     -------

@@ -34,3 +34,20 @@ def make_blobs_np(n_samples=300, n_features=2, centers=3, dtype=np.float64, seed
         n_samples=n_samples, n_features=n_features, centers=centers, random_state=seed, **kw
     )
     return X.astype(dtype), y
+
+
+def exact_cosine_rows(X, centre=None):
+    """Rows whose squared Euclidean distances are the cosine distances of X's rows (no zero
+    rows), without cancellation: the float64 unit rows less ``centre`` (their mean when None),
+    times sqrt(1/2), as 1 - cos(x, y) = |u - v|^2 / 2. Returns ``(rows, centre)``."""
+    U = np.asarray(X, dtype=np.float64)
+    U = U / np.linalg.norm(U, axis=1, keepdims=True)
+    centre = U.mean(axis=0) if centre is None else centre
+    return (U - centre) * np.sqrt(0.5), centre
+
+
+def exact_cosine_distances(X):
+    """scikit-learn's cosine distances (n, n) of X's rows (no zero rows), float64, from the
+    differences of :func:`exact_cosine_rows` (exact where 1 - u.v cancels, at small angles)."""
+    rows, _ = exact_cosine_rows(X)
+    return ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=-1)

@@ -512,6 +512,12 @@ def _hdbscan_space(trial, context):
     return params
 
 
+def significant(value, digits=6):
+    """``value`` rounded to ``digits`` significant digits (a readable parameter that keeps
+    its scale: cosine eps far from the origin are below 1e-6)."""
+    return float(f"{value:.{digits}g}")
+
+
 def dbscan_eps(context, min_samples, quantile):
     """DBSCAN's eps: the ``quantile`` of the sample rows' distances to their
     (min_samples - 1)-th nearest other row (min_samples counts the point itself),
@@ -558,7 +564,7 @@ def _dbscan_candidates(context):
         for q in quantiles:
             eps = dbscan_eps(context, min_samples, q)
             if eps > 0:
-                params = {"eps": round(eps, 6), "min_samples": int(min_samples)}
+                params = {"eps": significant(eps), "min_samples": int(min_samples)}
                 if algorithm != "auto":
                     params["algorithm"] = algorithm
                 out.append(params)
@@ -568,7 +574,7 @@ def _dbscan_candidates(context):
 def _dbscan_space(trial, context):
     min_samples = trial.suggest_int("dbscan.min_samples", 3, 16)
     q = trial.suggest_float("dbscan.quantile", 0.1, 0.95)
-    params = {"eps": round(max(dbscan_eps(context, min_samples, q), 1e-12), 6),
+    params = {"eps": significant(max(dbscan_eps(context, min_samples, q), 1e-12)),
               "min_samples": min_samples}
     if dbscan_algorithm(context) != "auto":
         params["algorithm"] = dbscan_algorithm(context)

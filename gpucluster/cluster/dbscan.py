@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .. import backend, distributed, kernels
+from .._distances import cosine_mean, distance_rows, search_rows
 from .._sparse import check_sparse, is_sparse
 from .._validation import check_finite, check_option, check_scalar
 from ._base import DeviceEstimatorMixin
@@ -339,7 +340,11 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
     neighbourhood size) int64 entries, as scikit-learn's do. Labels equal
     scikit-learn's: same core samples, clusters and numbering, and border
     points claimed by the lowest-numbered cluster that reaches them, up to
-    rounding of distances within about ``eps(dtype) * |x|^2`` of ``eps``.
+    rounding of distances within about ``eps(dtype) * |x|^2`` of ``eps``. The
+    cosine distance is the squared distance of X's unit rows, made and centred
+    in float64 and scaled by sqrt(1/2) (``gpucluster._distances.distance_rows``;
+    1 - u.v cancels for rows far from the origin), searched in X's dtype; an X
+    with a zero row keeps 1 - u.v.
 
     Examples
     --------
@@ -451,21 +456,25 @@ class DBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstima
         device = backend.device(X)
         n = X.shape[0]
         counts_self = None
+        # The cosine distance is searched among X's cosine rows (``distance_rows``).
+        metric = self._kernel_metric()
+        measured, metric = distance_rows(X, metric, cosine_mean(X, metric))
+        measured = search_rows(measured, X)
 
         if self.algorithm == "knn_graph":
             if sample_weight is not None:
                 raise ValueError("algorithm='knn_graph' does not take sample_weight; use an "
                                  "exact algorithm.")
             k = graph_neighbors(self.min_samples - 1, n)
-            distances, graph = self._neighbour_graph(X, k, self._kernel_metric())
+            distances, graph = self._neighbour_graph(measured, k, metric)
             counts, rows, cols = graph_pairs(distances, graph, float(self.eps), xp)
             pair_blocks = _one_block(rows, cols)
-        elif self._kernel_metric() is None:
+        elif metric is None:
             counts, rows, cols = (backend.asarray_like(a, X)
                                   for a in _host_pairs(X, float(self.eps), self))
             pair_blocks = _one_block(rows, cols)
         else:
-            counts, pair_blocks = neighbour_pairs(X, float(self.eps), self._kernel_metric())
+            counts, pair_blocks = neighbour_pairs(measured, float(self.eps), metric)
         if self.metric == "precomputed":
             # The diagonal holds each point's distance to itself; it counts
             # only when within eps, as in scikit-learn.

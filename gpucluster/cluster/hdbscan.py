@@ -44,7 +44,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import _check_feature_names, check_is_fitted
 
 from .. import backend, distributed, kernels
-from .._distances import pairwise_distances
+from .._distances import (
+    cosine_mean,
+    distance_rows,
+    has_zero_row,
+    pairwise_distances,
+    search_rows,
+)
 from .._host_distances import (
     TREE_METRICS,
     check_non_negative,
@@ -337,7 +343,11 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
     O(n^2) distance evaluations and an O(n^2) Prim's algorithm on the host.
     Rows with values so large that squared distances would overflow (1e308)
     are clustered in a scaled copy (``kernel_rows``), as scikit-learn's brute
-    path clusters them.
+    path clusters them. The cosine distance is measured as the squared distance
+    of X's unit rows, made and centred in float64 and scaled by sqrt(1/2)
+    (``gpucluster._distances.distance_rows``), searched in X's dtype: rows far
+    from the origin are at small angles, where 1 - u.v cancels. New points are
+    centred on the fitted rows' mean; an X with a zero row keeps 1 - u.v.
 
     Examples
     --------
@@ -526,7 +536,10 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         # the kernels' metric on rows scaled as at fit.
         on_host = not choice.precomputed and template is not X
         self._host = self._host_metric(X, choice).fitted(X) if on_host else None
-        self._distance_scale = distance_scale(X) if template is X else 1.0
+        # The cosine rows' centre (``distance_rows``): new points are measured on it.
+        self._cosine_mean = cosine_mean(X, choice.kernel) if template is X else None
+        self._distance_scale = (distance_scale(X) if template is X and self._cosine_mean is None
+                                else 1.0)
         self._min_samples = int(min_samples)
         self._prediction_core = backend.to_numpy(previous_core).astype(np.float64)
         self._tree = result
@@ -633,7 +646,10 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
 
     def _kernel_tree(self, X, min_samples, metric, alpha):
         """The tree on the kernels, exact or on a neighbour graph (``algorithm``), computed
-        in a copy of X scaled by ``distance_scale`` where squared distances would overflow."""
+        on X's cosine rows (``distance_rows``, rounded to X's dtype), or in a copy of X
+        scaled by ``distance_scale`` where squared distances would overflow."""
+        rows, metric = distance_rows(X, metric, cosine_mean(X, metric))
+        X = search_rows(rows, X)
         X, factor = kernel_rows(X, metric, distance_scale(X))
         # As scikit-learn's brute path, which measures these two metrics, alpha
         # divides the core distances too.
@@ -716,8 +732,9 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         """Distances (m, m) between some training rows under the fitted metric."""
         if self._host is not None:
             return self._host.pairwise(rows, rows)
-        rows, _ = kernel_rows(rows, self._metric.kernel, self._distance_scale)
-        return pairwise_distances(rows, rows, self._metric.kernel)
+        rows, metric = distance_rows(rows, self._metric.kernel, self._cosine_mean)
+        rows, _ = kernel_rows(rows, metric, self._distance_scale)
+        return pairwise_distances(rows, rows, metric)
 
     # ------------------------------------------------------------------
     # Prediction and soft clustering
@@ -770,7 +787,16 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
         metric: ``(distances, indices)`` (n_points, k), ascending."""
         if self._metric.kernel is None:
             return nearest_rows(points, rows, k, self._host)
-        metric, scale = self._metric.kernel, self._distance_scale
+        # Points with a zero row take 1 - u.v with the training rows: a zero row's cosine
+        # distance has no form in the centred rows.
+        mean = self._cosine_mean
+        if mean is not None and has_zero_row(points):
+            mean = None
+        given = rows
+        rows, metric = distance_rows(rows, self._metric.kernel, mean)
+        points, _ = distance_rows(points, self._metric.kernel, mean)
+        rows, points = search_rows(rows, given), search_rows(points, given)
+        scale = self._distance_scale
         rows, factor = kernel_rows(rows, metric, scale)
         points, _ = kernel_rows(points, metric, scale)
         distances, indices = kernels.knn(rows, k, queries=points, metric=metric)

@@ -43,6 +43,7 @@ from sklearn.utils.validation import check_memory
 
 from .. import backend, kernels
 from .._config import get_config
+from .._distances import cosine_mean, distance_rows, search_rows
 from .._host_distances import check_metric, condensed_distances
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
@@ -167,12 +168,16 @@ def unstructured_tree(X, linkage, metric):
     if metric not in KERNEL_METRICS.values():
         check_condensed_fits(n, linkage, metric)
         return host_tree(X, linkage, metric)
+    # The cosine distance is measured on X's cosine rows (``distance_rows``): float64 for
+    # the chain, rounded to X's dtype for the spanning tree's search.
+    rows, measured = distance_rows(X, metric, cosine_mean(X, metric))
     if linkage == "single" and metric in ("euclidean", "cosine"):
+        rows = search_rows(rows, X)
         if graph_is_cheaper(X):
-            _, indices = kernels.knn_graph(X, graph_neighbors(0, n), metric=metric)
-            edges, weights = kernels.graph_mst(X, None, indices, metric=metric)
+            _, indices = kernels.knn_graph(rows, graph_neighbors(0, n), metric=measured)
+            edges, weights = kernels.graph_mst(rows, None, indices, metric=measured)
         else:
-            edges, weights = kernels.mst(X, metric=metric)
+            edges, weights = kernels.mst(rows, metric=measured)
         edges = np.ascontiguousarray(backend.to_numpy(edges), dtype=np.int64)
         weights = np.asarray(backend.to_numpy(weights), dtype=np.float64)
         # The kernel's edges already ascend by weight; the stable sort only
@@ -180,7 +185,7 @@ def unstructured_tree(X, linkage, metric):
         return sorted_children(edges, weights, n)
     if linkage != "ward":
         check_condensed_fits(n, linkage)
-    merges, distances = kernels.nn_chain(X, linkage, metric)
+    merges, distances = kernels.nn_chain(rows, linkage, measured)
     return sorted_children(backend.to_numpy(merges), backend.to_numpy(distances), n)
 
 
@@ -298,6 +303,10 @@ class AgglomerativeClustering(DeviceEstimatorMixin, ClusterMixin, BaseEstimator)
     (near-linear in n; the labels of a cut agree with the exact tree's on
     clustered data, while merge heights inside a cluster may be a little
     higher where the graph misses the closest pair).
+    The cosine distance is the squared distance of X's unit rows, made and
+    centred in float64 and scaled by sqrt(1/2)
+    (``gpucluster._distances.distance_rows``): 1 - u.v cancels for rows far
+    from the origin. Single linkage searches them in X's dtype.
     With ``connectivity``, the cost follows the number of edges, in pure
     Python as scikit-learn's.
 

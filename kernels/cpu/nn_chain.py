@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._numba import NUMBA_CACHE
-from ..metric import COSINE, EUCLIDEAN, MANHATTAN
+from ..metric import COSINE, EUCLIDEAN, MANHATTAN, SQEUCLIDEAN
 
 # Linkage codes understood by ``nn_chain``.
 COMPLETE = 0
@@ -91,6 +91,8 @@ def _fill_row(X, norms, metric, out, i):
     for j in range(i + 1, n):
         if metric == EUCLIDEAN:
             v = np.sqrt(_sq_diff(X[i], X[j]))
+        elif metric == SQEUCLIDEAN:
+            v = _sq_diff(X[i], X[j])
         elif metric == MANHATTAN:
             v = 0.0
             for t in range(d):
@@ -109,7 +111,7 @@ def condensed_distances(X, metric):
 
     Each pair is computed directly from the coordinate differences (not from
     norms and a dot product), so distances carry no cancellation error and
-    merge orders match SciPy's. ``metric``: EUCLIDEAN, MANHATTAN or COSINE
+    merge orders match SciPy's. ``metric``: EUCLIDEAN, SQEUCLIDEAN, MANHATTAN or COSINE
     (``1 - x.y / (|x| |y|)``; rows must be non-zero).
     """
     n, d = X.shape

@@ -10,7 +10,7 @@ from sklearn.metrics import pairwise_distances
 
 from gpucluster.cluster.dbscan import DBSCAN
 
-from .._helpers import assert_same_kind, labels_agree, to_numpy
+from .._helpers import assert_same_kind, exact_cosine_distances, labels_agree, to_numpy
 
 
 def test_dbscan_hand_computed(xp, dtype):
@@ -363,3 +363,23 @@ def test_an_integer_lattice_with_ties_at_eps_equals_scikit_learn(offset):
     for algorithm in ("auto", "brute", "knn_graph"):
         got = DBSCAN(eps=3.0, min_samples=3, algorithm=algorithm).fit(X).labels_
         np.testing.assert_array_equal(got, want, err_msg=algorithm)
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "knn_graph"])
+@pytest.mark.parametrize("offset, dtype", [(1e4, np.float32), (1e6, np.float64)],
+                         ids=["float32-1e4", "float64-1e6"])
+def test_cosine_far_from_the_origin_equals_sklearn_on_exact_distances(offset, dtype, algorithm):
+    """Rows far from the origin are at small angles, where 1 - u.v cancels (float32 at 1e4:
+    every row core and one cluster, ARI 0; float64 at 1e6: 122 core rows for 121). The
+    reference is scikit-learn on the exact distances, |u - v|^2 / 2 of the float64 unit
+    rows. components_ are X's own rows."""
+    X, _ = datasets.make_blobs(200, n_features=3, centers=3, random_state=1)
+    X = (X + offset).astype(dtype)
+    D = exact_cosine_distances(X)
+    eps = float(np.median(np.sort(D, axis=1)[:, 5]))
+    want = sk_cluster.DBSCAN(eps=eps, min_samples=5, metric="precomputed").fit(D)
+    got = DBSCAN(eps=eps, min_samples=5, metric="cosine", algorithm=algorithm).fit(X)
+    np.testing.assert_array_equal(got.labels_, want.labels_)
+    np.testing.assert_array_equal(got.core_sample_indices_, want.core_sample_indices_)
+    assert got.components_.dtype == X.dtype
+    np.testing.assert_array_equal(got.components_, X[want.core_sample_indices_])

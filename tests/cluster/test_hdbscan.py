@@ -28,7 +28,13 @@ from gpucluster.cluster import _graph
 from gpucluster.cluster import hdbscan as gh
 from gpucluster.cluster.hdbscan import HDBSCAN
 
-from .._helpers import assert_same_kind, to_numpy
+from .._helpers import (
+    assert_same_kind,
+    exact_cosine_distances,
+    exact_cosine_rows,
+    rtol_for,
+    to_numpy,
+)
 
 hdbscan = pytest.importorskip("hdbscan")
 
@@ -979,3 +985,92 @@ def test_ties_differ_from_sklearn_only_in_the_merge_order(kind, seed):
     np.testing.assert_array_equal(labels, ours.labels_)
     np.testing.assert_allclose(probabilities, ours.probabilities_, rtol=1e-12)
     np.testing.assert_array_equal(np.sort(ours_tree[:, 2]), np.sort(mst["distance"]))
+
+
+FAR_COSINE = [(1e4, np.float32), (1e6, np.float64)]
+FAR_COSINE_IDS = ["float32-1e4", "float64-1e6"]
+
+
+def _far_cosine_blobs(offset, dtype):
+    X, _ = make_blobs(200, n_features=3, centers=3, random_state=0)
+    return (X + offset).astype(dtype)
+
+
+@pytest.mark.parametrize("offset, dtype", FAR_COSINE, ids=FAR_COSINE_IDS)
+def test_cosine_far_from_the_origin_matches_sklearn_on_exact_distances(offset, dtype):
+    """Rows far from the origin are at small angles, where 1 - u.v cancels (float32 at 1e4:
+    ARI 0.65 and probabilities 1.0 apart; float64 at 1e6: probabilities 7e-3 apart). The
+    reference is scikit-learn on the exact distances, |u - v|^2 / 2 of the float64 unit
+    rows. float32 rows are searched rounded to float32 (distances within about 1e-6
+    relative): probabilities within 1e-4."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    X = _far_cosine_blobs(offset, dtype)
+    want = SkHDBSCAN(min_cluster_size=10, metric="precomputed", copy=True).fit(
+        exact_cosine_distances(X))
+    got = HDBSCAN(min_cluster_size=10, metric="cosine", algorithm="brute").fit(X)
+    np.testing.assert_array_equal(got.labels_, want.labels_)
+    atol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(got.probabilities_, want.probabilities_, atol=atol)
+
+
+@pytest.mark.parametrize("offset, dtype", FAR_COSINE, ids=FAR_COSINE_IDS)
+def test_cosine_graph_far_from_the_origin_is_the_graph_of_the_exact_rows(offset, dtype):
+    """The graph path under the cosine distance far from the origin builds what "sqeuclidean"
+    builds on the exact rows, |u - v|^2 / 2 being the cosine distance (float32 at 1e4: ARI
+    0.83 and probabilities 0.79 apart before). Both differ from scikit-learn's exact tree
+    on 2 of these 200 rows, under the Euclidean distance too: the graph's own
+    approximation."""
+    X = _far_cosine_blobs(offset, dtype)
+    rows, _ = exact_cosine_rows(X)
+    want = HDBSCAN(min_cluster_size=10, metric="sqeuclidean", algorithm="knn_graph").fit(rows)
+    got = HDBSCAN(min_cluster_size=10, metric="cosine", algorithm="knn_graph").fit(X)
+    np.testing.assert_array_equal(got.labels_, want.labels_)
+    atol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(got.probabilities_, want.probabilities_, atol=atol)
+
+
+@pytest.mark.parametrize("offset, dtype", FAR_COSINE, ids=FAR_COSINE_IDS)
+def test_cosine_prediction_far_from_the_origin_measures_the_fitted_rows(offset, dtype):
+    """Prediction, membership vectors and medoids of a cosine fit far from the origin are
+    those of a "sqeuclidean" fit on the exact rows (|u - v|^2 / 2 is the cosine distance),
+    new points centred on the fitted rows' mean; medoids_ and centroids_ are X's own rows
+    and means, in X's dtype."""
+    X = _far_cosine_blobs(offset, dtype)
+    new = (X[::4] + np.random.default_rng(0).normal(0.0, 0.5, X[::4].shape)).astype(dtype)
+    rows, centre = exact_cosine_rows(X)
+    new_rows, _ = exact_cosine_rows(new, centre)
+    params = {"min_cluster_size": 10, "prediction_data": True, "store_centers": "both"}
+    got = HDBSCAN(metric="cosine", **params).fit(X)
+    want = HDBSCAN(metric="sqeuclidean", **params).fit(rows)
+    np.testing.assert_array_equal(got.labels_, want.labels_)
+    atol = 1e-4 if dtype == np.float32 else 1e-9
+    labels, probabilities = got.approximate_predict(new)
+    want_labels, want_probabilities = want.approximate_predict(new_rows)
+    np.testing.assert_array_equal(labels, want_labels)
+    np.testing.assert_allclose(probabilities, want_probabilities, atol=atol)
+    np.testing.assert_allclose(got.membership_vector(new), want.membership_vector(new_rows),
+                               atol=atol)
+    np.testing.assert_allclose(got.all_points_membership_vectors(),
+                               want.all_points_membership_vectors(), atol=atol)
+    medoid_rows = [np.flatnonzero((rows == m).all(axis=1))[0] for m in want.medoids_]
+    assert got.medoids_.dtype == X.dtype
+    np.testing.assert_array_equal(got.medoids_, X[medoid_rows])
+    weights = got.probabilities_
+    centroids = [np.average(X[got.labels_ == c].astype(np.float64), axis=0,
+                            weights=weights[got.labels_ == c]) for c in range(3)]
+    np.testing.assert_allclose(got.centroids_, centroids, rtol=rtol_for(dtype))
+
+
+def test_cosine_prediction_of_a_zero_row_is_noise():
+    """A zero row among new points (cosine distance 1 from every row) is noise, and the
+    others keep their predictions: the points are measured by 1 - u.v then, at 10 from the
+    origin exact enough."""
+    X = _far_cosine_blobs(10.0, np.float64)
+    model = HDBSCAN(min_cluster_size=10, metric="cosine", prediction_data=True).fit(X)
+    labels, probabilities = model.approximate_predict(np.vstack([np.zeros((1, 3)), X[:5]]))
+    want_labels, want_probabilities = model.approximate_predict(X[:5])
+    assert labels[0] == -1 and probabilities[0] == 0.0
+    np.testing.assert_array_equal(labels[1:], want_labels)
+    np.testing.assert_allclose(probabilities[1:], want_probabilities, rtol=1e-6)
+    assert np.isfinite(model.membership_vector(np.zeros((1, 3)))).all()

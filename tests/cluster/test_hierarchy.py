@@ -13,7 +13,13 @@ from sklearn.neighbors import kneighbors_graph
 from gpucluster import config_context
 from gpucluster.cluster.hierarchy import AgglomerativeClustering
 
-from .._helpers import assert_same_kind, labels_agree, make_blobs_np, to_numpy
+from .._helpers import (
+    assert_same_kind,
+    exact_cosine_distances,
+    labels_agree,
+    make_blobs_np,
+    to_numpy,
+)
 
 LINKAGE_METRICS = [
     ("ward", "euclidean"),
@@ -446,3 +452,43 @@ def test_callable_returning_a_wrong_shape_raises():
     with pytest.raises(ValueError, match=r"distance matrix of shape \(10, 10\).*\(10, 4\)"):
         model.fit(_random(10))
     assert not hasattr(model, "labels_")
+
+
+@pytest.mark.parametrize("linkage", ["single", "complete", "average"])
+@pytest.mark.parametrize("offset, dtype", [(1e4, np.float32), (1e6, np.float64)],
+                         ids=["float32-1e4", "float64-1e6"])
+def test_cosine_far_from_the_origin_matches_sklearn_on_exact_distances(linkage, offset, dtype):
+    """Rows far from the origin are at small angles, where 1 - u.v cancels (float32 at 1e4:
+    single linkage's ARI 0-0.9, merge heights up to 41 times the exact ones; float64 at
+    1e6: heights up to 1.0 apart relative for every linkage). The reference is
+    scikit-learn on the exact distances, |u - v|^2 / 2 of the float64 unit rows, whose own
+    rounding (1e-16 against differences of 1e-8 at 1e6) leaves the smallest heights 2e-8
+    apart relative. Single linkage searches float32 rows rounded to float32: heights
+    within 1e-4 relative."""
+    X, _ = make_blobs_np(200, n_features=3, centers=3, seed=0)
+    X = (X + offset).astype(dtype)
+    want = sklearn.cluster.AgglomerativeClustering(
+        3, linkage=linkage, metric="precomputed", compute_distances=True
+    ).fit(exact_cosine_distances(X))
+    got = AgglomerativeClustering(3, linkage=linkage, metric="cosine",
+                                  compute_distances=True).fit(X)
+    np.testing.assert_array_equal(got.labels_, want.labels_)
+    rtol = 1e-4 if dtype == np.float32 and linkage == "single" else 1e-6
+    np.testing.assert_allclose(got.distances_, want.distances_, rtol=rtol)
+
+
+def test_cosine_single_linkage_graph_far_from_the_origin_matches_the_exact_tree(monkeypatch):
+    """The neighbour-graph tree of float32 rows at 1e4 under the cosine distance is built on
+    the cosine rows too: its heights are the exact tree's."""
+    from gpucluster.cluster import _graph
+
+    X, _ = make_blobs_np(300, n_features=17, centers=3, seed=0)
+    X = (X + 1e4).astype(np.float32)
+    want = sklearn.cluster.AgglomerativeClustering(
+        3, linkage="single", metric="precomputed", compute_distances=True
+    ).fit(exact_cosine_distances(X))
+    monkeypatch.setattr(_graph, "GRAPH_MIN_ROWS", 100)
+    got = AgglomerativeClustering(3, linkage="single", metric="cosine",
+                                  compute_distances=True).fit(X)
+    np.testing.assert_array_equal(got.labels_, want.labels_)
+    np.testing.assert_allclose(np.sort(got.distances_), np.sort(want.distances_), rtol=1e-4)

@@ -70,9 +70,11 @@ def test_optics_rejects_bad_arguments(call, match):
         call(HAND_X, indices, HAND_CORE)
 
 
-SCIPY_METRIC = {"euclidean": "euclidean", "manhattan": "cityblock", "cosine": "cosine"}
+SCIPY_METRIC = {"euclidean": "euclidean", "sqeuclidean": "sqeuclidean",
+                "manhattan": "cityblock", "cosine": "cosine"}
 CASES = [("ward", "euclidean"), ("complete", "euclidean"), ("complete", "manhattan"),
-         ("average", "cosine"), ("average", "euclidean"), ("single", "manhattan")]
+         ("average", "cosine"), ("average", "euclidean"), ("single", "manhattan"),
+         ("average", "sqeuclidean")]
 
 
 @pytest.mark.parametrize("linkage,metric", CASES, ids=[f"{a}-{b}" for a, b in CASES])
