@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .. import backend, kernels
-from .._distances import has_zero_row, nonzero_unit_rows_mean, normalize_rows, unit_rows_mean
+from .._distances import has_zero_row, nonzero_unit_rows_mean, unit_rows_mean
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
 from ._medoid_distances import (
@@ -402,8 +402,9 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
         self._shift = shift
         ids = backend.asarray_like(medoids, X)
         self._medoid_rows = None if metric == "precomputed" else xp.take(W, ids, axis=0)
-        self._medoid_unit = (normalize_rows(xp.take(X, ids, axis=0)) if metric == "cosine"
-                             else None)
+        # The medoids as "cosine_zero_rows" measures them, for an X with a zero row later.
+        self._medoid_flagged = (prepare_rows(xp.take(X, ids, axis=0), "cosine_zero_rows", shift)
+                                if rows_metric == "cosine_rows" else None)
         self.medoid_indices_ = self._to_output(ids, like)
         labels, distances = self._nearest(X, W)
         if rows_metric == "cosine_zero_rows":
@@ -430,10 +431,11 @@ class KMedoids(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMix
         return nearest_medoids(W, medoid_rows, metric)
 
     def _rows_for(self, X):
-        """The metric and medoid rows for the rows of X: "cosine" (1 - u.v) for an X with a
-        zero row, whose distance has no |u - v|^2 / 2 form, when the fit took "cosine_rows"."""
+        """The metric and medoid rows for the rows of X: "cosine_zero_rows" for an X with a
+        zero row, whose distance has no |u - v|^2 / 2 form, when the fit took "cosine_rows"
+        (the other rows still measured from their centred unit rows, as in the fit)."""
         if self._metric == "cosine_rows" and has_zero_row(X):
-            return "cosine", self._medoid_unit
+            return "cosine_zero_rows", self._medoid_flagged
         return self._metric, self._medoid_rows
 
     def _medoid_ids(self):

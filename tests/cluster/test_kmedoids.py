@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
+from sklearn.metrics.pairwise import cosine_distances
 
 from gpucluster import KMedoids, config_context
 from gpucluster.cluster import _medoid_distances
@@ -489,3 +490,27 @@ def test_cosine_with_zero_rows_far_from_the_origin(method):
     labels = np.argmin(D[:, medoids], axis=1)
     np.testing.assert_array_equal(km.labels_, labels)
     np.testing.assert_allclose(km.inertia_, D[np.arange(60), medoids[labels]].sum(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fit_zero_rows", [False, True])
+def test_cosine_predict_and_transform_on_rows_with_a_zero_row(fit_zero_rows):
+    """predict and transform measure an X with a zero row as the fit does: the other rows
+    from their centred unit rows, a zero row at 1 from every medoid (a zero medoid too, X
+    not being the fitted samples), as scikit-learn's cosine_distances in float64. They took
+    1 - u.v in X's dtype when the fitted X had no zero row: at 1e4, distances 5e-3 off
+    relative, two negative, and predict's labels other than the nearest medoids'."""
+    X, _ = make_blobs_np(60, 3, centers=3, seed=0, cluster_std=0.5)
+    X = (X + 1e4).astype(np.float32)
+    if fit_zero_rows:
+        X[7] = 0.0
+    init = np.array([7, 12, 22, 50])
+    km = KMedoids(4, metric="cosine", init=init).fit(X)
+    Q = X[::3].copy()
+    Q[[1, 4]] = 0.0
+    expected = cosine_distances(Q.astype(np.float64),
+                                np.asarray(km.cluster_centers_, dtype=np.float64))
+    D = km.transform(Q)
+    assert D.dtype == np.float32
+    np.testing.assert_array_equal(D[[1, 4]], 1.0)
+    np.testing.assert_allclose(D, expected, rtol=1e-4, atol=1e-12)
+    np.testing.assert_array_equal(km.predict(Q), np.argmin(expected, axis=1))
