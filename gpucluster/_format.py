@@ -4,8 +4,8 @@ ranking table, the commands' printed lines and the HTML report.
 One place, so the terminal and the report agree: floats at three significant
 figures, parameters as ``name=value, name=value``, fractions as percentages,
 durations as ``1.85 s`` or ``2 min 5 s``, counts of things as ``1 segment`` or
-``3 segments``. Files meant for programs (summary.json, info.json) keep the
-full values.
+``3 segments`` (and the words agreeing with them, ``was`` or ``were``). Files meant
+for programs (summary.json, info.json) keep the full values.
 """
 
 import math
@@ -78,6 +78,16 @@ def duration(seconds):
     return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
-def counted(count, noun):
-    """``count`` and ``noun``, plural but for one: "1 segment", "3 segments", "0 images"."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+def word(count, singular, plural=None):
+    """The form of a word for ``count`` things: ``singular`` for one, else ``plural``
+    (``singular`` + "s" when not given): word(2, "rank") -> "ranks",
+    word(1, "was", "were") -> "was"."""
+    if count == 1:
+        return singular
+    return singular + "s" if plural is None else plural
+
+
+def counted(count, noun, plural=None):
+    """``count`` and ``noun``, plural but for one: "1 segment", "3 segments", "0 images";
+    ``plural`` for a noun that does not take an "s"."""
+    return f"{count} {word(count, noun, plural)}"

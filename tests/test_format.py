@@ -43,3 +43,10 @@ def test_scores_read_at_three_decimals(value, text):
     (1, "segment", "1 segment"), (3, "segment", "3 segments"), (0, "image", "0 images")])
 def test_counted_is_plural_but_for_one(count, noun, text):
     assert fmt.counted(count, noun) == text
+
+
+def test_counted_and_word_take_an_irregular_plural():
+    assert fmt.counted(1, "copy", "copies") == "1 copy"
+    assert fmt.counted(2, "copy", "copies") == "2 copies"
+    assert [fmt.word(n, "was", "were") for n in (0, 1, 2)] == ["were", "was", "were"]
+    assert fmt.word(2, "rank") == "ranks"

@@ -69,7 +69,8 @@ def cmd_cluster(args):
                                            replace=False)
     silhouette = sample_silhouette(euclidean_matrix(X[np.sort(rows)]), labels[np.sort(rows)])
     n_clusters = count_clusters(labels)
-    print(f"{algorithm.name} on {args.input}: {X.shape[0]} rows x {X.shape[1]} features")
+    print(f"{algorithm.name} on {args.input}: {fmt.counted(X.shape[0], 'row')} x "
+          f"{fmt.counted(X.shape[1], 'feature')}")
     print(f"parameters: {_parameters_line(estimator, params)}")
     print(f"n_clusters: {n_clusters}")
     print(f"noise: {noise} ({fmt.percent(noise / X.shape[0])})")
@@ -213,8 +214,9 @@ def cmd_auto(args):
                     random_state=args.seed, device=args.device, search=args.search,
                     n_trials=args.n_trials, weights=args.ranking, progress=not args.quiet)
     result.data["source"] = os.path.abspath(args.input)
-    print(f"{X.shape[0]} rows x {X.shape[1]} features, geometry {result.data['metric']}; "
-          f"{len(result.candidates)} candidates in {fmt.duration(result.timings['total'])}"
+    print(f"{fmt.counted(X.shape[0], 'row')} x {fmt.counted(X.shape[1], 'feature')}, geometry "
+          f"{result.data['metric']}; {fmt.counted(len(result.candidates), 'candidate')} in "
+          f"{fmt.duration(result.timings['total'])}"
           + (" (time budget reached)" if result.cut_short else ""))
     print(f"ranked by {describe_weights(result.weights)}")
     print(result.table() if result.ranking else "No candidate was ranked.")

@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from .. import _format as fmt
+
 
 def _as_matrix(X, source):
     X = np.asarray(X)
@@ -136,7 +138,8 @@ def _load_store(path, under=None):
         if not wanted:
             raise ValueError(
                 f"no image of the embedding store {store.path} lies under "
-                f"{', '.join(folders)}; its {len(stored)} images lie {_folders(stored)}.")
+                f"{', '.join(folders)}; its {fmt.counted(len(stored), 'image')} "
+                f"{fmt.word(len(stored), 'lies', 'lie')} {_folders(stored)}.")
     paths, X = load_store(path, paths=wanted)
     if not len(paths):
         raise ValueError(f"{path}: the embedding store holds no embeddings.")
@@ -182,11 +185,11 @@ def describe_selection(path, paths, under=None):
     if under:
         folders = ", ".join(os.path.abspath(os.fspath(f)) for f in under)
         left = n_stored - len(paths)
-        return (f"clustering {len(paths)} images from the embedding store {store.path}: those "
-                f"under {folders} ({left} other image{'s' if left != 1 else ''} of the store "
-                f"left out)")
-    line = (f"clustering {len(paths)} images from the embedding store {store.path}: every "
-            f"image it holds, {where}")
+        return (f"clustering {fmt.counted(len(paths), 'image')} from the embedding store "
+                f"{store.path}: those under {folders} ({fmt.counted(left, 'other image')} of the "
+                f"store left out)")
+    line = (f"clustering {fmt.counted(len(paths), 'image')} from the embedding store "
+            f"{store.path}: every image it holds, {where}")
     if "folders:" in where:
         line += "; --under FOLDER clusters only the images under FOLDER"
     return line

@@ -47,7 +47,7 @@ def near_tie_ranks(composites, margin=TIE_MARGIN):
 
 def tie_note(ranks):
     """The sentence naming the ``ranks`` nearly tied with rank 1 (see ``near_ties``)."""
-    return (f"Nearly tied: rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))} "
+    return (f"Nearly tied: {fmt.word(len(ranks), 'rank')} {', '.join(map(str, ranks))} "
             f"within {TIE_MARGIN} composite of rank 1, about the error of the silhouette "
             "sample; look at those groupings too.")
 

@@ -36,6 +36,7 @@ import warnings
 
 import numpy as np
 
+from .. import _format as fmt
 from .. import backend
 from .._validation import check_input
 from . import candidates as registry
@@ -169,7 +170,7 @@ class _Runner:
         high = registry.upper_k(context)
         reason = None
         if n_clusters < 2:
-            reason = f"{n_clusters} cluster(s); at least 2 are needed"
+            reason = f"{fmt.counted(n_clusters, 'cluster')}; at least 2 are needed"
         elif n_clusters < low:
             reason = f"{n_clusters} clusters, below min_clusters={low}"
         elif n_clusters > high:

@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from .. import _format as fmt
 from . import _shards
 from .extract import (
     _BatchTally, _Forward, _check_batch_size, _device_type, _progress, auto_batch_size,
@@ -240,9 +241,9 @@ def _survey(client, shard_dir, todo, device):
         blind = sorted(address for address, fact in facts.items() if not fact[key])
         if blind:
             raise FileNotFoundError(
-                f"{what} is not visible on Dask worker(s) {', '.join(blind)}: the images and "
-                f"the store must be at the same paths on the client and every worker (one "
-                f"machine, or a shared file system)")
+                f"{what} is not visible on Dask {fmt.word(len(blind), 'worker')} "
+                f"{', '.join(blind)}: the images and the store must be at the same paths on "
+                f"the client and every worker (one machine, or a shared file system)")
     return facts
 
 

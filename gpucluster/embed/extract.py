@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .. import _format as fmt
 from ._interrupt import EmbeddingInterrupted, signal_number
 from .decode import MAX_PIXELS, ImageDecodeError, decode_memory_budget, decoding_plan
 from .discover import printable
@@ -100,7 +101,7 @@ class EmbedReport:
         if self.outside_links:
             lines.append(outside_links_note(self.outside_links))
         if self.embedded == 0 and self.images_per_second == 0.0:
-            reused = (f"all {self.reused} images reused from the store" if self.reused
+            reused = (f"all {fmt.counted(self.reused, 'image')} reused from the store" if self.reused
                       else "no images")
             lines.append(f"nothing to embed: {reused}, {self.seconds:.1f} s in all")
         else:
@@ -126,8 +127,8 @@ class EmbedReport:
 
 def outside_links_note(count):
     """The line that tells how many links leaving the inputs were skipped, and the way in."""
-    return (f"{count} symbolic link{'s' if count != 1 else ''} leading outside the input "
-            f"folders {'were' if count != 1 else 'was'} not followed; pass --follow-links "
+    return (f"{fmt.counted(count, 'symbolic link')} leading outside the input "
+            f"folders {fmt.word(count, 'was', 'were')} not followed; pass --follow-links "
             f"(follow_links=True) to include what they point to")
 
 

@@ -4,6 +4,8 @@ import json
 import os
 import sys
 
+from .. import _format as fmt
+
 
 def _load_names(path):
     if path is None:
@@ -50,12 +52,16 @@ def cmd_organize(args):
     _, labels, paths, _, _ = _result_rows(args)
     manifest = organize(labels, paths, args.out, rank=args.rank, mode=args.mode,
                         names=_load_names(args.names), overwrite=args.overwrite, relative=args.relative)
-    kind = "links" if args.mode == "link" else "copies"
-    print(f"{manifest['n_files']} {kind} in {len(manifest['clusters'])} folders under {manifest['out']}")
-    if manifest["copied_instead_of_linked"]:
-        print(f"{manifest['copied_instead_of_linked']} files were copied: the file system refused symlinks")
+    files = (fmt.counted(manifest["n_files"], "link") if args.mode == "link"
+             else fmt.counted(manifest["n_files"], "copy", "copies"))
+    print(f"{files} in {fmt.counted(len(manifest['clusters']), 'folder')} under {manifest['out']}")
+    copied = manifest["copied_instead_of_linked"]
+    if copied:
+        print(f"{fmt.counted(copied, 'file')} {fmt.word(copied, 'was', 'were')} copied: the file "
+              "system refused symlinks")
     if manifest["skipped"]:
-        print(f"{len(manifest['skipped'])} images skipped (missing), e.g. {manifest['skipped'][0][0]}")
+        print(f"{fmt.counted(len(manifest['skipped']), 'image')} skipped (missing), e.g. "
+              f"{manifest['skipped'][0][0]}")
     return 0
 
 

@@ -86,7 +86,8 @@ def facts_section(summary, ids, counts, rank, n_failures):
         cand = next((c for c in summary.get("candidates", []) if c.get("id") == shown.get("candidate")), {})
         algorithm = f", rank {rank}: {_e(cand.get('algorithm', shown.get('folder', '')))}"
     noise = f"{n_noise} noise" + (f" ({_e(fmt.percent(n_noise / n_images))})" if n_images else "")
-    return (f"<p class=facts>{n_images} images, {n_clusters} clusters, {noise}"
+    return (f"<p class=facts>{fmt.counted(n_images, 'image')}, "
+            f"{fmt.counted(n_clusters, 'cluster')}, {noise}"
             f"{algorithm}; {n_failures} unreadable; created {_e(created)}"
             + (f", gpucluster {_e(summary['gpucluster'])}" if summary.get("gpucluster") else "")
             + "</p>" + data_table(summary.get("data")))
@@ -137,7 +138,7 @@ def ranking_section(summary, shown_rank):
     if summary.get("weights"):
         criterion = f"<p class=criterion>Ranked by {_e(describe_weights(summary['weights']))}.</p>"
     failed = sum(1 for c in candidates.values() if c.get("status") == "failed")
-    note = f"<p class=more>{len(candidates)} candidates tried, {failed} failed" + (
+    note = f"<p class=more>{fmt.counted(len(candidates), 'candidate')} tried, {failed} failed" + (
         "; the search was cut short by its time budget" if summary.get("cut_short") else "") + ".</p>"
     return ("<h2>Ranking</h2>" + criterion + "<table>" + "".join(rows) + "</table>"
             + _near_tie_note(summary, candidates) + _warnings_note(summary, candidates) + note)
@@ -363,7 +364,7 @@ def _cluster_heading(out, label, count, name, folder, with_sheet):
     dot = ""
     if with_sheet:
         dot = f"<span class=dot style=\"background:{cluster_color(label)}\"></span>"
-    heading += f" &middot; {count} images" + (f" &middot; {_e(name)}" if name else "")
+    heading += f" &middot; {fmt.counted(count, 'image')}" + (f" &middot; {_e(name)}" if name else "")
     if folder:
         heading += f" &middot; <a href=\"{_href(os.path.join(out, folder), out)}/\">folder</a>"
     return f"<section class=cluster data-label=\"{label}\"><h3>{dot}{heading}</h3>"

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 
+from .. import _format as fmt
 from .._files import atomic_write
 from ._results import normalize_names, resolve_result
 
@@ -207,7 +208,8 @@ def organize(result, paths=None, out=None, *, rank=1, mode="link", names=None,
                              if os.path.lexists(os.path.join(folder_path, n)))
     if conflicts and not overwrite:
         raise FileExistsError(
-            f"{len(conflicts)} target(s) already exist in {gallery.root}, e.g. {conflicts[0]}; "
+            f"{fmt.counted(len(conflicts), 'target')} already "
+            f"{fmt.word(len(conflicts), 'exists', 'exist')} in {gallery.root}, e.g. {conflicts[0]}; "
             "pass overwrite=True (--overwrite) to replace them."
         )
 

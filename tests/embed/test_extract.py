@@ -197,6 +197,12 @@ def test_model_by_name_and_report_round_trip(images, tmp_path):
     assert f"{N_IMAGES} embedded" in text and report.store in text and "images/s" in text
 
 
+@pytest.mark.parametrize("reused, text", [(1, "all 1 image reused"), (2, "all 2 images reused")])
+def test_summary_counts_the_reused_images_in_the_singular_for_one(reused, text):
+    report = EmbedReport(store="store", n_images=reused, embedded=0, reused=reused)
+    assert f"nothing to embed: {text} from the store" in report.summary()
+
+
 def test_store_config_names_model_preprocessing_normalize_dtype(tiny):
     prep = Preprocessing(mode="resize", size=32)
     config = store_config(tiny, prep, False, "float32")
