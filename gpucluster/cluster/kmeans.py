@@ -605,27 +605,32 @@ def inertia_from_differences(X, centers, labels, sample_weight):
     return total[0]
 
 
-def nearest_centers(X, centers, metric):
+def nearest_centers(X, centers, metric, *, with_distances=True):
     """``(labels, distances, Xm, centers)``: each row's nearest centre and its distance, with
     X and ``centers`` (X's namespace, already prepared for the metric) as compared.
 
     As fit does, rows far from the origin against the centres' spread are centred
     first (euclidean, dense X), or the GEMM's rounding picks the wrong centre
-    (float32 rows at an offset of 1e6).
+    (float32 rows at an offset of 1e6). Without ``with_distances`` the distances
+    are empty (``labels_and_distances``).
     """
     Xm = prepare_for_metric(X, metric)
     shift = far_offset(centers) if metric == "euclidean" and not is_sparse(X) else None
     if shift is not None:
         Xm, centers = Xm - shift, centers - shift
-    labels, distances = labels_and_distances(Xm, centers, metric)
+    labels, distances = labels_and_distances(Xm, centers, metric,
+                                             with_distances=with_distances)
     return labels, distances, Xm, centers
 
 
 def labels_and_inertia(X, centers, metric, sample_weight):
     """Each row's nearest centre (``nearest_centers``) and the weighted inertia, a Python
-    float: from the differences to the assigned centres for dense euclidean X."""
-    labels, distances, Xm, centers = nearest_centers(X, centers, metric)
-    if metric == "euclidean" and not is_sparse(X):
+    float: from the differences to the assigned centres for dense euclidean X (whose
+    kernel distances are then not asked for)."""
+    from_differences = metric == "euclidean" and not is_sparse(X)
+    labels, distances, Xm, centers = nearest_centers(X, centers, metric,
+                                                     with_distances=not from_differences)
+    if from_differences:
         return labels, inertia_from_differences(Xm, centers, labels, sample_weight)
     return labels, weighted_sum(distances, sample_weight)
 
@@ -1008,10 +1013,11 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
         centers = backend.asarray_like(self._centers, data_ops(X).values(X))
         return prepare_for_metric(centers, self.metric)
 
-    def _nearest(self, X):
+    def _nearest(self, X, *, with_distances=True):
         """``(labels, distances, Xm, centers)`` of X against the fitted centres
         (``nearest_centers``)."""
-        return nearest_centers(X, self._centers_for(X), self.metric)
+        return nearest_centers(X, self._centers_for(X), self.metric,
+                               with_distances=with_distances)
 
     def _labels_inertia(self, X, sample_weight):
         """Labels and weighted inertia of X against the fitted centres (used by score)."""
@@ -1028,7 +1034,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, DeviceEstimatorMixin, ClusterMixin
             return distributed.kmeans.predict(self, X, sample_weight)
         check_is_fitted(self)
         X, sample_weight, like = self._prepare_data(X, sample_weight, reset=False)
-        return self._to_output(self._nearest(X)[0], like)
+        return self._to_output(self._nearest(X, with_distances=False)[0], like)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit and return ``labels_``."""

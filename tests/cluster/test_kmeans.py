@@ -749,3 +749,31 @@ def test_score_and_inertia_at_a_large_offset_and_mixed_scales_are_exact():
     assert model.score(X) == pytest.approx(-exact, rel=1e-6)
     Y = (np.random.RandomState(0).randn(30, 3) * [1e4, 1, 1e-4]).astype(np.float32)
     assert KMeans(30, init=Y, n_init=1).fit(Y).inertia_ == 0.0
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_score_and_predict_ask_for_distances_only_where_they_are_read(monkeypatch, metric):
+    """score's euclidean inertia comes from the differences and predict reads labels alone,
+    so the assign kernel is asked for labels alone there; cosine's score sums its
+    distances. Labels and score are those of the kernel's distances."""
+    from gpucluster.cluster import kmeans as module
+
+    X, _ = make_blobs_np(300, 4, centers=3, seed=0)
+    km = KMeans(3, metric=metric, n_init=1, random_state=0).fit(X)
+    labels, distances = module.labels_and_distances(
+        module.prepare_for_metric(X, metric), km._centers_for(X), metric)
+    asked = []
+    assign = module.DENSE.assign
+
+    def spy(*args, with_distances=True, **kwargs):
+        asked.append(with_distances)
+        return assign(*args, with_distances=with_distances, **kwargs)
+
+    monkeypatch.setattr(module.DENSE, "assign", spy)
+    score = km.score(X)
+    assert asked == [metric != "euclidean"]
+    np.testing.assert_array_equal(km.predict(X), labels)
+    assert asked[1:] == [False]
+    expected = (module.inertia_from_differences(X, km._centers_for(X), labels, None)
+                if metric == "euclidean" else float(distances.astype(np.float64).sum()))
+    assert score == pytest.approx(-expected, rel=1e-12)
