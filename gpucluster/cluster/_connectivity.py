@@ -7,7 +7,9 @@ they can stop once ``n_clusters`` remain. ``AgglomerativeClustering`` in
 ``cluster.hierarchy`` calls :func:`structured_tree` when given a graph.
 
 Edge distances: the Euclidean, Manhattan and cosine distances from the rows
-themselves, the entries of X with ``metric="precomputed"``, a callable on
+themselves (the cosine distance as the squared distance of X's cosine rows,
+``gpucluster._distances.distance_rows``: 1 - u.v cancels for rows far from the
+origin), the entries of X with ``metric="precomputed"``, a callable on
 each pair of rows (as scikit-learn's ``paired_distances`` calls it), and any
 other metric of ``sklearn.metrics.pairwise`` through
 ``gpucluster._host_distances.paired_distances`` (scikit-learn refuses those here).
@@ -21,10 +23,12 @@ from scipy import sparse
 from sklearn.metrics import pairwise_distances
 
 from .. import backend, kernels
+from .._distances import cosine_mean, distance_rows
 from .._host_distances import HostMetric, paired_distances
 
-# Edge distances computed from the rows here (scikit-learn's paired metrics).
-ROW_METRICS = ("euclidean", "manhattan", "cosine")
+# Edge distances computed from the rows here: scikit-learn's paired metrics, and
+# "sqeuclidean", under which the cosine rows (``distance_rows``) are measured.
+ROW_METRICS = ("euclidean", "manhattan", "cosine", "sqeuclidean")
 
 
 def _component_distances(Xh, idx_i, idx_j, metric, host):
@@ -180,6 +184,8 @@ def _edge_distances(Xh, rows, cols, metric, host):
     if metric not in ROW_METRICS:
         return paired_distances(Xh, rows, cols, host)
     diff_a, diff_b = Xh[rows], Xh[cols]
+    if metric == "sqeuclidean":
+        return np.sum((diff_a - diff_b) ** 2, axis=1)
     if metric == "euclidean":
         return np.sqrt(np.sum((diff_a - diff_b) ** 2, axis=1))
     if metric == "manhattan":
@@ -273,6 +279,8 @@ def structured_tree(Xh, connectivity, linkage, metric, n_clusters):
     n = Xh.shape[0]
     # SciPy's definitions (cdist), with V or VI from all rows (as pdist).
     host = HostMetric(metric, source="scipy").fitted(Xh)
+    # The cosine distance is the squared distance of the cosine rows (float64).
+    Xh, metric = distance_rows(Xh, metric, cosine_mean(Xh, metric))
     connectivity, n_components = fix_connectivity(Xh, connectivity, metric, host)
     if n_clusters is None:
         n_nodes = 2 * n - 1

@@ -16,6 +16,7 @@ from gpucluster.cluster.hierarchy import AgglomerativeClustering
 from .._helpers import (
     assert_same_kind,
     exact_cosine_distances,
+    exact_cosine_rows,
     labels_agree,
     make_blobs_np,
     to_numpy,
@@ -492,3 +493,33 @@ def test_cosine_single_linkage_graph_far_from_the_origin_matches_the_exact_tree(
                                   compute_distances=True).fit(X)
     np.testing.assert_array_equal(got.labels_, want.labels_)
     np.testing.assert_allclose(np.sort(got.distances_), np.sort(want.distances_), rtol=1e-4)
+
+
+@pytest.mark.parametrize("linkage", ["single", "complete", "average"])
+@pytest.mark.parametrize("offset, dtype", [(1e4, np.float32), (1e6, np.float64)],
+                         ids=["float32-1e4", "float64-1e6"])
+def test_cosine_connectivity_far_from_the_origin_matches_sklearn_on_exact_distances(
+        linkage, offset, dtype):
+    """With a connectivity graph (5 neighbours: three components, joined by their closest
+    pairs), the edges are measured on the cosine rows too: 1 - u.v in float64 put merge
+    heights 3e-4 (float32 at 1e4) and up to 1.0 (float64 at 1e6) apart relative. The
+    reference is scikit-learn's connectivity path with a callable, the squared distance of
+    the exact cosine rows (|u - v|^2 / 2 of the float64 unit rows), whose own rounding at
+    1e6 leaves the smallest heights 2e-8 apart relative."""
+    X, _ = make_blobs_np(200, n_features=3, centers=3, seed=0)
+    X = (X + offset).astype(dtype)
+    rows, _ = exact_cosine_rows(X)
+    graph = kneighbors_graph(rows, 5, include_self=False)
+    params = dict(n_clusters=12, linkage=linkage, connectivity=graph, compute_distances=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        want = sklearn.cluster.AgglomerativeClustering(
+            metric=lambda a, b: float(np.sum((a - b) ** 2)), **params).fit(rows)
+        got = AgglomerativeClustering(metric="cosine", **params).fit(X)
+    assert got.n_connected_components_ == want.n_connected_components_ == 3
+    sort = (lambda c: np.sort(c, axis=1)) if linkage == "single" else (lambda c: c)
+    np.testing.assert_array_equal(sort(got.children_), sort(want.children_))
+    # Single linkage's merges are oriented otherwise (scikit-learn's follow SciPy's
+    # spanning tree), which may number the clusters of a cut otherwise.
+    assert labels_agree(got.labels_, want.labels_) == 1.0
+    np.testing.assert_allclose(got.distances_, want.distances_, rtol=1e-7)
