@@ -80,6 +80,9 @@ BIRCH_KS = 4
 # a few hundred passes) are tried in thorough mode on small data only.
 MEANSHIFT_MAX_ROWS = 5_000
 AFFINITY_MAX_ROWS = 2_000
+# Birch's threshold and MeanShift's bandwidth are at least this fraction of the data's
+# scale (``radius_floor``).
+RADIUS_FLOOR = 1e-6
 GMM_KS = 6
 # Without max_clusters, partitions with more than this many times the central
 # guess of k are too fragmented to be useful: they are skipped.
@@ -707,6 +710,23 @@ def neighbour_radius(context, quantile=0.5):
     return float(np.quantile(distances[:, min(distances.shape[1], 10) - 1], quantile))
 
 
+def radius_floor(context):
+    """The least threshold or bandwidth a candidate takes: ``RADIUS_FLOOR`` times the
+    data's scale, the sample rows' largest distance to a neighbour of the shared graph
+    (else between the sample rows, else 1).
+
+    A radius of 0 (rows repeated past the 10th neighbour) still gives a positive one, and
+    the floor stays below the neighbour distances at every scale: an absolute 1e-6 was
+    above those of cosine working rows far from the origin (float32 blobs at 1e6: 2e-7),
+    which put every row of Birch and MeanShift in one cluster.
+    """
+    for distances in (context.knn_distances, context.sample_distances):
+        largest = float(np.max(distances))
+        if largest > 0:
+            return RADIUS_FLOOR * largest
+    return RADIUS_FLOOR
+
+
 def _birch_factory(params, *, device, context):
     from ..cluster import Birch
 
@@ -716,7 +736,7 @@ def _birch_factory(params, *, device, context):
 def _birch_candidates(context):
     if context.mode != "thorough" or context.n_samples > BIRCH_MAX_ROWS:
         return []
-    threshold = max(neighbour_radius(context), 1e-6)
+    threshold = max(neighbour_radius(context), radius_floor(context))
     return [{"n_clusters": k, "threshold": threshold}
             for k in k_grid(context)[:BIRCH_KS] if k < context.n_samples]
 
@@ -736,8 +756,8 @@ def _meanshift_candidates(context):
         return []
     # Every row a seed: binned seeds miss every row in tens of dimensions (a bin's
     # corner lies sqrt(d) / 2 bandwidths from its centre).
-    return [{"bandwidth": max(neighbour_radius(context, q) * 2.0, 1e-6)}
-            for q in (0.5, 0.9)]
+    floor = radius_floor(context)
+    return [{"bandwidth": max(neighbour_radius(context, q) * 2.0, floor)} for q in (0.5, 0.9)]
 
 
 def _affinity_factory(params, *, device, context):

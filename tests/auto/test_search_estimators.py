@@ -68,3 +68,20 @@ def test_thorough_mode_tries_the_other_estimators_and_they_find_the_groups(blobs
     balanced = search(X, algorithms=[name, "kmeans"], mode="balanced", random_state=0,
                       progress=False)
     assert not [c for c in balanced.candidates if c["algorithm"] == name]
+
+
+def test_birch_and_meanshift_radii_follow_the_scale_of_cosine_rows_far_from_the_origin():
+    """Cosine working rows of float32 blobs at 1e6 are 2e-7 from their 10th neighbour: an
+    absolute floor of 1e-6 on Birch's threshold and MeanShift's bandwidth put every row
+    in one cluster (ARI 0 for every candidate). Relative to the data's scale, the radii
+    stay the neighbour distances and the groups are found."""
+    X, truth = make_blobs(n_samples=400, n_features=8, centers=4, cluster_std=0.25,
+                          center_box=(-2.0, 2.0), random_state=3)
+    X = (X + 1e6).astype(np.float32)
+    result = search(X, algorithms=["birch", "meanshift"], metric="cosine", mode="thorough",
+                    labels=truth, random_state=0, progress=False, max_clusters=8)
+    for name, radius in [("birch", "threshold"), ("meanshift", "bandwidth")]:
+        ok = _ok(result, name)
+        assert ok, [c.get("error") for c in result.candidates]
+        assert all(c["params"][radius] < 1e-6 for c in ok), [c["params"] for c in ok]
+        assert max(c["scores"]["ARI"] for c in ok) >= 0.95, name
