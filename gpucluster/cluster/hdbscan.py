@@ -734,7 +734,12 @@ class HDBSCAN(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstim
             return self._host.pairwise(rows, rows)
         rows, metric = distance_rows(rows, self._metric.kernel, self._cosine_mean)
         rows, _ = kernel_rows(rows, metric, self._distance_scale)
-        return pairwise_distances(rows, rows, metric)
+        distances = pairwise_distances(rows, rows, metric)
+        # Each row at 0 from itself, as scikit-learn's pairwise_distances of X with itself:
+        # a zero row's cosine distance is 1 from every row, itself included.
+        xp = backend.namespace(distances)
+        own = xp.eye(distances.shape[0], dtype=xp.bool, device=backend.device(distances))
+        return xp.where(own, xp.zeros_like(distances), distances)
 
     # ------------------------------------------------------------------
     # Prediction and soft clustering

@@ -1074,3 +1074,65 @@ def test_cosine_prediction_of_a_zero_row_is_noise():
     np.testing.assert_array_equal(labels[1:], want_labels)
     np.testing.assert_allclose(probabilities[1:], want_probabilities, rtol=1e-6)
     assert np.isfinite(model.membership_vector(np.zeros((1, 3)))).all()
+
+
+def test_cosine_medoid_of_a_cluster_with_a_zero_row_is_sklearns():
+    """A zero row is at cosine distance 1 from every other row and 0 from itself in
+    scikit-learn's medoid sums. 40 rows evenly around the origin are 40 from the circle in
+    sum, as is the zero row; the zero row's weight (its probability, 0.05) on its distance
+    to itself made its sum the circle rows' (40.05, plus rounding): the medoid was row 0
+    where scikit-learn's is the zero row."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+
+    m = 40
+    angles = np.arange(m) * 2 * np.pi / m
+    radii = 1 + 0.5 * np.random.default_rng(0).random(m)
+    X = np.vstack([np.c_[np.cos(angles), np.sin(angles)] * radii[:, None], np.zeros((1, 2))])
+    params = dict(metric="cosine", min_cluster_size=5, allow_single_cluster=True,
+                  cluster_selection_epsilon=1.0, store_centers="medoid")
+    want = SkHDBSCAN(**params, copy=True).fit(X)
+    got = HDBSCAN(**params).fit(X)
+    np.testing.assert_array_equal(got.labels_, want.labels_)
+    np.testing.assert_array_equal(got.medoids_, want.medoids_)
+    np.testing.assert_array_equal(got.medoids_, np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("seed, params", [(0, {"min_cluster_size": 10}),
+                                          (8, {"min_samples": 3})])
+def test_cosine_with_a_zero_row_differs_from_sklearn_only_in_the_merge_order(seed, params):
+    """make_blobs 100 x 3 near the origin plus a zero row (ARI 0.976 and 0.865 against
+    scikit-learn; the same sets without the zero row differ alike): the zero row is at 1
+    from every row in both, so each side's tree code on the other's spanning tree gives the
+    other's labels and probabilities, and the trees' weights agree to rounding (1 - u.v
+    against the centred rows' squared distances): equal-weight merges (core distances
+    shared by several edges) taken in another order."""
+    from sklearn.cluster import HDBSCAN as SkHDBSCAN
+    from sklearn.metrics.pairwise import cosine_distances
+
+    linkage = pytest.importorskip("sklearn.cluster._hdbscan._linkage")
+    reachability = pytest.importorskip("sklearn.cluster._hdbscan._reachability")
+    sk_tree = pytest.importorskip("sklearn.cluster._hdbscan._tree")
+    from gpucluster.cluster import _hdbscan_tree
+
+    X, _ = make_blobs(100, n_features=3, centers=3, random_state=seed)
+    X = np.vstack([X, np.zeros((1, 3))])
+    size = params.get("min_cluster_size", 5)
+    theirs = SkHDBSCAN(metric="cosine", **params, copy=True).fit(X)
+    ours = HDBSCAN(metric="cosine", **params).fit(X)
+    mst = linkage.mst_from_mutual_reachability(reachability.mutual_reachability_graph(
+        cosine_distances(X), min_samples=params.get("min_samples", size)))
+    result = _hdbscan_tree.process_tree(
+        np.stack([mst["current_node"], mst["next_node"]], axis=1), mst["distance"], len(X),
+        min_cluster_size=size, method="eom", allow_single_cluster=False, epsilon=0.0,
+        max_cluster_size=None, sklearn_order=True)
+    np.testing.assert_array_equal(result["labels"], theirs.labels_)
+    np.testing.assert_allclose(result["probabilities"], theirs.probabilities_, rtol=1e-9)
+    ours_tree = ours.single_linkage_tree_
+    hierarchy = np.empty(len(ours_tree), dtype=sk_tree.HIERARCHY_dtype)
+    for i, name in enumerate(("left_node", "right_node", "value", "cluster_size")):
+        hierarchy[name] = ours_tree[:, i]
+    labels, probabilities = sk_tree.tree_to_labels(hierarchy, size, "eom", False, 0.0, None)
+    np.testing.assert_array_equal(labels, ours.labels_)
+    np.testing.assert_allclose(probabilities, ours.probabilities_, rtol=1e-9)
+    np.testing.assert_allclose(np.sort(ours_tree[:, 2]), np.sort(mst["distance"]),
+                               rtol=1e-12, atol=1e-15)
