@@ -4,8 +4,10 @@
 ``GPUCLUSTER_NUMBA_CACHE=0``), so a second process does not recompile.
 """
 
+import contextlib
 import os
 
+import numba
 import numpy as np
 
 # numba-cuda 0.2x still registers ``np.row_stack`` for device code, and NumPy 2.5
@@ -31,3 +33,20 @@ def single_threaded_blas():
 
         _blas_controller = ThreadpoolController()
     return _blas_controller.limit(limits=1, user_api="blas")
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Context manager running Numba's parallel loops on the calling thread alone.
+
+    Numba's thread count is per calling thread, so other threads keep theirs.
+    For work too small to repay the barrier that ends every parallel loop:
+    on a busy machine a barrier waits for a thread the system has not
+    scheduled, up to milliseconds.
+    """
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)

@@ -4,6 +4,9 @@ Shared by ``mst.py`` (Boruvka candidate search) and by ``knn.py`` and
 ``radius.py``, which use it in place of their GEMM tiles for the Euclidean
 metrics with at most ``KDTREE_MAX_FEATURES`` features: there its pruning
 visits a few hundred points per query where brute force visits all n.
+``knn.py`` takes it only where it pays (``knn.search_path``: not for many
+neighbours a row, nor for a few queries) and otherwise ``knn_direct.py``,
+the same distances over all rows.
 
 The tree is balanced (ranges halved at every level, split on the dimension
 of widest spread), stored as flat arrays with node t's children at 2t+1 and
@@ -19,7 +22,7 @@ drops nothing it should keep; a row's distance to itself is exactly 0.
 import numpy as np
 from numba import njit, prange
 
-from .._numba import NUMBA_CACHE
+from .._numba import NUMBA_CACHE, one_thread
 
 # Up to this many features a KD-tree replaces the GEMM scan: in few
 # dimensions its pruning visits a few hundred points per query where the
@@ -39,6 +42,17 @@ QUERY_BLOCK = 64
 # n=100,000 d=8 eps=1.5 (13 neighbours a row) from 2.1 s to 1.3 s on 2 cores.
 BUFFER_PER_QUERY = 32
 BUFFER_ENTRIES = 2**24
+# Up to this many rows knn and radius_neighbors build their tree on one
+# thread. The parallel build runs one parallel loop per level, each ending
+# at a barrier, and its top levels hold one or two nodes. On 2 busy cores
+# (load 5), best / median of 5: 500 rows 0.12 / 180 ms on 2 threads against
+# 0.06 / 0.06 ms on one, 5,000 rows 244 / 262 against 2.4 / 11 ms, 20,000
+# rows 264 / 290 against 48 / 61 ms. A dask knn_graph of 5,000 x 16 in
+# chunks of 500 (a tree per chunk pair, two worker processes, load 6-15)
+# spent a median 0.16-0.26 s a pair, 0.020-0.024 s with this, where the
+# GEMM tiles spend 0.07 s at 64 features. Above, the build is parallel, as
+# the MST's always is; serial, it would be a few percent of the queries.
+SERIAL_BUILD_ROWS = 2**14
 
 
 @njit(cache=NUMBA_CACHE)
@@ -299,7 +313,12 @@ def _copy_blocks(order, self_query, m, block, cap, buffer, full, counts, indptr,
 
 
 def _tree(X):
-    order, _, points, _, start, end, lo, hi, _ = _build_tree(X, np.zeros(X.shape[0]), LEAF_SIZE)
+    core = np.zeros(X.shape[0])
+    if X.shape[0] <= SERIAL_BUILD_ROWS:
+        with one_thread():
+            order, _, points, _, start, end, lo, hi, _ = _build_tree(X, core, LEAF_SIZE)
+    else:
+        order, _, points, _, start, end, lo, hi, _ = _build_tree(X, core, LEAF_SIZE)
     return points, order, start, end, lo, hi
 
 

@@ -21,8 +21,11 @@ usual ``eps32 * |x|^2`` cancellation error of the expanded form. With
 ``self_query`` the distance of a row to itself is set to exactly 0 (1 for a
 zero row under cosine), which the expanded form only approximates.
 With at most ``kdtree.KDTREE_MAX_FEATURES`` features and a Euclidean metric
-the search goes through a KD-tree instead (``kdtree.py``): exact float64
-distances from coordinate differences, same ordering and ties.
+the search takes exact float64 distances from coordinate differences, with
+the same ordering and ties: through a KD-tree (``kdtree.py``), or, where the
+tree does not pay (many neighbours a row, few queries; ``search_path``),
+over all rows by the tree's arithmetic (``knn_direct.py``), which finds
+the tree's neighbours and distances to the last bit.
 Reference: ``tests/kernels/reference_neighbors.py::knn``.
 """
 
@@ -33,7 +36,7 @@ from numba import njit, prange
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE
 from ..pairwise import near_origin
-from . import kdtree
+from . import kdtree, knn_direct
 from .assign import row_sq_norms
 
 # Query rows per tile (one prange task) and data rows per GEMM tile: a
@@ -43,12 +46,41 @@ from .assign import row_sq_norms
 QUERY_TILE_ROWS = 128
 MIN_TILE_ROWS = 16
 DATA_TILE_ROWS = 1024
+# The KD-tree loses to the direct search (``search_path``) when many
+# neighbours per row are asked: it keeps a row's k best in a sorted buffer,
+# so its cost grows as k^2, where the direct search's grows as n + k log k;
+# k / sqrt(n) decides. Tree time / direct time, one thread each (a busy
+# machine's barriers would blur two), 300 queries among n = 500, 2,000,
+# 5,000, 20,000 rows of make_blobs(centers=5), standard normal and uniform
+# float32 rows in 2, 5, 8 and 16 features: k / sqrt(n) up to 1.1 (k = 15 to
+# 150): 0.10-0.53 in 2-5 features, 0.26-2.3 in 8-16 (above 1 only on
+# normal and uniform rows in 8 and 16, where the tree visits nearly every
+# row whatever k); 2.1-3.5: 0.34-1.8; 6.7-7.1: 0.94-3.4; 10.6-42: 1.6-28.
+# Through the tree, estimate_bandwidth on 5,000 x 16 (k = 1,500) took 11-13 s.
+TREE_MAX_K_PER_ROOT_N = 4.0
+# The tree's O(n log n) build pays only over enough queries. Tree / direct,
+# one thread, make_blobs rows in 8 features, k=15, load 5 on 2 cores:
+# n=5,000: 1 query 6.8 / 0.10 ms, 10: 2.8 / 0.66 ms, 100: 7.7 / 11 ms;
+# n=20,000: 10 queries 29 / 2.9 ms, 100: 48 / 75 ms; n=100,000: 10 queries
+# 546 / 28 ms, 100: 289 / 351 ms.
+TREE_MIN_QUERIES = 64
 
 
 def query_tile_rows(m):
     """Query rows per prange task: up to QUERY_TILE_ROWS, fewer so that all threads get work."""
     per_thread = -(-m // (4 * numba.get_num_threads()))
     return max(MIN_TILE_ROWS, min(QUERY_TILE_ROWS, per_thread))
+
+
+def search_path(X, m, k, metric):
+    """How ``knn`` searches m queries for their k nearest rows of X (n, d): "tree"
+    (``kdtree.knn``), "direct" (``knn_direct.knn``: the tree's distances, over all
+    rows) or "gemm" (the GEMM tiles, for the other metrics and more features)."""
+    if not kdtree.usable(X, metric == COSINE):
+        return "gemm"
+    if m < TREE_MIN_QUERIES or k > TREE_MAX_K_PER_ROOT_N * np.sqrt(X.shape[0]):
+        return "direct"
+    return "tree"
 
 
 def norm_terms(A, metric):
@@ -169,8 +201,11 @@ def knn(X, queries, k, metric, root, exclude_self):
     indices = np.empty((m, k), dtype=np.int64)
     if m == 0 or k == 0:
         return distances, indices
-    if kdtree.usable(X, metric == COSINE):
+    path = search_path(X, m, k, metric)
+    if path == "tree":
         return kdtree.knn(X, queries, k, root, exclude_self)
+    if path == "direct":
+        return knn_direct.knn(X, queries, k, root, exclude_self)
     # The Gram tiles see rows far from the origin moved near it (the tree's distances are
     # exact differences already).
     X, Q = near_origin(np, X, None if self_query else Q, metric)

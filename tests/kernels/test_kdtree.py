@@ -2,13 +2,16 @@
 
 from contextlib import contextmanager
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpucluster import kernels
-from gpucluster.kernels.cpu import kdtree
+from gpucluster.kernels.cpu import kdtree, knn_direct
+from gpucluster.kernels.cpu import knn as cpu_knn
+from gpucluster.kernels.metric import COSINE, SQEUCLIDEAN
 
 from . import reference_neighbors as reference
 from .test_knn import problems
@@ -18,16 +21,20 @@ METRICS = ["sqeuclidean", "euclidean"]
 
 @contextmanager
 def search_path(path, leaf_size=2, buffer_per_query=1):
-    """Force the KD-tree ("tree") or the GEMM tiles ("gemm").
+    """Force the KD-tree ("tree"), knn's direct search over all rows ("direct";
+    radius_neighbors takes the tree then) or the GEMM tiles ("gemm").
 
     Small leaves cross many nodes; query blocks of 3 rows with a radius
     buffer of ``buffer_per_query`` neighbours per row make some blocks
     overflow (all of them with 0) and search again.
     """
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kdtree, "KDTREE_MAX_FEATURES", 64 if path == "tree" else 0)
+        mp.setattr(kdtree, "KDTREE_MAX_FEATURES", 0 if path == "gemm" else 64)
+        mp.setattr(cpu_knn, "TREE_MAX_K_PER_ROOT_N", np.inf)
+        mp.setattr(cpu_knn, "TREE_MIN_QUERIES", np.inf if path == "direct" else 0)
         mp.setattr(kdtree, "LEAF_SIZE", leaf_size)
         mp.setattr(kdtree, "QUERY_BLOCK", 3)
+        mp.setattr(knn_direct, "QUERY_BLOCK", 3)
         mp.setattr(kdtree, "BUFFER_PER_QUERY", buffer_per_query)
         yield
 
@@ -38,6 +45,14 @@ def both_paths(call, leaf_size=2):
     with search_path("gemm"):
         gemm = call()
     return tree, gemm
+
+
+def assert_direct_is_the_tree(tree, X, k, queries, metric, exclude_self):
+    """knn's direct search gives the tree's neighbours and distances, to the last bit."""
+    with search_path("direct"):
+        direct = kernels.knn(X, k, queries=queries, metric=metric, exclude_self=exclude_self)
+    np.testing.assert_array_equal(direct[1], tree[1])
+    np.testing.assert_array_equal(direct[0], tree[0])
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -52,6 +67,7 @@ def test_tree_knn_matches_reference_and_gemm(problem, metric, exclude_self, leaf
                                                 exclude_self=exclude_self), leaf_size)
     for distances, indices in (tree, gemm):
         reference.assert_knn_matches(X, k, queries, metric, exclude_self, distances, indices)
+    assert_direct_is_the_tree(tree, X, k, queries, metric, exclude_self)
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -69,6 +85,7 @@ def test_tree_knn_exact_ties_on_integers(problem, metric, exclude_self, leaf_siz
         reference.assert_knn_matches(X, k, queries, metric, exclude_self, distances, indices,
                                      exact=True)
     np.testing.assert_array_equal(tree[1], gemm[1])
+    assert_direct_is_the_tree(tree, X, k, queries, metric, exclude_self)
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -114,6 +131,7 @@ def test_tree_on_blobs_with_duplicates_and_zero_rows(dtype):
         for q in (None, queries):
             distances, indices = kernels.knn(X, 12, queries=q, metric="euclidean")
             reference.assert_knn_matches(X, 12, q, "euclidean", True, distances, indices)
+            assert_direct_is_the_tree((distances, indices), X, 12, q, "euclidean", True)
             result = kernels.radius_neighbors(X, 1.5, queries=q, include_self=False)
             reference.assert_radius_matches(X, 1.5, q, "euclidean", False, result)
 
@@ -124,3 +142,52 @@ def test_dispatch_follows_features_and_metric():
     assert not kdtree.usable(X, True)
     assert not kdtree.usable(np.zeros((3, 17)), False)
     assert not kdtree.usable(np.zeros((3, 0)), False)
+
+
+@pytest.mark.parametrize(
+    "n, m, d, k, metric, path",
+    [
+        (5000, 1000, 16, 1500, SQEUCLIDEAN, "direct"),  # estimate_bandwidth, quantile=0.3
+        (2000, 2000, 8, 600, SQEUCLIDEAN, "direct"),  # k / sqrt(n) = 13: tree 2.3-4.2 x slower
+        (5000, 5000, 16, 150, SQEUCLIDEAN, "tree"),  # k / sqrt(n) = 2.1
+        (5000, 5000, 16, 5, SQEUCLIDEAN, "tree"),  # HDBSCAN's core distances
+        (500, 500, 16, 16, SQEUCLIDEAN, "tree"),  # a dask chunk pair of the neighbour graph
+        (100_000, 100_000, 5, 49, SQEUCLIDEAN, "tree"),
+        (100_000, 10, 8, 15, SQEUCLIDEAN, "direct"),  # few queries: the build would dominate
+        (60, 60, 16, 16, SQEUCLIDEAN, "direct"),
+        (5000, 1000, 17, 1500, SQEUCLIDEAN, "gemm"),
+        (5000, 1000, 16, 1500, COSINE, "gemm"),
+    ],
+)
+def test_search_path_follows_the_measured_rule(n, m, d, k, metric, path):
+    assert cpu_knn.search_path(np.empty((n, d), dtype=np.float32), m, k, metric) == path
+
+
+def test_knn_takes_the_path_the_rule_names(monkeypatch):
+    taken = []
+    for module, name in ((kdtree, "tree"), (knn_direct, "direct")):
+        search = module.knn
+        monkeypatch.setattr(module, "knn", lambda *args, search=search, name=name: (
+            taken.append(name), search(*args))[1])
+    X = np.random.default_rng(0).normal(size=(400, 4)).astype(np.float32)
+    kernels.knn(X, 5)
+    kernels.knn(X, 120)  # above 4 sqrt(400) = 80
+    kernels.knn(X, 5, queries=X[:10])
+    assert taken == ["tree", "direct", "direct"]
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one Numba thread only")
+def test_small_trees_are_built_on_one_thread(monkeypatch):
+    threads = []
+    build = kdtree._build_tree
+
+    def spy(*args):
+        threads.append(numba.get_num_threads())
+        return build(*args)
+
+    monkeypatch.setattr(kdtree, "_build_tree", spy)
+    monkeypatch.setattr(kdtree, "SERIAL_BUILD_ROWS", 300)
+    X = np.random.default_rng(0).normal(size=(301, 3))
+    for rows in (300, 301):
+        kernels.radius_neighbors(X[:rows], 0.5)
+    assert threads == [1, numba.get_num_threads()]
