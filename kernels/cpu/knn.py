@@ -13,7 +13,9 @@ distance matrix never exists: memory is O(tile rows * (k + data tile rows))
 per thread. Each thread owns whole query tiles (``prange``) and merges every
 data tile into a k-long sorted buffer per query (insertion; a candidate must
 be strictly nearer than the current k-th to get in, and data tiles are
-visited in ascending index order, so ties keep the lower index).
+visited in ascending index order, so ties keep the lower index). From
+``HEAP_MIN_K`` neighbours the buffer is a max-heap on (distance, index),
+sorted at the end: the same candidates, O(log k) an insertion.
 
 Distances are formed in float64 from the tile's inner products and float64
 norms; for float32 input the GEMM itself is float32, so distances carry the
@@ -46,6 +48,12 @@ from .assign import row_sq_norms
 QUERY_TILE_ROWS = 128
 MIN_TILE_ROWS = 16
 DATA_TILE_ROWS = 1024
+# From this many neighbours a row the GEMM tiles keep them in a heap (see
+# ``_knn_tiles``). Sorted buffer time / heap time, one thread, 500 queries
+# among make_blobs and standard normal float32 rows, 5,000 x 32 and 20,000 x
+# 64: k=4-16 0.96-1.08, k=32-64 0.89-0.98, k=128 1.00-1.06, k=256 1.30-1.47,
+# k=1,500 4.9-5.5 (estimate_bandwidth's k at 5,000 rows).
+HEAP_MIN_K = 128
 # The KD-tree loses to the direct search (``search_path``) when many
 # neighbours per row are asked: it keeps a row's k best in a sorted buffer,
 # so its cost grows as k^2, where the direct search's grows as n + k log k;
@@ -130,14 +138,62 @@ def _insert(dist, j, best, best_j):
     best_j[pos] = j
 
 
+@njit(cache=NUMBA_CACHE)
+def _heap_replace(dist, j, best, best_j, size):
+    """Put (dist, j) in place of the top of the max-heap ``best[:size]`` on (distance, index)."""
+    pos = 0
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and (best[right] > best[child]
+                             or (best[right] == best[child] and best_j[right] > best_j[child])):
+            child = right
+        if best[child] > dist or (best[child] == dist and best_j[child] > j):
+            best[pos] = best[child]
+            best_j[pos] = best_j[child]
+            pos = child
+        else:
+            break
+    best[pos] = dist
+    best_j[pos] = j
+
+
+@njit(cache=NUMBA_CACHE)
+def _heap_merge_range(g, c0, c1, x0, q_term, x_terms, metric, best, best_j):
+    """``_merge_range`` into a max-heap on (distance, index): the same k candidates are kept."""
+    k = best.shape[0]
+    for c in range(c0, c1):
+        if metric == COSINE:
+            dist = 1.0 - g[c] * q_term * x_terms[x0 + c]
+        else:
+            dist = q_term + x_terms[x0 + c] - 2.0 * g[c]
+        dist = max(dist, 0.0)
+        if dist < best[0]:
+            _heap_replace(dist, x0 + c, best, best_j, k)
+
+
+@njit(cache=NUMBA_CACHE)
+def _heap_sort(best, best_j):
+    """Sort a max-heap on (distance, index) ascending, in place."""
+    for end in range(best.shape[0] - 1, 0, -1):
+        dist, j = best[end], best_j[end]
+        best[end], best_j[end] = best[0], best_j[0]
+        _heap_replace(dist, j, best, best_j, end)
+
+
 @njit(parallel=True, cache=NUMBA_CACHE)
 def _knn_tiles(Q, X, q_terms, x_terms, k, metric, root, self_query, exclude_self,
-               tile_q, tile_x, distances, indices):
+               tile_q, tile_x, heap, distances, indices):
     """Top-k of every query row over all rows of X, written to ``distances`` and ``indices``.
 
     Q (m, d) and X (n, d) are C-contiguous with one dtype; the caller limits
     BLAS to one thread (each prange task runs its own GEMM). ``root`` takes
-    the square root at the end (euclidean).
+    the square root at the end (euclidean). With ``heap`` each row's k best
+    are kept in a max-heap on (distance, index), sorted at the end, instead
+    of a sorted buffer: the same candidates in the same order, for O(log k)
+    an insertion instead of O(k).
     """
     m = Q.shape[0]
     n = X.shape[0]
@@ -158,16 +214,33 @@ def _knn_tiles(Q, X, q_terms, x_terms, k, metric, root, self_query, exclude_self
                     # Split around the diagonal so the main loop has no self test,
                     # and give the self pair its exact distance.
                     s = i - x0
-                    _merge_range(gram[r], 0, s, x0, q_term, x_terms, metric, best[r], best_j[r])
+                    if heap:
+                        _heap_merge_range(gram[r], 0, s, x0, q_term, x_terms, metric,
+                                          best[r], best_j[r])
+                    else:
+                        _merge_range(gram[r], 0, s, x0, q_term, x_terms, metric,
+                                     best[r], best_j[r])
                     if not exclude_self:
                         self_dist = 1.0 if (metric == COSINE and q_term == 0.0) else 0.0
-                        _insert(self_dist, i, best[r], best_j[r])
-                    _merge_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms, metric,
-                                 best[r], best_j[r])
+                        if not heap:
+                            _insert(self_dist, i, best[r], best_j[r])
+                        elif self_dist < best[r, 0]:
+                            _heap_replace(self_dist, i, best[r], best_j[r], k)
+                    if heap:
+                        _heap_merge_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms, metric,
+                                          best[r], best_j[r])
+                    else:
+                        _merge_range(gram[r], s + 1, x1 - x0, x0, q_term, x_terms, metric,
+                                     best[r], best_j[r])
+                elif heap:
+                    _heap_merge_range(gram[r], 0, x1 - x0, x0, q_term, x_terms, metric,
+                                      best[r], best_j[r])
                 else:
                     _merge_range(gram[r], 0, x1 - x0, x0, q_term, x_terms, metric,
                                  best[r], best_j[r])
         for r in range(rows):
+            if heap:
+                _heap_sort(best[r], best_j[r])
             for c in range(k):
                 v = best[r, c]
                 distances[q0 + r, c] = np.sqrt(v) if root else v
@@ -216,5 +289,5 @@ def knn(X, queries, k, metric, root, exclude_self):
     with single_threaded_blas():
         _knn_tiles(Q, X, q_terms, x_terms, k, metric, root, self_query,
                    self_query and exclude_self, query_tile_rows(m), DATA_TILE_ROWS,
-                   distances, indices)
+                   k >= HEAP_MIN_K, distances, indices)
     return distances, indices
