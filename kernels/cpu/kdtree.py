@@ -42,16 +42,16 @@ QUERY_BLOCK = 64
 # n=100,000 d=8 eps=1.5 (13 neighbours a row) from 2.1 s to 1.3 s on 2 cores.
 BUFFER_PER_QUERY = 32
 BUFFER_ENTRIES = 2**24
-# Up to this many rows knn and radius_neighbors build their tree on one
-# thread. The parallel build runs one parallel loop per level, each ending
+# Up to this many rows knn, radius_neighbors and the MST build their tree
+# on one thread (``build_tree``). The parallel build runs one parallel loop per level, each ending
 # at a barrier, and its top levels hold one or two nodes. On 2 busy cores
 # (load 5), best / median of 5: 500 rows 0.12 / 180 ms on 2 threads against
 # 0.06 / 0.06 ms on one, 5,000 rows 244 / 262 against 2.4 / 11 ms, 20,000
 # rows 264 / 290 against 48 / 61 ms. A dask knn_graph of 5,000 x 16 in
 # chunks of 500 (a tree per chunk pair, two worker processes, load 6-15)
 # spent a median 0.16-0.26 s a pair, 0.020-0.024 s with this, where the
-# GEMM tiles spend 0.07 s at 64 features. Above, the build is parallel, as
-# the MST's always is; serial, it would be a few percent of the queries.
+# GEMM tiles spend 0.07 s at 64 features. Above, the build is parallel;
+# serial, it would be a few percent of the queries.
 SERIAL_BUILD_ROWS = 2**14
 
 
@@ -312,13 +312,16 @@ def _copy_blocks(order, self_query, m, block, cap, buffer, full, counts, indptr,
             src += counts[i]
 
 
-def _tree(X):
-    core = np.zeros(X.shape[0])
+def build_tree(X, core, leaf_size):
+    """``_build_tree``, on one thread up to ``SERIAL_BUILD_ROWS`` rows (the same tree)."""
     if X.shape[0] <= SERIAL_BUILD_ROWS:
         with one_thread():
-            order, _, points, _, start, end, lo, hi, _ = _build_tree(X, core, LEAF_SIZE)
-    else:
-        order, _, points, _, start, end, lo, hi, _ = _build_tree(X, core, LEAF_SIZE)
+            return _build_tree(X, core, leaf_size)
+    return _build_tree(X, core, leaf_size)
+
+
+def _tree(X):
+    order, _, points, _, start, end, lo, hi, _ = build_tree(X, np.zeros(X.shape[0]), LEAF_SIZE)
     return points, order, start, end, lo, hi
 
 

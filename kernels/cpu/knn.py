@@ -31,11 +31,13 @@ the tree's neighbours and distances to the last bit.
 Reference: ``tests/kernels/reference_neighbors.py::knn``.
 """
 
+import contextlib
+
 import numba
 import numpy as np
 from numba import njit, prange
 
-from .._numba import NUMBA_CACHE, single_threaded_blas
+from .._numba import NUMBA_CACHE, one_thread, single_threaded_blas
 from ..metric import COSINE
 from ..pairwise import near_origin
 from . import kdtree, knn_direct
@@ -72,6 +74,17 @@ TREE_MAX_K_PER_ROOT_N = 4.0
 # n=20,000: 10 queries 29 / 2.9 ms, 100: 48 / 75 ms; n=100,000: 10 queries
 # 546 / 28 ms, 100: 289 / 351 ms.
 TREE_MIN_QUERIES = 64
+# Up to this many rows x queries the GEMM tiles run on one thread
+# (``gemm_on_one_thread``): on busy cores the barrier ending the parallel
+# loop waits for a thread the system has not scheduled. One thread / two,
+# mean of 21 alternating calls, 64 features float32, k=16, 2 shared cores;
+# rows x queries: at load 2.2; at load 3 (two busy-loop processes), two
+# runs: 100 x 100 1.11; 0.73, 0.21. 250 x 250 1.41; 1.22, 0.25. 500 x 250
+# 1.12; 0.20, 0.52. 500 x 500 (a dask chunk pair) 1.34 (1.77 against 1.32
+# ms); 0.10 (2.2 against 21.9 ms), 0.58. 1,000 x 500 1.64; 0.16, 0.15.
+# 1,000 x 1,000 1.74; 1.03, 0.40. 5,000 x 5,000 1.77; 1.20, 0.99. Up to
+# here one thread costs at most half a millisecond at load 2.2.
+SERIAL_MAX_PAIRS = 2**18
 
 
 def query_tile_rows(m):
@@ -89,6 +102,11 @@ def search_path(X, m, k, metric):
     if m < TREE_MIN_QUERIES or k > TREE_MAX_K_PER_ROOT_N * np.sqrt(X.shape[0]):
         return "direct"
     return "tree"
+
+
+def gemm_on_one_thread(n, m):
+    """Whether the GEMM tiles search m queries among n rows on one thread (``SERIAL_MAX_PAIRS``)."""
+    return n * m <= SERIAL_MAX_PAIRS
 
 
 def norm_terms(A, metric):
@@ -279,15 +297,19 @@ def knn(X, queries, k, metric, root, exclude_self):
         return kdtree.knn(X, queries, k, root, exclude_self)
     if path == "direct":
         return knn_direct.knn(X, queries, k, root, exclude_self)
-    # The Gram tiles see rows far from the origin moved near it (the tree's distances are
-    # exact differences already).
-    X, Q = near_origin(np, X, None if self_query else Q, metric)
-    X = np.ascontiguousarray(X)
-    Q = X if self_query else np.ascontiguousarray(Q)
-    x_terms = norm_terms(X, metric)
-    q_terms = x_terms if self_query else norm_terms(Q, metric)
-    with single_threaded_blas():
-        _knn_tiles(Q, X, q_terms, x_terms, k, metric, root, self_query,
-                   self_query and exclude_self, query_tile_rows(m), DATA_TILE_ROWS,
-                   k >= HEAP_MIN_K, distances, indices)
+    # Tiles sized for all threads whatever runs them: the same GEMMs, the same sums.
+    tile_rows = query_tile_rows(m)
+    threads = one_thread() if gemm_on_one_thread(X.shape[0], m) else contextlib.nullcontext()
+    with threads:
+        # The Gram tiles see rows far from the origin moved near it (the tree's distances
+        # are exact differences already).
+        X, Q = near_origin(np, X, None if self_query else Q, metric)
+        X = np.ascontiguousarray(X)
+        Q = X if self_query else np.ascontiguousarray(Q)
+        x_terms = norm_terms(X, metric)
+        q_terms = x_terms if self_query else norm_terms(Q, metric)
+        with single_threaded_blas():
+            _knn_tiles(Q, X, q_terms, x_terms, k, metric, root, self_query,
+                       self_query and exclude_self, tile_rows, DATA_TILE_ROWS,
+                       k >= HEAP_MIN_K, distances, indices)
     return distances, indices

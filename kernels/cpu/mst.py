@@ -46,7 +46,7 @@ from numba import njit, prange
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE, EUCLIDEAN
 from ..pairwise import near_origin
-from .kdtree import KDTREE_MAX_FEATURES, LEAF_SIZE, _box_distance, _build_tree, _tree_levels
+from .kdtree import KDTREE_MAX_FEATURES, LEAF_SIZE, _box_distance, _tree_levels, build_tree
 from .union_find import find, new_forest, union
 
 
@@ -487,7 +487,7 @@ class _Boruvka:
         self.best_b = np.full(n, -1, dtype=np.int64)
         self.tree = None
         if metric != COSINE and X.shape[1] <= KDTREE_MAX_FEATURES:
-            self.tree = _build_tree(X, core, LEAF_SIZE)
+            self.tree = build_tree(X, core, LEAF_SIZE)
 
     def scan(self, rows, bound_w, bound_d):
         """Refill the caches of ``rows``, keeping only keys up to the rows' bounds."""

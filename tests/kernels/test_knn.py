@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -119,6 +120,40 @@ def test_knn_keeps_many_neighbours_in_a_heap(monkeypatch, k, heap):
     distances, indices = kernels.knn(X, k)
     assert taken == [heap]
     reference.assert_knn_matches(X, k, None, "sqeuclidean", True, distances, indices)
+
+
+@pytest.mark.parametrize("n, m, serial", [
+    (500, 500, True),  # a dask chunk pair: one thread 1.3 x slower at load 2.2, 10 x faster at 3
+    (512, 512, True),
+    (513, 512, False),
+    (1000, 1000, False),  # one thread 1.7 x slower at load 2.2, 1.0-2.5 x faster at 3
+])
+def test_gemm_tiles_on_one_thread_follow_the_measured_rule(n, m, serial):
+    assert cpu_knn.gemm_on_one_thread(n, m) == serial
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one Numba thread only")
+def test_small_gemm_searches_run_on_one_thread_with_the_same_tiles(monkeypatch):
+    calls = []
+    tiles = cpu_knn._knn_tiles
+
+    def spy(*args):
+        calls.append((numba.get_num_threads(), args[-5]))
+        return tiles(*args)
+
+    monkeypatch.setattr(cpu_knn, "_knn_tiles", spy)
+    monkeypatch.setattr(cpu_knn, "SERIAL_MAX_PAIRS", 40 * 40)
+    X = np.random.default_rng(0).normal(size=(41, 20)).astype(np.float32)
+    for metric in ("sqeuclidean", "cosine"):
+        results = [kernels.knn(X[:rows], 5, metric=metric) for rows in (40, 41)]
+        monkeypatch.setattr(cpu_knn, "SERIAL_MAX_PAIRS", 0)
+        parallel = kernels.knn(X[:40], 5, metric=metric)
+        monkeypatch.setattr(cpu_knn, "SERIAL_MAX_PAIRS", 40 * 40)
+        np.testing.assert_array_equal(results[0][1], parallel[1])
+        np.testing.assert_array_equal(results[0][0], parallel[0])
+    threads = numba.get_num_threads()
+    tile = cpu_knn.query_tile_rows(40)
+    assert calls == [(1, tile), (threads, cpu_knn.query_tile_rows(41)), (threads, tile)] * 2
 
 
 def test_knn_default_tiles_match_reference(dtype):
