@@ -120,16 +120,22 @@ def norm_terms(A, metric):
 
 
 @njit(cache=NUMBA_CACHE)
+def _tile_distance(g, c, x0, q_term, x_terms, metric):
+    """The distance of column c of one row of inner products ``g``, clipped at 0."""
+    if metric == COSINE:
+        dist = 1.0 - g[c] * q_term * x_terms[x0 + c]
+    else:
+        dist = q_term + x_terms[x0 + c] - 2.0 * g[c]
+    return max(dist, 0.0)
+
+
+@njit(cache=NUMBA_CACHE)
 def _merge_range(g, c0, c1, x0, q_term, x_terms, metric, best, best_j):
     """Merge columns c0..c1 of one row of inner products ``g`` into the sorted top-k buffer."""
     k = best.shape[0]
     worst = best[k - 1]
     for c in range(c0, c1):
-        if metric == COSINE:
-            dist = 1.0 - g[c] * q_term * x_terms[x0 + c]
-        else:
-            dist = q_term + x_terms[x0 + c] - 2.0 * g[c]
-        dist = max(dist, 0.0)
+        dist = _tile_distance(g, c, x0, q_term, x_terms, metric)
         if dist < worst:
             pos = k - 1
             while pos > 0 and best[pos - 1] > dist:
@@ -183,11 +189,7 @@ def _heap_merge_range(g, c0, c1, x0, q_term, x_terms, metric, best, best_j):
     """``_merge_range`` into a max-heap on (distance, index): the same k candidates are kept."""
     k = best.shape[0]
     for c in range(c0, c1):
-        if metric == COSINE:
-            dist = 1.0 - g[c] * q_term * x_terms[x0 + c]
-        else:
-            dist = q_term + x_terms[x0 + c] - 2.0 * g[c]
-        dist = max(dist, 0.0)
+        dist = _tile_distance(g, c, x0, q_term, x_terms, metric)
         if dist < best[0]:
             _heap_replace(dist, x0 + c, best, best_j, k)
 
