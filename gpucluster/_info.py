@@ -4,6 +4,7 @@ import importlib
 import os
 import platform
 
+from . import _format as fmt
 from . import backend
 from ._version import __version__
 
@@ -28,7 +29,7 @@ def blas_libraries(libraries):
         if lib["user_api"] == "blas":
             key = (lib["internal_api"], lib["version"], lib["num_threads"])
             counts[key] = counts.get(key, 0) + 1
-    return [f"{name} {version} ({threads} threads"
+    return [f"{name} {version} ({fmt.counted(threads, 'thread')}"
             + (f"; {count} copies loaded)" if count > 1 else ")")
             for (name, version, threads), count in counts.items()]
 

@@ -45,8 +45,9 @@ def cmd_digits(args):
 
     report = run_digits(n_clusters=args.n_clusters, random_state=args.seed, device=args.device)
     n, d = report["shape"]
-    print(f"Clustering the digits data set ({n} images of 8x8 pixels, {d} features) into "
-          f"{report['n_clusters']} clusters on device: {report['device']}")
+    print(f"Clustering the digits data set ({fmt.counted(n, 'image')} of 8x8 pixels, "
+          f"{fmt.counted(d, 'feature')}) into {fmt.counted(report['n_clusters'], 'cluster')} "
+          f"on device: {report['device']}")
     print(f"(one-off Numba kernel compilation: {fmt.duration(report['compile_seconds'])}, cached for later runs)")
     columns = ["seconds", "n_iter", "inertia", "ARI", "AMI", "V-measure", "silhouette",
                "Calinski-Harabasz", "Davies-Bouldin", "balance"]
@@ -93,7 +94,7 @@ def cmd_run(args):
     best = summary["best"]
     if not args.quiet:
         print()  # apart from the progress lines
-    print(f"{summary['n_images']} images, model {summary['model']}, "
+    print(f"{fmt.counted(summary['n_images'], 'image')}, model {summary['model']}, "
           f"{fmt.duration(summary['seconds'])} in all")
     print(f"best: {_describe(best)}")
     for tied in summary.get("near_ties", []):

@@ -10,6 +10,8 @@ import time
 
 import numpy as np
 
+from . import _format as fmt
+
 # model="auto" is resolved where the models live, so that `gpucluster embed` and
 # `embed_images` make the same choice as `gpucluster run`.
 from .embed.models import choose_model, clip_weights_available, has_text_tower  # noqa: F401
@@ -115,7 +117,8 @@ def run_images(images=None, out=None, *, store=None, model="auto", pretrained="o
         print(embedded.summary(), flush=True)
     paths, X = load_store(embedded.store, paths=embedded.paths)
     if len(paths) < 3:
-        raise ValueError(f"only {len(paths)} readable images: clustering needs at least 3")
+        raise ValueError(f"only {fmt.counted(len(paths), 'readable image')}: clustering needs "
+                         "at least 3")
 
     labels = None
     if builtin:
@@ -163,7 +166,7 @@ def _dask_client(scheduler, workers, device, progress):
 
     if scheduler is not None or workers is not None:
         where = (f"the Dask cluster at {scheduler}" if scheduler is not None
-                 else f"a local Dask cluster of {workers} workers")
+                 else f"a local Dask cluster of {fmt.counted(workers, 'worker')}")
         _stage(progress, f"embedding on {where}; the search runs here")
     return job_client(scheduler, workers, device=device)
 

@@ -139,24 +139,35 @@ def test_segment_counts_one_image_in_the_singular(tmp_path, capsys):
                    "--n-segments", "2", "--device", "cpu"])
     assert status == 0
     assert f"1 image segmented into {out}" in capsys.readouterr().out
+    assert "<p class=facts>1 image segmented" in (out / "index.html").read_text()
 
 
-def test_run_prints_where_its_results_and_embedding_store_are(monkeypatch, capsys):
+def _run_lines(monkeypatch, capsys, n_images):
+    """The lines `gpucluster run` prints for a run (stubbed) over ``n_images`` images."""
     import gpucluster.pipeline
     from gpucluster.cli import main
 
     best = {"algorithm": "kmeans", "params": {"n_clusters": 3}, "n_clusters": 3,
             "noise_fraction": 0.0, "scores": {"composite": 0.8}}
-    summary = {"n_images": 30, "model": "efficientnet-lite0", "seconds": 1.5, "best": best,
-               "embedded": {}, "gallery": "/o/gallery", "report": "/o/report.html",
-               "results": "/o/results", "store": "/cache/embeddings/efficientnet-lite0-x"}
+    summary = {"n_images": n_images, "model": "efficientnet-lite0", "seconds": 1.5,
+               "best": best, "embedded": {}, "gallery": "/o/gallery",
+               "report": "/o/report.html", "results": "/o/results",
+               "store": "/cache/embeddings/efficientnet-lite0-x"}
     monkeypatch.setattr(gpucluster.pipeline, "run_images", lambda *a, **k: summary)
     assert main(["run", "--model", "efficientnet-lite0", "--quiet"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    return capsys.readouterr().out.splitlines()
+
+
+def test_run_prints_where_its_results_and_embedding_store_are(monkeypatch, capsys):
+    lines = _run_lines(monkeypatch, capsys, 30)
     assert lines[0].startswith("30 images, model efficientnet-lite0")  # no blank line first
     assert "results: /o/results" in lines
     assert "embedding store: /cache/embeddings/efficientnet-lite0-x" in lines
     assert lines[-1] == "report: /o/report.html"  # the report stays the last line
+
+
+def test_run_counts_one_image_in_the_singular(monkeypatch, capsys):
+    assert _run_lines(monkeypatch, capsys, 1)[0].startswith("1 image, model efficientnet-lite0")
 
 
 def _cluster_labels(tmp_path, name, *options):
@@ -232,19 +243,37 @@ def test_info_lists_each_blas_once_with_its_copies():
         "openblas 0.3.30 (2 threads; 2 copies loaded)", "mkl 2024.1 (4 threads)"]
 
 
-def test_digits_table_reads_numbers_without_exponents(monkeypatch, capsys):
+def test_info_counts_one_blas_thread_in_the_singular():
+    from gpucluster._info import blas_libraries
+
+    openblas = {"user_api": "blas", "internal_api": "openblas", "version": "0.3.30",
+                "num_threads": 1}
+    assert blas_libraries([openblas]) == ["openblas 0.3.30 (1 thread)"]
+
+
+def _digits_lines(monkeypatch, capsys, n_clusters=10):
+    """The lines `gpucluster digits` prints for a (stubbed) run into ``n_clusters``."""
     import gpucluster.demo
     from gpucluster.cli import main
 
     row = {"seconds": 0.01234, "n_iter": 12, "inertia": 1171234.5, "ARI": 0.6712, "AMI": 0.7,
            "V-measure": 0.7, "silhouette": 0.18, "Calinski-Harabasz": 180.44,
            "Davies-Bouldin": 1.9, "balance": 0.9}
-    report = {"shape": (1797, 64), "n_clusters": 10, "device": "cpu", "compile_seconds": 1.5,
-              "results": {"gpucluster KMeans": row}}
+    report = {"shape": (1797, 64), "n_clusters": n_clusters, "device": "cpu",
+              "compile_seconds": 1.5, "results": {"gpucluster KMeans": row}}
     monkeypatch.setattr(gpucluster.demo, "run_digits", lambda **kwargs: report)
-    assert main(["digits"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines()
-                if l.startswith("gpucluster KMeans"))
+    assert main(["digits", "--n-clusters", str(n_clusters)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_digits_counts_one_cluster_in_the_singular(monkeypatch, capsys):
+    assert _digits_lines(monkeypatch, capsys, n_clusters=1)[0] == (
+        "Clustering the digits data set (1797 images of 8x8 pixels, 64 features) into "
+        "1 cluster on device: cpu")
+
+
+def test_digits_table_reads_numbers_without_exponents(monkeypatch, capsys):
+    line = next(l for l in _digits_lines(monkeypatch, capsys) if l.startswith("gpucluster KMeans"))
     assert line.split()[2:] == ["0.0123", "12", "1170000", "0.671", "0.7", "0.7", "0.18",
                                 "180", "1.9", "0.9"]
 

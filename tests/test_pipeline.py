@@ -91,3 +91,19 @@ def test_builtin_collection_is_written_once_then_used(tmp_path, monkeypatch, cap
         out = capsys.readouterr().out
         assert expected in out
         assert ("writing" in out) == expected.startswith("writing")
+
+
+def test_a_local_cluster_of_one_worker_is_counted_in_the_singular(monkeypatch, capsys):
+    from gpucluster.embed import _dask_client
+
+    monkeypatch.setattr(_dask_client, "job_client", lambda *args, **kwargs: None)
+    pipeline._dask_client(None, 1, "cpu", progress=True)
+    assert "embedding on a local Dask cluster of 1 worker; the search runs here" in (
+        capsys.readouterr().out)
+
+
+def test_a_single_readable_image_is_refused_in_the_singular(tmp_path):
+    write_image_set(tmp_path / "images", n=1, groups=1, seed=0)
+    with pytest.raises(ValueError, match="^only 1 readable image: clustering needs at least 3"):
+        pipeline.run_images([str(tmp_path / "images")], str(tmp_path / "out"),
+                            store=str(tmp_path / "store"), **TINY)

@@ -38,6 +38,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .. import _format as fmt
 from .. import backend
 from .._arguments import name_key
 from ..cluster import DBSCAN, FINCH, HDBSCAN, OPTICS
@@ -434,8 +435,8 @@ class FINCHLevel:
             key = ("finch", self.metric, repr(sorted(self.params.items())), X.shape)
             partitions = self.context.shared_piece(key, "finch_partitions", build_partitions)
         if not 0 <= self.level < len(partitions):
-            raise SkipCandidate(f"FINCH made {len(partitions)} partitions; level {self.level} "
-                                "does not exist.")
+            raise SkipCandidate(f"FINCH made {fmt.counted(len(partitions), 'partition')}; "
+                                f"level {self.level} does not exist.")
         self.labels_ = partitions[self.level]
         return self
 

@@ -81,8 +81,8 @@ def _load_csv(path):
     values = np.empty((len(rows), width), dtype=np.float64)
     for i, row in enumerate(rows):
         if len(row) != width:
-            raise ValueError(f"{path}: row {i + 1} of the data has {len(row)} columns, the "
-                             f"first has {width}.")
+            raise ValueError(f"{path}: row {i + 1} of the data has "
+                             f"{fmt.counted(len(row), 'column')}, the first has {width}.")
         for j, cell in enumerate(row):
             number = _number(cell)
             if number is None:
@@ -280,5 +280,6 @@ def load_labels(path, n_samples=None):
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{path}: expected integer labels, got dtype {labels.dtype}.")
     if n_samples is not None and labels.shape[0] != n_samples:
-        raise ValueError(f"{path}: {labels.shape[0]} labels for {n_samples} rows of data.")
+        raise ValueError(f"{path}: {fmt.counted(labels.shape[0], 'label')} for "
+                         f"{fmt.counted(n_samples, 'row')} of data.")
     return labels.astype(np.int64)

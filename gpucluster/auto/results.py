@@ -163,7 +163,8 @@ class SearchResult:
     def __repr__(self):
         best = self.candidates[self.ranking[0]] if self.ranking else None
         text = f"best {best['algorithm']} ({fmt.params(best['params'])})" if best else "nothing ranked"
-        return (f"SearchResult({len(self.candidates)} candidates, {len(self.ranking)} ranked, "
+        return (f"SearchResult({fmt.counted(len(self.candidates), 'candidate')}, "
+                f"{len(self.ranking)} ranked, "
                 f"{text}, cut_short={self.cut_short})")
 
     def candidate(self, rank):
@@ -276,8 +277,8 @@ class SearchResult:
         if paths is not None:
             paths = list(paths)
             if len(paths) != n_samples or not all(isinstance(p, str) for p in paths):
-                raise ValueError(f"paths must be {n_samples} strings (one per row), got "
-                                 f"{len(paths)} entries.")
+                raise ValueError(f"paths must be {fmt.counted(n_samples, 'string')} (one per "
+                                 f"row), got {fmt.counted(len(paths), 'entry', 'entries')}.")
         summary = validate_summary(self.summary())
         if os.path.exists(out) and not os.path.isdir(out):
             raise FileExistsError(f"{out} exists and is not a folder.")
@@ -405,7 +406,8 @@ class LoadedResult(dict):
             raise ResultsError(f"{path}: expected a JSON list of path strings.")
         n_samples = self["data"]["n_samples"]
         if len(paths) != n_samples:
-            raise ResultsError(f"{path}: {len(paths)} paths for {n_samples} rows of data.")
+            raise ResultsError(f"{path}: {fmt.counted(len(paths), 'path')} for "
+                               f"{fmt.counted(n_samples, 'row')} of data.")
         return paths
 
 

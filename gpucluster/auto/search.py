@@ -96,8 +96,8 @@ def _check_args(X, labels, mode, target_cluster_size, min_clusters, max_clusters
     if labels is not None:
         true_labels = np.asarray(backend.to_numpy(labels)).reshape(-1)
         if true_labels.shape[0] != X.shape[0]:
-            raise ValueError(f"labels has {true_labels.shape[0]} entries but X has "
-                             f"{X.shape[0]} rows.")
+            raise ValueError(f"labels has {fmt.counted(true_labels.shape[0], 'entry', 'entries')} "
+                             f"but X has {fmt.counted(X.shape[0], 'row')}.")
     return X, true_labels, names
 
 

@@ -24,6 +24,7 @@ as the reference's ``(A + I)(A + I)^T`` adjacency has it.
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from .. import _format as fmt
 from .. import backend, kernels
 from .._validation import check_option, check_scalar
 from ._base import DeviceEstimatorMixin
@@ -344,7 +345,7 @@ class FINCH(NeighbourGraphMixin, DeviceEstimatorMixin, ClusterMixin, BaseEstimat
         elif self.n_clusters > counts[0]:
             raise ValueError(
                 f"n_clusters={self.n_clusters} is more than the finest FINCH partition "
-                f"has ({counts[0]} clusters); FINCH can only merge clusters."
+                f"has ({fmt.counted(counts[0], 'cluster')}); FINCH can only merge clusters."
             )
         else:
             start = max(i for i, c in enumerate(counts) if c > self.n_clusters)

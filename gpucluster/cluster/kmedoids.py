@@ -31,6 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _format as fmt
 from .. import backend, kernels
 from .._distances import has_zero_row, nonzero_unit_rows_mean, unit_rows_mean
 from .._validation import check_option, check_scalar
@@ -120,7 +121,7 @@ def _rows_in(points, X):
     X_host = backend.to_numpy(X)
     if points.shape[1] != X_host.shape[1]:
         raise ValueError(
-            f"init has {points.shape[1]} features but X has {X_host.shape[1]}."
+            f"init has {fmt.counted(points.shape[1], 'feature')} but X has {X_host.shape[1]}."
         )
     indices = []
     for i, point in enumerate(points):

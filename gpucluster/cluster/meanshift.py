@@ -29,6 +29,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _format as fmt
 from .. import backend, kernels
 from .._validation import check_input, check_scalar
 from ._base import DeviceEstimatorMixin
@@ -390,7 +391,8 @@ class MeanShift(DeviceEstimatorMixin, ClusterMixin, BaseEstimator):
             seeds = get_bin_seeds(X, bandwidth, self.min_bin_freq) if self.bin_seeding else X
         seeds = check_input(seeds, name="seeds")
         if seeds.shape[1] != X.shape[1]:
-            raise ValueError(f"seeds have {seeds.shape[1]} features but X has {X.shape[1]}.")
+            raise ValueError(f"seeds have {fmt.counted(seeds.shape[1], 'feature')} but X has "
+                             f"{X.shape[1]}.")
         return xp.astype(backend.asarray_like(seeds, X), xp.float64)
 
     def fit(self, X, y=None):

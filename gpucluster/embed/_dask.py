@@ -341,12 +341,14 @@ def embed_on_cluster(client, emb_store, todo, source, preprocessing, *, device, 
             failed.result()
         except Exception as exc:
             _stop_and_keep(client, futures, commit)
-            exc.add_note(f"gpucluster: the {commit.tally.embedded} images embedded by the tasks "
-                         f"that finished are kept in {emb_store.path}; run again to embed the rest")
+            embedded = commit.tally.embedded
+            exc.add_note(f"gpucluster: the {fmt.counted(embedded, 'image')} embedded by the tasks "
+                         f"that finished {fmt.word(embedded, 'is', 'are')} kept in {emb_store.path}; "
+                         "run again to embed the rest")
             raise
     tally = commit.tally
     tally.seconds = time.perf_counter() - start
-    tally.device = f"{', '.join(sorted(commit.devices))} on {len(facts)} Dask workers"
+    tally.device = f"{', '.join(sorted(commit.devices))} on {fmt.counted(len(facts), 'Dask worker')}"
     tally.batch_size = min(commit.batch_sizes)
     return tally
 

@@ -19,6 +19,8 @@ import importlib.util
 import logging
 import os
 
+from .. import _format as fmt
+
 DASK_EXTRA = "gpucluster[dask]"
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -101,11 +103,12 @@ def local_cluster(n_workers=None, *, device="auto", threads_per_worker=1):
     # Non-daemonic workers may start the DataLoader's decoding processes.
     with dask.config.set({"distributed.worker.daemon": False}):
         if gpus:
+            if n_workers is not None and n_workers > gpus:
+                raise ValueError(f"n_workers={n_workers} is more than the "
+                                 f"{fmt.counted(gpus, 'GPU')} of this machine (a GPU cluster "
+                                 "has one worker per GPU)")
             from dask_cuda import LocalCUDACluster
 
-            if n_workers is not None and n_workers > gpus:
-                raise ValueError(f"n_workers={n_workers} is more than the {gpus} GPUs of this "
-                                 f"machine (a GPU cluster has one worker per GPU)")
             return LocalCUDACluster(n_workers=n_workers or gpus, **options)
         return distributed.LocalCluster(n_workers=n_workers, processes=True, **options)
 

@@ -12,6 +12,8 @@ import contextlib
 import signal
 import threading
 
+from .. import _format as fmt
+
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised by the handler of :func:`sigterm_as_interrupt`."""
@@ -34,8 +36,10 @@ class EmbeddingInterrupted(KeyboardInterrupt):
         self.signum = signum
 
     def __str__(self):
-        already = f" ({self.reused:,} were there already)" if self.reused else ""
-        return (f"interrupted: {self.embedded:,} images embedded and kept in {self.store}"
+        already = (f" ({self.reused:,} {fmt.word(self.reused, 'was', 'were')} there already)"
+                   if self.reused else "")
+        return (f"interrupted: {self.embedded:,} {fmt.word(self.embedded, 'image')} embedded "
+                f"and kept in {self.store}"
                 f"{already}; run the same command again to resume")
 
 

@@ -21,6 +21,8 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from .. import _format as fmt
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
 
@@ -254,7 +256,7 @@ def discover_images(inputs, *, extensions=IMAGE_EXTENSIONS, follow_symlinks=True
     missing = [path for path in roots if not os.path.exists(path)]
     if missing:
         raise FileNotFoundError(
-            f"input path{'s' if len(missing) > 1 else ''} not found: "
+            f"{fmt.word(len(missing), 'input path')} not found: "
             + ", ".join(missing)
         )
     paths, problems, visited, deferred = [], [], {}, []

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import _format as fmt
 from .. import backend, kernels
 
 DEFAULT_TEMPLATES = (
@@ -129,7 +130,8 @@ def name_clusters(centroids, labels, model, *, templates=DEFAULT_TEMPLATES, top=
     T = text_embeddings(labels, model, templates=templates)
     if C.shape[1] != T.shape[1]:
         raise ValueError(
-            f"centroids have {C.shape[1]} features but the text embeddings of {model.name} have "
+            f"centroids have {fmt.counted(C.shape[1], 'feature')} but the text embeddings of "
+            f"{model.name} have "
             f"{T.shape[1]}: the centroids must come from the same model"
         )
     norms = np.linalg.norm(C, axis=1, keepdims=True)

@@ -37,7 +37,8 @@ surrogate that no file name decodes to) cannot be stored: ``storable_path``
 says so, and writing it raises ValueError naming it.
 
 Nothing is pickled: shards go through ``np.save``/``np.load(allow_pickle=False)``, the
-configuration through JSON. This module imports only the standard library and NumPy;
+configuration through JSON. This module imports only the standard library, NumPy and
+its own light siblings (``_lock``, ``_shards``, ``discover``, ``gpucluster._format``);
 CuPy and torch are imported when ``load`` is asked for them.
 """
 
@@ -50,6 +51,7 @@ import sqlite3
 
 import numpy as np
 
+from .. import _format as fmt
 from . import _lock, _shards
 from .discover import printable
 
@@ -551,7 +553,8 @@ class EmbeddingStore:
             raise ValueError(str(exc)) from None
         if shape[0] != len(paths):
             raise ValueError(
-                f"Got {len(paths)} paths but the shard {temporary} holds {shape[0]} rows."
+                f"Got {fmt.counted(len(paths), 'path')} but the shard {temporary} holds "
+                f"{fmt.counted(shape[0], 'row')}."
             )
         with self.lock():  # reentrant: already held
             self._check_dim(shape[1])
@@ -675,7 +678,8 @@ class EmbeddingStore:
             )
         if embeddings.shape[0] != n:
             raise ValueError(
-                f"Got {n} paths but {embeddings.shape[0]} embeddings; they must match."
+                f"Got {fmt.counted(n, 'path')} but {fmt.counted(embeddings.shape[0], 'embedding')}; "
+                "they must match."
             )
         if n and embeddings.shape[1] < 1:
             raise ValueError("embeddings have dim 0.")
@@ -771,7 +775,8 @@ class EmbeddingStore:
             shown = ", ".join(repr(p) for p in missing[:5])
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise KeyError(
-                f"{len(missing)} path(s) have no embedding in {self.path}: {shown}{more}"
+                f"{fmt.counted(len(missing), 'path')} {fmt.word(len(missing), 'has', 'have')} no "
+                f"embedding in {self.path}: {shown}{more}"
             )
         shards = np.fromiter((known[p][0] for p in wanted), dtype=np.int64, count=len(wanted))
         index = np.fromiter((known[p][1] for p in wanted), dtype=np.int64, count=len(wanted))
@@ -885,7 +890,8 @@ def _sql_keys(paths):
     bad = [p for p, key in zip(paths, keys) if key is None]
     if bad:
         raise ValueError(
-            f"{len(bad)} path(s) cannot be stored (no file name decodes to them): "
+            f"{fmt.counted(len(bad), 'path')} cannot be stored (no file name decodes to "
+            f"{fmt.word(len(bad), 'it', 'them')}): "
             + ", ".join(repr(p) for p in bad[:5])
         )
     return keys
@@ -915,7 +921,8 @@ def storable_path(path):
 def _check_stats(stats, n):
     stats = list(stats)
     if len(stats) != n:
-        raise ValueError(f"Got {n} paths but {len(stats)} stats; they must match.")
+        raise ValueError(f"Got {fmt.counted(n, 'path')} but {fmt.counted(len(stats), 'stat')}; "
+                         "they must match.")
     checked = []
     for stat in stats:
         if stat is None:

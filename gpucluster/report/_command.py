@@ -34,8 +34,9 @@ def _result_rows(args):
                 print(f"warning: the store lacks some images of the result ({exc}); "
                       "the report has no projection.", file=sys.stderr)
         if len(paths) != labels.shape[0]:
-            raise ValueError(f"the store holds {len(paths)} images but the result has "
-                             f"{labels.shape[0]} labels: was the result made from this store?")
+            raise ValueError(f"the store holds {fmt.counted(len(paths), 'image')} but the result "
+                             f"has {fmt.counted(labels.shape[0], 'label')}: was the result made "
+                             "from this store?")
     if paths is None:
         raise ValueError(
             f"{args.result} has no paths.json: it was made from vectors without image paths "

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from .. import _format as fmt
 from .. import backend
 from ..auto.results import load_result
 
@@ -21,6 +22,13 @@ def check_labels(labels, name="labels"):
     if labels.size and labels.min() < -1:
         raise ValueError(f"{name} must be >= -1 (-1 = noise), found {int(labels.min())}.")
     return labels
+
+
+def check_paths_match(paths, n_labels):
+    """ValueError unless ``paths`` has one entry per label (``n_labels`` of them)."""
+    if len(paths) != n_labels:
+        raise ValueError(f"{fmt.counted(len(paths), 'path')} for {fmt.counted(n_labels, 'label')}: "
+                         "they must match row for row.")
 
 
 def resolve_result(result, rank=1):

@@ -259,7 +259,7 @@ def sizes_svg(ids, counts, names):
         parts.append(f'<rect x="{left + pos * bar:.1f}" y="{height - h:.1f}" width="{max(bar - 1, 0.5):.1f}" '
                      f'height="{h:.1f}" fill="{cluster_color(label)}"><title>{_e(name)}: {count}</title></rect>')
     more = f", {hidden} smaller not drawn" if hidden else ""
-    parts.append(f'<text x="{left}" y="{height + 14}" font-size="11">{len(ids)} groups, largest first'
+    parts.append(f'<text x="{left}" y="{height + 14}" font-size="11">{fmt.counted(len(ids), "group")}, largest first'
                  f'{more} (hover for sizes)</text></svg>')
     return "".join(parts)
 
@@ -278,7 +278,7 @@ def _projection_figure(labels, ids, embeddings, projection, max_points, random_s
     coords = project_2d(embeddings[rows], method=projection, random_state=random_state)
     return (f"<div><canvas id=projection width=560 height=560></canvas>"
             f"<div class=more>2-D projection ({_e(projection)}) of "
-            f"{rows.shape[0]} of {n} embeddings</div>"
+            f"{rows.shape[0]} of {fmt.counted(n, 'embedding')}</div>"
             f"<script type=\"application/json\" id=points>"
             f"{_points_json(coords, labels[rows], ids)}</script></div>")
 

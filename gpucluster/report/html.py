@@ -11,7 +11,7 @@ import numpy as np
 from .. import backend
 from .._files import atomic_write
 from .._html import escape, page, record_pictures_js
-from ._results import check_labels, normalize_names
+from ._results import check_labels, check_paths_match, normalize_names
 from ._sections import (
     cluster_sections,
     facts_section,
@@ -136,8 +136,8 @@ def _check_inputs(labels, paths, embeddings, failures, projection):
     labels = check_labels(labels)
     failures = [(str(p), str(r)) for p, r in failures]
     n = labels.shape[0]
-    if paths is not None and len(paths) != n:
-        raise ValueError(f"{len(paths)} paths for {n} labels: they must match row for row.")
+    if paths is not None:
+        check_paths_match(paths, n)
     if embeddings is not None:
         embeddings = np.asarray(backend.to_numpy(embeddings))
         if embeddings.ndim != 2 or embeddings.shape[0] != n:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _format as fmt
 from .._files import atomic_write
-from ._results import normalize_names, resolve_result
+from ._results import check_paths_match, normalize_names, resolve_result
 
 ORGANIZE_MODES = ("link", "copy")
 MANIFEST_NAME = "organize.json"
@@ -184,8 +184,7 @@ def organize(result, paths=None, out=None, *, rank=1, mode="link", names=None,
     if paths is None:
         raise ValueError("paths were not given and the result has no paths.json.")
     paths = [os.fspath(p) for p in paths]
-    if len(paths) != labels.shape[0]:
-        raise ValueError(f"{len(paths)} paths for {labels.shape[0]} labels: they must match row for row.")
+    check_paths_match(paths, labels.shape[0])
     names = normalize_names(names)
     folders = folder_names(labels, names)
     gallery = _Gallery(out)

@@ -38,7 +38,7 @@ def _print_choice(row):
         best = search["ranking"][0]
         print(f"  chosen: {best['algorithm']} on {' '.join(best['features'])}, "
               f"n_segments={best['n_segments']} (composite "
-              f"{fmt.score(best['scores']['composite'])}, {search['tried']} settings tried)")
+              f"{fmt.score(best['scores']['composite'])}, {fmt.counted(search['tried'], 'setting')} tried)")
 
 
 def segment_options(args):

@@ -71,7 +71,7 @@ def write_page(out, rows, failures=(), *, settings="", title="gpucluster segment
     settings : str, one line describing the run
     title : str
     """
-    body = (f"<h1>{escape(title)}</h1><p class=facts>{len(rows)} images segmented"
+    body = (f"<h1>{escape(title)}</h1><p class=facts>{fmt.counted(len(rows), 'image')} segmented"
             + (f", {len(failures)} not" if failures else "")
             + (f". {escape(settings)}" if settings else "") + "</p>"
             + "".join(_image_section(row) for row in rows) + _failures_section(failures))

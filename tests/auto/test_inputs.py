@@ -33,7 +33,7 @@ def test_csv_with_or_without_header(tmp_path, content, shape):
 
 @pytest.mark.parametrize("content, message", [
     ("a,b\n1,x\n", "not a number"),
-    ("1,2\n3\n", "columns"),
+    ("1,2\n3\n", "row 2 of the data has 1 column, the first has 2"),
     ("a,b\n", "no data rows"),
     ("1,nan\n2,3\n", "NaN"),
 ], ids=["text-cell", "ragged", "header-only", "nan"])
@@ -151,7 +151,8 @@ class _Unpickled:
      "not a plain numeric .npy"),
     (lambda p: p.write_bytes(b"\x93NUMPY"), "not a plain numeric .npy"),
     (lambda p: np.save(p, np.arange(4)), "4 labels for 3 rows"),
-], ids=["2-D", "float", "strings", "pickle", "truncated", "length"])
+    (lambda p: np.save(p, np.arange(1)), "1 label for 3 rows"),
+], ids=["2-D", "float", "strings", "pickle", "truncated", "length", "one-label"])
 def test_bad_labels_raise_value_error_naming_the_file(tmp_path, write, message):
     write(tmp_path / "y.npy")
     with pytest.raises(ValueError, match=message) as info:

@@ -151,6 +151,17 @@ def test_table_names_the_runners_up_nearly_tied_with_rank_one():
     assert alone.near_ties() == [] and "Nearly tied" not in alone.table()
 
 
+def test_one_candidate_and_one_path_are_counted_in_the_singular(result, tmp_path):
+    from gpucluster.auto.results import SearchResult
+
+    one = SearchResult(candidates=[result.candidates[result.ranking[0]]], ranking=[0],
+                       cut_short=False, data={}, settings={}, timings={}, weights={},
+                       labels_by_candidate={})
+    assert repr(one).startswith("SearchResult(1 candidate, 1 ranked, best ")
+    with pytest.raises(ValueError, match=r"paths must be 300 strings \(one per row\), got 1 entry\."):
+        result.save(tmp_path / "out", paths=["a.jpg"])
+
+
 # A damaged results folder: every problem raises ResultsError (a ValueError) with a
 # one-line message naming the file, and nothing is read from outside the folder.
 
@@ -252,7 +263,7 @@ def test_loaded_result_refuses_a_folder_name_edited_after_loading(result, tmp_pa
 
 
 @pytest.mark.parametrize("name, content, problem", [
-    ("paths.json", json.dumps(["a.jpg"]), "1 paths for 300 rows"),
+    ("paths.json", json.dumps(["a.jpg"]), "1 path for 300 rows"),
     ("paths.json", "\x00\xff garbage", "not valid JSON"),
     ("info.json", "[" * 100_000, "nested too deeply"),
     ("info.json", "[1, 2]", "expected a JSON object"),

@@ -233,8 +233,9 @@ def test_optuna_missing_raises_import_error_with_the_pip_command(blobs, monkeypa
     ({"time_budget": 0}, "time_budget"),
     ({"algorithms": ["nope"]}, "Unknown algorithm"),
     ({"labels": np.zeros(3)}, "labels"),
+    ({"labels": np.zeros(1)}, "labels has 1 entry but X has 50 rows"),
     ({"top": 0}, "top"),
-], ids=["mode", "search", "bounds", "budget", "algorithm", "labels", "top"])
+], ids=["mode", "search", "bounds", "budget", "algorithm", "labels", "one-label", "top"])
 def test_bad_arguments_raise_value_error(blobs, kwargs, message):
     with pytest.raises(ValueError, match=message):
         search(blobs[0][:50], progress=False, **kwargs)
@@ -564,3 +565,10 @@ def test_a_shared_piece_built_inside_another_is_counted_once(monkeypatch):
     assert context.shared_piece("tree", "tree_like", tree) == "tree"  # built once
     assert context.timings["knn_like"] == 3.0 and context.timings["tree_like"] == 7.0
     assert context.shared_seconds() - before == 10.0
+
+
+def test_a_finch_level_beyond_a_single_partition_is_skipped_in_the_singular():
+    from gpucluster.auto.candidates import FINCHLevel, SkipCandidate
+
+    with pytest.raises(SkipCandidate, match=r"^FINCH made 1 partition; level 1 does not exist"):
+        FINCHLevel(level=1).fit(np.array([[0.0, 0.0], [1.0, 1.0]]))

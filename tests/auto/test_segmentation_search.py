@@ -118,7 +118,9 @@ def test_segment_auto_takes_a_plain_n_segments_and_features_as_the_one_value_tri
     out = tmp_path / "out"
     status = main(["segment", str(tmp_path / "shapes.png"), "--out", str(out), "--auto",
                    "--features", "lab", "--n-segments", "3", "--quiet", "--device", "cpu"])
-    assert status == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    assert "1 setting tried)" in printed.out
     ranking = json.loads((out / "shapes" / "segmentation.json").read_text())[
         "settings"]["search"]["ranking"]
     assert {(tuple(r["features"]), r["n_segments"]) for r in ranking} == {(("lab",), 3)}

@@ -145,6 +145,11 @@ def test_bad_parameters_raise(params, error, match):
     assert not hasattr(model, "labels_")
 
 
+def test_a_finest_partition_of_one_cluster_is_named_in_the_singular():
+    with pytest.raises(ValueError, match=r"finest FINCH partition has \(1 cluster\);"):
+        FINCH(2).fit(np.array([[0.0, 0.0], [1.0, 1.0]]))
+
+
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="minimum of 2"):
         FINCH().fit(np.ones((1, 3)))

@@ -373,6 +373,7 @@ def test_more_clusters_than_samples():
     ({"init": np.array([1, 1])}, ValueError, r"must be distinct, got \[1, 1\]"),
     ({"init": np.array([0.5, 1.5])}, ValueError, r"integer medoid indices"),
     ({"init": np.array([[1.0, 2.0], [9.0, 9.0]])}, ValueError, r"Row 1 of init is not a row of X"),
+    ({"init": np.array([[1.0], [4.0]])}, ValueError, r"init has 1 feature but X has 2\."),
     ({"n_clusters": 0}, ValueError, r"n_clusters must be >= 1, got 0"),
     ({"n_clusters": 2.5}, TypeError, r"n_clusters must be an instance of Integral"),
     ({"max_iter": -1}, ValueError, r"max_iter must be >= 0, got -1"),

@@ -191,6 +191,12 @@ class _nothing:
         return False
 
 
+def test_seeds_of_another_width_are_refused_counting_their_features():
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match=r"^seeds have 1 feature but X has 2\.$"):
+        MeanShift(bandwidth=1.0, seeds=np.array([[1.0]])).fit(X)
+
+
 def test_no_point_near_any_seed_is_an_error():
     X = np.array([[0.0, 0.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="No point was within bandwidth"):

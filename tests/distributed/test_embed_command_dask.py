@@ -108,3 +108,11 @@ def test_the_job_client_is_the_one_helper_of_run_and_embed():
             pass
     assert [_dask_client.cluster_kind(d) for d in ("cpu", "cuda", "auto", "cuda:1")] == \
         ["cpu", "cuda", "auto", "auto"]
+
+
+def test_more_workers_than_the_one_gpu_are_refused_in_the_singular(monkeypatch):
+    from gpucluster.embed import _dask_client
+
+    monkeypatch.setattr(_dask_client, "cuda_worker_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"^n_workers=2 is more than the 1 GPU of this machine"):
+        _dask_client.local_cluster(2, device="cuda")

@@ -149,6 +149,24 @@ def test_failed_task_keeps_finished_work_and_the_rerun_embeds_the_rest(client, i
     assert_consistent(again.store, local.paths)
 
 
+def test_one_worker_and_one_kept_image_are_counted_in_the_singular(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), (90, 90, 90)).save(folder / "a_plain.png")
+    write_poison(folder)  # sorted last: one task of one file each, the plain one first
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as one:
+        with pytest.raises(RuntimeError, match="poison image") as failure:
+            embed_images([folder], tmp_path / "failed", model=flaky_model(on_poison="raise"),
+                         client=one, **LOCAL)
+        report = embed_images([folder], tmp_path / "dask", model=flaky_model(), client=one,
+                              **LOCAL)
+    note = "".join(getattr(failure.value, "__notes__", []))
+    assert "the 1 image embedded by the tasks that finished is kept in " in note
+    assert report.device == "cpu on 1 Dask worker"
+
+
 def test_a_worker_killed_mid_run_loses_nothing(client, images, tmp_path):
     write_poison(images)
     local = embed_images([images], tmp_path / "local", model=flaky_model(), **LOCAL)
@@ -204,7 +222,7 @@ def test_adopt_shard_checks_the_file_and_a_stray_temporary_is_swept(tmp_path):
     with store.lock():
         good = _shards.write_temporary(shard_dir, _shards.encode(values))
         half = _shards.write_temporary(shard_dir, _shards.encode(values.astype(np.float16)))
-        with pytest.raises(ValueError, match="2 rows"):
+        with pytest.raises(ValueError, match="Got 1 path but .* holds 2 rows"):
             store.adopt_shard(good, paths[:1], [None])
         with pytest.raises(ValueError, match="float16"):
             store.adopt_shard(half, paths, [None, None])

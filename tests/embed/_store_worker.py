@@ -6,10 +6,10 @@ end with the same store. ``--crash POINT --crash-at K`` SIGKILLs the process the
 time the store reaches the named point of its write path (``store._crash_hook``);
 ``--hold`` takes the lock, prints "locked" and keeps it until stdin closes.
 
-The worker loads gpucluster/embed/store.py (and the sibling modules it imports) from
-the folder rather than through the package: ``import gpucluster`` compiles the
-estimators (about 2 s per process), and the store needs only NumPy and the standard
-library.
+The worker loads gpucluster/embed/store.py (and the modules it imports: its siblings
+and gpucluster/_format.py) from the folders rather than through the package: ``import
+gpucluster`` compiles the estimators (about 2 s per process), and the store needs only
+NumPy and the standard library.
 """
 
 import argparse
@@ -24,19 +24,22 @@ import types
 
 import numpy as np
 
-EMBED_DIR = os.path.normpath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gpucluster", "embed")
+PACKAGE_DIR = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "gpucluster")
 )
-PACKAGE = "_embed_under_test"
+PACKAGE = "_gpucluster_under_test"
 
 
 def load_store_module():
-    # A bare package over the embed folder lets store.py import its siblings (_lock,
-    # _shards) relatively without running gpucluster's or gpucluster.embed's __init__.
-    package = types.ModuleType(PACKAGE)
-    package.__path__ = [EMBED_DIR]
-    sys.modules[PACKAGE] = package
-    return importlib.import_module(f"{PACKAGE}.store")
+    # Bare packages over the gpucluster and embed folders let store.py import its
+    # siblings (_lock, _shards, discover) and ``.._format`` relatively without running
+    # gpucluster's or gpucluster.embed's __init__.
+    for name, folder in ((PACKAGE, PACKAGE_DIR), (f"{PACKAGE}.embed",
+                                                  os.path.join(PACKAGE_DIR, "embed"))):
+        package = types.ModuleType(name)
+        package.__path__ = [folder]
+        sys.modules[name] = package
+    return importlib.import_module(f"{PACKAGE}.embed.store")
 
 
 def embedding_of(path, dim):

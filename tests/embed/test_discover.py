@@ -60,6 +60,14 @@ def test_missing_input_raises_file_not_found_naming_it(tmp_path):
         discover_images([tmp_path, missing])
 
 
+def test_one_missing_input_is_named_in_the_singular(tmp_path):
+    missing = [str(tmp_path / "nope"), str(tmp_path / "gone")]
+    with pytest.raises(FileNotFoundError, match="^input path not found: .*nope$"):
+        discover_images(missing[:1])
+    with pytest.raises(FileNotFoundError, match="^input paths not found: .*nope, .*gone$"):
+        discover_images(missing)
+
+
 def test_relative_inputs_give_absolute_normalised_paths(tmp_path, monkeypatch):
     image = touch(str(tmp_path / "photos" / "a.png"))
     monkeypatch.chdir(tmp_path)

@@ -107,6 +107,12 @@ def test_interrupted_message_counts_with_thousands_separators():
     assert exit_status(exc) == 143 and isinstance(exc, KeyboardInterrupt)
 
 
+def test_interrupted_message_counts_one_image_in_the_singular():
+    exc = EmbeddingInterrupted(1, 1, "/tmp/store/x")
+    assert str(exc) == ("interrupted: 1 image embedded and kept in /tmp/store/x "
+                        "(1 was there already); run the same command again to resume")
+
+
 def test_run_reports_an_interrupted_embedding_and_exits_143(monkeypatch, capsys, tmp_path):
     """`gpucluster run` catches what its embedding step raises, with SIGTERM's handler
     installed only while the command runs."""

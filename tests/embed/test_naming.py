@@ -57,6 +57,8 @@ def test_model_without_text_tower_is_a_clear_error():
 def test_dimension_mismatch_and_bad_arguments(tiny):
     with pytest.raises(ValueError, match="same model"):
         name_clusters(np.ones((2, 10), dtype=np.float32), LABELS, tiny)
+    with pytest.raises(ValueError, match="^centroids have 1 feature but the text embeddings"):
+        name_clusters(np.ones((2, 1), dtype=np.float32), LABELS, tiny)
     with pytest.raises(ValueError, match="placeholder"):
         name_clusters(np.ones((1, 64), dtype=np.float32), LABELS, tiny, templates=("a photo",))
     with pytest.raises(ValueError, match="top"):

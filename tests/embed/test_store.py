@@ -566,6 +566,19 @@ def test_a_failure_with_a_non_utf8_name_and_reason_is_recorded(tmp_path):
     assert store.failures([odd]) == [(odd, reason)]
 
 
+def test_errors_count_one_path_in_the_singular(tmp_path):
+    store = EmbeddingStore(tmp_path / "store", store_config("float32", DIM))
+    one = [str(tmp_path / "a.jpg")]
+    with pytest.raises(ValueError, match="^Got 1 path but 2 embeddings;"):
+        store.write_batch(one, [(1, 1)], np.zeros((2, DIM)))
+    with pytest.raises(ValueError, match="^Got 1 path but 2 stats;"):
+        store.write_batch(one, [(1, 1), (2, 2)], np.zeros((1, DIM)))
+    with pytest.raises(ValueError, match=r"^1 path cannot be stored \(no file name decodes to it\)"):
+        store.write_batch([str(tmp_path / "lone\ud800.jpg")], [None], np.ones((1, DIM)))
+    with pytest.raises(KeyError, match="1 path has no embedding"):
+        store.load(one)
+
+
 def test_a_path_no_file_name_decodes_to_is_refused_by_name(tmp_path):
     from gpucluster.embed.store import storable_path
 

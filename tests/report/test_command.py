@@ -57,6 +57,18 @@ def test_report_reads_embeddings_and_failures_from_a_store(results, tmp_path):
     assert "id=points" in page and "bad.jpg" in page and "truncated" in page and "lake" in page
 
 
+def test_a_store_of_one_image_for_more_labels_is_counted_in_the_singular(tmp_path):
+    store_module = pytest.importorskip("gpucluster.embed.store")
+    photo = make_images(str(tmp_path / "photos"), 1)
+    folder = write_results(str(tmp_path / "results"), [np.zeros(2, dtype=int)])
+    store = store_module.EmbeddingStore(str(tmp_path / "store"),
+                                        {"model": "test", "dim": 4, "dtype": "float32"})
+    with store.lock():
+        store.write_batch(photo, [None], np.ones((1, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="^the store holds 1 image but the result has 2 labels"):
+        run("report", folder, "--store", tmp_path / "store", "--out", tmp_path / "gallery")
+
+
 def _names(tmp_path):
     path = tmp_path / "names.json"
     path.write_text(json.dumps({"1": "lake"}))

@@ -77,6 +77,20 @@ def test_mismatched_rows_are_refused(tmp_path):
         write_report(str(tmp_path), labels=np.zeros(3, dtype=int), embeddings=np.zeros((2, 4)))
 
 
+def test_one_path_for_two_labels_is_counted_in_the_singular(tmp_path):
+    with pytest.raises(ValueError, match="^1 path for 2 labels: they must match row for row"):
+        write_report(str(tmp_path), labels=np.zeros(2, dtype=int), paths=["a.jpg"])
+    with pytest.raises(ValueError, match="^2 paths for 1 label: they must match row for row"):
+        write_report(str(tmp_path), labels=np.zeros(1, dtype=int), paths=["a.jpg", "b.jpg"])
+
+
+def test_a_report_of_one_row_counts_one_group_and_one_embedding(tmp_path):
+    page = open(write_report(str(tmp_path), labels=np.array([0]),
+                             embeddings=np.ones((1, 4), np.float32)), encoding="utf-8").read()
+    assert "1 group, largest first" in page
+    assert "1 of 1 embedding</div>" in page
+
+
 @pytest.fixture(scope="module")
 def many_photos(tmp_path_factory):
     """50,000 distinct readable image paths, made quickly as hard links to one JPEG."""

@@ -151,6 +151,8 @@ def test_bad_arguments_are_refused(collection):
         organize(labels, photos, str(tmp_path / "g"), mode="move")
     with pytest.raises(ValueError, match="match row for row"):
         organize(labels, photos[:3], str(tmp_path / "g"))
+    with pytest.raises(ValueError, match="^1 path for 6 labels"):
+        organize(labels, photos[:1], str(tmp_path / "g"))
     with pytest.raises(ValueError, match=">= -1"):
         organize(np.array([-2] * 6), photos, str(tmp_path / "g"))
     with pytest.raises(FileNotFoundError, match="summary.json"):
