@@ -8,6 +8,7 @@ scikit-learn's ``sklearn.metrics.cluster._supervised`` so that the values
 agree to rounding.
 """
 
+import reprlib
 import warnings
 from math import exp, lgamma, log, sqrt
 
@@ -23,18 +24,44 @@ from ..kernels._numba import NUMBA_CACHE
 from ._params import AVERAGE_METHODS, check_params
 
 
+# The protocols by which ``backend.coerce_array`` takes an object as an array (it takes
+# lists and tuples too); anything else is not an array to it.
+ARRAY_PROTOCOLS = ("__array__", "__array_namespace__", "__dlpack__", "__cuda_array_interface__")
+
+
+class ScalarLabelsError(ValueError, IndexError, TypeError):
+    """Labels that are a single value (None, a dict, a set, a 0-d array), not a vector.
+
+    A ValueError, as scikit-learn's scores raise for them; an IndexError and a
+    TypeError too, which scikit-learn's ``contingency_matrix`` raises instead
+    (failing to index a 0-d ``labels_true``, to take the length of a 0-d
+    ``labels_pred``), so that code written against either catches it.
+    """
+
+
 def as_host_labels(labels, name="labels", *, finite=True):
     """Return ``labels`` (any array kind or a list) as a 1-D NumPy array.
 
+    Any other object goes through ``np.asarray``, as scikit-learn's ``check_array``
+    does: a range is a vector, None, a dict or a set a single value (refused).
     ``finite=False`` lets NaN and infinity through as labels (one class each, as
     ``np.unique`` counts them), which scikit-learn's ``contingency_matrix`` allows.
 
     Raises
     ------
+    ScalarLabelsError
+        (a ValueError) When ``labels`` is a single value.
     ValueError
         When ``labels`` is not 1-D or (``finite=True``) holds NaN or infinity.
     """
+    given = labels
+    if not isinstance(labels, (list, tuple)) and not any(
+            hasattr(labels, protocol) for protocol in ARRAY_PROTOCOLS):
+        labels = np.asarray(labels)
     labels = backend.to_numpy(backend.coerce_array(labels))
+    if labels.ndim == 0:
+        raise ScalarLabelsError(f"{name} must be 1D: shape is (); got a single value, "
+                                f"{reprlib.repr(given)}, not a sequence of labels")
     if labels.ndim != 1:
         raise ValueError(f"{name} must be 1D: shape is {tuple(labels.shape)}")
     if finite and labels.dtype.kind in "fc" and not np.all(np.isfinite(labels)):
@@ -53,9 +80,13 @@ def check_consistent_length(*lengths):
 
 def _check_clusterings(labels_true, labels_pred):
     """Both labelings as 1-D host arrays of one length; scikit-learn's UserWarning when
-    either holds continuous values (floats that are not whole numbers)."""
+    either holds continuous values (floats that are not whole numbers), and its
+    ValueError for complex ones."""
     labels_true = as_host_labels(labels_true, "labels_true")
     labels_pred = as_host_labels(labels_pred, "labels_pred")
+    for name, labels in (("labels_true", labels_true), ("labels_pred", labels_pred)):
+        if labels.dtype.kind == "c":
+            raise ValueError(f"Complex data not supported: {name} has dtype {labels.dtype}.")
     check_consistent_length(labels_true.shape[0], labels_pred.shape[0])
     # Only float labels can be continuous; type_of_target names the kinds as sklearn does.
     if labels_true.dtype.kind == "f" or labels_pred.dtype.kind == "f":
@@ -357,7 +388,11 @@ def contingency_matrix(labels_true, labels_pred, *, eps=None, sparse=False, dtyp
         (a ValueError and a TypeError) For ``eps`` < 0, NaN or infinite, a
         ``sparse`` that is not a bool, or labels that are not arrays.
     ValueError
-        When ``eps`` is given with ``sparse=True``.
+        When ``eps`` is given with ``sparse=True``, or a labeling is not 1-D.
+    ScalarLabelsError
+        (a ValueError, an IndexError and a TypeError) When a labeling is a single
+        value (None, a dict, a 0-d array), where scikit-learn fails with an
+        IndexError (``labels_true``) or a TypeError (``labels_pred``).
     """
     check_params("contingency_matrix", labels_true=labels_true, labels_pred=labels_pred,
                  eps=eps, sparse=sparse, dtype=dtype)

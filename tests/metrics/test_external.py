@@ -339,3 +339,78 @@ def test_whole_float_labels_do_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert metrics.adjusted_rand_score([0.0, 0.0, 1.0], [1, 1, 0]) == 1.0
+
+
+# --------------------------------------------------------------------------
+# Bad labels raise what scikit-learn's raise
+
+EXTERNAL = SCORES + PAIR_SCORES + ["homogeneity_completeness_v_measure", "pair_confusion_matrix",
+                                   "contingency_matrix"]
+BAD_LABELS = {
+    "None": (None, None),
+    "None-true": (None, [0, 1]),
+    "None-pred": ([0, 1], None),
+    "list-of-None": ([None, None], [None, None]),
+    "None-among-ints": ([0, None], [0, 1]),
+    "string": ("ab", "ab"),
+    "bytes": (b"ab", [0, 1]),
+    "number": (3, 3),
+    "0-d-array": (np.array(1), [0]),
+    "0-d-pred": ([0, 1], np.array(1)),
+    "dict": ({0: 1}, [0]),
+    "set": ({0, 1}, [0, 1]),
+    "2-D": ([[0, 1], [1, 0]], [[0, 1], [1, 0]]),
+    "column": ([[0], [1]], [0, 1]),
+    "3-D": (np.zeros((2, 2, 2)), np.zeros((2, 2, 2))),
+    "lengths": ([0, 1, 1], [0, 1]),
+    "complex": ([1j, 2j], [0, 1]),
+    "nan": ([0.0, np.nan], [0, 1]),
+    "inf": ([0.0, np.inf], [0, 1]),
+}
+# Where scikit-learn's message names the problem, gpucluster's starts the same way; its
+# other messages come from deeper down (an IndexError "tuple index out of range" of
+# contingency_matrix) and gpucluster's name the problem instead.
+MESSAGE_STARTS = ("The '", "labels_true must be 1D", "labels_pred must be 1D",
+                  "Found input variables", "Complex data not supported", "'<' not supported")
+
+
+def _outcome(function, labels_true, labels_pred):
+    try:
+        return function(labels_true, labels_pred), None
+    except Exception as exc:  # noqa: BLE001 - the exception is what is compared
+        return None, exc
+
+
+@pytest.mark.parametrize("bad", list(BAD_LABELS))
+@pytest.mark.parametrize("name", EXTERNAL)
+def test_bad_labels_raise_what_sklearn_raises(name, bad):
+    """For each bad input, gpucluster's error is an instance of scikit-learn's exception type
+    (code that catches scikit-learn's catches it), and where scikit-learn computes a result
+    (contingency_matrix of complex or NaN labels) gpucluster computes the same."""
+    labels_true, labels_pred = BAD_LABELS[bad]
+    expected, theirs = _outcome(getattr(skm.cluster, name), labels_true, labels_pred)
+    value, ours = _outcome(getattr(metrics, name), labels_true, labels_pred)
+    if theirs is None:
+        assert ours is None, f"scikit-learn computes {expected!r}, gpucluster raises {ours!r}"
+        np.testing.assert_array_equal(value, expected)
+        return
+    assert isinstance(ours, type(theirs)), f"scikit-learn: {theirs!r}, gpucluster: {ours!r}"
+    start = next((s for s in MESSAGE_STARTS if str(theirs).startswith(s)), None)
+    if start is not None:
+        assert str(ours).startswith(start), f"scikit-learn: {theirs}, gpucluster: {ours}"
+
+
+@pytest.mark.parametrize("name", ["contingency_matrix", "mutual_info_score"])
+def test_a_single_value_as_labels_is_named(name):
+    with pytest.raises(ValueError, match=r"^labels_true must be 1D: shape is \(\); got a single "
+                                         r"value, None, not a sequence of labels$"):
+        getattr(metrics, name)(None, None)
+
+
+@pytest.mark.parametrize("name", EXTERNAL)
+def test_range_labels_work_as_sklearn(name):
+    """A range is array-like to scikit-learn (np.asarray makes it a vector): same values,
+    to RTOL and, for AMI's 0 here, to rounding (6.4e-16 on both sides)."""
+    expected = getattr(skm.cluster, name)(range(6), [0, 0, 1, 1, 2, 2])
+    np.testing.assert_allclose(getattr(metrics, name)(range(6), [0, 0, 1, 1, 2, 2]), expected,
+                               rtol=RTOL, atol=1e-12)
