@@ -20,8 +20,11 @@ the counts (a BLAS whose rounding depends on more than the shapes), the
 lists are filled again from the fill's counts, as ``cuda/radius.py`` does
 (``FILL_ATTEMPTS``), or RuntimeError is raised.
 With at most ``kdtree.KDTREE_MAX_FEATURES`` features and a Euclidean metric
-the search goes through a KD-tree instead (``kdtree.py``), with exact
-float64 distances from coordinate differences and the same output.
+the search takes exact float64 distances from coordinate differences, with
+the same output: through a KD-tree (``kdtree.py``), or, where the tree does
+not pay (it would measure a large share of the rows per query, or few
+queries; ``search_path``), over all rows by the tree's arithmetic
+(``knn_direct.py``), which finds the tree's lists exactly.
 Reference: ``tests/kernels/reference_neighbors.py::radius_neighbors``.
 """
 
@@ -31,7 +34,7 @@ from numba import njit, prange
 from .._numba import NUMBA_CACHE, single_threaded_blas
 from ..metric import COSINE
 from ..pairwise import near_origin
-from . import kdtree
+from . import kdtree, knn_direct
 from .knn import DATA_TILE_ROWS, norm_terms, query_tile_rows
 
 # Columns counted at once before the fill pass scans them one by one.
@@ -39,6 +42,41 @@ FILL_BLOCK = 32
 # Fills tried before the lists are given up as irreproducible: the first
 # follows the count pass, each further one the counts the previous fill found.
 FILL_ATTEMPTS = 3
+# The KD-tree pays while it measures a small share of the rows per query
+# (``kdtree.radius_reach``, estimated on a sample of the queries); beyond it
+# the direct search, which measures them all, is faster. Tree time / direct
+# time, 2 shared cores (load 1.7-5), make_blobs (10 centres) and uniform
+# float32 rows, n = 2,000 to 200,000, d = 2 to 16, eps for 5 to 10,000
+# neighbours a row (128 cases; benchmarks/NOTES.md): reach up to 0.05
+# 0.11-1.02, 0.05-0.15 0.26-1.79 (above 1 at 2,000 rows, whose calls sit on
+# a 15 ms floor of the busy machine, and from 500 neighbours a row, whose
+# sort the tree pays), 0.15-0.25 0.91-1.68, above 0.25 1.27-5.0 (uniform
+# rows in 10 and 16 features reach 0.5-1 whatever eps). This threshold costs
+# 6 % over the faster path in the geometric mean, 1.8 at worst (10,000
+# neighbours a row); the tree alone 38 %, 5.0 at worst.
+TREE_MAX_REACH = 0.15
+# The tree's build pays only over enough queries. Tree (with its build) /
+# direct, make_blobs in 5 features, about 50 neighbours a row, load 1: n =
+# 20,000: 16 queries 8.7 / 0.7 ms, 256 10.2 / 7.0, 512 10.8 / 10.3, 1,024
+# 15.5 / 27.2; n = 200,000: 16 140 / 5.2 ms, 512 148 / 72, 1,024 150 / 143.
+TREE_MIN_QUERIES = 512
+
+
+def search_path(X, m, metric, tree_reach):
+    """How ``radius_neighbors`` searches m queries among the rows of X (n, d): "tree"
+    (``kdtree.radius_neighbors``), "direct" (``knn_direct.radius_neighbors``: the tree's
+    distances over all rows, the same lists) or "gemm" (the GEMM tiles, for cosine and
+    more features).
+
+    ``tree_reach()`` estimates the share of X's rows the tree would measure per query
+    (``kdtree.radius_reach``); it is called only where the shape leaves the tree in
+    play (Euclidean, few features, ``TREE_MIN_QUERIES`` queries or more).
+    """
+    if not kdtree.usable(X, metric == COSINE):
+        return "gemm"
+    if m < TREE_MIN_QUERIES or tree_reach() > TREE_MAX_REACH:
+        return "direct"
+    return "tree"
 
 
 @njit(cache=NUMBA_CACHE)
@@ -183,8 +221,18 @@ def radius_neighbors(X, queries, threshold, metric, include_self, return_lists):
     indptr = np.zeros(m + 1, dtype=np.int64)
     if m == 0 or X.shape[0] == 0:
         return (counts, indptr, np.empty(0, dtype=np.int64)) if return_lists else counts
-    if kdtree.usable(X, metric == COSINE):
-        return kdtree.radius_neighbors(X, queries, threshold, include_self, return_lists)
+    trees = []
+
+    def tree_reach():
+        trees.append(kdtree.search_tree(X))
+        return kdtree.radius_reach(trees[0], queries, threshold)
+
+    path = search_path(X, m, metric, tree_reach)
+    if path == "tree":
+        return kdtree.radius_neighbors(X, queries, threshold, include_self, return_lists,
+                                       tree=trees[0])
+    if path == "direct":
+        return knn_direct.radius_neighbors(X, queries, threshold, include_self, return_lists)
     # The Gram tiles see rows far from the origin moved near it (the tree's distances are
     # exact differences already).
     X, Q = near_origin(np, X, None if self_query else Q, metric)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from gpucluster import kernels
 from gpucluster.kernels.cpu import kdtree, knn_direct
 from gpucluster.kernels.cpu import knn as cpu_knn
+from gpucluster.kernels.cpu import radius as cpu_radius
 from gpucluster.kernels.metric import COSINE, SQEUCLIDEAN
 
 from . import reference_neighbors as reference
@@ -21,20 +22,24 @@ METRICS = ["sqeuclidean", "euclidean"]
 
 @contextmanager
 def search_path(path, leaf_size=2, buffer_per_query=1):
-    """Force the KD-tree ("tree"), knn's direct search over all rows ("direct";
-    radius_neighbors takes the tree then) or the GEMM tiles ("gemm").
+    """Force the KD-tree ("tree"), the direct search over all rows ("direct") or
+    the GEMM tiles ("gemm"), for knn and radius_neighbors alike.
 
     Small leaves cross many nodes; query blocks of 3 rows with a radius
     buffer of ``buffer_per_query`` neighbours per row make some blocks
-    overflow (all of them with 0) and search again.
+    overflow (all of them with 0) and search again; the direct radius search
+    goes through X 4 rows at a time.
     """
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(kdtree, "KDTREE_MAX_FEATURES", 0 if path == "gemm" else 64)
         mp.setattr(cpu_knn, "TREE_MAX_K_PER_ROOT_N", np.inf)
         mp.setattr(cpu_knn, "TREE_MIN_QUERIES", np.inf if path == "direct" else 0)
+        mp.setattr(cpu_radius, "TREE_MIN_QUERIES", np.inf if path == "direct" else 0)
+        mp.setattr(cpu_radius, "TREE_MAX_REACH", np.inf)
         mp.setattr(kdtree, "LEAF_SIZE", leaf_size)
         mp.setattr(kdtree, "QUERY_BLOCK", 3)
         mp.setattr(knn_direct, "QUERY_BLOCK", 3)
+        mp.setattr(knn_direct, "CHUNK_ROWS", 4)
         mp.setattr(kdtree, "BUFFER_PER_QUERY", buffer_per_query)
         yield
 
@@ -88,12 +93,26 @@ def test_tree_knn_exact_ties_on_integers(problem, metric, exclude_self, leaf_siz
     assert_direct_is_the_tree(tree, X, k, queries, metric, exclude_self)
 
 
+def assert_direct_radius_is_the_tree(tree, X, radius, queries, metric, include_self,
+                                     buffer_per_query=1):
+    """The direct radius search gives the tree's counts and lists exactly, counting alone too."""
+    with search_path("direct", buffer_per_query=buffer_per_query):
+        direct = kernels.radius_neighbors(X, radius, queries=queries, metric=metric,
+                                          include_self=include_self)
+        counts = kernels.radius_neighbors(X, radius, queries=queries, metric=metric,
+                                          include_self=include_self, return_lists=False)
+    for mine, theirs in zip(direct, tree):
+        np.testing.assert_array_equal(mine, theirs)
+    np.testing.assert_array_equal(counts, tree[0])
+
+
 @pytest.mark.parametrize("metric", METRICS)
 @settings(max_examples=20, deadline=None)
 @given(problem=problems(), include_self=st.booleans(), leaf_size=st.sampled_from([1, 2, 5]),
-       radius=st.sampled_from([0.0, 0.5, 1.0, 2.0, 4.0]))
+       radius=st.sampled_from([0.0, 0.5, 1.0, 2.0, 4.0]),
+       buffer_per_query=st.sampled_from([0, 1, 32]))
 def test_tree_radius_matches_reference_and_gemm(problem, metric, include_self, leaf_size,
-                                                radius):
+                                                radius, buffer_per_query):
     X, queries = problem
     tree, gemm = both_paths(lambda: kernels.radius_neighbors(
         X, radius, queries=queries, metric=metric, include_self=include_self), leaf_size)
@@ -103,6 +122,8 @@ def test_tree_radius_matches_reference_and_gemm(problem, metric, include_self, l
         counts = kernels.radius_neighbors(X, radius, queries=queries, metric=metric,
                                           include_self=include_self, return_lists=False)
     np.testing.assert_array_equal(counts, tree[0])
+    assert_direct_radius_is_the_tree(tree, X, radius, queries, metric, include_self,
+                                     buffer_per_query)
 
 
 @pytest.mark.parametrize("metric", METRICS)
@@ -116,6 +137,7 @@ def test_tree_radius_exact_on_integers(problem, metric, include_self, leaf_size,
     for result in (tree, gemm):
         reference.assert_radius_matches(X, radius, queries, metric, include_self, result,
                                         exact=True)
+    assert_direct_radius_is_the_tree(tree, X, radius, queries, metric, include_self)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -134,6 +156,8 @@ def test_tree_on_blobs_with_duplicates_and_zero_rows(dtype):
             assert_direct_is_the_tree((distances, indices), X, 12, q, "euclidean", True)
             result = kernels.radius_neighbors(X, 1.5, queries=q, include_self=False)
             reference.assert_radius_matches(X, 1.5, q, "euclidean", False, result)
+            assert_direct_radius_is_the_tree(result, X, 1.5, q, "euclidean", False,
+                                             kdtree.BUFFER_PER_QUERY)
 
 
 def test_dispatch_follows_features_and_metric():
@@ -176,6 +200,66 @@ def test_knn_takes_the_path_the_rule_names(monkeypatch):
     assert taken == ["tree", "direct", "direct"]
 
 
+def no_reach():
+    raise AssertionError("the tree's reach is estimated only where the tree is in play")
+
+
+@pytest.mark.parametrize(
+    "n, m, d, metric, reach, path",
+    [
+        (50_000, 50_000, 2, SQEUCLIDEAN, 0.003, "tree"),  # blobs, 50 neighbours a row
+        (200_000, 4_000, 16, SQEUCLIDEAN, 0.10, "tree"),  # blobs, a DBSCAN block of queries
+        (10_000, 10_000, 16, SQEUCLIDEAN, 0.98, "direct"),  # uniform rows, 50 neighbours
+        (2_000, 2_000, 5, SQEUCLIDEAN, 0.49, "direct"),  # blobs, 500 neighbours
+        (200_000, 400, 5, SQEUCLIDEAN, None, "direct"),  # few queries: the build would dominate
+        (20_000, 512, 5, SQEUCLIDEAN, 0.01, "tree"),
+        (5_000, 5_000, 17, SQEUCLIDEAN, None, "gemm"),
+        (5_000, 5_000, 16, COSINE, None, "gemm"),
+    ],
+)
+def test_radius_search_path_follows_the_measured_rule(n, m, d, metric, reach, path):
+    tree_reach = no_reach if reach is None else lambda: reach
+    X = np.empty((n, d), dtype=np.float32)
+    assert cpu_radius.search_path(X, m, metric, tree_reach) == path
+
+
+def test_radius_reach_bounds_the_neighbours():
+    # A search measures at least its neighbours; the sample covers every query here.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3))
+    tree = kdtree.search_tree(X)
+    for queries in (None, rng.normal(size=(200, 3))):
+        for radius in (0.0, 0.3, 1.0):
+            counts = kernels.radius_neighbors(X, radius, queries=queries, return_lists=False)
+            assert counts.mean() / 500 <= kdtree.radius_reach(tree, queries, radius**2) <= 1
+        assert kdtree.radius_reach(tree, queries, np.inf) == 1
+
+
+def test_radius_reach_tells_spread_rows_from_clustered_ones():
+    # About 5 neighbours a row each: the tree prunes the blobs, not the uniform rows.
+    rng = np.random.default_rng(0)
+    uniform = rng.uniform(size=(5000, 16))
+    centres = rng.uniform(-10, 10, size=(10, 2))
+    blobs = centres[rng.integers(10, size=5000)] + rng.normal(size=(5000, 2))
+    assert kdtree.radius_reach(kdtree.search_tree(uniform), None, 0.85**2) > 0.5
+    assert kdtree.radius_reach(kdtree.search_tree(blobs), None, 0.1**2) < 0.02
+
+
+def test_radius_neighbors_takes_the_path_the_rule_names(monkeypatch):
+    taken = []
+    for module, name in ((kdtree, "tree"), (knn_direct, "direct")):
+        search = module.radius_neighbors
+        monkeypatch.setattr(module, "radius_neighbors", lambda *args, search=search, name=name,
+                            **kwargs: (taken.append(name), search(*args, **kwargs))[1])
+    rng = np.random.default_rng(0)
+    clustered = rng.normal(size=(2000, 2)).astype(np.float32)
+    spread = rng.uniform(size=(2000, 16)).astype(np.float32)
+    kernels.radius_neighbors(clustered, 0.05)
+    kernels.radius_neighbors(spread, 0.9)
+    kernels.radius_neighbors(clustered, 0.05, queries=clustered[:10])
+    assert taken == ["tree", "direct", "direct"]
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one Numba thread only")
 def test_small_trees_are_built_on_one_thread(monkeypatch):
     threads = []
@@ -187,6 +271,7 @@ def test_small_trees_are_built_on_one_thread(monkeypatch):
 
     monkeypatch.setattr(kdtree, "_build_tree", spy)
     monkeypatch.setattr(kdtree, "SERIAL_BUILD_ROWS", 300)
+    monkeypatch.setattr(cpu_radius, "TREE_MIN_QUERIES", 0)
     X = np.random.default_rng(0).normal(size=(301, 3))
     for rows in (300, 301):
         kernels.radius_neighbors(X[:rows], 0.5)
